@@ -1,0 +1,1 @@
+//! Pure audio code of Mixdown: samples and bytes in, values out.
