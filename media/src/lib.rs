@@ -1,1 +1,3 @@
 //! Pure audio code of Mixdown: samples and bytes in, values out.
+
+pub mod waveform;
