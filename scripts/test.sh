@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Run the whole Mixdown test suite against real services.
+#
+# Installs the missing Debian/Ubuntu packages for building and testing,
+# makes sure PostgreSQL, Redis and an S3-compatible server (s3s-fs) answer on
+# their local default addresses (starting them when they do not), exports the
+# MIXDOWN_TEST_* variables and runs `cargo test --workspace --locked`.
+# Extra arguments are passed to cargo test.
+#
+#   scripts/test.sh                   everything
+#   scripts/test.sh -p mixdown-jobs   one crate
+#   scripts/test.sh --services-only   only prepare and start the services
+#
+# MIXDOWN_TEST_POSTGRES_URL, MIXDOWN_TEST_REDIS_URL, MIXDOWN_TEST_S3_ENDPOINT,
+# MIXDOWN_TEST_S3_ACCESS_KEY and MIXDOWN_TEST_S3_SECRET_KEY already set in the
+# environment are kept; a service whose URL points elsewhere is not managed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+
+services_only=false
+if [ "${1:-}" = "--services-only" ]; then
+  services_only=true
+  shift
+fi
+
+mixdown_require_cargo
+mixdown_install_packages "${MIXDOWN_BUILD_PACKAGES[@]}" "${MIXDOWN_TEST_PACKAGES[@]}"
+mixdown_test_services
+
+if [ "$services_only" = true ]; then
+  exit 0
+fi
+exec cargo test --workspace --locked "$@"
