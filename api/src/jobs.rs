@@ -1,0 +1,333 @@
+//! The jobs API: submit, read, list, cancel and retry jobs.
+
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use mixdown_jobs::{
+    ids::JobId,
+    kind::{JobKind, JobPayload},
+    model::{JobFilter, JobState, MaxAttempts, NewJob, Priority},
+    store::{CancelOutcome, RetryOutcome},
+    time::Timestamp,
+};
+use poem::{http::StatusCode, web::Data};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{
+    auth::Tenant,
+    error::ApiError,
+    payload::StrictJson,
+    state::AppState,
+    views::{AcceptedView, JobPage, JobView},
+};
+
+/// Furthest in the future a job may be scheduled.
+const MAX_SCHEDULE_AHEAD: Duration = Duration::from_secs(366 * 24 * 3600);
+/// Longest idempotency key accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// Longest callback URL accepted.
+const MAX_CALLBACK_URL: usize = 2048;
+/// Most jobs on one page.
+const MAX_PAGE: u32 = 500;
+
+/// A job to run.
+#[derive(Debug, Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJob {
+    /// The job kind. `noop`: sleeps, then fails its first N attempts.
+    kind: String,
+    /// The kind's input. `noop`: `{"sleep_ms": 0..=600000, "fail_attempts": 0..=100}`.
+    #[serde(default)]
+    payload: Option<Value>,
+    /// -100 to 100, higher runs first; default 0.
+    #[serde(default)]
+    priority: Option<i64>,
+    /// RFC 3339 instant before which the job does not run; default now.
+    #[serde(default)]
+    run_at: Option<String>,
+    /// 1 to 100; default per kind.
+    #[serde(default)]
+    max_attempts: Option<i64>,
+    /// http(s) URL told about the job's end.
+    #[serde(default)]
+    callback_url: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum Submitted {
+    /// Accepted: the job is queued.
+    #[oai(status = 202)]
+    Accepted(Json<AcceptedView>),
+    /// The same idempotency key was used before: the first job.
+    #[oai(status = 200)]
+    Existing(Json<AcceptedView>),
+}
+
+/// The jobs endpoints.
+pub struct JobsApi;
+
+#[OpenApi(prefix_path = "/v1")]
+impl JobsApi {
+    /// Submits a job.
+    #[oai(path = "/jobs", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        tenant: Tenant,
+        /// Repeating a request with the same key returns the first job.
+        #[oai(name = "Idempotency-Key")]
+        key: Header<Option<String>>,
+        body: StrictJson<CreateJob>,
+    ) -> poem::Result<Submitted> {
+        let new = new_job(tenant, key.0, body.0)?;
+        let inserted = state
+            .stores
+            .submit(&new)
+            .await
+            .map_err(ApiError::unavailable)?;
+        let view = Json(AcceptedView::from(&inserted.job));
+        Ok(if inserted.created {
+            Submitted::Accepted(view)
+        } else {
+            Submitted::Existing(view)
+        })
+    }
+
+    /// Reads a job.
+    #[oai(path = "/jobs/:job_id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        tenant: Tenant,
+        job_id: Path<String>,
+    ) -> poem::Result<Json<JobView>> {
+        let id = parse_job_id(&job_id)?;
+        let job = state.stores.jobs.get_job(tenant.0, id).await;
+        let job = job.map_err(ApiError::unavailable)?;
+        Ok(Json(job.ok_or_else(|| ApiError::not_found("job"))?.into()))
+    }
+
+    /// Lists jobs, newest first.
+    #[oai(path = "/jobs", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        tenant: Tenant,
+        /// Only jobs in this state.
+        #[oai(name = "state")]
+        state_filter: Query<Option<String>>,
+        /// Only jobs of this kind.
+        kind: Query<Option<String>>,
+        /// Page size, 1 to 500; default 50.
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> poem::Result<Json<JobPage>> {
+        let filter = job_filter(state_filter.0, kind.0, limit.0, cursor.0)?;
+        let jobs = state.stores.jobs.list_jobs(tenant.0, &filter).await;
+        let jobs = jobs.map_err(ApiError::unavailable)?;
+        let next_cursor = (jobs.len() == filter.limit as usize)
+            .then(|| {
+                jobs.last()
+                    .map(|j| URL_SAFE_NO_PAD.encode(j.id.to_string()))
+            })
+            .flatten();
+        let jobs = jobs.into_iter().map(JobView::from).collect();
+        Ok(Json(JobPage { jobs, next_cursor }))
+    }
+
+    /// Cancels a job: a queued one never runs, a running one stops at its next checkpoint.
+    #[oai(path = "/jobs/:job_id/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        tenant: Tenant,
+        job_id: Path<String>,
+    ) -> poem::Result<Json<JobView>> {
+        let id = parse_job_id(&job_id)?;
+        let outcome = state.stores.jobs.cancel_job(tenant.0, id).await;
+        match outcome.map_err(ApiError::unavailable)? {
+            CancelOutcome::Cancelled(job) | CancelOutcome::Requested(job) => Ok(Json(job.into())),
+            CancelOutcome::AlreadyFinal(job) => Err(conflict(
+                "not_cancellable",
+                format!("the job already ended: {}", job.state),
+            )),
+            CancelOutcome::NotFound => Err(ApiError::not_found("job").into()),
+        }
+    }
+
+    /// Runs a failed or cancelled job again.
+    #[oai(path = "/jobs/:job_id/retry", method = "post")]
+    async fn retry(
+        &self,
+        state: Data<&AppState>,
+        tenant: Tenant,
+        job_id: Path<String>,
+    ) -> poem::Result<Json<JobView>> {
+        let id = parse_job_id(&job_id)?;
+        let outcome = state.stores.jobs.retry_job(tenant.0, id).await;
+        match outcome.map_err(ApiError::unavailable)? {
+            RetryOutcome::Requeued(job, entry) => {
+                if let Err(err) = state.stores.queue.push(&[entry]).await {
+                    tracing::warn!(job_id = %job.id, error = %err, "queue push failed; the reconciler will push it");
+                }
+                Ok(Json(job.into()))
+            }
+            RetryOutcome::NotRetryable(job) => Err(conflict(
+                "not_retryable",
+                format!(
+                    "only failed or cancelled jobs can be retried; this one is {}",
+                    job.state
+                ),
+            )),
+            RetryOutcome::NotFound => Err(ApiError::not_found("job").into()),
+        }
+    }
+}
+
+fn conflict(code: &'static str, message: String) -> poem::Error {
+    ApiError::new(StatusCode::CONFLICT, code, message).into()
+}
+
+/// Ids that do not parse cannot exist: the same 404 as any unknown job.
+fn parse_job_id(text: &str) -> Result<JobId, ApiError> {
+    JobId::parse(text).ok_or_else(|| ApiError::not_found("job"))
+}
+
+fn new_job(tenant: Tenant, key: Option<String>, body: CreateJob) -> Result<NewJob, ApiError> {
+    let kind = JobKind::parse(&body.kind).ok_or_else(|| {
+        let known: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
+        let message = format!(
+            "unknown kind {:?}; known kinds: {}",
+            body.kind,
+            known.join(", ")
+        );
+        ApiError::invalid_field("unknown_kind", "kind", message)
+    })?;
+    let payload = JobPayload::parse(kind, body.payload.as_ref())
+        .map_err(|e| ApiError::invalid_field("invalid_payload", &e.field, e.message))?;
+    Ok(NewJob {
+        tenant_id: tenant.0,
+        payload,
+        priority: bounded(
+            body.priority,
+            "priority",
+            Priority::new,
+            Priority::MIN,
+            Priority::MAX,
+        )?
+        .unwrap_or_default(),
+        max_attempts: bounded(body.max_attempts, "max_attempts", MaxAttempts::new, 1, 100)?
+            .unwrap_or_else(|| {
+                MaxAttempts::new(kind.default_max_attempts().into()).expect("default in range")
+            }),
+        run_at: body.run_at.as_deref().map(parse_run_at).transpose()?,
+        parent_id: None,
+        callback_url: body.callback_url.map(check_callback_url).transpose()?,
+        idempotency_key: key.map(check_idempotency_key).transpose()?,
+    })
+}
+
+fn bounded<T, B: std::fmt::Display>(
+    value: Option<i64>,
+    field: &str,
+    parse: fn(i64) -> Option<T>,
+    min: B,
+    max: B,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(|v| {
+            parse(v).ok_or_else(|| {
+                let message = format!("must be between {min} and {max}, got {v}");
+                ApiError::invalid_field("invalid_field", field, message)
+            })
+        })
+        .transpose()
+}
+
+fn parse_run_at(text: &str) -> Result<Timestamp, ApiError> {
+    let t = Timestamp::parse_rfc3339(text).ok_or_else(|| {
+        ApiError::invalid_field("invalid_field", "run_at", "must be an RFC 3339 instant")
+    })?;
+    if t > Timestamp::now().plus(MAX_SCHEDULE_AHEAD) {
+        return Err(ApiError::invalid_field(
+            "invalid_field",
+            "run_at",
+            "must be within a year from now",
+        ));
+    }
+    Ok(t)
+}
+
+fn check_callback_url(url: String) -> Result<String, ApiError> {
+    let ok = url.len() <= MAX_CALLBACK_URL
+        && url
+            .parse::<poem::http::Uri>()
+            .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+    if ok {
+        Ok(url)
+    } else {
+        Err(ApiError::invalid_field(
+            "invalid_field",
+            "callback_url",
+            format!("must be an http(s) URL of at most {MAX_CALLBACK_URL} bytes"),
+        ))
+    }
+}
+
+fn check_idempotency_key(key: String) -> Result<String, ApiError> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY
+        && key.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(key)
+    } else {
+        Err(ApiError::invalid_field(
+            "invalid_field",
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"),
+        ))
+    }
+}
+
+fn job_filter(
+    state: Option<String>,
+    kind: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+) -> Result<JobFilter, ApiError> {
+    let invalid =
+        |field: &str, message: &str| ApiError::invalid_field("invalid_field", field, message);
+    let state = state
+        .map(|s| JobState::parse(&s).ok_or_else(|| invalid("state", "unknown state")))
+        .transpose()?;
+    let kind = kind
+        .map(|k| JobKind::parse(&k).ok_or_else(|| invalid("kind", "unknown kind")))
+        .transpose()?;
+    let limit = limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(invalid("limit", "must be between 1 and 500"));
+    }
+    let before = cursor
+        .map(|c| {
+            URL_SAFE_NO_PAD
+                .decode(&c)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| JobId::parse(&s))
+                .ok_or_else(|| invalid("cursor", "not a cursor this API gave out"))
+        })
+        .transpose()?;
+    Ok(JobFilter {
+        state,
+        kind,
+        before,
+        limit,
+    })
+}

@@ -1,0 +1,79 @@
+//! What every request handler shares.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use mixdown_jobs::{Stores, ids::TenantId};
+
+use crate::error::ApiError;
+
+/// Limits and knobs of the API.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Largest JSON body accepted.
+    pub max_json_bytes: usize,
+    /// How long a known API key is trusted without asking the database.
+    pub key_cache_ttl: Duration,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            max_json_bytes: 1 << 20,
+            key_cache_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Shared state of the API; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The stores behind the API.
+    pub stores: Stores,
+    /// Limits and knobs.
+    pub settings: ApiSettings,
+    keys: Arc<RwLock<HashMap<String, (TenantId, Instant)>>>,
+}
+
+impl AppState {
+    /// State over `stores`.
+    pub fn new(stores: Stores, settings: ApiSettings) -> Self {
+        Self {
+            stores,
+            settings,
+            keys: Arc::default(),
+        }
+    }
+
+    /// The tenant owning `key`. Known keys are cached briefly, so the hot path
+    /// of a busy client does not cost a query per request; unknown keys are
+    /// not cached, so a flood of random keys cannot grow memory.
+    pub async fn tenant_for_key(&self, key: &str) -> Result<TenantId, ApiError> {
+        let cached = self.keys.read().ok().and_then(|m| m.get(key).copied());
+        if let Some((tenant, at)) = cached
+            && at.elapsed() < self.settings.key_cache_ttl
+        {
+            return Ok(tenant);
+        }
+        let tenant = self
+            .stores
+            .jobs
+            .tenant_for_key(key)
+            .await
+            .map_err(ApiError::unavailable)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    poem::http::StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "missing or unknown API key",
+                )
+            })?;
+        if let Ok(mut map) = self.keys.write() {
+            map.insert(key.to_owned(), (tenant, Instant::now()));
+        }
+        Ok(tenant)
+    }
+}

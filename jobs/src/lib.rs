@@ -1,0 +1,16 @@
+//! Mixdown's jobs: the job model shared by the API and the workers, and the
+//! three stores behind them — the job record (Postgres | SQLite), the queue
+//! (Redis | embedded) and the object store (S3 | directory).
+
+pub mod backoff;
+pub mod ids;
+pub mod kind;
+pub mod metrics;
+pub mod model;
+pub mod objects;
+pub mod queue;
+pub mod store;
+mod stores;
+pub mod time;
+
+pub use stores::Stores;

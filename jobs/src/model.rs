@@ -1,0 +1,209 @@
+//! The job record: its states, its bounded fields, and what a run reports.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::{
+    ids::{JobId, TenantId},
+    kind::{JobKind, JobPayload},
+    time::Timestamp,
+};
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// Waiting for a worker (possibly until `run_at`).
+    Queued,
+    /// Claimed by a worker and running.
+    Running,
+    /// Finished with a result.
+    Succeeded,
+    /// Out of attempts, or failed for good; retryable by hand.
+    Failed,
+    /// Stopped on request; retryable by hand.
+    Cancelled,
+}
+
+impl JobState {
+    /// Every state.
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+
+    /// The wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state named `name`, if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether the job has ended (until someone retries it).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! bounded_int {
+    ($(#[$doc:meta])* $name:ident, $ty:ty, $min:expr, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name($ty);
+
+        impl $name {
+            /// Smallest allowed value.
+            pub const MIN: $ty = $min;
+            /// Largest allowed value.
+            pub const MAX: $ty = $max;
+
+            /// The value if it lies within bounds.
+            pub fn new(v: i64) -> Option<Self> {
+                (i64::from(Self::MIN)..=i64::from(Self::MAX))
+                    .contains(&v)
+                    .then(|| Self(v as $ty))
+            }
+
+            /// The value.
+            pub fn get(self) -> $ty {
+                self.0
+            }
+        }
+    };
+}
+
+bounded_int!(
+    /// Scheduling priority: higher runs first.
+    Priority, i32, -100, 100
+);
+bounded_int!(
+    /// How many times a job may run before it fails for good.
+    MaxAttempts, u32, 1, 100
+);
+
+impl Default for Priority {
+    fn default() -> Self {
+        Self(0)
+    }
+}
+
+/// Why an attempt did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobError {
+    /// Stable snake_case code.
+    pub code: String,
+    /// Human sentence.
+    pub message: String,
+}
+
+/// A job as the database records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// Its id.
+    pub id: JobId,
+    /// Its owner.
+    pub tenant_id: TenantId,
+    /// What it does.
+    pub kind: JobKind,
+    /// Its input as stored.
+    pub payload: Value,
+    /// Where it is in its life.
+    pub state: JobState,
+    /// Scheduling priority.
+    pub priority: Priority,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Progress of the current attempt, 0 to 1.
+    pub progress: f64,
+    /// Not run before this instant.
+    pub run_at: Timestamp,
+    /// When it was accepted.
+    pub created_at: Timestamp,
+    /// When its current or last attempt started.
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    pub finished_at: Option<Timestamp>,
+    /// What it produced.
+    pub result: Option<Value>,
+    /// Why its last attempt failed.
+    pub error: Option<JobError>,
+    /// The job that spawned it.
+    pub parent_id: Option<JobId>,
+    /// Where to report its end.
+    pub callback_url: Option<String>,
+    /// Whether someone asked a running attempt to stop.
+    pub cancel_requested: bool,
+}
+
+/// A job to be accepted.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Its owner.
+    pub tenant_id: TenantId,
+    /// Its typed input, which fixes its kind.
+    pub payload: JobPayload,
+    /// Scheduling priority.
+    pub priority: Priority,
+    /// Attempts allowed.
+    pub max_attempts: MaxAttempts,
+    /// Not run before this instant (`None`: now).
+    pub run_at: Option<Timestamp>,
+    /// The job that spawned it.
+    pub parent_id: Option<JobId>,
+    /// Where to report its end.
+    pub callback_url: Option<String>,
+    /// A client's key that makes repeating the request harmless.
+    pub idempotency_key: Option<String>,
+}
+
+/// What ended an attempt, as a handler reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Done, with this result.
+    Succeeded(Value),
+    /// Failed; `retryable` says whether another attempt can help.
+    Failed {
+        /// Why.
+        error: JobError,
+        /// Whether a later attempt may succeed.
+        retryable: bool,
+    },
+    /// Stopped at a checkpoint because cancellation was requested.
+    Cancelled,
+}
+
+/// Which jobs a listing wants.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only jobs of this kind.
+    pub kind: Option<JobKind>,
+    /// Only jobs older than this one (the cursor).
+    pub before: Option<JobId>,
+    /// At most this many.
+    pub limit: u32,
+}

@@ -1,0 +1,160 @@
+//! The object store for originals and outputs: S3 (any S3-compatible server)
+//! in the fleet, a local directory when embedded.
+
+mod dir;
+mod s3;
+
+use std::{fmt, path::Path, time::Duration};
+
+use bytes::Bytes;
+
+pub use self::{
+    dir::DirStore,
+    s3::{S3Settings, S3Store},
+};
+
+/// A failure of the object store.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// No object under that key.
+    #[error("no object at {0}")]
+    NotFound(ObjectKey),
+    /// The local directory failed.
+    #[error("object directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// The S3 service failed or could not be reached.
+    #[error("s3: {0}")]
+    S3(String),
+}
+
+impl ObjectError {
+    fn s3(err: impl std::error::Error) -> Self {
+        // The SDK's Display is terse; the source chain carries the reason.
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        ObjectError::S3(text)
+    }
+}
+
+/// A key in the object store, built by Mixdown and never taken from user
+/// input: lowercase ASCII letters, digits, `-`, `_`, `.` and `/`-separated
+/// segments that are neither empty nor dot-only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    /// The key if `text` is a well-formed key.
+    pub fn new(text: impl Into<String>) -> Option<Self> {
+        let text = text.into();
+        let segment_ok = |s: &str| {
+            !s.is_empty()
+                && s.chars().any(|c| c != '.')
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        };
+        (text.len() <= 512 && text.split('/').all(segment_ok)).then_some(Self(text))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The object store in use.
+#[derive(Debug, Clone)]
+pub enum ObjectStore {
+    /// An S3 bucket.
+    S3(S3Store),
+    /// A local directory.
+    Dir(DirStore),
+}
+
+impl ObjectStore {
+    /// Stores `body` under `key`, replacing what was there.
+    pub async fn put_bytes(&self, key: &ObjectKey, body: Bytes) -> Result<(), ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.put_bytes(key, body).await,
+            ObjectStore::Dir(d) => d.put_bytes(key, body).await,
+        }
+    }
+
+    /// Stores the file at `path` under `key`, streaming it from disk.
+    pub async fn put_file(&self, key: &ObjectKey, path: &Path) -> Result<(), ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.put_file(key, path).await,
+            ObjectStore::Dir(d) => d.put_file(key, path).await,
+        }
+    }
+
+    /// The whole object under `key` (for small objects).
+    pub async fn get_bytes(&self, key: &ObjectKey) -> Result<Bytes, ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.get_bytes(key).await,
+            ObjectStore::Dir(d) => d.get_bytes(key).await,
+        }
+    }
+
+    /// The object's size in bytes, or `None` when there is none.
+    pub async fn size(&self, key: &ObjectKey) -> Result<Option<u64>, ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.size(key).await,
+            ObjectStore::Dir(d) => d.size(key).await,
+        }
+    }
+
+    /// Removes the object; removing a missing object is not an error.
+    pub async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.delete(key).await,
+            ObjectStore::Dir(d) => d.delete(key).await,
+        }
+    }
+
+    /// A URL that reads the object without credentials until `ttl` passes;
+    /// `None` for a directory, whose objects the API serves itself.
+    pub async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        ttl: Duration,
+    ) -> Result<Option<String>, ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.presign_get(key, ttl).await.map(Some),
+            ObjectStore::Dir(_) => Ok(None),
+        }
+    }
+
+    /// Checks that the store is reachable and writable.
+    pub async fn ping(&self) -> Result<(), ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.ping().await,
+            ObjectStore::Dir(d) => d.ping().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ObjectKey;
+
+    #[test]
+    fn keys_refuse_traversal_and_odd_characters() {
+        for bad in [
+            "", "/a", "a/", "a//b", "../a", "a/../b", "A", "a b", "a\\b", ".",
+        ] {
+            assert!(ObjectKey::new(bad).is_none(), "{bad:?}");
+        }
+        assert!(ObjectKey::new("tracks/0199/original.mp3").is_some());
+    }
+}

@@ -1,0 +1,162 @@
+//! Objects in an S3 bucket, addressed path-style so any S3-compatible server works.
+
+use std::{path::Path, time::Duration};
+
+use aws_sdk_s3::{
+    Client,
+    config::{BehaviorVersion, Credentials, Region},
+    presigning::PresigningConfig,
+    primitives::ByteStream,
+};
+use bytes::Bytes;
+
+use super::{ObjectError, ObjectKey};
+
+/// Where the bucket is and how to sign requests to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// Endpoint of an S3-compatible server; `None` means AWS itself.
+    pub endpoint: Option<String>,
+    /// The bucket holding every object.
+    pub bucket: String,
+    /// The signing region.
+    pub region: String,
+    /// Static credentials; `None` uses the standard AWS credential chain.
+    pub credentials: Option<(String, String)>,
+}
+
+/// A bucket of objects.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Store {
+    /// A client for the bucket (no request is sent yet).
+    pub async fn connect(settings: &S3Settings) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()));
+        if let Some((id, secret)) = &settings.credentials {
+            loader =
+                loader.credentials_provider(Credentials::new(id, secret, None, None, "mixdown"));
+        }
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let shared = loader.load().await;
+        let config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            .build();
+        Self {
+            client: Client::from_conf(config),
+            bucket: settings.bucket.clone(),
+        }
+    }
+
+    /// Creates the bucket unless it exists (for tests and first starts).
+    pub async fn ensure_bucket(&self) -> Result<(), ObjectError> {
+        if self.ping().await.is_ok() {
+            return Ok(());
+        }
+        self.client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(ObjectError::s3)?;
+        Ok(())
+    }
+
+    pub(super) async fn put_bytes(&self, key: &ObjectKey, body: Bytes) -> Result<(), ObjectError> {
+        self.put(key, ByteStream::from(body)).await
+    }
+
+    pub(super) async fn put_file(&self, key: &ObjectKey, path: &Path) -> Result<(), ObjectError> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| ObjectError::Io(std::io::Error::other(e)))?;
+        self.put(key, body).await
+    }
+
+    async fn put(&self, key: &ObjectKey, body: ByteStream) -> Result<(), ObjectError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .body(body)
+            .send()
+            .await
+            .map_err(ObjectError::s3)?;
+        Ok(())
+    }
+
+    pub(super) async fn get_bytes(&self, key: &ObjectKey) -> Result<Bytes, ObjectError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_no_such_key() => ObjectError::NotFound(key.clone()),
+                _ => ObjectError::s3(e),
+            })?;
+        let data = out.body.collect().await.map_err(ObjectError::s3)?;
+        Ok(data.into_bytes())
+    }
+
+    pub(super) async fn size(&self, key: &ObjectKey) -> Result<Option<u64>, ObjectError> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await;
+        match head {
+            Ok(out) => Ok(out.content_length().map(|n| n.max(0) as u64)),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(None),
+            Err(e) => Err(ObjectError::s3(e)),
+        }
+    }
+
+    pub(super) async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(ObjectError::s3)?;
+        Ok(())
+    }
+
+    pub(super) async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        ttl: Duration,
+    ) -> Result<String, ObjectError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(ObjectError::s3)?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .presigned(config)
+            .await
+            .map_err(ObjectError::s3)?;
+        Ok(req.uri().to_owned())
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), ObjectError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(ObjectError::s3)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! Turning stored rows back into typed values.
+
+use serde_json::Value;
+use sqlx::{Row, any::AnyRow};
+
+use super::StoreError;
+use crate::{
+    ids::{JobId, TenantId},
+    kind::JobKind,
+    model::{Job, JobError, JobState, Priority},
+    time::Timestamp,
+};
+
+/// The columns every job query selects, in the order `job_from_row` reads.
+pub(super) const JOB_COLUMNS: &str = "id, tenant_id, kind, payload, state, priority, attempts, \
+     max_attempts, progress, run_at, created_at, started_at, finished_at, result, error_code, \
+     error_message, parent_id, callback_url, cancel_requested";
+
+pub(super) fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
+    let error_code: Option<String> = row.try_get("error_code")?;
+    let error_message: Option<String> = row.try_get("error_message")?;
+    Ok(Job {
+        id: parse_id(row, "id", JobId::parse)?,
+        tenant_id: parse_id(row, "tenant_id", TenantId::parse)?,
+        kind: parse_kind(row.try_get("kind")?)?,
+        payload: parse_json(row.try_get("payload")?)?,
+        state: parse_state(row.try_get("state")?)?,
+        priority: Priority::new(row.try_get::<i64, _>("priority")?)
+            .ok_or_else(|| StoreError::Corrupt("priority out of range".into()))?,
+        attempts: non_negative(row.try_get("attempts")?),
+        max_attempts: non_negative(row.try_get("max_attempts")?),
+        progress: row.try_get("progress")?,
+        run_at: Timestamp::from_millis(row.try_get("run_at")?),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        started_at: row
+            .try_get::<Option<i64>, _>("started_at")?
+            .map(Timestamp::from_millis),
+        finished_at: row
+            .try_get::<Option<i64>, _>("finished_at")?
+            .map(Timestamp::from_millis),
+        result: row
+            .try_get::<Option<String>, _>("result")?
+            .map(parse_json)
+            .transpose()?,
+        error: error_code.map(|code| JobError {
+            code,
+            message: error_message.unwrap_or_default(),
+        }),
+        parent_id: parse_opt_id(row.try_get("parent_id")?)?,
+        callback_url: row.try_get("callback_url")?,
+        cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
+    })
+}
+
+pub(super) fn parse_id<T>(
+    row: &AnyRow,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    let text: String = row.try_get(column)?;
+    parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{column} {text:?} is not an id")))
+}
+
+fn parse_opt_id(text: Option<String>) -> Result<Option<JobId>, StoreError> {
+    text.map(|t| JobId::parse(&t).ok_or_else(|| StoreError::Corrupt(format!("bad id {t:?}"))))
+        .transpose()
+}
+
+pub(super) fn parse_kind(text: String) -> Result<JobKind, StoreError> {
+    JobKind::parse(&text).ok_or_else(|| StoreError::Corrupt(format!("unknown kind {text:?}")))
+}
+
+fn parse_state(text: String) -> Result<JobState, StoreError> {
+    JobState::parse(&text).ok_or_else(|| StoreError::Corrupt(format!("unknown state {text:?}")))
+}
+
+pub(super) fn parse_json(text: String) -> Result<Value, StoreError> {
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("bad JSON: {e}")))
+}
+
+pub(super) fn non_negative(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}

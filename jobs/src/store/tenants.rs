@@ -1,0 +1,72 @@
+//! Tenants and their API keys; only a SHA-256 of each key is stored.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{JobStore, StoreError, rows::parse_id};
+use crate::{ids::TenantId, time::Timestamp};
+
+/// A freshly made API key: shown once, never stored in clear.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// The tenant it belongs to.
+    pub tenant_id: TenantId,
+    /// The key itself.
+    pub key: String,
+}
+
+fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+impl JobStore {
+    /// Makes a new API key for the tenant called `name`, creating the tenant
+    /// on first use.
+    pub async fn create_api_key(&self, name: &str) -> Result<NewApiKey, StoreError> {
+        let now = Timestamp::now().millis();
+        sqlx::query(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(TenantId::new().to_string())
+        .bind(name.to_owned())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT id FROM tenants WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_one(&self.pool)
+            .await?;
+        let tenant_id = parse_id(&row, "id", TenantId::parse)?;
+        let mut secret = [0u8; 24];
+        rand::rng().fill_bytes(&mut secret);
+        let key = format!("mdk_{}", hex::encode(secret));
+        sqlx::query("INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
+            .bind(hash_key(&key))
+            .bind(tenant_id.to_string())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(NewApiKey { tenant_id, key })
+    }
+
+    /// The tenant owning `key`, if the key is known.
+    pub async fn tenant_for_key(&self, key: &str) -> Result<Option<TenantId>, StoreError> {
+        let row = sqlx::query("SELECT tenant_id FROM api_keys WHERE key_hash = $1")
+            .bind(hash_key(key))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| parse_id(&r, "tenant_id", TenantId::parse))
+            .transpose()
+    }
+
+    /// The name of a tenant.
+    pub async fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT name FROM tenants WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("name")).transpose()?)
+    }
+}

@@ -1,0 +1,44 @@
+//! The three stores a process works with, and the hand-over between them.
+
+use tracing::warn;
+
+use crate::{
+    metrics::Metrics,
+    model::NewJob,
+    objects::ObjectStore,
+    queue::{Queue, QueueEntry},
+    store::{Inserted, JobStore, StoreError},
+};
+
+/// Handles to the job store, the queue and the object store, plus metrics.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// The system of record.
+    pub jobs: JobStore,
+    /// Carries job ids to workers.
+    pub queue: Queue,
+    /// Holds audio and outputs.
+    pub objects: ObjectStore,
+    /// This process's metrics.
+    pub metrics: Metrics,
+}
+
+impl Stores {
+    /// Accepts a job: records it, then pushes it to the queue. Once recorded
+    /// the job is accepted even if the push fails, because the reconciler
+    /// pushes recorded jobs the queue does not have.
+    pub async fn submit(&self, new: &NewJob) -> Result<Inserted, StoreError> {
+        let inserted = self.jobs.insert_job(new).await?;
+        if inserted.created {
+            let job = &inserted.job;
+            self.metrics
+                .jobs_enqueued
+                .with_label_values(&[job.kind.as_str()])
+                .inc();
+            if let Err(err) = self.queue.push(&[QueueEntry::for_job(job)]).await {
+                warn!(job_id = %job.id, error = %err, "queue push failed; the reconciler will push it");
+            }
+        }
+        Ok(inserted)
+    }
+}

@@ -1,0 +1,44 @@
+//! What a handler gets besides its payload, and what it may answer.
+
+use mixdown_jobs::{ids::WorkerId, model::JobError, store::ClaimedJob};
+use tokio_util::sync::CancellationToken;
+
+/// The running attempt as a handler sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct JobContext {
+    /// The claimed job.
+    pub job: ClaimedJob,
+    /// Fires when the client asked to cancel the job.
+    pub cancel: CancellationToken,
+    /// The process running it.
+    pub worker_id: WorkerId,
+}
+
+/// Why a handler did not produce a result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum HandlerError {
+    /// It stopped at a checkpoint because cancellation was requested.
+    #[error("cancelled")]
+    Cancelled,
+    /// It failed; `retryable` says whether another attempt may succeed.
+    #[error("{}: {}", error.code, error.message)]
+    Failed {
+        /// What went wrong.
+        error: JobError,
+        /// Whether a later attempt may succeed.
+        retryable: bool,
+    },
+}
+
+impl HandlerError {
+    /// A failure with a stable code and a sentence.
+    pub fn failed(code: &str, message: impl Into<String>, retryable: bool) -> Self {
+        HandlerError::Failed {
+            error: JobError {
+                code: code.to_owned(),
+                message: message.into(),
+            },
+            retryable,
+        }
+    }
+}

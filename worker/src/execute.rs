@@ -1,0 +1,159 @@
+//! Running one claimed attempt: span, cancellation, timeout, panic boundary,
+//! metrics, and the decision to retry.
+
+use std::{
+    collections::HashMap,
+    panic::AssertUnwindSafe,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Instant,
+};
+
+use futures::FutureExt;
+use mixdown_jobs::{
+    Stores,
+    backoff::Backoff,
+    ids::{JobId, WorkerId},
+    model::{JobError, Outcome},
+    store::{ClaimedJob, Finish},
+    time::Timestamp,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info_span, warn};
+
+use crate::{
+    context::{HandlerError, JobContext},
+    handlers,
+    recorder::Recorder,
+};
+
+/// Cancellation tokens of the attempts running in this process.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CancelRegistry(Arc<Mutex<HashMap<JobId, CancellationToken>>>);
+
+impl CancelRegistry {
+    fn map(&self) -> MutexGuard<'_, HashMap<JobId, CancellationToken>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register(&self, id: JobId) -> CancellationToken {
+        self.map().entry(id).or_default().clone()
+    }
+
+    fn remove(&self, id: JobId) {
+        self.map().remove(&id);
+    }
+
+    /// Fires the tokens of `ids` that run here.
+    pub fn cancel(&self, ids: &[JobId]) {
+        let map = self.map();
+        ids.iter()
+            .filter_map(|id| map.get(id))
+            .for_each(|t| t.cancel());
+    }
+}
+
+/// Runs attempts and hands their ends to the recorder.
+#[derive(Debug)]
+pub(crate) struct Executor {
+    pub stores: Stores,
+    pub worker_id: WorkerId,
+    pub recorder: Recorder,
+    pub cancels: CancelRegistry,
+    pub backoff: Backoff,
+}
+
+impl Executor {
+    /// Runs one attempt to its end and queues its record.
+    pub async fn execute(&self, job: ClaimedJob) {
+        let span = info_span!("job", job_id = %job.id, kind = %job.kind(), attempt = job.attempt);
+        self.execute_in_span(job).instrument(span).await;
+    }
+
+    async fn execute_in_span(&self, job: ClaimedJob) {
+        let kind = job.kind().as_str();
+        let metrics = &self.stores.metrics;
+        let wait = Timestamp::now().since(job.run_at);
+        metrics
+            .job_wait
+            .with_label_values(&[kind])
+            .observe(wait.as_secs_f64());
+        let in_flight = metrics
+            .jobs_in_flight
+            .with_label_values(&[job.kind().queue()]);
+        in_flight.inc();
+        let started = Instant::now();
+        let ctx = JobContext {
+            cancel: self.cancels.register(job.id),
+            job,
+            worker_id: self.worker_id.clone(),
+        };
+        let outcome = run_guarded(&ctx).await;
+        self.cancels.remove(ctx.job.id);
+        metrics
+            .job_duration
+            .with_label_values(&[kind])
+            .observe(started.elapsed().as_secs_f64());
+        let finish = self.finish(&ctx.job, outcome);
+        metrics
+            .jobs_finished
+            .with_label_values(&[kind, outcome_label(&finish)])
+            .inc();
+        self.recorder.record(finish).await;
+        in_flight.dec();
+    }
+
+    fn finish(&self, job: &ClaimedJob, outcome: Outcome) -> Finish {
+        let retry_at = match &outcome {
+            Outcome::Failed {
+                retryable: true, ..
+            } if job.attempt < job.max_attempts => {
+                Some(Timestamp::now().plus(self.backoff.delay(job.attempt)))
+            }
+            _ => None,
+        };
+        if let Outcome::Failed { error, .. } = &outcome {
+            warn!(code = %error.code, message = %error.message, will_retry = retry_at.is_some(), "attempt failed");
+        }
+        Finish {
+            id: job.id,
+            attempt: job.attempt,
+            outcome,
+            retry_at,
+        }
+    }
+}
+
+fn outcome_label(finish: &Finish) -> &'static str {
+    match (&finish.outcome, finish.retry_at) {
+        (Outcome::Succeeded(_), _) => "succeeded",
+        (Outcome::Cancelled, _) => "cancelled",
+        (Outcome::Failed { .. }, Some(_)) => "retried",
+        (Outcome::Failed { .. }, None) => "failed",
+    }
+}
+
+/// Runs the handler under the kind's timeout and a panic boundary, so neither
+/// a hang nor a bug in one job takes the worker down.
+async fn run_guarded(ctx: &JobContext) -> Outcome {
+    let timeout = ctx.job.kind().timeout();
+    let run = tokio::time::timeout(timeout, handlers::run(ctx));
+    match AssertUnwindSafe(run).catch_unwind().await {
+        Ok(Ok(Ok(result))) => Outcome::Succeeded(result),
+        Ok(Ok(Err(HandlerError::Cancelled))) => Outcome::Cancelled,
+        Ok(Ok(Err(HandlerError::Failed { error, retryable }))) => {
+            Outcome::Failed { error, retryable }
+        }
+        Ok(Err(_elapsed)) => failure("timeout", format!("attempt ran past {timeout:?}"), true),
+        Err(_panic) => failure("internal_error", "the handler panicked".into(), false),
+    }
+}
+
+fn failure(code: &str, message: String, retryable: bool) -> Outcome {
+    Outcome::Failed {
+        error: JobError {
+            code: code.to_owned(),
+            message,
+        },
+        retryable,
+    }
+}

@@ -1,0 +1,15 @@
+//! Mixdown's worker: takes job ids from the queue, claims them in the job
+//! store, runs them, records how each attempt ended, beats its heart, and
+//! reconciles the queue with the record.
+
+mod context;
+mod execute;
+mod fetch;
+mod handlers;
+mod heartbeat;
+mod reconciler;
+mod recorder;
+mod runtime;
+
+pub use reconciler::{Reconciler, ReconcilerSettings};
+pub use runtime::{WorkerError, WorkerSettings, run_worker};

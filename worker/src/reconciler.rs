@@ -1,0 +1,159 @@
+//! The reconciler: makes the queue agree with the job store, the record.
+//!
+//! Each pass, under a lease so one process at a time does it:
+//! 1. running jobs of workers that stopped beating go back to the queue (or
+//!    fail, when out of attempts);
+//! 2. queued jobs changed since the last pass are pushed again, which heals a
+//!    crash between recording a job and pushing it. When the queue has lost
+//!    its mark (a new namespace, or Redis restarted empty) every queued job is
+//!    pushed again. Pushing is idempotent, so overlap costs nothing but time.
+
+use std::time::Duration;
+
+use mixdown_jobs::{
+    Stores,
+    ids::JobId,
+    queue::{QueueEntry, QueueError},
+    store::StoreError,
+    time::Timestamp,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// Queued jobs read per page while pushing again.
+const PAGE: u32 = 1000;
+
+/// How often and how carefully the reconciler works.
+#[derive(Debug, Clone, Copy)]
+pub struct ReconcilerSettings {
+    /// Time between passes.
+    pub interval: Duration,
+    /// A queued job changed more recently than this is left to its writer.
+    pub grace: Duration,
+    /// A worker silent for longer than this is gone.
+    pub dead_after: Duration,
+}
+
+/// A reconciler failure; the pass is retried at the next interval.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The job store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Runs reconciliation passes.
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    stores: Stores,
+    settings: ReconcilerSettings,
+    holder: String,
+}
+
+impl Reconciler {
+    /// A reconciler that leads under the name `holder`.
+    pub fn new(stores: Stores, settings: ReconcilerSettings, holder: String) -> Self {
+        Self {
+            stores,
+            settings,
+            holder,
+        }
+    }
+
+    /// Passes every interval until `stop` fires.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(self.settings.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.cancelled() => return,
+            }
+            let outcome = match self.pass().await {
+                Ok(true) => "done",
+                Ok(false) => "skipped",
+                Err(err) => {
+                    warn!(error = %err, "reconciler pass failed");
+                    "error"
+                }
+            };
+            let runs = &self.stores.metrics.reconciler_runs;
+            runs.with_label_values(&[outcome]).inc();
+        }
+    }
+
+    /// One pass; false when another process holds the lead.
+    pub async fn pass(&self) -> Result<bool, ReconcileError> {
+        let queue = &self.stores.queue;
+        if !queue.lead(&self.holder, self.settings.interval * 3).await? {
+            return Ok(false);
+        }
+        let recovered = self
+            .stores
+            .jobs
+            .recover_orphans(self.settings.dead_after)
+            .await?;
+        if !recovered.is_empty() {
+            info!(jobs = recovered.len(), "took back jobs of stopped workers");
+            self.count(&recovered, |m| &m.jobs_recovered);
+            queue.push(&recovered).await?;
+        }
+        let now = Timestamp::now();
+        let mark = queue.redrive_mark().await?;
+        // Without a mark the queue may have lost anything, however recent.
+        let upto = if mark.is_some() {
+            now.minus(self.settings.grace)
+        } else {
+            now
+        };
+        let from = mark.unwrap_or(Timestamp::from_millis(i64::MIN));
+        let pushed = self.push_queued(from, upto).await?;
+        if mark.is_none() && pushed > 0 {
+            info!(
+                jobs = pushed,
+                "queue had no mark: pushed every queued job again"
+            );
+        }
+        queue
+            .set_redrive_mark(now.minus(self.settings.grace))
+            .await?;
+        Ok(true)
+    }
+
+    async fn push_queued(&self, from: Timestamp, upto: Timestamp) -> Result<usize, ReconcileError> {
+        let mut after: (Timestamp, Option<JobId>) = (from, None);
+        let mut pushed = 0;
+        loop {
+            let page = self
+                .stores
+                .jobs
+                .queued_changed_between(after, upto, PAGE)
+                .await?;
+            let Some((last_change, last)) = page.last() else {
+                return Ok(pushed);
+            };
+            after = (*last_change, Some(last.id));
+            let entries: Vec<QueueEntry> = page.into_iter().map(|(_, e)| e).collect();
+            self.stores.queue.push(&entries).await?;
+            self.count(&entries, |m| &m.redriven);
+            pushed += entries.len();
+            if entries.len() < PAGE as usize {
+                return Ok(pushed);
+            }
+        }
+    }
+
+    fn count(
+        &self,
+        entries: &[QueueEntry],
+        counter: fn(&mixdown_jobs::metrics::Metrics) -> &prometheus::IntCounterVec,
+    ) {
+        let counter = counter(&self.stores.metrics);
+        for e in entries {
+            counter.with_label_values(&[e.queue.as_str()]).inc();
+        }
+    }
+}
