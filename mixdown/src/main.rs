@@ -1,1 +1,79 @@
-fn main() {}
+//! The `mixdown` binary: parses the command line and settings, starts
+//! logging, and runs the chosen role.
+
+mod cli;
+mod compose;
+mod roles;
+mod settings;
+
+use anyhow::bail;
+use clap::Parser;
+use mixdown_jobs::kind::JobKind;
+use tracing_subscriber::{EnvFilter, fmt};
+
+use crate::{
+    cli::{Cli, Command, KeysCommand, Serve},
+    settings::{Layers, LogFormat, Settings},
+};
+
+#[tokio::main]
+async fn main() {
+    if let Err(err) = run(Cli::parse()).await {
+        eprintln!("mixdown: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut layers = Layers::from_process(cli.config.as_ref())?;
+    layers.flag("data_dir", "--data-dir", cli.data_dir.clone());
+    let command = cli.command.unwrap_or(Command::Dev(Serve::default()));
+    let mut queues = JobKind::ALL.to_vec();
+    match &command {
+        Command::Dev(s) | Command::Api(s) => layers.flag("listen", "--listen", s.listen.clone()),
+        Command::Worker(w) => {
+            layers.flag("worker_listen", "--listen", w.listen.clone());
+            layers.flag("concurrency", "--concurrency", w.concurrency.clone());
+            if !w.queues.is_empty() {
+                queues = parse_queues(&w.queues)?;
+            }
+        }
+        Command::Migrate | Command::Keys { .. } => {}
+    }
+    let settings = Settings::parse(&layers)?;
+    init_logging(settings.log_format);
+    match command {
+        Command::Dev(_) => roles::dev(settings).await,
+        Command::Api(_) => roles::api(settings).await,
+        Command::Worker(_) => roles::worker(settings, queues).await,
+        Command::Migrate => roles::migrate(settings).await,
+        Command::Keys {
+            command: KeysCommand::Create { tenant },
+        } => roles::create_key(settings, &tenant).await,
+    }
+}
+
+fn parse_queues(names: &[String]) -> anyhow::Result<Vec<JobKind>> {
+    names
+        .iter()
+        .map(|n| match JobKind::parse(n.trim()) {
+            Some(k) => Ok(k),
+            None => {
+                let known: Vec<&str> = JobKind::ALL.iter().map(|k| k.queue()).collect();
+                bail!(
+                    "invalid --queues: unknown queue {n:?} (known: {})",
+                    known.join(", ")
+                )
+            }
+        })
+        .collect()
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

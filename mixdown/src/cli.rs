@@ -1,0 +1,88 @@
+//! The command line: one binary, a subcommand per role.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Mixdown: the audio job-queue fleet of a music platform.
+///
+/// With no subcommand, runs `dev`: API and workers in one process on a
+/// SQLite file, an embedded queue and a local object directory under ./data.
+#[derive(Debug, Parser)]
+#[command(name = "mixdown", version, after_long_help = after_help())]
+pub struct Cli {
+    /// TOML file of settings (keys as listed below); the environment overrides it.
+    #[arg(long, global = true, env = "MIXDOWN_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Directory of the embedded mode's database and objects [env: MIXDOWN_DATA_DIR] [default: ./data].
+    #[arg(long, global = true)]
+    pub data_dir: Option<String>,
+
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The roles of the binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the API and workers for every queue in one process; prints the
+    /// URL and a ready-to-use API key.
+    Dev(Serve),
+    /// Runs the HTTP API (needs DATABASE_URL and REDIS_URL to share work with workers).
+    Api(Serve),
+    /// Runs a worker for some queues; serves /healthz and /metrics on its own port.
+    Worker(WorkerArgs),
+    /// Applies pending database migrations and exits.
+    Migrate,
+    /// Manages API keys.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// Options of the serving roles.
+#[derive(Debug, Args, Default)]
+pub struct Serve {
+    /// Address to listen on [env: MIXDOWN_LISTEN] [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+/// Options of a worker.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Queues to take work from, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub queues: Vec<String>,
+
+    /// Attempts run at once, per queue [env: MIXDOWN_CONCURRENCY] [default: 8].
+    #[arg(long)]
+    pub concurrency: Option<String>,
+
+    /// Address of /healthz and /metrics [env: MIXDOWN_WORKER_LISTEN] [default: 127.0.0.1:9091].
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+/// Key management.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Creates an API key for a tenant (creating the tenant on first use) and
+    /// prints it once, as the last word; only its hash is stored.
+    Create {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+fn after_help() -> String {
+    format!(
+        "Settings (config file key, environment variable):\n{}",
+        crate::settings::help_table()
+    )
+}

@@ -1,0 +1,93 @@
+//! Builds the stores a role needs from the settings: the embedded trio for
+//! `dev`, the shared fleet stores otherwise.
+
+use anyhow::{Context, bail};
+use mixdown_jobs::{
+    Stores,
+    metrics::Metrics,
+    objects::{DirStore, ObjectStore, S3Store},
+    queue::{EmbeddedQueue, Queue, RedisQueue},
+    store::JobStore,
+};
+use tracing::warn;
+
+use crate::settings::Settings;
+
+/// Whether a role may use the in-process queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One process runs everything: an embedded queue is fine.
+    Embedded,
+    /// Processes share work: the queue must be Redis.
+    Fleet(&'static str),
+}
+
+/// The job store, migrated.
+pub async fn job_store(settings: &Settings) -> anyhow::Result<JobStore> {
+    let store = match &settings.database_url {
+        Some(url) => JobStore::connect(url.expose())
+            .await
+            .context("cannot connect to DATABASE_URL")?,
+        None => {
+            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+                format!(
+                    "cannot create data directory {}",
+                    settings.data_dir.display()
+                )
+            })?;
+            let path = settings.data_dir.join("mixdown.db");
+            JobStore::open_sqlite(&path)
+                .await
+                .with_context(|| format!("cannot open {}", path.display()))?
+        }
+    };
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(store)
+}
+
+/// All three stores.
+pub async fn stores(settings: &Settings, mode: Mode) -> anyhow::Result<Stores> {
+    Ok(Stores {
+        jobs: job_store(settings).await?,
+        queue: queue(settings, mode).await?,
+        objects: objects(settings).await?,
+        metrics: Metrics::new(),
+    })
+}
+
+async fn queue(settings: &Settings, mode: Mode) -> anyhow::Result<Queue> {
+    match (&settings.redis_url, mode) {
+        (Some(url), _) => Ok(Queue::Redis(
+            RedisQueue::connect(url.expose(), &settings.redis_prefix)
+                .await
+                .context("cannot connect to REDIS_URL")?,
+        )),
+        (None, Mode::Embedded) => Ok(Queue::Embedded(EmbeddedQueue::new())),
+        (None, Mode::Fleet(role)) => bail!(
+            "REDIS_URL is not set: `mixdown {role}` shares work with other processes through \
+             Redis (the embedded queue exists only inside `mixdown dev`)"
+        ),
+    }
+}
+
+async fn objects(settings: &Settings) -> anyhow::Result<ObjectStore> {
+    match &settings.s3 {
+        Some(s3) => {
+            let store = S3Store::connect(s3).await;
+            if let Err(err) = store.ensure_bucket().await {
+                warn!(bucket = %s3.bucket, error = %err, "bucket not reachable yet");
+            }
+            Ok(ObjectStore::S3(store))
+        }
+        None => {
+            let root = settings.data_dir.join("objects");
+            let dir = DirStore::open(&root)
+                .await
+                .with_context(|| format!("cannot create {}", root.display()))?;
+            Ok(ObjectStore::Dir(dir))
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! What each subcommand runs.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use anyhow::Context;
+use mixdown_api::{ApiSettings, AppState};
+use mixdown_jobs::{Stores, kind::JobKind, store::JobStore};
+use mixdown_worker::{ReconcilerSettings, WorkerSettings, run_worker};
+use poem::{
+    Endpoint, Server,
+    listener::{Acceptor, Listener, TcpListener},
+};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::{
+    compose::{self, Mode},
+    settings::Settings,
+};
+
+/// `mixdown dev`: API and workers for every queue, embedded stores.
+pub async fn dev(settings: Settings) -> anyhow::Result<()> {
+    let stores = compose::stores(&settings, Mode::Embedded).await?;
+    let key = dev_key(&stores.jobs, &settings.data_dir).await?;
+    let stop = stop_on_signal();
+    let worker_settings = worker_settings(&settings, JobKind::ALL.to_vec());
+    let worker = tokio::spawn(run_worker(stores.clone(), worker_settings, stop.clone()));
+    let app = mixdown_api::app(app_state(&settings, stores));
+    serve(app, settings.listen, stop, |addr| {
+        println!("Mixdown is running at http://{addr} (docs: http://{addr}/docs)");
+        println!("API key of tenant \"dev\": {key}");
+    })
+    .await?;
+    worker.await.context("worker task failed")??;
+    Ok(())
+}
+
+/// `mixdown api`: the HTTP API over the fleet stores.
+pub async fn api(settings: Settings) -> anyhow::Result<()> {
+    let stores = compose::stores(&settings, Mode::Fleet("api")).await?;
+    let app = mixdown_api::app(app_state(&settings, stores));
+    serve(app, settings.listen, stop_on_signal(), |addr| {
+        println!("Mixdown API listening on http://{addr}");
+    })
+    .await
+}
+
+/// `mixdown worker`: runs `queues` until SIGTERM, then drains.
+pub async fn worker(settings: Settings, queues: Vec<JobKind>) -> anyhow::Result<()> {
+    let stores = compose::stores(&settings, Mode::Fleet("worker")).await?;
+    let stop = stop_on_signal();
+    let ops = tokio::spawn(serve(
+        mixdown_api::ops_app(stores.clone()),
+        settings.worker_listen,
+        stop.clone(),
+        |addr| println!("Mixdown worker serving /healthz and /metrics on http://{addr}"),
+    ));
+    run_worker(stores, worker_settings(&settings, queues), stop).await?;
+    ops.await.context("ops server task failed")??;
+    Ok(())
+}
+
+/// `mixdown migrate`.
+pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    compose::job_store(&settings).await?;
+    println!("database is up to date");
+    Ok(())
+}
+
+/// `mixdown keys create`: prints the new key as the last word.
+pub async fn create_key(settings: Settings, tenant: &str) -> anyhow::Result<()> {
+    let store = compose::job_store(&settings).await?;
+    let key = store.create_api_key(tenant).await?;
+    println!(
+        "Created an API key for tenant {tenant:?} ({}); it is shown only now: {}",
+        key.tenant_id, key.key
+    );
+    Ok(())
+}
+
+fn app_state(settings: &Settings, stores: Stores) -> AppState {
+    let api = ApiSettings {
+        max_json_bytes: settings.max_json_bytes,
+        ..ApiSettings::default()
+    };
+    AppState::new(stores, api)
+}
+
+fn worker_settings(settings: &Settings, queues: Vec<JobKind>) -> WorkerSettings {
+    let t = &settings.worker;
+    WorkerSettings {
+        queues,
+        concurrency: t.concurrency,
+        poll_interval: t.poll_interval,
+        heartbeat_interval: t.heartbeat_interval,
+        lease: t.lease,
+        backoff: t.backoff,
+        drain_timeout: t.drain_timeout,
+        reconciler: Some(ReconcilerSettings {
+            interval: t.reconcile_interval,
+            grace: t.redrive_grace,
+            dead_after: t.dead_after,
+        }),
+    }
+}
+
+/// The dev tenant's key, kept in the data directory so it survives restarts.
+async fn dev_key(store: &JobStore, data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("dev-api-key");
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        let key = key.trim().to_owned();
+        if store.tenant_for_key(&key).await?.is_some() {
+            return Ok(key);
+        }
+    }
+    let key = store.create_api_key("dev").await?.key;
+    write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(key)
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// Serves `app` on `addr` until `stop` fires; `ready` gets the bound address.
+async fn serve(
+    app: impl Endpoint + 'static,
+    addr: SocketAddr,
+    stop: CancellationToken,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let acceptor = TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(addr);
+    ready(bound);
+    info!(%bound, "listening");
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, stop.cancelled_owned(), Some(Duration::from_secs(30)))
+        .await
+        .context("server failed")
+}
+
+/// A token that fires on SIGINT or SIGTERM.
+fn stop_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let fire = token.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        info!("stop signal received");
+        fire.cancel();
+    });
+    token
+}
