@@ -1,0 +1,103 @@
+//! The object store contract, on S3 and on a directory.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use mixdown_jobs::objects::{ObjectError, ObjectKey, ObjectStore};
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod s3 {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let s3 = mixdown_jobs::objects::S3Store::connect(&mixdown_testkit::s3_settings()).await;
+                    s3.ensure_bucket().await.expect("create test bucket");
+                    super::$case(&mixdown_jobs::objects::ObjectStore::S3(s3)).await;
+                }
+            )*
+        }
+        mod dir {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = mixdown_jobs::objects::DirStore::open(&dir.path().join("objects")).await.unwrap();
+                    super::$case(&mixdown_jobs::objects::ObjectStore::Dir(store)).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    an_object_reads_back_as_written_and_is_replaced_whole,
+    a_missing_object_is_reported_as_missing,
+    a_file_is_stored_by_streaming_it,
+    a_presigned_url_reads_the_object,
+);
+
+fn key(name: &str) -> ObjectKey {
+    ObjectKey::new(format!("tests/{}/{name}", mixdown_testkit::unique())).unwrap()
+}
+
+async fn an_object_reads_back_as_written_and_is_replaced_whole(store: &ObjectStore) {
+    let k = key("a.bin");
+    store
+        .put_bytes(&k, Bytes::from_static(b"first version"))
+        .await
+        .unwrap();
+    store
+        .put_bytes(&k, Bytes::from_static(b"second"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_bytes(&k).await.unwrap(),
+        Bytes::from_static(b"second")
+    );
+    assert_eq!(store.size(&k).await.unwrap(), Some(6));
+    store.delete(&k).await.unwrap();
+    store.delete(&k).await.unwrap();
+    assert_eq!(store.size(&k).await.unwrap(), None);
+    store.ping().await.unwrap();
+}
+
+async fn a_missing_object_is_reported_as_missing(store: &ObjectStore) {
+    let k = key("missing");
+    assert!(matches!(
+        store.get_bytes(&k).await,
+        Err(ObjectError::NotFound(_))
+    ));
+    assert_eq!(store.size(&k).await.unwrap(), None);
+}
+
+async fn a_file_is_stored_by_streaming_it(store: &ObjectStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    let k = key("big.bin");
+    store.put_file(&k, &path).await.unwrap();
+    assert_eq!(store.size(&k).await.unwrap(), Some(data.len() as u64));
+    assert_eq!(store.get_bytes(&k).await.unwrap(), Bytes::from(data));
+}
+
+async fn a_presigned_url_reads_the_object(store: &ObjectStore) {
+    let k = key("shared.txt");
+    store
+        .put_bytes(&k, Bytes::from_static(b"hello"))
+        .await
+        .unwrap();
+    let url = store
+        .presign_get(&k, Duration::from_secs(60))
+        .await
+        .unwrap();
+    match (store, url) {
+        (ObjectStore::S3(_), Some(url)) => {
+            let body = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+            assert_eq!(body, Bytes::from_static(b"hello"));
+        }
+        (ObjectStore::Dir(_), None) => {}
+        (_, url) => panic!("unexpected presign answer {url:?}"),
+    }
+}

@@ -1,0 +1,151 @@
+//! The queue contract, on Redis and embedded.
+
+use std::time::Duration;
+
+use mixdown_jobs::{
+    ids::JobId,
+    model::Priority,
+    queue::{EmbeddedQueue, Queue, QueueEntry, RedisQueue},
+    time::Timestamp,
+};
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(&super::redis_queue().await).await;
+                }
+            )*
+        }
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(&super::embedded_queue()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    due_jobs_come_out_by_priority_then_age,
+    scheduled_jobs_wait_for_their_time,
+    pushing_twice_keeps_one_entry,
+    an_unacknowledged_lease_returns_its_id,
+    the_redrive_mark_and_lead_are_kept,
+    a_large_backlog_comes_out_in_slices,
+);
+
+async fn redis_queue() -> Queue {
+    let prefix = format!("mixdown-test-{}", mixdown_testkit::unique());
+    let q = RedisQueue::connect(&mixdown_testkit::redis_url(), &prefix).await;
+    Queue::Redis(q.expect("connect to test Redis"))
+}
+
+fn embedded_queue() -> Queue {
+    Queue::Embedded(EmbeddedQueue::new())
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn entry(priority: i64, run_at: Timestamp) -> QueueEntry {
+    QueueEntry {
+        id: JobId::new(),
+        queue: "noop".into(),
+        priority: Priority::new(priority).unwrap(),
+        run_at,
+    }
+}
+
+async fn pop_ids(q: &Queue, max: usize) -> Vec<JobId> {
+    let leases = q.pop("noop", max, LEASE).await.unwrap();
+    q.ack("noop", &leases).await.unwrap();
+    leases.iter().map(|l| l.id).collect()
+}
+
+async fn due_jobs_come_out_by_priority_then_age(q: &Queue) {
+    let now = Timestamp::now();
+    let old_low = entry(0, now.minus(Duration::from_secs(10)));
+    let new_low = entry(0, now);
+    let high = entry(50, now);
+    let lowest = entry(-100, now.minus(Duration::from_secs(99)));
+    q.push(&[
+        new_low.clone(),
+        old_low.clone(),
+        lowest.clone(),
+        high.clone(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(q.depth("noop").await.unwrap().ready, 4);
+    assert_eq!(pop_ids(q, 3).await, vec![high.id, old_low.id, new_low.id]);
+    assert_eq!(pop_ids(q, 3).await, vec![lowest.id]);
+    assert!(pop_ids(q, 3).await.is_empty());
+    assert!(q.pop("other", 3, LEASE).await.unwrap().is_empty());
+}
+
+async fn scheduled_jobs_wait_for_their_time(q: &Queue) {
+    let soon = entry(100, Timestamp::now().plus(Duration::from_millis(300)));
+    q.push(std::slice::from_ref(&soon)).await.unwrap();
+    let depth = q.depth("noop").await.unwrap();
+    assert_eq!((depth.ready, depth.scheduled), (0, 1));
+    assert!(pop_ids(q, 10).await.is_empty());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(pop_ids(q, 10).await, vec![soon.id]);
+}
+
+async fn pushing_twice_keeps_one_entry(q: &Queue) {
+    let e = entry(0, Timestamp::now());
+    q.push(&[e.clone(), e.clone()]).await.unwrap();
+    q.push(std::slice::from_ref(&e)).await.unwrap();
+    assert_eq!(q.depth("noop").await.unwrap().ready, 1);
+    assert_eq!(pop_ids(q, 10).await, vec![e.id]);
+}
+
+async fn an_unacknowledged_lease_returns_its_id(q: &Queue) {
+    let e = entry(0, Timestamp::now());
+    q.push(std::slice::from_ref(&e)).await.unwrap();
+    let short = Duration::from_millis(200);
+    let leases = q.pop("noop", 10, short).await.unwrap();
+    assert_eq!(leases.len(), 1);
+    assert!(q.pop("noop", 10, short).await.unwrap().is_empty());
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let again = q.pop("noop", 10, short).await.unwrap();
+    assert_eq!(again.iter().map(|l| l.id).collect::<Vec<_>>(), vec![e.id]);
+    q.ack("noop", &again).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(q.pop("noop", 10, short).await.unwrap().is_empty());
+    assert_eq!(q.depth("noop").await.unwrap().ready, 0);
+}
+
+async fn the_redrive_mark_and_lead_are_kept(q: &Queue) {
+    assert_eq!(q.redrive_mark().await.unwrap(), None);
+    let mark = Timestamp::from_millis(1_700_000_000_000);
+    q.set_redrive_mark(mark).await.unwrap();
+    assert_eq!(q.redrive_mark().await.unwrap(), Some(mark));
+    assert!(q.lead("a", Duration::from_secs(5)).await.unwrap());
+    assert!(q.lead("a", Duration::from_secs(5)).await.unwrap());
+    if let Queue::Redis(_) = q {
+        assert!(!q.lead("b", Duration::from_secs(5)).await.unwrap());
+    }
+    q.ping().await.unwrap();
+}
+
+async fn a_large_backlog_comes_out_in_slices(q: &Queue) {
+    let past = Timestamp::now().minus(Duration::from_secs(1));
+    let entries: Vec<QueueEntry> = (0..20_000).map(|_| entry(0, past)).collect();
+    q.push(&entries).await.unwrap();
+    let mut total = 0;
+    loop {
+        let n = pop_ids(q, 1000).await.len();
+        if n == 0 {
+            break;
+        }
+        assert!(n <= 1000);
+        total += n;
+    }
+    assert_eq!(total, 20_000);
+}

@@ -1,0 +1,164 @@
+//! Test helpers: every test gets its own database, Redis namespace, bucket
+//! and directory on the real services the test script starts.
+
+use std::path::Path;
+
+use mixdown_jobs::{
+    Stores,
+    metrics::Metrics,
+    objects::{DirStore, ObjectStore, S3Settings, S3Store},
+    queue::{EmbeddedQueue, Queue, RedisQueue},
+    store::JobStore,
+};
+use sqlx::{AnyPool, AssertSqlSafe};
+use tempfile::TempDir;
+
+fn var(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// URL of the test Postgres server's admin database.
+pub fn postgres_admin_url() -> String {
+    var(
+        "MIXDOWN_TEST_POSTGRES_URL",
+        "postgres://root@%2Fvar%2Frun%2Fpostgresql/postgres",
+    )
+}
+
+/// URL of the test Redis server.
+pub fn redis_url() -> String {
+    var("MIXDOWN_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+}
+
+/// Where the test S3 server is, with a fresh bucket name.
+pub fn s3_settings() -> S3Settings {
+    S3Settings {
+        endpoint: Some(var("MIXDOWN_TEST_S3_ENDPOINT", "http://127.0.0.1:9001")),
+        bucket: format!("mixdown-test-{}", unique()),
+        region: "us-east-1".into(),
+        credentials: Some((
+            var("MIXDOWN_TEST_S3_ACCESS_KEY", "testing"),
+            var("MIXDOWN_TEST_S3_SECRET_KEY", "testing-secret"),
+        )),
+    }
+}
+
+/// A short unique name part.
+pub fn unique() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// A fresh Postgres database, dropped by `drop_database`.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// URL of the fresh database.
+    pub url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// Creates an empty database on the test server.
+    pub async fn create() -> Self {
+        let admin = postgres_admin_url();
+        let name = format!("mixdown_test_{}", unique());
+        let pool = admin_pool(&admin).await;
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .expect("create test database");
+        pool.close().await;
+        let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
+        let (server, _) = base.rsplit_once('/').expect("database URL has a path");
+        let url = if query.is_empty() {
+            format!("{server}/{name}")
+        } else {
+            format!("{server}/{name}?{query}")
+        };
+        Self { url, name }
+    }
+
+    /// Drops the database (closing whatever still uses it).
+    pub async fn drop_database(self) {
+        let pool = admin_pool(&postgres_admin_url()).await;
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = sqlx::query(AssertSqlSafe(sql)).execute(&pool).await;
+        pool.close().await;
+    }
+}
+
+async fn admin_pool(url: &str) -> AnyPool {
+    sqlx::any::install_default_drivers();
+    AnyPool::connect(url)
+        .await
+        .expect("connect to test Postgres")
+}
+
+/// Stores of the fleet on the real services, with their database to drop.
+pub struct FleetStores {
+    /// The stores.
+    pub stores: Stores,
+    /// The database behind them.
+    pub database: TestDatabase,
+    /// The Redis key prefix of this test.
+    pub redis_prefix: String,
+    /// The S3 settings, bucket included.
+    pub s3: S3Settings,
+}
+
+impl FleetStores {
+    /// Fresh Postgres database, Redis namespace and bucket.
+    pub async fn create() -> Self {
+        let database = TestDatabase::create().await;
+        let jobs = JobStore::connect(&database.url).await.expect("connect");
+        jobs.migrate().await.expect("migrate");
+        let redis_prefix = format!("mixdown-test-{}", unique());
+        let queue = RedisQueue::connect(&redis_url(), &redis_prefix)
+            .await
+            .expect("connect to test Redis");
+        let s3 = s3_settings();
+        let bucket = S3Store::connect(&s3).await;
+        bucket.ensure_bucket().await.expect("create test bucket");
+        let stores = Stores {
+            jobs,
+            queue: Queue::Redis(queue),
+            objects: ObjectStore::S3(bucket),
+            metrics: Metrics::new(),
+        };
+        Self {
+            stores,
+            database,
+            redis_prefix,
+            s3,
+        }
+    }
+
+    /// Closes the pool and drops the database.
+    pub async fn cleanup(self) {
+        self.stores.jobs.close().await;
+        self.database.drop_database().await;
+    }
+}
+
+/// The embedded stores in a temporary directory (kept alive by the `TempDir`).
+pub async fn embedded_stores() -> (Stores, TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = embedded_stores_in(dir.path()).await;
+    (stores, dir)
+}
+
+/// The embedded stores under `dir`.
+pub async fn embedded_stores_in(dir: &Path) -> Stores {
+    let jobs = JobStore::open_sqlite(&dir.join("mixdown.db"))
+        .await
+        .expect("open SQLite");
+    jobs.migrate().await.expect("migrate");
+    let objects = DirStore::open(&dir.join("objects"))
+        .await
+        .expect("dir store");
+    Stores {
+        jobs,
+        queue: Queue::Embedded(EmbeddedQueue::new()),
+        objects: ObjectStore::Dir(objects),
+        metrics: Metrics::new(),
+    }
+}
