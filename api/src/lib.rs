@@ -27,9 +27,9 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/", api)
+        .around(ops::record_http)
         .data(state)
         .data(stores)
-        .around(ops::record_http)
         .catch_all_error(|err| async move { error::to_api_error(err).as_response() })
 }
 

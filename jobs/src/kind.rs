@@ -76,6 +76,12 @@ impl JobPayload {
     pub fn parse(kind: JobKind, value: Option<&Value>) -> Result<Self, PayloadError> {
         let empty = Value::Object(Default::default());
         let value = value.filter(|v| !v.is_null()).unwrap_or(&empty);
+        if !value.is_object() {
+            return Err(PayloadError {
+                field: "payload".into(),
+                message: "must be a JSON object".into(),
+            });
+        }
         match kind {
             JobKind::Noop => parse_typed(value).map(JobPayload::Noop),
         }

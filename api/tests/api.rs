@@ -1,0 +1,555 @@
+//! The jobs API of the contract, end to end against the real stores: the
+//! fleet trio (Postgres, Redis, S3) and the embedded one (SQLite, in-memory
+//! queue, directory), with a worker running in process where a test needs one.
+
+use std::time::Duration;
+
+use mixdown_api::{ApiSettings, AppState, app};
+use mixdown_jobs::{Stores, backoff::Backoff, kind::JobKind};
+use mixdown_worker::{ReconcilerSettings, WorkerSettings, run_worker};
+use poem::{
+    EndpointExt,
+    endpoint::BoxEndpoint,
+    http::StatusCode,
+    test::{TestClient, TestResponse},
+};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+macro_rules! both_modes {
+    ($($case:ident),* $(,)?) => {
+        mod fleet {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fleet = mixdown_testkit::FleetStores::create().await;
+                    let app = super::TestApp::new(fleet.stores.clone()).await;
+                    super::$case(&app).await;
+                    app.stop().await;
+                    fleet.cleanup().await;
+                }
+            )*
+        }
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (stores, _dir) = mixdown_testkit::embedded_stores().await;
+                    let app = super::TestApp::new(stores).await;
+                    super::$case(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+    };
+}
+
+both_modes!(
+    a_submitted_job_runs_and_its_result_can_be_read,
+    keys_and_tenants_guard_every_job,
+    an_idempotency_key_returns_the_first_job,
+    bad_requests_get_precise_errors_and_write_nothing,
+    listing_filters_and_pages_with_a_cursor,
+    a_queued_job_cancelled_never_runs_and_a_running_one_stops,
+    a_failed_job_is_retried_by_hand,
+    operations_endpoints_answer,
+);
+
+struct TestApp {
+    client: TestClient<BoxEndpoint<'static>>,
+    key: String,
+    stores: Stores,
+    stop: CancellationToken,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl TestApp {
+    async fn new(stores: Stores) -> Self {
+        let tenant = format!("t-{}", mixdown_testkit::unique());
+        let key = stores.jobs.create_api_key(&tenant).await.unwrap().key;
+        let settings = ApiSettings {
+            max_json_bytes: 4096,
+            ..ApiSettings::default()
+        };
+        let ep = app(AppState::new(stores.clone(), settings))
+            .map_to_response()
+            .boxed();
+        Self {
+            client: TestClient::new(ep),
+            key,
+            stores,
+            stop: CancellationToken::new(),
+            worker: None,
+        }
+    }
+
+    /// The same app with a worker running in process.
+    async fn with_worker(stores: Stores) -> Self {
+        let mut app = Self::new(stores).await;
+        let settings = WorkerSettings {
+            queues: JobKind::ALL.to_vec(),
+            concurrency: 4,
+            poll_interval: Duration::from_millis(20),
+            heartbeat_interval: Duration::from_millis(200),
+            lease: Duration::from_secs(5),
+            backoff: Backoff {
+                base: Duration::from_millis(50),
+                cap: Duration::from_millis(200),
+            },
+            drain_timeout: Duration::from_secs(5),
+            reconciler: Some(ReconcilerSettings {
+                interval: Duration::from_millis(500),
+                grace: Duration::from_secs(2),
+                dead_after: Duration::from_secs(5),
+            }),
+        };
+        let (stores, stop) = (app.stores.clone(), app.stop.clone());
+        app.worker = Some(tokio::spawn(async move {
+            run_worker(stores, settings, stop).await.unwrap();
+        }));
+        app
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        if let Some(w) = self.worker {
+            w.await.unwrap();
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let req = self
+            .client
+            .post(path)
+            .header("Authorization", self.bearer());
+        read(req.body_json(&body).send().await).await
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let req = self.client.get(path).header("Authorization", self.bearer());
+        read(req.send().await).await
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.key)
+    }
+
+    async fn submit(&self, body: Value) -> String {
+        let (status, v) = self.post("/v1/jobs", body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+        v["job_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Polls the job until its state is `state` (10 s at most).
+    async fn wait_for(&self, id: &str, state: &str) -> Value {
+        for _ in 0..200 {
+            let (_, job) = self.get(&format!("/v1/jobs/{id}")).await;
+            if job["state"] == state {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("job {id} never reached {state}");
+    }
+}
+
+async fn read(resp: TestResponse) -> (StatusCode, Value) {
+    let status = resp.0.status();
+    let bytes = resp.0.into_body().into_bytes().await.unwrap();
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, value)
+}
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+async fn a_submitted_job_runs_and_its_result_can_be_read(app: &TestApp) {
+    let app = TestApp::with_worker(app.stores.clone()).await;
+    let (status, accepted) = app
+        .post(
+            "/v1/jobs",
+            json!({"kind": "noop", "payload": {"sleep_ms": 10}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(accepted["state"], "queued");
+    let id = accepted["job_id"].as_str().unwrap();
+    assert_eq!(accepted["status_url"], format!("/v1/jobs/{id}"));
+    let job = app.wait_for(id, "succeeded").await;
+    assert_eq!(job["kind"], "noop");
+    assert_eq!(job["attempts"], 1);
+    assert_eq!(job["progress"], 1.0);
+    assert_eq!(job["result"]["slept_ms"], 10);
+    assert!(job["error"].is_null() && job["parent_id"].is_null());
+    for field in ["created_at", "started_at", "finished_at", "run_at"] {
+        assert!(
+            job[field].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{field}: {job}"
+        );
+    }
+    app.stop().await;
+}
+
+async fn keys_and_tenants_guard_every_job(app: &TestApp) {
+    let id = app.submit(json!({"kind": "noop"})).await;
+    let path = format!("/v1/jobs/{id}");
+    let anonymous = read(app.client.get(&path).send().await).await;
+    assert_eq!(anonymous.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&anonymous.1), "unauthorized");
+    let wrong = app
+        .client
+        .get(&path)
+        .header("Authorization", "Bearer mdk_wrong");
+    assert_eq!(read(wrong.send().await).await.0, StatusCode::UNAUTHORIZED);
+    let other = app
+        .stores
+        .jobs
+        .create_api_key("someone-else")
+        .await
+        .unwrap()
+        .key;
+    let theirs = app
+        .client
+        .get(&path)
+        .header("Authorization", format!("Bearer {other}"));
+    let (status, body) = read(theirs.send().await).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    for probe in [
+        "/v1/jobs/not-an-id",
+        "/v1/jobs/01970000-0000-7000-8000-000000000000",
+    ] {
+        assert_eq!(app.get(probe).await.0, StatusCode::NOT_FOUND);
+    }
+    let cancel = app
+        .client
+        .post(format!("{path}/cancel"))
+        .header("Authorization", format!("Bearer {other}"));
+    assert_eq!(read(cancel.send().await).await.0, StatusCode::NOT_FOUND);
+}
+
+async fn an_idempotency_key_returns_the_first_job(app: &TestApp) {
+    let send = |key: &str, bearer: String| {
+        app.client
+            .post("/v1/jobs")
+            .header("Authorization", bearer)
+            .header("Idempotency-Key", key)
+            .body_json(&json!({"kind": "noop"}))
+            .send()
+    };
+    let (s1, first) = read(send("k-1", app.bearer()).await).await;
+    let (s2, again) = read(send("k-1", app.bearer()).await).await;
+    assert_eq!((s1, s2), (StatusCode::ACCEPTED, StatusCode::OK));
+    assert_eq!(first["job_id"], again["job_id"]);
+    let other = app
+        .stores
+        .jobs
+        .create_api_key("idem-other")
+        .await
+        .unwrap()
+        .key;
+    let (s3, theirs) = read(send("k-1", format!("Bearer {other}")).await).await;
+    assert_eq!(s3, StatusCode::ACCEPTED);
+    assert_ne!(theirs["job_id"], first["job_id"]);
+    let (_, page) = app.get("/v1/jobs").await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 1);
+}
+
+async fn bad_requests_get_precise_errors_and_write_nothing(app: &TestApp) {
+    let cases = [
+        (
+            json!({"kind": "transmogrify"}),
+            "unknown_kind",
+            Some("kind"),
+        ),
+        (json!({"payload": {}}), "invalid_field", Some("body")),
+        (
+            json!({"kind": "noop", "payload": {"sleep_ms": "long"}}),
+            "invalid_payload",
+            Some("payload.sleep_ms"),
+        ),
+        (
+            json!({"kind": "noop", "payload": {"sleep_ms": -5}}),
+            "invalid_payload",
+            Some("payload.sleep_ms"),
+        ),
+        (
+            json!({"kind": "noop", "payload": {"fail_attempts": 1_000_000}}),
+            "invalid_payload",
+            Some("payload.fail_attempts"),
+        ),
+        (
+            json!({"kind": "noop", "payload": [1, 2]}),
+            "invalid_payload",
+            Some("payload"),
+        ),
+        (
+            json!({"kind": "noop", "priority": 1000}),
+            "invalid_field",
+            Some("priority"),
+        ),
+        (
+            json!({"kind": "noop", "max_attempts": 0}),
+            "invalid_field",
+            Some("max_attempts"),
+        ),
+        (
+            json!({"kind": "noop", "run_at": "tomorrow"}),
+            "invalid_field",
+            Some("run_at"),
+        ),
+        (
+            json!({"kind": "noop", "run_at": "2999-01-01T00:00:00Z"}),
+            "invalid_field",
+            Some("run_at"),
+        ),
+        (
+            json!({"kind": "noop", "callback_url": "ftp://x"}),
+            "invalid_field",
+            Some("callback_url"),
+        ),
+        (
+            json!({"kind": "noop", "colour": "red"}),
+            "invalid_field",
+            Some("colour"),
+        ),
+        (json!({"kind": 5}), "invalid_field", Some("kind")),
+    ];
+    for (body, code, field) in cases {
+        let (status, v) = app.post("/v1/jobs", body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} → {v}");
+        assert_eq!(error_code(&v), code, "{body} → {v}");
+        assert_eq!(v["error"]["field"].as_str(), field, "{body} → {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    let raw = |body: &'static str, content_type: &'static str| {
+        app.client
+            .post("/v1/jobs")
+            .header("Authorization", app.bearer())
+            .content_type(content_type)
+            .body(body)
+            .send()
+    };
+    let (status, v) = read(raw("{\"kind\": \"noop\"", "application/json").await).await;
+    assert_eq!(
+        (status, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_json")
+    );
+    let (status, v) = read(raw("", "application/json").await).await;
+    assert_eq!(
+        (status, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_json")
+    );
+    let (status, v) = read(raw("kind=noop", "application/x-www-form-urlencoded").await).await;
+    assert_eq!(
+        (status, error_code(&v)),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
+    let huge = format!(
+        "{{\"kind\": \"noop\", \"payload\": {{\"pad\": \"{}\"}}}}",
+        "x".repeat(10_000)
+    );
+    let resp = app
+        .client
+        .post("/v1/jobs")
+        .header("Authorization", app.bearer())
+        .content_type("application/json")
+        .body(huge)
+        .send()
+        .await;
+    let (status, v) = read(resp).await;
+    assert_eq!(
+        (status, error_code(&v)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+    let long_key = "k".repeat(300);
+    let resp = app
+        .client
+        .post("/v1/jobs")
+        .header("Authorization", app.bearer())
+        .header("Idempotency-Key", long_key)
+        .body_json(&json!({"kind": "noop"}))
+        .send()
+        .await;
+    assert_eq!(read(resp).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, page) = app.get("/v1/jobs").await;
+    assert_eq!(page["jobs"], json!([]), "no bad request may leave a row");
+    let (status, v) = read(
+        app.client
+            .delete("/v1/jobs")
+            .header("Authorization", app.bearer())
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&v)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+}
+
+async fn listing_filters_and_pages_with_a_cursor(app: &TestApp) {
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(app.submit(json!({"kind": "noop"})).await);
+    }
+    app.post(&format!("/v1/jobs/{}/cancel", ids[0]), json!({}))
+        .await;
+    let mut seen = Vec::new();
+    let mut path = "/v1/jobs?limit=2".to_owned();
+    loop {
+        let (status, page) = app.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(
+            page["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| j["job_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/jobs?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+    let (_, cancelled) = app.get("/v1/jobs?state=cancelled&kind=noop").await;
+    assert_eq!(cancelled["jobs"].as_array().unwrap().len(), 1);
+    for (query, field) in [
+        ("state=lost", "state"),
+        ("kind=nope", "kind"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("cursor=zzz", "cursor"),
+    ] {
+        let (status, v) = app.get(&format!("/v1/jobs?{query}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(v["error"]["field"], field, "{query}");
+    }
+    let (status, v) = app.get("/v1/jobs?limit=abc").await;
+    assert_eq!(
+        (status, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+}
+
+async fn a_queued_job_cancelled_never_runs_and_a_running_one_stops(app: &TestApp) {
+    let id = app.submit(json!({"kind": "noop"})).await;
+    let (status, job) = app.post(&format!("/v1/jobs/{id}/cancel"), json!({})).await;
+    assert_eq!(
+        (status, job["state"].as_str()),
+        (StatusCode::OK, Some("cancelled"))
+    );
+    let (status, v) = app.post(&format!("/v1/jobs/{id}/cancel"), json!({})).await;
+    assert_eq!(
+        (status, error_code(&v)),
+        (StatusCode::CONFLICT, "not_cancellable")
+    );
+    let busy = TestApp::with_worker(app.stores.clone()).await;
+    let long = busy
+        .submit(json!({"kind": "noop", "payload": {"sleep_ms": 60000}}))
+        .await;
+    busy.wait_for(&long, "running").await;
+    let (status, job) = busy
+        .post(&format!("/v1/jobs/{long}/cancel"), json!({}))
+        .await;
+    assert_eq!(
+        (status, job["cancel_requested"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let job = busy.wait_for(&long, "cancelled").await;
+    assert!(job["finished_at"].is_string());
+    busy.stop().await;
+    let (_, job) = app.get(&format!("/v1/jobs/{id}")).await;
+    assert_eq!(
+        (job["state"].as_str(), job["attempts"].as_u64()),
+        (Some("cancelled"), Some(0))
+    );
+}
+
+async fn a_failed_job_is_retried_by_hand(app: &TestApp) {
+    let app = TestApp::with_worker(app.stores.clone()).await;
+    let id = app
+        .submit(json!({"kind": "noop", "payload": {"fail_attempts": 3}, "max_attempts": 2}))
+        .await;
+    let failed = app.wait_for(&id, "failed").await;
+    assert_eq!(failed["attempts"], 2);
+    assert_eq!(failed["error"]["code"], "noop_failure");
+    let (_, listed) = app.get("/v1/jobs?state=failed").await;
+    assert_eq!(listed["jobs"][0]["job_id"].as_str(), Some(id.as_str()));
+    let (status, job) = app.post(&format!("/v1/jobs/{id}/retry"), json!({})).await;
+    assert_eq!(
+        (status, job["state"].as_str()),
+        (StatusCode::OK, Some("queued"))
+    );
+    let done = app.wait_for(&id, "succeeded").await;
+    assert_eq!(done["attempts"], 4);
+    assert_eq!(done["result"]["attempt"], 4);
+    let (status, v) = app.post(&format!("/v1/jobs/{id}/retry"), json!({})).await;
+    assert_eq!(
+        (status, error_code(&v)),
+        (StatusCode::CONFLICT, "not_retryable")
+    );
+    app.stop().await;
+}
+
+async fn operations_endpoints_answer(app: &TestApp) {
+    let (status, v) = read(app.client.get("/healthz").send().await).await;
+    assert_eq!((status, v["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (status, v) = read(app.client.get("/readyz").send().await).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["checks"],
+        json!({"database": "ok", "queue": "ok", "objects": "ok"})
+    );
+    app.submit(json!({"kind": "noop"})).await;
+    let metrics = app
+        .client
+        .get("/metrics")
+        .send()
+        .await
+        .0
+        .into_body()
+        .into_string()
+        .await
+        .unwrap();
+    for name in [
+        "mixdown_queue_ready{queue=\"noop\"} 1",
+        "mixdown_jobs_enqueued_total{kind=\"noop\"} 1",
+        "mixdown_http_requests_total{method=\"POST\",route=\"/v1/jobs\",status=\"202\"} 1",
+        "mixdown_http_request_duration_seconds_bucket",
+    ] {
+        assert!(metrics.contains(name), "missing {name} in\n{metrics}");
+    }
+    let (status, spec) = read(app.client.get("/openapi.json").send().await).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/jobs/{job_id}/cancel",
+        "/v1/jobs/{job_id}/retry",
+    ] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert_eq!(
+        app.client.get("/docs").send().await.0.status(),
+        StatusCode::OK
+    );
+    let (status, v) = read(app.client.get("/nowhere").send().await).await;
+    assert_eq!(
+        (status, error_code(&v)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+}
