@@ -88,12 +88,22 @@ impl Fetcher {
     /// The fetcher as a stream that ends when `stop` fires and nothing
     /// claimed is left; it never yields an error, because a backend error
     /// would stop the apalis worker, while a passing outage must not.
-    pub fn into_stream(self) -> BoxStream<'static, Result<Assignment, Infallible>> {
-        futures::stream::unfold(self, |mut f| async move {
-            let job = f.next().await?;
-            f.in_flight.fetch_add(1, Ordering::AcqRel);
-            let slot = Slot(f.in_flight.clone());
-            Some((Ok(Assignment { job, _slot: slot }), f))
+    /// `exhausted` fires once it has ended.
+    pub fn into_stream(
+        self,
+        exhausted: CancellationToken,
+    ) -> BoxStream<'static, Result<Assignment, Infallible>> {
+        futures::stream::unfold(self, move |mut f| {
+            let exhausted = exhausted.clone();
+            async move {
+                let Some(job) = f.next().await else {
+                    exhausted.cancel();
+                    return None;
+                };
+                f.in_flight.fetch_add(1, Ordering::AcqRel);
+                let slot = Slot(f.in_flight.clone());
+                Some((Ok(Assignment { job, _slot: slot }), f))
+            }
         })
         .boxed()
     }

@@ -139,12 +139,19 @@ pub async fn run_worker(
 
 async fn run_queue(fetcher: Fetcher, executor: Arc<Executor>, concurrency: usize) {
     let name = format!("{}-{}", executor.worker_id, fetcher.queue());
+    let exhausted = CancellationToken::new();
     let worker = WorkerBuilder::new(name.as_str())
-        .backend(fetcher.into_stream())
+        .backend(fetcher.into_stream(exhausted.clone()))
         .concurrency(concurrency)
         .data(executor)
         .build(handle);
-    if let Err(err) = worker.run().await {
+    // The fetcher ends only when stopped with nothing claimed left over; then
+    // apalis waits for the running attempts and returns.
+    let ended = async move {
+        exhausted.cancelled().await;
+        Ok::<(), apalis_core::error::WorkerError>(())
+    };
+    if let Err(err) = worker.run_until(ended).await {
         warn!(worker = %name, error = %err, "queue worker stopped");
     }
 }

@@ -86,6 +86,9 @@ impl RedisQueue {
     }
 
     pub(super) async fn push(&self, entries: &[QueueEntry]) -> Result<(), QueueError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let now = Timestamp::now();
         let mut pipe = redis::pipe();
         for e in entries {
