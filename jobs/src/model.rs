@@ -94,19 +94,19 @@ macro_rules! bounded_int {
 }
 
 bounded_int!(
-    /// Scheduling priority: higher runs first.
+    /// Scheduling priority: higher runs first; 0 by default.
     Priority, i32, -100, 100
-);
-bounded_int!(
-    /// How many times a job may run before it fails for good.
-    MaxAttempts, u32, 1, 100
 );
 
 impl Default for Priority {
     fn default() -> Self {
-        Self(0)
+        Self::new(0).expect("0 is a priority")
     }
 }
+bounded_int!(
+    /// How many times a job may run before it fails for good.
+    MaxAttempts, u32, 1, 100
+);
 
 /// Why an attempt did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]

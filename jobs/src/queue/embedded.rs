@@ -25,15 +25,16 @@ struct Lane {
 
 impl Lane {
     fn add_ready(&mut self, id: JobId, score: i64) {
-        if !self.ready_ids.contains_key(&id) {
-            self.ready_ids.insert(id, score);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.ready_ids.entry(id) {
+            slot.insert(score);
             self.ready.insert((score, id));
         }
     }
 
     fn add_scheduled(&mut self, e: &QueueEntry) {
-        if !self.scheduled_priority.contains_key(&e.id) {
-            self.scheduled_priority.insert(e.id, e.priority);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.scheduled_priority.entry(e.id)
+        {
+            slot.insert(e.priority);
             self.scheduled.insert((e.run_at, e.id));
         }
     }
