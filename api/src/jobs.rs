@@ -174,9 +174,7 @@ impl JobsApi {
         let outcome = state.stores.jobs.retry_job(tenant.0, id).await;
         match outcome.map_err(ApiError::unavailable)? {
             RetryOutcome::Requeued(job, entry) => {
-                if let Err(err) = state.stores.queue.push(&[entry]).await {
-                    tracing::warn!(job_id = %job.id, error = %err, "queue push failed; the reconciler will push it");
-                }
+                state.stores.push_recorded(&[entry]).await;
                 Ok(Json(job.into()))
             }
             RetryOutcome::NotRetryable(job) => Err(conflict(

@@ -35,10 +35,17 @@ impl Stores {
                 .jobs_enqueued
                 .with_label_values(&[job.kind.as_str()])
                 .inc();
-            if let Err(err) = self.queue.push(&[QueueEntry::for_job(job)]).await {
-                warn!(job_id = %job.id, error = %err, "queue push failed; the reconciler will push it");
-            }
+            self.push_recorded(&[QueueEntry::for_job(job)]).await;
         }
         Ok(inserted)
+    }
+
+    /// Pushes entries of jobs already recorded as queued. A failed push is
+    /// logged, not returned: the record stands, and the reconciler pushes
+    /// recorded jobs that the queue does not have.
+    pub async fn push_recorded(&self, entries: &[QueueEntry]) {
+        if let Err(err) = self.queue.push(entries).await {
+            warn!(jobs = entries.len(), error = %err, "queue push failed; the reconciler will push");
+        }
     }
 }

@@ -47,12 +47,7 @@ async fn write(stores: &Stores, batch: &[Finish]) {
     let mut delay = Duration::from_millis(50);
     loop {
         match stores.jobs.finish_attempts(batch).await {
-            Ok(requeue) => {
-                if let Err(err) = stores.queue.push(&requeue).await {
-                    warn!(error = %err, "retry push failed; the reconciler will push it");
-                }
-                return;
-            }
+            Ok(requeue) => return stores.push_recorded(&requeue).await,
             Err(err) => {
                 warn!(error = %err, jobs = batch.len(), "recording attempts failed; retrying");
                 tokio::time::sleep(delay).await;
