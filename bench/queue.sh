@@ -49,10 +49,10 @@ api_pid=$!
 for _ in $(seq 100); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
 
 echo "== raw Redis ceiling (redis-benchmark, 50 clients, unpipelined)"
-redis_out=$(redis-benchmark -u "$REDIS_URL" -t lpush,rpop -n 200000 -c 50 -q 2>/dev/null | tr '\r' '\n' | grep -E '^(LPUSH|RPOP):' | tail -2)
+redis_out=$(redis-benchmark -u "$REDIS_URL" -t lpush,rpop -n 200000 -c 50 --csv 2>/dev/null)
 echo "$redis_out"
-lpush=$(echo "$redis_out" | awk '/^LPUSH/ {print $2}')
-rpop=$(echo "$redis_out" | awk '/^RPOP/ {print $2}')
+lpush=$(echo "$redis_out" | awk -F'"' '$2 == "LPUSH" {print $4}')
+rpop=$(echo "$redis_out" | awk -F'"' '$2 == "RPOP" {print $4}')
 
 echo "== enqueue through the API (wrk, 2 threads, 64 connections, ${seconds}s)"
 wrk_out=$(wrk -t2 -c64 -d"${seconds}s" -s bench/enqueue.lua http://127.0.0.1:18080/v1/jobs)
