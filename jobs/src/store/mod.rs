@@ -36,7 +36,7 @@ pub enum StoreError {
 
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+enum Engine {
     /// PostgreSQL: the fleet's shared database.
     Postgres,
     /// SQLite: one file, for the embedded mode.
@@ -47,7 +47,6 @@ pub enum Engine {
 #[derive(Debug, Clone)]
 pub struct JobStore {
     pool: AnyPool,
-    engine: Engine,
 }
 
 impl JobStore {
@@ -61,7 +60,7 @@ impl JobStore {
         };
         let options = AnyConnectOptions::from_str(url)?;
         let pool = pool_options(engine).connect_with(options).await?;
-        Ok(Self { pool, engine })
+        Ok(Self { pool })
     }
 
     /// Opens (creating if needed) the SQLite file at `path`.
@@ -79,11 +78,6 @@ impl JobStore {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-
-    /// The engine behind this store.
-    pub fn engine(&self) -> Engine {
-        self.engine
     }
 
     /// Closes every connection.
