@@ -9,20 +9,25 @@ mod ops;
 mod payload;
 mod state;
 mod views;
+mod workers;
 
 use poem::{Endpoint, EndpointExt, error::ResponseError};
 use poem_openapi::OpenApiService;
 
 pub use error::ApiError;
+use ops::Draining;
 pub use ops::ops_routes;
 pub use state::{ApiSettings, AppState};
+use tokio_util::sync::CancellationToken;
 
 /// The whole HTTP application over `state`, testable without a socket.
 pub fn app(state: AppState) -> impl Endpoint {
-    let api = OpenApiService::new(jobs::JobsApi, "Mixdown", env!("CARGO_PKG_VERSION"));
+    let apis = (jobs::JobsApi, workers::WorkersApi);
+    let api = OpenApiService::new(apis, "Mixdown", env!("CARGO_PKG_VERSION"));
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let stores = state.stores.clone();
+    let draining = Draining(state.draining.clone());
     ops_routes()
         .at("/openapi.json", spec)
         .nest("/docs", docs)
@@ -30,12 +35,15 @@ pub fn app(state: AppState) -> impl Endpoint {
         .around(ops::record_http)
         .data(state)
         .data(stores)
+        .data(draining)
         .catch_all_error(|err| async move { error::to_api_error(err).as_response() })
 }
 
-/// Operations routes alone (`/healthz`, `/readyz`, `/metrics`), for worker processes.
-pub fn ops_app(stores: mixdown_jobs::Stores) -> impl Endpoint {
+/// Operations routes alone (`/healthz`, `/readyz`, `/metrics`), for worker
+/// processes; `/readyz` says draining once `draining` fires.
+pub fn ops_app(stores: mixdown_jobs::Stores, draining: CancellationToken) -> impl Endpoint {
     ops_routes()
         .data(stores)
+        .data(Draining(draining))
         .catch_all_error(|err| async move { error::to_api_error(err).as_response() })
 }

@@ -3,13 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use mixdown_jobs::{Stores, kind::JobKind};
+use mixdown_jobs::{Stores, kind::JobKind, time::Timestamp};
 use poem::{
     Endpoint, IntoResponse, Request, Response, Route, get, handler,
     http::StatusCode,
     web::{Data, Json},
 };
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 /// Routes `/healthz`, `/readyz` and `/metrics` over `stores`.
 pub fn ops_routes() -> Route {
@@ -24,9 +25,20 @@ fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready when the job store, the queue and the object store all answer.
+/// Fires when the process begins to stop.
+#[derive(Debug, Clone)]
+pub(crate) struct Draining(pub CancellationToken);
+
+/// Ready when the job store, the queue and the object store all answer and
+/// the process is not stopping.
 #[handler]
-async fn readyz(stores: Data<&Stores>) -> Response {
+async fn readyz(stores: Data<&Stores>, draining: Data<&Draining>) -> Response {
+    if draining.0.0.is_cancelled() {
+        let body = json!({"status": "draining"});
+        return Json(body)
+            .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            .into_response();
+    }
     let limit = Duration::from_secs(3);
     let check = |r: Result<Result<(), String>, _>| match r {
         Ok(Ok(())) => "ok".to_owned(),
@@ -70,6 +82,14 @@ async fn metrics(stores: Data<&Stores>) -> Response {
                 .with_label_values(&[queue])
                 .set(depth.scheduled as i64);
         }
+        if let Ok(oldest) = stores.jobs.oldest_due(queue).await {
+            let age = oldest.map_or(Duration::ZERO, |t| Timestamp::now().since(t));
+            stores
+                .metrics
+                .queue_oldest_age
+                .with_label_values(&[queue])
+                .set(age.as_secs_f64());
+        }
     }
     stores
         .metrics
@@ -85,6 +105,7 @@ const ROUTES: &[&str] = &[
     "/v1/jobs/{id}",
     "/v1/jobs/{id}/cancel",
     "/v1/jobs/{id}/retry",
+    "/v1/workers",
     "/healthz",
     "/readyz",
     "/metrics",

@@ -7,6 +7,7 @@ use std::{
 };
 
 use mixdown_jobs::{Stores, ids::TenantId};
+use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
 
@@ -17,6 +18,8 @@ pub struct ApiSettings {
     pub max_json_bytes: usize,
     /// How long a known API key is trusted without asking the database.
     pub key_cache_ttl: Duration,
+    /// A worker silent for longer than this is not listed as live.
+    pub worker_dead_after: Duration,
 }
 
 impl Default for ApiSettings {
@@ -24,6 +27,7 @@ impl Default for ApiSettings {
         Self {
             max_json_bytes: 1 << 20,
             key_cache_ttl: Duration::from_secs(60),
+            worker_dead_after: Duration::from_secs(15),
         }
     }
 }
@@ -35,6 +39,8 @@ pub struct AppState {
     pub stores: Stores,
     /// Limits and knobs.
     pub settings: ApiSettings,
+    /// Fires when the process begins to stop: `/readyz` then says draining.
+    pub draining: CancellationToken,
     keys: Arc<RwLock<HashMap<String, (TenantId, Instant)>>>,
 }
 
@@ -44,7 +50,16 @@ impl AppState {
         Self {
             stores,
             settings,
+            draining: CancellationToken::new(),
             keys: Arc::default(),
+        }
+    }
+
+    /// The same state, draining once `token` fires.
+    pub fn draining_on(self, token: CancellationToken) -> Self {
+        Self {
+            draining: token,
+            ..self
         }
     }
 

@@ -97,7 +97,9 @@ impl TestApp {
                 base: Duration::from_millis(50),
                 cap: Duration::from_millis(200),
             },
+            timeouts: Default::default(),
             drain_timeout: Duration::from_secs(5),
+            fault_injection: false,
             reconciler: Some(ReconcilerSettings {
                 interval: Duration::from_millis(500),
                 grace: Duration::from_secs(2),

@@ -1,6 +1,6 @@
 //! Job kinds, their queues and defaults, and their typed payloads.
 
-use std::{fmt, time::Duration};
+use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,11 +40,67 @@ impl JobKind {
         }
     }
 
-    /// How long one attempt may run before it is stopped and counted as failed.
-    pub fn timeout(self) -> Duration {
+    /// How long one attempt may run, unless configured otherwise.
+    pub fn default_timeout(self) -> Duration {
         match self {
             JobKind::Noop => Duration::from_secs(15 * 60),
         }
+    }
+}
+
+/// Attempt time limits per kind: each kind's default unless configured.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Timeouts(HashMap<JobKind, Duration>);
+
+impl Timeouts {
+    /// How long one attempt of `kind` may run before it is stopped.
+    pub fn of(&self, kind: JobKind) -> Duration {
+        self.0
+            .get(&kind)
+            .copied()
+            .unwrap_or_else(|| kind.default_timeout())
+    }
+}
+
+impl FromStr for Timeouts {
+    type Err = String;
+
+    /// Parses `kind=duration` pairs separated by commas, e.g.
+    /// `noop=30s,transcode=2h`; units are ms, s, m and h.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut map = HashMap::new();
+        for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?} is not kind=duration"))?;
+            let kind = JobKind::parse(name.trim())
+                .ok_or_else(|| format!("unknown job kind {:?}", name.trim()))?;
+            map.insert(kind, parse_duration(value.trim())?);
+        }
+        Ok(Self(map))
+    }
+}
+
+/// Parses `1500ms`, `30s`, `10m` or `2h`; zero is refused.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit (ms, s, m or h)"))?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a number"))?;
+    let millis = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => return Err(format!("{text:?} has an unknown unit (ms, s, m or h)")),
+    };
+    match millis {
+        Some(0) => Err(format!("{text:?} must be longer than zero")),
+        Some(ms) => Ok(Duration::from_millis(ms)),
+        None => Err(format!("{text:?} is too long")),
     }
 }
 
@@ -122,7 +178,10 @@ pub const MAX_NOOP_SLEEP_MS: u64 = 10 * 60 * 1000;
 /// Most attempts a `noop` job may ask to fail.
 pub const MAX_NOOP_FAIL_ATTEMPTS: u32 = 100;
 
-/// Input of a `noop` job.
+/// Input of a `noop` job. Besides sleeping and failing, it can misbehave the
+/// way real handlers do (crash the process, hog its thread) so that a fleet's
+/// recovery can be proven; workers honour those faults only when fault
+/// injection is enabled for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NoopPayload {
@@ -130,6 +189,23 @@ pub struct NoopPayload {
     pub sleep_ms: Bounded<MAX_NOOP_SLEEP_MS>,
     /// How many first attempts fail on purpose.
     pub fail_attempts: Bounded<{ MAX_NOOP_FAIL_ATTEMPTS as u64 }>,
+    /// Whether those failures are permanent (not worth another attempt).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fail_permanently: bool,
+    /// How many first attempts abort the worker process (fault injection).
+    #[serde(skip_serializing_if = "Bounded::is_zero")]
+    pub abort_attempts: Bounded<{ MAX_NOOP_FAIL_ATTEMPTS as u64 }>,
+    /// How long to block the worker thread before sleeping, in milliseconds,
+    /// as CPU-bound code run on the async executor would (fault injection).
+    #[serde(skip_serializing_if = "Bounded::is_zero")]
+    pub block_ms: Bounded<MAX_NOOP_SLEEP_MS>,
+}
+
+impl NoopPayload {
+    /// Whether the payload asks for a fault only fault injection allows.
+    pub fn injects_faults(&self) -> bool {
+        self.abort_attempts.get() > 0 || self.block_ms.get() > 0
+    }
 }
 
 /// A non-negative integer no larger than `MAX`, checked as it is parsed.
@@ -141,6 +217,11 @@ impl<const MAX: u64> Bounded<MAX> {
     /// The value.
     pub fn get(self) -> u64 {
         self.0
+    }
+
+    /// Whether it is zero (then it is left out of a stored payload).
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0
     }
 }
 
@@ -192,6 +273,27 @@ mod tests {
     fn unknown_fields_are_refused() {
         let err = JobPayload::parse(JobKind::Noop, Some(&json!({"slep_ms": 1}))).unwrap_err();
         assert!(err.message.contains("slep_ms"), "{err}");
+    }
+
+    #[test]
+    fn timeouts_default_per_kind_and_parse_overrides() {
+        assert_eq!(
+            Timeouts::default().of(JobKind::Noop),
+            JobKind::Noop.default_timeout()
+        );
+        let t: Timeouts = "noop=1500ms".parse().unwrap();
+        assert_eq!(t.of(JobKind::Noop), Duration::from_millis(1500));
+        for bad in [
+            "noop",
+            "nope=1s",
+            "noop=5",
+            "noop=0s",
+            "noop=1d",
+            "noop=99999999999999h",
+        ] {
+            assert!(bad.parse::<Timeouts>().is_err(), "{bad}");
+        }
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
     }
 
     #[test]

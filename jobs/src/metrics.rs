@@ -1,8 +1,8 @@
 //! Prometheus metrics of one process, with their names and help texts in one place.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Durations from 1 ms to about 30 min: no-op jobs to hour-long transcodes.
@@ -34,6 +34,8 @@ pub struct Metrics {
     pub queue_ready: IntGaugeVec,
     /// Jobs waiting for their run time, by queue.
     pub queue_scheduled: IntGaugeVec,
+    /// How long the longest-waiting due job has waited, by queue.
+    pub queue_oldest_age: GaugeVec,
     /// Unix time of this worker's last heartbeat.
     pub worker_heartbeat: IntGauge,
     /// Jobs pushed again by the reconciler.
@@ -133,6 +135,15 @@ impl Metrics {
                 "Jobs waiting for their run time.",
                 &["queue"],
             ),
+            queue_oldest_age: {
+                let opts = Opts::new(
+                    "mixdown_queue_oldest_ready_age_seconds",
+                    "How long the longest-waiting due job has waited (0 when none waits).",
+                );
+                let g = GaugeVec::new(opts, &["queue"]).expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
             worker_heartbeat: heartbeat,
             redriven: counter(
                 &r,

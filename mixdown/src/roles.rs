@@ -25,7 +25,7 @@ pub async fn dev(settings: Settings) -> anyhow::Result<()> {
     let stop = stop_on_signal();
     let worker_settings = worker_settings(&settings, JobKind::ALL.to_vec());
     let worker = tokio::spawn(run_worker(stores.clone(), worker_settings, stop.clone()));
-    let app = mixdown_api::app(app_state(&settings, stores));
+    let app = mixdown_api::app(app_state(&settings, stores, stop.clone()));
     serve(app, settings.listen, stop, |addr| {
         println!("Mixdown is running at http://{addr} (docs: http://{addr}/docs)");
         println!("API key of tenant \"dev\": {key}");
@@ -38,8 +38,9 @@ pub async fn dev(settings: Settings) -> anyhow::Result<()> {
 /// `mixdown api`: the HTTP API over the fleet stores.
 pub async fn api(settings: Settings) -> anyhow::Result<()> {
     let stores = compose::stores(&settings, Mode::Fleet("api")).await?;
-    let app = mixdown_api::app(app_state(&settings, stores));
-    serve(app, settings.listen, stop_on_signal(), |addr| {
+    let stop = stop_on_signal();
+    let app = mixdown_api::app(app_state(&settings, stores, stop.clone()));
+    serve(app, settings.listen, stop, |addr| {
         println!("Mixdown API listening on http://{addr}");
     })
     .await
@@ -49,15 +50,18 @@ pub async fn api(settings: Settings) -> anyhow::Result<()> {
 pub async fn worker(settings: Settings, queues: Vec<JobKind>) -> anyhow::Result<()> {
     let stores = compose::stores(&settings, Mode::Fleet("worker")).await?;
     let stop = stop_on_signal();
+    // The ops endpoints outlive the drain, so /readyz can say it drains.
+    let ops_stop = CancellationToken::new();
     let ops = tokio::spawn(serve(
-        mixdown_api::ops_app(stores.clone()),
+        mixdown_api::ops_app(stores.clone(), stop.clone()),
         settings.worker_listen,
-        stop.clone(),
+        ops_stop.clone(),
         |addr| println!("Mixdown worker serving /healthz and /metrics on http://{addr}"),
     ));
-    run_worker(stores, worker_settings(&settings, queues), stop).await?;
+    let ran = run_worker(stores, worker_settings(&settings, queues), stop).await;
+    ops_stop.cancel();
     ops.await.context("ops server task failed")??;
-    Ok(())
+    Ok(ran?)
 }
 
 /// `mixdown migrate`.
@@ -78,12 +82,13 @@ pub async fn create_key(settings: Settings, tenant: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn app_state(settings: &Settings, stores: Stores) -> AppState {
+fn app_state(settings: &Settings, stores: Stores, draining: CancellationToken) -> AppState {
     let api = ApiSettings {
         max_json_bytes: settings.max_json_bytes,
+        worker_dead_after: settings.worker.dead_after,
         ..ApiSettings::default()
     };
-    AppState::new(stores, api)
+    AppState::new(stores, api).draining_on(draining)
 }
 
 fn worker_settings(settings: &Settings, queues: Vec<JobKind>) -> WorkerSettings {
@@ -96,6 +101,8 @@ fn worker_settings(settings: &Settings, queues: Vec<JobKind>) -> WorkerSettings 
         lease: t.lease,
         backoff: t.backoff,
         drain_timeout: t.drain_timeout,
+        timeouts: t.timeouts.clone(),
+        fault_injection: t.fault_injection,
         reconciler: Some(ReconcilerSettings {
             interval: t.reconcile_interval,
             grace: t.redrive_grace,

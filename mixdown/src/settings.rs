@@ -5,7 +5,7 @@
 use std::{collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
-use mixdown_jobs::{backoff::Backoff, objects::S3Settings};
+use mixdown_jobs::{backoff::Backoff, kind::Timeouts, objects::S3Settings};
 
 /// One setting: its key in the file, its environment variable, its default
 /// and what it means.
@@ -151,6 +151,18 @@ const KEYS: &[Key] = &[
         "MIXDOWN_DRAIN_TIMEOUT_MS",
         Some("30000"),
         "how long a stopping worker waits for running attempts",
+    ),
+    key(
+        "job_timeouts",
+        "MIXDOWN_JOB_TIMEOUTS",
+        None,
+        "attempt time limits per kind, e.g. noop=30s,transcode=2h (default: 15m for noop)",
+    ),
+    key(
+        "fault_injection",
+        "MIXDOWN_FAULT_INJECTION",
+        Some("false"),
+        "let noop jobs crash or hog a worker (abort_attempts, block_ms): tests and chaos runs only",
     ),
     key(
         "retry_base_ms",
@@ -338,6 +350,8 @@ pub struct WorkerTuning {
     pub redrive_grace: Duration,
     pub drain_timeout: Duration,
     pub backoff: Backoff,
+    pub timeouts: Timeouts,
+    pub fault_injection: bool,
 }
 
 /// Every setting, parsed.
@@ -384,6 +398,8 @@ impl Settings {
                     base: l.millis("retry_base_ms")?,
                     cap: l.millis("retry_cap_ms")?,
                 },
+                timeouts: l.parse("job_timeouts")?.unwrap_or_default(),
+                fault_injection: l.required("fault_injection")?,
             },
             max_json_bytes: l.required("max_json_bytes")?,
         })

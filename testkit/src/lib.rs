@@ -162,3 +162,63 @@ pub async fn embedded_stores_in(dir: &Path) -> Stores {
         metrics: Metrics::new(),
     }
 }
+
+/// A Redis server of the test's own, on a free port, keeping nothing on disk:
+/// for tests that restart or stop the queue's server. Killed when dropped.
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` on a free local port and waits until it answers.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Self {
+            port,
+            child: Self::spawn(port),
+        }
+    }
+
+    fn spawn(port: u16) -> std::process::Child {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server (is it installed?)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return child;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not answer on port {port}");
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same port, empty.
+    pub fn restart_empty(&mut self) {
+        self.stop();
+        self.child = Self::spawn(self.port);
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -12,6 +12,8 @@ pub(crate) struct JobContext {
     pub cancel: CancellationToken,
     /// The process running it.
     pub worker_id: WorkerId,
+    /// Whether `noop` faults (crash, hog a thread) are honoured.
+    pub fault_injection: bool,
 }
 
 /// Why a handler did not produce a result.

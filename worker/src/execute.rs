@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     panic::AssertUnwindSafe,
     sync::{Arc, Mutex, MutexGuard},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use futures::FutureExt;
@@ -13,6 +13,7 @@ use mixdown_jobs::{
     Stores,
     backoff::Backoff,
     ids::{JobId, WorkerId},
+    kind::Timeouts,
     model::{JobError, Outcome},
     store::{ClaimedJob, Finish},
     time::Timestamp,
@@ -60,6 +61,8 @@ pub(crate) struct Executor {
     pub recorder: Recorder,
     pub cancels: CancelRegistry,
     pub backoff: Backoff,
+    pub timeouts: Timeouts,
+    pub fault_injection: bool,
 }
 
 impl Executor {
@@ -86,8 +89,9 @@ impl Executor {
             cancel: self.cancels.register(job.id),
             job,
             worker_id: self.worker_id.clone(),
+            fault_injection: self.fault_injection,
         };
-        let outcome = run_guarded(&ctx).await;
+        let outcome = run_guarded(&ctx, self.timeouts.of(ctx.job.kind())).await;
         self.cancels.remove(ctx.job.id);
         metrics
             .job_duration
@@ -134,10 +138,13 @@ fn outcome_label(finish: &Finish) -> &'static str {
 
 /// Runs the handler under the kind's timeout and a panic boundary, so neither
 /// a hang nor a bug in one job takes the worker down.
-async fn run_guarded(ctx: &JobContext) -> Outcome {
-    let timeout = ctx.job.kind().timeout();
+async fn run_guarded(ctx: &JobContext, timeout: Duration) -> Outcome {
     let run = tokio::time::timeout(timeout, handlers::run(ctx));
-    match AssertUnwindSafe(run).catch_unwind().await {
+    let outcome = AssertUnwindSafe(run).catch_unwind().await;
+    // Work the handler moved off the executor (blocking threads) holds the
+    // token: stop it too, whatever ended the attempt.
+    ctx.cancel.cancel();
+    match outcome {
         Ok(Ok(Ok(result))) => Outcome::Succeeded(result),
         Ok(Ok(Err(HandlerError::Cancelled))) => Outcome::Cancelled,
         Ok(Ok(Err(HandlerError::Failed { error, retryable }))) => {

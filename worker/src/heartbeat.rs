@@ -1,42 +1,96 @@
 //! The worker's heartbeat: tells the job store it is alive, and picks up
 //! cancellation requests for the attempts it runs.
+//!
+//! It runs on a thread of its own with its own runtime and database
+//! connection: a handler that hogs the executor's threads (CPU-bound code
+//! run where it should not be) must not make the fleet think this process
+//! died and run its jobs twice.
 
-use std::time::Duration;
+use std::{thread::JoinHandle, time::Duration};
 
-use mixdown_jobs::{Stores, store::WorkerRecord, time::Timestamp};
+use mixdown_jobs::{
+    metrics::Metrics,
+    store::{JobStore, WorkerRecord},
+    time::Timestamp,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::execute::CancelRegistry;
 
-/// Beats every `every` until `stop` fires.
-pub(crate) async fn run(
-    stores: Stores,
-    record: WorkerRecord,
-    cancels: CancelRegistry,
-    every: Duration,
-    stop: CancellationToken,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => beat(&stores, &record, &cancels).await,
-            () = stop.cancelled() => return,
-        }
-    }
+/// What the heartbeat thread needs.
+pub(crate) struct Heartbeat {
+    pub jobs: JobStore,
+    pub metrics: Metrics,
+    pub record: WorkerRecord,
+    pub cancels: CancelRegistry,
+    pub every: Duration,
 }
 
-async fn beat(stores: &Stores, record: &WorkerRecord, cancels: &CancelRegistry) {
-    match stores.jobs.heartbeat(record).await {
-        Ok(()) => stores
-            .metrics
-            .worker_heartbeat
-            .set(Timestamp::now().millis() / 1000),
-        Err(err) => warn!(error = %err, "heartbeat failed"),
+impl Heartbeat {
+    /// Beats every `every` on a thread of its own until `stop` fires.
+    pub fn spawn(self, stop: CancellationToken) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name("mixdown-heartbeat".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(rt) => rt.block_on(self.run(stop)),
+                    Err(err) => warn!(error = %err, "heartbeat runtime did not start"),
+                }
+            })
     }
-    match stores.jobs.cancel_requests(&record.id).await {
-        Ok(ids) => cancels.cancel(&ids),
-        Err(err) => warn!(error = %err, "reading cancellation requests failed"),
+
+    async fn run(self, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(self.every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut own: Option<JobStore> = None;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.cancelled() => return,
+            }
+            // Connections belong to the runtime that opened them, so this
+            // thread opens its own (again after a failure).
+            if own.is_none() {
+                match self.jobs.reopen_alone().await {
+                    Ok(store) => own = Some(store),
+                    Err(err) => warn!(error = %err, "heartbeat cannot reach the database"),
+                }
+            }
+            if let Some(store) = &own
+                && !self.beat(store).await
+            {
+                own = None;
+            }
+        }
+    }
+
+    /// One beat; false when the connection failed.
+    async fn beat(&self, store: &JobStore) -> bool {
+        let limit = self.every.max(Duration::from_secs(1));
+        let beat = tokio::time::timeout(limit, store.heartbeat(&self.record)).await;
+        match beat {
+            Ok(Ok(())) => self
+                .metrics
+                .worker_heartbeat
+                .set(Timestamp::now().millis() / 1000),
+            Ok(Err(err)) => {
+                warn!(error = %err, "heartbeat failed");
+                return false;
+            }
+            Err(_) => {
+                warn!("heartbeat timed out");
+                return false;
+            }
+        }
+        match tokio::time::timeout(limit, store.cancel_requests(&self.record.id)).await {
+            Ok(Ok(ids)) => self.cancels.cancel(&ids),
+            Ok(Err(err)) => warn!(error = %err, "reading cancellation requests failed"),
+            Err(_) => warn!("reading cancellation requests timed out"),
+        }
+        true
     }
 }

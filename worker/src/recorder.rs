@@ -5,39 +5,75 @@
 use std::time::Duration;
 
 use mixdown_jobs::{Stores, store::Finish};
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 /// Most attempt ends written in one batch.
 const MAX_BATCH: usize = 512;
 
+enum Message {
+    Finish(Finish),
+    /// Answered once everything sent before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
 /// Hands attempt ends to the recording task; clones share it.
 #[derive(Debug, Clone)]
 pub(crate) struct Recorder {
-    tx: mpsc::Sender<Finish>,
+    tx: mpsc::Sender<Message>,
 }
 
 impl Recorder {
-    /// Starts the recording task; it ends once every `Recorder` is dropped
-    /// and everything sent has been written.
-    pub fn spawn(stores: Stores) -> (Self, JoinHandle<()>) {
+    /// Starts the recording task; it runs until every `Recorder` is dropped.
+    pub fn spawn(stores: Stores) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        (Self { tx }, tokio::spawn(run(rx, stores)))
+        tokio::spawn(run(rx, stores));
+        Self { tx }
     }
 
     /// Queues one attempt end for writing.
     pub async fn record(&self, finish: Finish) {
-        if self.tx.send(finish).await.is_err() {
+        if self.tx.send(Message::Finish(finish)).await.is_err() {
             warn!("recorder stopped; the reconciler will take this job back");
+        }
+    }
+
+    /// Waits until every attempt end recorded so far is written.
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.tx.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
         }
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Finish>, stores: Stores) {
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Finish(finish) => finish.fmt(f),
+            Message::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
+async fn run(mut rx: mpsc::Receiver<Message>, stores: Stores) {
+    let mut messages = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        write(&stores, &batch).await;
-        batch.clear();
+    let mut flushes = Vec::new();
+    while rx.recv_many(&mut messages, MAX_BATCH).await > 0 {
+        for message in messages.drain(..) {
+            match message {
+                Message::Finish(finish) => batch.push(finish),
+                Message::Flush(done) => flushes.push(done),
+            }
+        }
+        if !batch.is_empty() {
+            write(&stores, &batch).await;
+            batch.clear();
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
     }
 }
 

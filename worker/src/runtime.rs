@@ -10,7 +10,7 @@ use mixdown_jobs::{
     Stores,
     backoff::Backoff,
     ids::WorkerId,
-    kind::JobKind,
+    kind::{JobKind, Timeouts},
     store::{StoreError, WorkerRecord},
     time::Timestamp,
 };
@@ -21,7 +21,7 @@ use tracing::{info, warn};
 use crate::{
     execute::{CancelRegistry, Executor},
     fetch::{Assignment, FetchSettings, Fetcher},
-    heartbeat,
+    heartbeat::Heartbeat,
     reconciler::{Reconciler, ReconcilerSettings},
     recorder::Recorder,
 };
@@ -41,10 +41,15 @@ pub struct WorkerSettings {
     pub lease: Duration,
     /// Retry delays.
     pub backoff: Backoff,
-    /// How long a stop waits for running attempts.
+    /// How long one attempt of each kind may run.
+    pub timeouts: Timeouts,
+    /// How long a stop waits for running attempts before handing them back.
     pub drain_timeout: Duration,
     /// Run the reconciler in this process too (`None`: leave it to others).
     pub reconciler: Option<ReconcilerSettings>,
+    /// Honour the faults a `noop` job may ask for (crash, hog a thread):
+    /// for proving recovery, never for production.
+    pub fault_injection: bool,
 }
 
 /// Why a worker could not start or stopped early.
@@ -53,11 +58,15 @@ pub enum WorkerError {
     /// The job store refused the first heartbeat.
     #[error("worker could not register: {0}")]
     Register(#[from] StoreError),
+    /// The heartbeat thread could not be started.
+    #[error("heartbeat thread did not start: {0}")]
+    Heartbeat(#[from] std::io::Error),
 }
 
 /// Runs a worker until `stop` fires, then drains: no new work is taken,
-/// running attempts get `drain_timeout` to end, and everything they report is
-/// recorded before this returns.
+/// running attempts get `drain_timeout` to end, what they report is recorded,
+/// and attempts still running after that are handed back to the queue
+/// without counting against their jobs.
 pub async fn run_worker(
     stores: Stores,
     settings: WorkerSettings,
@@ -81,16 +90,17 @@ pub async fn run_worker(
     // jobs for orphans.
     stores.jobs.heartbeat(&record).await?;
     info!(worker_id = %record.id, queues = ?record.queues, "worker started");
-    let (recorder, recorder_task) = Recorder::spawn(stores.clone());
+    let recorder = Recorder::spawn(stores.clone());
     let cancels = CancelRegistry::default();
     let background = CancellationToken::new();
-    let beat = tokio::spawn(heartbeat::run(
-        stores.clone(),
-        record.clone(),
-        cancels.clone(),
-        settings.heartbeat_interval,
-        background.clone(),
-    ));
+    let beat = Heartbeat {
+        jobs: stores.jobs.clone(),
+        metrics: stores.metrics.clone(),
+        record: record.clone(),
+        cancels: cancels.clone(),
+        every: settings.heartbeat_interval,
+    }
+    .spawn(background.clone())?;
     if let Some(r) = settings.reconciler {
         let reconciler = Reconciler::new(stores.clone(), r, record.id.to_string());
         tokio::spawn(reconciler.run(background.clone()));
@@ -98,9 +108,11 @@ pub async fn run_worker(
     let executor = Arc::new(Executor {
         stores: stores.clone(),
         worker_id: record.id.clone(),
-        recorder,
+        recorder: recorder.clone(),
         cancels,
         backoff: settings.backoff,
+        timeouts: settings.timeouts.clone(),
+        fault_injection: settings.fault_injection,
     });
     let mut queues = JoinSet::new();
     for kind in &settings.queues {
@@ -116,25 +128,43 @@ pub async fn run_worker(
     drop(executor);
     stop.cancelled().await;
     info!(worker_id = %record.id, "draining");
-    let drained = tokio::time::timeout(settings.drain_timeout, queues.join_all()).await;
-    if drained.is_err() {
-        warn!("drain deadline passed; attempts still running are left to the reconciler");
-    }
-    // Every executor is gone once the queues ended, so the recorder finishes
-    // what it holds and stops.
-    if tokio::time::timeout(Duration::from_secs(30), recorder_task)
-        .await
-        .is_err()
-    {
-        warn!("recorder did not flush in time; the reconciler will take those jobs back");
+    let drained = tokio::time::timeout(settings.drain_timeout, async {
+        while queues.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    queues.abort_all();
+    recorder.flush().await;
+    // What still runs now is given back; a report of it that comes later
+    // finds the row moved on and changes nothing.
+    let handed_back = hand_back(&stores, &record.id).await;
+    if !drained {
+        warn!(
+            jobs = handed_back,
+            "drain deadline passed; attempts still running were handed back"
+        );
     }
     background.cancel();
-    let _ = beat.await;
-    if drained.is_ok() {
-        stores.jobs.remove_worker(&record.id).await?;
-    }
+    let _ = tokio::task::spawn_blocking(move || beat.join()).await;
+    stores.jobs.remove_worker(&record.id).await?;
     info!(worker_id = %record.id, "worker stopped");
     Ok(())
+}
+
+/// Gives the attempts this worker still runs back to the queue; returns how
+/// many. On failure they are left to the reconciler, which counts them as
+/// attempts of a lost worker.
+async fn hand_back(stores: &Stores, worker: &WorkerId) -> usize {
+    match stores.jobs.release_attempts(worker).await {
+        Ok(entries) => {
+            stores.push_recorded(&entries).await;
+            entries.len()
+        }
+        Err(err) => {
+            warn!(error = %err, "handing back running attempts failed; the reconciler will");
+            0
+        }
+    }
 }
 
 async fn run_queue(fetcher: Fetcher, executor: Arc<Executor>, concurrency: usize) {

@@ -6,7 +6,7 @@ mod rows;
 mod tenants;
 mod workers;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     AnyPool, Executor,
@@ -16,7 +16,7 @@ use sqlx::{
 
 pub use jobs::{CancelOutcome, ClaimedJob, Finish, Inserted, RetryOutcome};
 pub use tenants::NewApiKey;
-pub use workers::WorkerRecord;
+pub use workers::{RunningJob, WorkerRecord};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
@@ -47,11 +47,16 @@ enum Engine {
 #[derive(Debug, Clone)]
 pub struct JobStore {
     pool: AnyPool,
+    url: Arc<str>,
 }
 
 impl JobStore {
     /// Connects to a `postgres://` or `sqlite:` URL (without migrating).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::open(url, None).await
+    }
+
+    async fn open(url: &str, max_connections: Option<u32>) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite
@@ -59,8 +64,22 @@ impl JobStore {
             Engine::Postgres
         };
         let options = AnyConnectOptions::from_str(url)?;
-        let pool = pool_options(engine).connect_with(options).await?;
-        Ok(Self { pool })
+        let mut pool = pool_options(engine);
+        if let Some(max) = max_connections {
+            pool = pool.max_connections(max);
+        }
+        let pool = pool.connect_with(options).await?;
+        Ok(Self {
+            pool,
+            url: url.into(),
+        })
+    }
+
+    /// A second handle to the same database over one connection of its own,
+    /// opened on the calling runtime: for work that must go on while the
+    /// runtime of the first handle is busy (a worker's heartbeat).
+    pub async fn reopen_alone(&self) -> Result<Self, StoreError> {
+        Self::open(&self.url, Some(1)).await
     }
 
     /// Opens (creating if needed) the SQLite file at `path`.

@@ -5,8 +5,16 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
-use super::{JobStore, StoreError, rows::non_negative};
-use crate::{ids::WorkerId, queue::QueueEntry, time::Timestamp};
+use super::{
+    JobStore, StoreError,
+    rows::{non_negative, parse_id, parse_kind},
+};
+use crate::{
+    ids::{JobId, TenantId, WorkerId},
+    kind::JobKind,
+    queue::QueueEntry,
+    time::Timestamp,
+};
 
 /// A worker process as it reports itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +33,21 @@ pub struct WorkerRecord {
     pub started_at: Timestamp,
     /// Its last heartbeat.
     pub last_seen: Timestamp,
+}
+
+/// A running attempt and the worker running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningJob {
+    /// The job.
+    pub id: JobId,
+    /// Its owner.
+    pub tenant_id: TenantId,
+    /// Its kind.
+    pub kind: JobKind,
+    /// The worker running it.
+    pub worker_id: WorkerId,
+    /// When the attempt started.
+    pub started_at: Timestamp,
 }
 
 impl JobStore {
@@ -97,6 +120,62 @@ impl JobStore {
             .execute(&self.pool)
             .await?;
         rows.iter().map(super::jobs::entry_from_row).collect()
+    }
+
+    /// Hands the attempts `worker` still runs back to the queue without
+    /// counting them: a draining worker gives up what it could not finish.
+    /// The attempt number stays (it fences late reports); the budget grows by
+    /// one instead. Returns the entries to push.
+    pub async fn release_attempts(&self, worker: &WorkerId) -> Result<Vec<QueueEntry>, StoreError> {
+        let now = Timestamp::now().millis();
+        let rows = sqlx::query(
+            "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $1, worker_id = NULL, \
+             max_attempts = max_attempts + 1, cancel_requested = 0 \
+             WHERE worker_id = $2 AND state = 'running' RETURNING id, priority, run_at, kind",
+        )
+        .bind(now)
+        .bind(worker.as_str().to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(super::jobs::entry_from_row).collect()
+    }
+
+    /// Every attempt running in the fleet now.
+    pub async fn running_jobs(&self) -> Result<Vec<RunningJob>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, kind, worker_id, started_at FROM jobs \
+             WHERE state = 'running' AND worker_id IS NOT NULL ORDER BY started_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RunningJob {
+                    id: parse_id(row, "id", JobId::parse)?,
+                    tenant_id: parse_id(row, "tenant_id", TenantId::parse)?,
+                    kind: parse_kind(row.try_get("kind")?)?,
+                    worker_id: WorkerId::from_stored(row.try_get("worker_id")?),
+                    started_at: Timestamp::from_millis(
+                        row.try_get::<Option<i64>, _>("started_at")?.unwrap_or(0),
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    /// When the longest-waiting due job of `queue` became due, if any waits.
+    pub async fn oldest_due(&self, queue: &str) -> Result<Option<Timestamp>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(run_at) AS oldest FROM jobs \
+             WHERE state = 'queued' AND queue = $1 AND run_at <= $2",
+        )
+        .bind(queue.to_owned())
+        .bind(Timestamp::now().millis())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row
+            .try_get::<Option<i64>, _>("oldest")?
+            .map(Timestamp::from_millis))
     }
 
     /// Forgets a worker (after its jobs were recovered, or on clean exit).
