@@ -153,7 +153,14 @@ impl JobsApi {
         let id = parse_job_id(&job_id)?;
         let outcome = state.stores.jobs.cancel_job(tenant.0, id).await;
         match outcome.map_err(ApiError::unavailable)? {
-            CancelOutcome::Cancelled(job) | CancelOutcome::Requested(job) => Ok(Json(job.into())),
+            CancelOutcome::Cancelled(job) => {
+                let finished = &state.stores.metrics.jobs_finished;
+                finished
+                    .with_label_values(&[job.kind.as_str(), "cancelled"])
+                    .inc();
+                Ok(Json(job.into()))
+            }
+            CancelOutcome::Requested(job) => Ok(Json(job.into())),
             CancelOutcome::AlreadyFinal(job) => Err(conflict(
                 "not_cancellable",
                 format!("the job already ended: {}", job.state),
