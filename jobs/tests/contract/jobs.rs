@@ -49,6 +49,9 @@ contract!(
     jobs_of_silent_workers_are_taken_back,
     recently_changed_queued_jobs_are_found_for_redrive,
     api_keys_resolve_to_their_tenant,
+    a_draining_worker_hands_back_its_attempts_uncounted,
+    running_jobs_and_the_oldest_due_job_are_visible,
+    a_second_handle_reaches_the_same_database,
 );
 
 async fn migrated(url: &str) -> JobStore {
@@ -417,4 +420,64 @@ async fn api_keys_resolve_to_their_tenant(store: &JobStore) {
         store.tenant_name(first.tenant_id).await.unwrap(),
         Some(name)
     );
+}
+
+async fn a_draining_worker_hands_back_its_attempts_uncounted(store: &JobStore) {
+    let t = tenant(store).await;
+    let (w, other) = (worker(), worker());
+    beat(store, &w).await;
+    beat(store, &other).await;
+    let mine = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
+    let theirs = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
+    store.claim_jobs(&[mine], &w).await.unwrap();
+    store.claim_jobs(&[theirs], &other).await.unwrap();
+    let back = store.release_attempts(&w).await.unwrap();
+    assert_eq!(back.iter().map(|e| e.id).collect::<Vec<_>>(), vec![mine]);
+    let job = store.get_job(t, mine).await.unwrap().unwrap();
+    assert_eq!(
+        (job.state, job.attempts, job.max_attempts),
+        (JobState::Queued, 1, 3),
+        "attempts keep counting up; the budget grows instead"
+    );
+    // A late report of the handed-back attempt changes nothing.
+    store.finish_attempts(&[success(mine, 1)]).await.unwrap();
+    let job = store.get_job(t, mine).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Queued);
+    let again = store.claim_jobs(&[mine], &other).await.unwrap();
+    assert_eq!(again[0].attempt, 2);
+    assert_eq!(
+        store.get_job(t, theirs).await.unwrap().unwrap().state,
+        JobState::Running,
+        "another worker's attempts stay"
+    );
+}
+
+async fn running_jobs_and_the_oldest_due_job_are_visible(store: &JobStore) {
+    let t = tenant(store).await;
+    let w = worker();
+    beat(store, &w).await;
+    assert_eq!(store.oldest_due("noop").await.unwrap(), None);
+    let first = store.insert_job(&noop(t, 0)).await.unwrap().job;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let second = store.insert_job(&noop(t, 0)).await.unwrap().job;
+    let mut later = noop(t, 0);
+    later.run_at = Some(Timestamp::now().plus(Duration::from_secs(60)));
+    store.insert_job(&later).await.unwrap();
+    assert_eq!(store.oldest_due("noop").await.unwrap(), Some(first.run_at));
+    store.claim_jobs(&[first.id], &w).await.unwrap();
+    assert_eq!(store.oldest_due("noop").await.unwrap(), Some(second.run_at));
+    let running = store.running_jobs().await.unwrap();
+    assert_eq!(running.len(), 1);
+    assert_eq!(
+        (running[0].id, running[0].tenant_id, &running[0].worker_id),
+        (first.id, t, &w)
+    );
+}
+
+async fn a_second_handle_reaches_the_same_database(store: &JobStore) {
+    let t = tenant(store).await;
+    let id = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
+    let alone = store.reopen_alone().await.unwrap();
+    assert!(alone.get_job(t, id).await.unwrap().is_some());
+    alone.close().await;
 }
