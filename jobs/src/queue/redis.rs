@@ -41,6 +41,9 @@ end
 return leases
 ";
 
+/// Entries pushed per pipeline.
+const PUSH_CHUNK: usize = 1000;
+
 /// Takes the lease when free or renews it when ours.
 const LEAD_SCRIPT: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
@@ -89,6 +92,15 @@ impl RedisQueue {
         if entries.is_empty() {
             return Ok(());
         }
+        // Bounded pipelines: a fan-out of any size never makes one reply
+        // (or one request) that outlasts the response timeout.
+        for chunk in entries.chunks(PUSH_CHUNK) {
+            self.push_chunk(chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn push_chunk(&self, entries: &[QueueEntry]) -> Result<(), QueueError> {
         let now = Timestamp::now();
         let mut pipe = redis::pipe();
         for e in entries {
