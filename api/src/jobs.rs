@@ -33,6 +33,8 @@ const MAX_SCHEDULE_AHEAD: Duration = Duration::from_secs(366 * 24 * 3600);
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// Longest callback URL accepted.
 const MAX_CALLBACK_URL: usize = 2048;
+/// Longest a client may wait for a job to end in one request.
+const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Most jobs on one page.
 const MAX_PAGE: u32 = 500;
 
@@ -99,18 +101,41 @@ impl JobsApi {
         })
     }
 
-    /// Reads a job.
+    /// Reads a job. With `wait`, answers as soon as the job has ended or
+    /// the wait runs out, whichever comes first.
     #[oai(path = "/jobs/:job_id", method = "get")]
     async fn get(
         &self,
         state: Data<&AppState>,
         tenant: Tenant,
         job_id: Path<String>,
+        /// Seconds to wait for the job to end (0 to 60); default 0.
+        wait: Query<Option<f64>>,
     ) -> poem::Result<Json<JobView>> {
         let id = parse_job_id(&job_id)?;
-        let job = state.stores.jobs.get_job(tenant.0, id).await;
-        let job = job.map_err(ApiError::unavailable)?;
-        Ok(Json(job.ok_or_else(|| ApiError::not_found("job"))?.into()))
+        let wait = match wait.0 {
+            None => Duration::ZERO,
+            Some(s) if (0.0..=MAX_WAIT.as_secs_f64()).contains(&s) => Duration::from_secs_f64(s),
+            Some(_) => {
+                let message = "must be between 0 and 60 seconds";
+                return Err(ApiError::invalid_field("invalid_field", "wait", message).into());
+            }
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        // Quick looks first (short jobs end in milliseconds), then every
+        // 100 ms: a waiting client costs one indexed read per look.
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let job = state.stores.jobs.get_job(tenant.0, id).await;
+            let job = job.map_err(ApiError::unavailable)?;
+            let job = job.ok_or_else(|| ApiError::not_found("job"))?;
+            let now = tokio::time::Instant::now();
+            if job.state.is_final() || now >= deadline || state.draining.is_cancelled() {
+                return Ok(Json(job.into()));
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
     }
 
     /// Lists jobs, newest first.

@@ -54,6 +54,7 @@ both_modes!(
     a_queued_job_cancelled_never_runs_and_a_running_one_stops,
     a_failed_job_is_retried_by_hand,
     operations_endpoints_answer,
+    a_client_can_wait_for_a_job_to_end,
 );
 
 struct TestApp {
@@ -554,4 +555,41 @@ async fn operations_endpoints_answer(app: &TestApp) {
         (status, error_code(&v)),
         (StatusCode::NOT_FOUND, "not_found")
     );
+}
+
+async fn a_client_can_wait_for_a_job_to_end(app: &TestApp) {
+    let app = TestApp::with_worker(app.stores.clone()).await;
+    let quick = app
+        .submit(json!({"kind": "noop", "payload": {"sleep_ms": 300}}))
+        .await;
+    let started = std::time::Instant::now();
+    let (status, job) = app.get(&format!("/v1/jobs/{quick}?wait=20")).await;
+    assert_eq!(
+        (status, &job["state"]),
+        (StatusCode::OK, &json!("succeeded"))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered at the end, not at the wait"
+    );
+    let slow = app
+        .submit(json!({"kind": "noop", "payload": {"sleep_ms": 5000}}))
+        .await;
+    let started = std::time::Instant::now();
+    let (status, job) = app.get(&format!("/v1/jobs/{slow}?wait=0.5")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(["queued", "running"].contains(&job["state"].as_str().unwrap()));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    for bad in ["61", "-1", "NaN"] {
+        let (status, err) = app.get(&format!("/v1/jobs/{slow}?wait={bad}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {err}");
+        assert_eq!(err["error"]["field"], "wait");
+    }
+    app.post(&format!("/v1/jobs/{slow}/cancel"), json!({}))
+        .await;
+    app.stop().await;
 }
