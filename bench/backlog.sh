@@ -43,7 +43,7 @@ export S3_ENDPOINT=${MIXDOWN_TEST_S3_ENDPOINT:-http://127.0.0.1:9001}
 export S3_BUCKET=mixdown-bench
 export AWS_ACCESS_KEY_ID=${MIXDOWN_TEST_S3_ACCESS_KEY:-testing}
 export AWS_SECRET_ACCESS_KEY=${MIXDOWN_TEST_S3_SECRET_KEY:-testing-secret}
-export RUST_LOG=warn
+export RUST_LOG=${RUST_LOG:-warn}
 
 "$bin" keys create --tenant backlog >/dev/null
 tenant=$(psql -tA "$DATABASE_URL" -c "SELECT id FROM tenants WHERE name = 'backlog'")

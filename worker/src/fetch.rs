@@ -9,7 +9,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use futures::{StreamExt, stream::BoxStream};
@@ -17,7 +17,7 @@ use mixdown_jobs::{
     Stores, ids::JobId, ids::WorkerId, queue::QueueError, store::ClaimedJob, store::StoreError,
 };
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{debug, warn};
 
 /// A claimed attempt plus its slot: dropping it frees the slot for fetching.
 #[derive(Debug)]
@@ -144,6 +144,7 @@ impl Fetcher {
             .capacity
             .saturating_sub(self.in_flight.load(Ordering::Acquire));
         let queue = self.settings.queue;
+        let started = Instant::now();
         let leases = self
             .stores
             .queue
@@ -153,7 +154,17 @@ impl Fetcher {
             return Ok(0);
         }
         let ids: Vec<JobId> = leases.iter().map(|l| l.id).collect();
+        let popped = started.elapsed();
         let claimed = self.stores.jobs.claim_jobs(&ids, &self.worker_id).await?;
+        debug!(
+            queue,
+            free,
+            leased = leases.len(),
+            claimed = claimed.len(),
+            pop_ms = popped.as_secs_f64() * 1e3,
+            claim_ms = (started.elapsed() - popped).as_secs_f64() * 1e3,
+            "fetched"
+        );
         self.buffer.extend(claimed);
         // An unacknowledged lease only returns its id later, and the claim
         // above makes that a no-op: log, do not fail.
