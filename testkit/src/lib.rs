@@ -185,7 +185,7 @@ impl RedisServer {
     }
 
     fn spawn(port: u16) -> std::process::Child {
-        let child = std::process::Command::new("redis-server")
+        let mut child = std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
@@ -197,6 +197,8 @@ impl RedisServer {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("redis-server did not answer on port {port}");
     }
 
