@@ -9,7 +9,7 @@ use crate::voiceprint::Voiceprint;
 /// multiple of 0.005 at which at most 1 % of the clean impostor trials of the
 /// calibration (`cargo run --release -p mixdown-voice --example calibrate`)
 /// are accepted; see the crate README for the figures.
-pub const DEFAULT_THRESHOLD: f32 = 0.85;
+pub const DEFAULT_THRESHOLD: f32 = 0.79;
 /// Default number of enrollment samples.
 pub const DEFAULT_ENROLLMENT_SAMPLES: usize = 3;
 

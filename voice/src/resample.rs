@@ -165,6 +165,6 @@ mod tests {
     fn the_output_length_follows_the_rate_ratio() {
         let out = resample(&vec![0.0; 44_100], 44_100, 16_000);
         assert_eq!(out.len(), 16_000);
-        assert_eq!(resample(&vec![0.0; 3], 48_000, 16_000).len(), 1);
+        assert_eq!(resample(&[0.0; 3], 48_000, 16_000).len(), 1);
     }
 }
