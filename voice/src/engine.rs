@@ -5,10 +5,11 @@ use crate::model::{Embedding, Encoder, MODEL_VERSION};
 use crate::signature::SignatureAnalyzer;
 use crate::voiceprint::Voiceprint;
 
-/// Default acceptance threshold on the cosine score. It is the smallest
-/// multiple of 0.005 at which at most 1 % of the clean impostor trials of the
-/// calibration (`cargo run --release -p mixdown-voice --example calibrate`)
-/// are accepted; see the crate README for the figures.
+/// Default acceptance threshold on the cosine score: the smallest multiple of
+/// 0.005 at which at most 1 % of the clean impostor trials of the calibration
+/// (`cargo run --release -p mixdown-voice --example calibrate`) are accepted.
+/// There: clean FAR 0.84 % (5 of 595), FRR 0 % (of 44). Scores of noisy or
+/// telephone-band samples against a clean print fall below it (FRR 91–100 %).
 pub const DEFAULT_THRESHOLD: f32 = 0.79;
 /// Default number of enrollment samples.
 pub const DEFAULT_ENROLLMENT_SAMPLES: usize = 3;
