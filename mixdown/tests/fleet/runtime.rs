@@ -139,7 +139,8 @@ async fn a_job_that_crashes_its_worker_counts_each_crash_and_ends_failed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(crashes >= 2, "each attempt crashed a worker ({crashes})");
-    assert_eq!(client.job(&healthy).await["state"], "succeeded");
+    // A job that shared a crashed worker with the poison runs again.
+    client.wait_state(&healthy, "succeeded", MINUTE).await;
     fleet.workers.retain_mut(|w| !w.proc.has_exited());
     fleet.stop().await;
 }
