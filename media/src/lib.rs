@@ -1,3 +1,4 @@
 //! Pure audio code of Mixdown: samples and bytes in, values out.
 
+pub mod format;
 pub mod waveform;

@@ -9,9 +9,9 @@ use std::io::{self, Read};
 
 use thiserror::Error;
 
-use super::format::{ChannelCount, SampleRate};
 use super::options::{Bits, InvalidOption, SamplesPerPixel};
 use super::peaks::{MinMax, Peaks, PeaksError};
+use crate::format::{ChannelCount, SampleRate};
 
 /// Flag bit marking 8-bit data.
 const EIGHT_BIT: u32 = 1;
@@ -100,12 +100,12 @@ pub fn decode_dat(mut reader: impl Read) -> Result<DatFile, DatError> {
         return Err(DatError::Version(version));
     }
     let flags = read_u32(&mut reader)?;
-    let sample_rate = SampleRate::try_from(read_i32(&mut reader)?)?;
+    let sample_rate = SampleRate::try_from(read_i32(&mut reader)?).map_err(InvalidOption::from)?;
     let samples_per_pixel = SamplesPerPixel::new(i64::from(read_i32(&mut reader)?))?;
     let length = read_u32(&mut reader)?;
     let channels = match version {
         1 => ChannelCount::MONO,
-        _ => ChannelCount::try_from(read_i32(&mut reader)?)?,
+        _ => ChannelCount::try_from(read_i32(&mut reader)?).map_err(InvalidOption::from)?,
     };
     let bits = if flags & EIGHT_BIT == 0 {
         Bits::Sixteen

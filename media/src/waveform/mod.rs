@@ -33,7 +33,6 @@
 
 pub mod amplitude;
 pub mod dat;
-pub mod format;
 pub mod generator;
 pub mod json;
 pub mod options;
@@ -43,8 +42,8 @@ pub mod summary;
 pub mod wav;
 pub mod zoom;
 
+pub use crate::format::{AudioFormat, ChannelCount, MAX_CHANNELS, SampleRate};
 pub use dat::{DatError, DatFile, decode_dat, encode_dat};
-pub use format::{AudioFormat, ChannelCount, MAX_CHANNELS, SampleRate};
 pub use generator::{PeakGenerator, PeaksBuilder, generate};
 pub use json::{WaveformJson, encode_json};
 pub use options::{

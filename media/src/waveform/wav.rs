@@ -5,11 +5,11 @@ use std::io::Read;
 use hound::{SampleFormat, WavReader};
 use thiserror::Error;
 
-use super::format::{AudioFormat, ChannelCount, SampleRate};
 use super::generator::PeaksBuilder;
 use super::options::{InvalidOption, WaveformOptions};
 use super::pcm;
 use super::peaks::Peaks;
+use crate::format::{AudioFormat, ChannelCount, SampleRate};
 
 /// Samples read per chunk: enough to amortise calls, small enough to stay in cache.
 const CHUNK_SAMPLES: usize = 16 * 1024;
@@ -68,8 +68,8 @@ impl<R: Read> WavSamples<R> {
             }
         };
         let format = AudioFormat {
-            sample_rate: SampleRate::new(spec.sample_rate)?,
-            channels: ChannelCount::new(spec.channels)?,
+            sample_rate: SampleRate::new(spec.sample_rate).map_err(InvalidOption::from)?,
+            channels: ChannelCount::new(spec.channels).map_err(InvalidOption::from)?,
         };
         Ok(Self {
             reader,
