@@ -24,6 +24,9 @@ pub const MAX_CHANNELS: u16 = 24;
 pub struct SampleRate(NonZeroU32);
 
 impl SampleRate {
+    /// The highest rate a `.dat` header can hold.
+    pub const MAX: Self = Self(NonZeroU32::new(i32::MAX.unsigned_abs()).expect("non-zero"));
+
     /// Accepts 1 ..= `i32::MAX` Hz.
     pub fn new(hz: u32) -> Result<Self, InvalidFormat> {
         match NonZeroU32::new(hz) {
@@ -61,6 +64,9 @@ pub struct ChannelCount(u16);
 impl ChannelCount {
     /// A single channel.
     pub const MONO: Self = Self(1);
+
+    /// The most channels accepted.
+    pub const MAX: Self = Self(MAX_CHANNELS);
 
     /// Accepts 1 ..= [`MAX_CHANNELS`].
     pub fn new(channels: u16) -> Result<Self, InvalidFormat> {

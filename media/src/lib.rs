@@ -1,4 +1,5 @@
 //! Pure audio code of Mixdown: samples and bytes in, values out.
 
+pub mod decode;
 pub mod format;
 pub mod waveform;

@@ -33,17 +33,18 @@
 
 pub mod amplitude;
 pub mod dat;
+pub mod decoded;
 pub mod generator;
 pub mod json;
 pub mod options;
 pub mod pcm;
 pub mod peaks;
 pub mod summary;
-pub mod wav;
 pub mod zoom;
 
 pub use crate::format::{AudioFormat, ChannelCount, MAX_CHANNELS, SampleRate};
 pub use dat::{DatError, DatFile, decode_dat, encode_dat};
+pub use decoded::{WaveformError, peaks_from_decoder};
 pub use generator::{PeakGenerator, PeaksBuilder, generate};
 pub use json::{WaveformJson, encode_json};
 pub use options::{
@@ -51,5 +52,4 @@ pub use options::{
 };
 pub use peaks::{MinMax, Peaks, PeaksError};
 pub use summary::{DEFAULT_SUMMARY_POINTS, Summary, SummaryBuilder};
-pub use wav::{WavError, WavSamples, peaks_from_wav};
 pub use zoom::{TimeSpan, Zoom};
