@@ -2,4 +2,5 @@
 
 pub mod decode;
 pub mod format;
+pub mod image;
 pub mod waveform;

@@ -32,10 +32,31 @@ impl Fixtures {
         let rate = rate.to_string();
         let seconds = seconds.to_string();
         run(Command::new("sox")
-            .args(["-n", "-r", &rate, "-c", "2", "-b", "16"])
+            .args(["-D", "-n", "-r", &rate, "-c", "2", "-b", "16"])
             .arg(&path)
             .args(["synth", &seconds, "sine", "440", "sine", "1250"])
             .args(["tremolo", "3", "60", "gain", "-3"]));
+        path
+    }
+
+    /// `name` made by sox: `seconds` of `channels` channels of a `synth` signal, 16-bit at
+    /// 8 kHz, e.g. `&["square", "100"]`.
+    pub fn synth(&self, name: &str, channels: u16, seconds: f64, signal: &[&str]) -> PathBuf {
+        let path = self.path(name);
+        run(Command::new("sox")
+            .args([
+                "-D",
+                "-n",
+                "-r",
+                "8000",
+                "-c",
+                &channels.to_string(),
+                "-b",
+                "16",
+            ])
+            .arg(&path)
+            .args(["synth", &seconds.to_string()])
+            .args(signal));
         path
     }
 
