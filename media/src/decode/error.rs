@@ -40,7 +40,7 @@ impl ErrorCode {
 #[derive(Debug, Error)]
 pub enum DecodeError {
     /// Reading the input failed.
-    #[error("cannot read the input: {0}")]
+    #[error("cannot read the input")]
     Io(#[from] io::Error),
     /// The input holds no bytes, or no audio frames.
     #[error("the input holds no audio")]

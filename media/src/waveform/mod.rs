@@ -43,7 +43,7 @@ pub mod summary;
 pub mod zoom;
 
 pub use crate::format::{AudioFormat, ChannelCount, MAX_CHANNELS, SampleRate};
-pub use dat::{DatError, DatFile, decode_dat, encode_dat};
+pub use dat::{DatError, DatFile, DatLayout, DatWriter, decode_dat, encode_dat};
 pub use decoded::{WaveformError, peaks_from_decoder};
 pub use generator::{PeakGenerator, PeaksBuilder, generate};
 pub use json::{WaveformJson, encode_json};
