@@ -62,7 +62,7 @@ fn every_supported_kind_is_probed_by_content_and_decoded_whole() {
             fixtures.ffmpeg(&wav, "music.m4a", &["-c:a", "aac", "-b:a", "128k"]),
             Container::Mp4,
             Codec::Aac,
-            Backend::Symphonia,
+            Backend::Ffmpeg,
         ),
         (
             fixtures.ffmpeg(&wav, "music.ogg", &["-c:a", "libvorbis"]),

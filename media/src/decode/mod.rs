@@ -3,8 +3,10 @@
 //!
 //! # Backends
 //!
-//! [symphonia] is tried first: it reads WAV, AIFF, MP3, FLAC, AAC (ADTS or MP4/M4A) and Ogg
-//! Vorbis in pure Rust. What it cannot read — no container it recognises, no audio track it
+//! [symphonia] is tried first: it reads WAV, AIFF, MP3, FLAC, AAC in ADTS and Ogg Vorbis in
+//! pure Rust. MP4/M4A goes to FFmpeg, because symphonia ignores MP4 edit lists and would
+//! keep AAC's encoder priming (1024 frames from FFmpeg's encoder), shifting every peak.
+//! What else it cannot read — no container it recognises, no audio track it
 //! understands, a codec it has no decoder for (Opus above all) — goes to FFmpeg. A container
 //! symphonia recognises but finds malformed is corrupt and does not go to FFmpeg, whose
 //! leniency would otherwise accept, say, a WAV whose chunk sizes contradict each other.
