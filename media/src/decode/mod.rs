@@ -4,8 +4,9 @@
 //! # Backends
 //!
 //! [symphonia] is tried first: it reads WAV, AIFF, MP3, FLAC, AAC in ADTS and Ogg Vorbis in
-//! pure Rust. MP4/M4A goes to FFmpeg, because symphonia ignores MP4 edit lists and would
-//! keep AAC's encoder priming (1024 frames from FFmpeg's encoder), shifting every peak.
+//! pure Rust. Its MP4 demuxer is left out, so MP4/M4A goes to FFmpeg: symphonia ignores MP4
+//! edit lists and would keep AAC's encoder priming (1024 frames from FFmpeg's encoder),
+//! shifting every peak.
 //! What else it cannot read — no container it recognises, no audio track it
 //! understands, a codec it has no decoder for (Opus above all) — goes to FFmpeg. A container
 //! symphonia recognises but finds malformed is corrupt and does not go to FFmpeg, whose
@@ -21,8 +22,8 @@
 //! Any packet that fails to decode ends the decode with [`DecodeError::Corrupt`]; FFmpeg's
 //! command-line tool would skip such packets, but an upload with holes is better refused at
 //! ingest than played with gaps. A container that declares its length (WAV and AIFF data
-//! sizes, FLAC stream info, MP3 Xing/Info/VBRI headers, MP4 sample tables, read through
-//! symphonia) must deliver at least 99% of the declared frames, or the decode ends with
+//! sizes, FLAC stream info, MP3 Xing/Info/VBRI headers, read through symphonia) must
+//! deliver at least 99% of the declared frames, or the decode ends with
 //! [`DecodeError::Truncated`]: a cut-off upload or a WAV whose header lies about its size.
 //! The 1% slack absorbs symphonia's bit-rate estimate for MP3s without a Xing header.
 //! Durations FFmpeg reports are estimates and are not checked this way.

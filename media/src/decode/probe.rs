@@ -35,7 +35,7 @@ impl Container {
             "aiff" => Self::Aiff,
             "mp1" | "mp2" | "mp3" => Self::MpegAudio,
             "aac" => Self::Adts,
-            "isomp4" | "mov,mp4,m4a,3gp,3g2,mj2" => Self::Mp4,
+            "mov,mp4,m4a,3gp,3g2,mj2" => Self::Mp4,
             "ogg" => Self::Ogg,
             "flac" => Self::Flac,
             "matroska,webm" => Self::Matroska,
@@ -178,8 +178,8 @@ mod tests {
             Container::from_demuxer("wav")
         );
         assert_eq!(
-            Container::from_demuxer("isomp4"),
-            Container::from_demuxer("mov,mp4,m4a,3gp,3g2,mj2")
+            Container::from_demuxer("mov,mp4,m4a,3gp,3g2,mj2"),
+            Container::Mp4
         );
         assert_eq!(Container::from_demuxer("caf").name(), "caf");
     }

@@ -18,9 +18,6 @@ use super::error::DecodeError;
 use super::format_of;
 use super::probe::{Backend, Codec, Container, Header};
 
-/// symphonia's name for its MP4 demuxer.
-const MP4: &str = "isomp4";
-
 /// An open input that symphonia decodes.
 pub(super) struct SymphoniaReader {
     format: Box<dyn FormatReader>,
@@ -53,12 +50,6 @@ pub(super) fn open(source: Box<dyn MediaSource>) -> Result<Opened, DecodeError> 
         }
         Err(other) => return Ok(Opened::Declined(corrupt(&other))),
     };
-    if format.format_info().short_name == MP4 {
-        // symphonia ignores MP4 edit lists, so AAC's encoder priming (1024 frames or more)
-        // would shift every frame; FFmpeg applies them.
-        let why = DecodeError::UnsupportedCodec("MP4 without edit list support".to_owned());
-        return Ok(Opened::Declined(why));
-    }
     let Some((track, params)) = audio_track(format.as_ref()) else {
         return Ok(Opened::Declined(DecodeError::NoAudioTrack));
     };
