@@ -1,3 +1,6 @@
 //! Pure audio code of Mixdown: samples and bytes in, values out.
 
+pub mod decode;
+pub mod format;
+pub mod image;
 pub mod waveform;

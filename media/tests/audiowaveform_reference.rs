@@ -1,13 +1,13 @@
 //! Mixdown's peaks against audiowaveform 1.10.3's own output, byte for byte.
 
-use std::fs::{self, File};
-use std::io::BufReader;
+use std::fs;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
+use mixdown_media::decode::{DecodeLimits, Decoder};
 use mixdown_media::waveform::{
     AmplitudeScale, Bits, ChannelMode, Gain, Peaks, SamplesPerPixel, WaveformOptions, Zoom,
-    decode_dat, encode_dat, encode_json, peaks_from_wav,
+    decode_dat, encode_dat, encode_json, peaks_from_decoder,
 };
 
 const INPUTS: [&str; 3] = ["mono_22k", "stereo_44k", "stereo_48k_24bit"];
@@ -72,8 +72,9 @@ fn option_sets() -> Vec<(&'static str, WaveformOptions)> {
 
 fn peaks_of(input: &str, options: &WaveformOptions) -> Peaks {
     let path = reference_dir().join(format!("{input}.wav"));
-    let file = File::open(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    peaks_from_wav(BufReader::new(file), options).expect("WAV decodes into peaks")
+    let mut decoder = Decoder::open_path(&path, DecodeLimits::permissive())
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    peaks_from_decoder(&mut decoder, options).expect("WAV decodes into peaks")
 }
 
 fn reference(input: &str, set: &str, extension: &str) -> Vec<u8> {
@@ -145,7 +146,7 @@ fn every_reference_dat_file_decodes_and_encodes_back_to_the_same_bytes() {
 
 #[test]
 fn the_streamed_generator_gives_the_same_peaks_whatever_the_chunk_size() {
-    use mixdown_media::waveform::{PeaksBuilder, WavSamples};
+    use mixdown_media::waveform::PeaksBuilder;
 
     let options = WaveformOptions {
         zoom: zoom(100),
@@ -153,19 +154,15 @@ fn the_streamed_generator_gives_the_same_peaks_whatever_the_chunk_size() {
         ..Default::default()
     };
     let whole = peaks_of("stereo_44k", &options);
+    let path = reference_dir().join("stereo_44k.wav");
+    let mut samples = Vec::new();
+    let mut decoder = Decoder::open_path(&path, DecodeLimits::permissive()).expect("opens");
+    while let Some(block) = decoder.next_block().expect("decodes") {
+        samples.extend_from_slice(block.pcm16());
+    }
     for chunk in [1, 3, 1000] {
-        let path = reference_dir().join("stereo_44k.wav");
-        let mut samples =
-            WavSamples::new(BufReader::new(File::open(path).expect("opens"))).expect("header");
-        let mut builder = PeaksBuilder::new(samples.format(), &options).expect("zoom");
-        let mut buffer = Vec::new();
-        loop {
-            samples.read_chunk(&mut buffer, chunk).expect("reads");
-            if buffer.is_empty() {
-                break;
-            }
-            builder.push(&buffer);
-        }
+        let mut builder = PeaksBuilder::new(decoder.format(), &options).expect("zoom");
+        samples.chunks(chunk).for_each(|part| builder.push(part));
         assert_eq!(builder.finish(), whole, "chunk size {chunk}");
     }
 }

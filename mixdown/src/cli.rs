@@ -36,6 +36,8 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Applies pending database migrations and exits.
     Migrate,
+    /// Writes waveform data or an image of an audio file (audiowaveform's options).
+    Waveform(Box<crate::waveform_cmd::WaveformArgs>),
     /// Manages API keys.
     Keys {
         /// What to do with keys.

@@ -5,6 +5,7 @@ mod cli;
 mod compose;
 mod roles;
 mod settings;
+mod waveform_cmd;
 
 use anyhow::bail;
 use clap::Parser;
@@ -38,7 +39,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 queues = parse_queues(&w.queues)?;
             }
         }
-        Command::Migrate | Command::Keys { .. } => {}
+        Command::Migrate | Command::Keys { .. } | Command::Waveform(_) => {}
     }
     let settings = Settings::parse(&layers)?;
     init_logging(settings.log_format);
@@ -47,6 +48,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Api(_) => roles::api(settings).await,
         Command::Worker(_) => roles::worker(settings, queues).await,
         Command::Migrate => roles::migrate(settings).await,
+        Command::Waveform(args) => waveform_cmd::run_blocking(*args).await,
         Command::Keys {
             command: KeysCommand::Create { tenant },
         } => roles::create_key(settings, &tenant).await,
@@ -70,7 +72,9 @@ fn parse_queues(names: &[String]) -> anyhow::Result<Vec<JobKind>> {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // symphonia logs the failures it also returns as errors; those are reported once, by us.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,symphonia=off"));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

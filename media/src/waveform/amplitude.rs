@@ -45,7 +45,7 @@ fn extremes(peaks: &Peaks) -> Option<(i16, i16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::waveform::format::{ChannelCount, SampleRate};
+    use crate::format::{ChannelCount, SampleRate};
     use crate::waveform::options::SamplesPerPixel;
     use crate::waveform::peaks::MinMax;
 

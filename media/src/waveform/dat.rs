@@ -5,13 +5,13 @@
 //! `u32` length in pixels, and for version 2 only an `i32` channel count. Then, pixel
 //! by pixel and channel by channel, a min and a max as `i8` or `i16`.
 
-use std::io::{self, Read};
+use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 
 use thiserror::Error;
 
-use super::format::{ChannelCount, SampleRate};
 use super::options::{Bits, InvalidOption, SamplesPerPixel};
 use super::peaks::{MinMax, Peaks, PeaksError};
+use crate::format::{ChannelCount, SampleRate};
 
 /// Flag bit marking 8-bit data.
 const EIGHT_BIT: u32 = 1;
@@ -20,7 +20,7 @@ const EIGHT_BIT: u32 = 1;
 #[derive(Debug, Error)]
 pub enum DatError {
     /// The reader failed.
-    #[error("cannot read waveform data: {0}")]
+    #[error("waveform data I/O failed")]
     Io(#[from] io::Error),
     /// A version other than 1 or 2.
     #[error("unsupported waveform data version {0}")]
@@ -38,7 +38,7 @@ pub enum DatError {
     },
     /// More pixels than the `u32` length field holds.
     #[error("{0} pixels do not fit a waveform data header")]
-    TooLong(usize),
+    TooLong(u64),
     /// Pairs that do not form whole pixels.
     #[error(transparent)]
     Peaks(#[from] PeaksError),
@@ -53,30 +53,93 @@ pub struct DatFile {
     pub bits: Bits,
 }
 
+/// Offset of the `length` field, patched once the pixel count is known.
+const LENGTH_OFFSET: u64 = 16;
+
 /// Encodes `peaks` at `bits`, exactly as audiowaveform writes them.
 pub fn encode_dat(peaks: &Peaks, bits: Bits) -> Result<Vec<u8>, DatError> {
-    let length = u32::try_from(peaks.len()).map_err(|_| DatError::TooLong(peaks.len()))?;
+    let layout = DatLayout {
+        sample_rate: peaks.sample_rate(),
+        samples_per_pixel: peaks.samples_per_pixel(),
+        channels: peaks.channels(),
+        bits,
+    };
     let data_bytes = peaks.pairs().len() * 2 * usize::from(value_bytes(bits));
-    let mut out = Vec::with_capacity(24 + data_bytes);
-    write_header(&mut out, peaks, bits, length);
-    for pair in peaks.pairs() {
-        push_value(&mut out, pair.min, bits);
-        push_value(&mut out, pair.max, bits);
-    }
-    Ok(out)
+    let out = Cursor::new(Vec::with_capacity(24 + data_bytes));
+    let mut writer = DatWriter::new(out, layout)?;
+    writer.write_pairs(peaks.pairs())?;
+    Ok(writer.finish()?.into_inner())
 }
 
-fn write_header(out: &mut Vec<u8>, peaks: &Peaks, bits: Bits, length: u32) {
-    let channels = peaks.channels().get();
-    let version: i32 = if channels == 1 { 1 } else { 2 };
-    let flags = if bits == Bits::Eight { EIGHT_BIT } else { 0 };
-    out.extend_from_slice(&version.to_le_bytes());
-    out.extend_from_slice(&flags.to_le_bytes());
-    out.extend_from_slice(&peaks.sample_rate().hz().to_le_bytes());
-    out.extend_from_slice(&peaks.samples_per_pixel().get().to_le_bytes());
-    out.extend_from_slice(&length.to_le_bytes());
-    if version == 2 {
-        out.extend_from_slice(&u32::from(channels).to_le_bytes());
+/// The header fields of a `.dat` other than its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatLayout {
+    /// Sample rate of the source audio.
+    pub sample_rate: SampleRate,
+    /// Frames behind each pixel.
+    pub samples_per_pixel: SamplesPerPixel,
+    /// Waveform channels.
+    pub channels: ChannelCount,
+    /// Stored resolution.
+    pub bits: Bits,
+}
+
+/// Writes a `.dat` as pairs arrive, so peaks never need to be held whole; the length in
+/// the header is patched when finished, hence the `Seek`.
+#[derive(Debug)]
+pub struct DatWriter<W: Write + Seek> {
+    out: W,
+    layout: DatLayout,
+    pairs: u64,
+}
+
+impl<W: Write + Seek> DatWriter<W> {
+    /// Writes the header with a length of 0, to be patched by [`DatWriter::finish`].
+    pub fn new(mut out: W, layout: DatLayout) -> Result<Self, DatError> {
+        let channels = layout.channels.get();
+        let version: i32 = if channels == 1 { 1 } else { 2 };
+        let flags = if layout.bits == Bits::Eight {
+            EIGHT_BIT
+        } else {
+            0
+        };
+        out.write_all(&version.to_le_bytes())?;
+        out.write_all(&flags.to_le_bytes())?;
+        out.write_all(&layout.sample_rate.hz().to_le_bytes())?;
+        out.write_all(&layout.samples_per_pixel.get().to_le_bytes())?;
+        out.write_all(&0_u32.to_le_bytes())?;
+        if version == 2 {
+            out.write_all(&u32::from(channels).to_le_bytes())?;
+        }
+        Ok(Self {
+            out,
+            layout,
+            pairs: 0,
+        })
+    }
+
+    /// Appends pairs, pixel by pixel with channels interleaved.
+    pub fn write_pairs(&mut self, pairs: &[MinMax]) -> Result<(), DatError> {
+        let mut bytes = Vec::with_capacity(pairs.len() * 4);
+        for pair in pairs {
+            push_value(&mut bytes, pair.min, self.layout.bits);
+            push_value(&mut bytes, pair.max, self.layout.bits);
+        }
+        self.out.write_all(&bytes)?;
+        self.pairs += pairs.len() as u64;
+        Ok(())
+    }
+
+    /// Patches the length into the header and hands the output back, positioned at its end.
+    pub fn finish(mut self) -> Result<W, DatError> {
+        let pixels = self.pairs / u64::from(self.layout.channels.get());
+        let length = u32::try_from(pixels).map_err(|_| DatError::TooLong(pixels))?;
+        let end = self.out.stream_position()?;
+        self.out.seek(SeekFrom::Start(LENGTH_OFFSET))?;
+        self.out.write_all(&length.to_le_bytes())?;
+        self.out.seek(SeekFrom::Start(end))?;
+        self.out.flush()?;
+        Ok(self.out)
     }
 }
 
@@ -100,12 +163,12 @@ pub fn decode_dat(mut reader: impl Read) -> Result<DatFile, DatError> {
         return Err(DatError::Version(version));
     }
     let flags = read_u32(&mut reader)?;
-    let sample_rate = SampleRate::try_from(read_i32(&mut reader)?)?;
+    let sample_rate = SampleRate::try_from(read_i32(&mut reader)?).map_err(InvalidOption::from)?;
     let samples_per_pixel = SamplesPerPixel::new(i64::from(read_i32(&mut reader)?))?;
     let length = read_u32(&mut reader)?;
     let channels = match version {
         1 => ChannelCount::MONO,
-        _ => ChannelCount::try_from(read_i32(&mut reader)?)?,
+        _ => ChannelCount::try_from(read_i32(&mut reader)?).map_err(InvalidOption::from)?,
     };
     let bits = if flags & EIGHT_BIT == 0 {
         Bits::Sixteen

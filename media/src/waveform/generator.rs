@@ -1,11 +1,11 @@
 //! Streaming peak generation: interleaved 16-bit samples in, min/max pairs out.
 
 use super::amplitude;
-use super::format::{AudioFormat, ChannelCount};
 use super::options::{
     AmplitudeScale, ChannelMode, InvalidOption, SamplesPerPixel, WaveformOptions,
 };
 use super::peaks::{MinMax, Peaks};
+use crate::format::{AudioFormat, ChannelCount};
 
 /// The pair a block starts from, so that any real sample replaces both ends.
 const UNTOUCHED: MinMax = MinMax {
@@ -162,7 +162,7 @@ pub fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::waveform::format::SampleRate;
+    use crate::format::SampleRate;
     use crate::waveform::options::Gain;
     use crate::waveform::zoom::Zoom;
 

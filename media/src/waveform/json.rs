@@ -58,7 +58,7 @@ pub fn encode_json(peaks: &Peaks, bits: Bits) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::waveform::format::{ChannelCount, SampleRate};
+    use crate::format::{ChannelCount, SampleRate};
     use crate::waveform::options::SamplesPerPixel;
     use crate::waveform::peaks::MinMax;
 

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use thiserror::Error;
 
 use super::zoom::Zoom;
+use crate::format::InvalidFormat;
 
 /// A value that no waveform option, format field or header may take.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -18,12 +19,9 @@ pub enum InvalidOption {
     /// A gain that is negative, infinite or NaN.
     #[error("invalid amplitude scale {0}: must be a finite number of at least 0")]
     Gain(f64),
-    /// A sample rate of 0 Hz or beyond `i32`.
-    #[error("invalid sample rate {0} Hz: must be from 1 to 2147483647")]
-    SampleRate(i64),
-    /// A channel count of 0 or above the maximum.
-    #[error("invalid channel count {0}: must be from 1 to {max}", max = super::format::MAX_CHANNELS)]
-    Channels(i64),
+    /// A sample rate or channel count out of range.
+    #[error(transparent)]
+    Format(#[from] InvalidFormat),
     /// A time span whose end lies before its start, or with a negative or non-finite bound.
     #[error("invalid time span {start} to {end} seconds")]
     TimeSpan {

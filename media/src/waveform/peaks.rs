@@ -4,8 +4,8 @@ use std::slice::ChunksExact;
 
 use thiserror::Error;
 
-use super::format::{ChannelCount, SampleRate};
 use super::options::SamplesPerPixel;
+use crate::format::{ChannelCount, SampleRate};
 
 /// Lowest and highest 16-bit sample of one channel over one pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

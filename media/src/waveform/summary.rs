@@ -8,8 +8,8 @@
 
 use std::num::NonZeroUsize;
 
-use super::format::ChannelCount;
 use super::peaks::Peaks;
+use crate::format::ChannelCount;
 
 /// Points in a summary unless asked otherwise.
 pub const DEFAULT_SUMMARY_POINTS: NonZeroUsize = NonZeroUsize::new(1800).expect("non-zero");
@@ -204,7 +204,7 @@ mod tests {
     }
 
     fn from_generated_peaks(samples: &[i16]) -> Summary {
-        use crate::waveform::format::{AudioFormat, SampleRate};
+        use crate::format::{AudioFormat, SampleRate};
         use crate::waveform::generator::generate;
         use crate::waveform::options::WaveformOptions;
 

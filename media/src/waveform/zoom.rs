@@ -2,8 +2,8 @@
 
 use std::num::NonZeroU32;
 
-use super::format::SampleRate;
 use super::options::{InvalidOption, SamplesPerPixel};
+use crate::format::SampleRate;
 
 /// A stretch of audio time in seconds: finite, `0 <= start <= end`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,9 +1,20 @@
-//! Shape of the audio that goes into the peak generator.
+//! Shape of PCM audio shared by the decoder, the peak generator and later consumers.
 
 use std::fmt;
 use std::num::NonZeroU32;
 
-use super::options::InvalidOption;
+use thiserror::Error;
+
+/// A sample rate or channel count that no audio Mixdown handles may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum InvalidFormat {
+    /// A sample rate of 0 Hz or beyond `i32`.
+    #[error("invalid sample rate {0} Hz: must be from 1 to 2147483647")]
+    SampleRate(i64),
+    /// A channel count of 0 or above the maximum.
+    #[error("invalid channel count {0}: must be from 1 to {MAX_CHANNELS}")]
+    Channels(i64),
+}
 
 /// Most channels accepted; like audiowaveform, Mixdown refuses files with more.
 pub const MAX_CHANNELS: u16 = 24;
@@ -13,11 +24,14 @@ pub const MAX_CHANNELS: u16 = 24;
 pub struct SampleRate(NonZeroU32);
 
 impl SampleRate {
+    /// The highest rate a `.dat` header can hold.
+    pub const MAX: Self = Self(NonZeroU32::new(i32::MAX.unsigned_abs()).expect("non-zero"));
+
     /// Accepts 1 ..= `i32::MAX` Hz.
-    pub fn new(hz: u32) -> Result<Self, InvalidOption> {
+    pub fn new(hz: u32) -> Result<Self, InvalidFormat> {
         match NonZeroU32::new(hz) {
             Some(rate) if i32::try_from(hz).is_ok() => Ok(Self(rate)),
-            _ => Err(InvalidOption::SampleRate(i64::from(hz))),
+            _ => Err(InvalidFormat::SampleRate(i64::from(hz))),
         }
     }
 
@@ -28,11 +42,11 @@ impl SampleRate {
 }
 
 impl TryFrom<i32> for SampleRate {
-    type Error = InvalidOption;
+    type Error = InvalidFormat;
 
     fn try_from(hz: i32) -> Result<Self, Self::Error> {
         u32::try_from(hz)
-            .map_err(|_| InvalidOption::SampleRate(i64::from(hz)))
+            .map_err(|_| InvalidFormat::SampleRate(i64::from(hz)))
             .and_then(Self::new)
     }
 }
@@ -51,12 +65,15 @@ impl ChannelCount {
     /// A single channel.
     pub const MONO: Self = Self(1);
 
+    /// The most channels accepted.
+    pub const MAX: Self = Self(MAX_CHANNELS);
+
     /// Accepts 1 ..= [`MAX_CHANNELS`].
-    pub fn new(channels: u16) -> Result<Self, InvalidOption> {
+    pub fn new(channels: u16) -> Result<Self, InvalidFormat> {
         if (1..=MAX_CHANNELS).contains(&channels) {
             Ok(Self(channels))
         } else {
-            Err(InvalidOption::Channels(i64::from(channels)))
+            Err(InvalidFormat::Channels(i64::from(channels)))
         }
     }
 
@@ -72,16 +89,16 @@ impl ChannelCount {
 }
 
 impl TryFrom<i32> for ChannelCount {
-    type Error = InvalidOption;
+    type Error = InvalidFormat;
 
     fn try_from(channels: i32) -> Result<Self, Self::Error> {
         u16::try_from(channels)
-            .map_err(|_| InvalidOption::Channels(i64::from(channels)))
+            .map_err(|_| InvalidFormat::Channels(i64::from(channels)))
             .and_then(Self::new)
     }
 }
 
-/// Sample rate and channel count of interleaved 16-bit input.
+/// Sample rate and channel count of a stream of PCM frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AudioFormat {
     /// Frames per second.

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Waveform generation speed and memory: `mixdown waveform` (.dat, zoom 256) against
+# audiowaveform with the same options (when on PATH) and against `ffmpeg -f s16le`
+# to /dev/null, the cost of decoding alone. Inputs are 10-minute and 3-hour stereo
+# 44.1 kHz WAV, MP3 (192k) and FLAC, made once and reused.
+#
+#   bench/waveform.sh [INPUT_DIR]
+#
+# INPUT_DIR defaults to ${TMPDIR:-/tmp}/mixdown-waveform-bench (about 2.6 GB).
+# Prints one row per tool and input: wall seconds, peak RSS, and the ratio of
+# each to the decode floor. On WAV, mixdown's and audiowaveform's outputs are
+# compared byte for byte.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+
+inputs=${1:-${TMPDIR:-/tmp}/mixdown-waveform-bench}
+mixdown_install_packages ffmpeg sox time
+mixdown_require_cargo
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release -p mixdown >/dev/null
+bin=$target/release/mixdown
+mkdir -p "$inputs"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+make_inputs() {
+  local name=$1 seconds=$2 base="$inputs/$1"
+  if [ ! -s "$base.wav" ]; then
+    mixdown_info "making $name.wav ($seconds s)"
+    # Music-like: two tones under a slow tremolo, plus quiet noise.
+    sox -D -n -r 44100 -c 2 -b 16 "$base.wav" synth "$seconds" sine 220 sine 330 \
+      synth "$seconds" pinknoise mix tremolo 0.5 40 gain -6
+  fi
+  [ -s "$base.mp3" ] || ffmpeg -nostdin -loglevel error -y -i "$base.wav" -b:a 192k "$base.mp3"
+  [ -s "$base.flac" ] || ffmpeg -nostdin -loglevel error -y -i "$base.wav" "$base.flac"
+}
+
+# Runs "$@" under /usr/bin/time; prints "wall_seconds peak_kib".
+measure() {
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" ||
+    { cat "$work/stderr" >&2; return 1; }
+  cat "$work/time"
+}
+
+row() { printf '%-18s %-13s %9s %10s %10s %10s\n' "$@"; }
+
+make_inputs 10min 600
+make_inputs 3h 10800
+
+has_audiowaveform=false
+if command -v audiowaveform >/dev/null 2>&1; then
+  has_audiowaveform=true
+else
+  mixdown_info "audiowaveform not on PATH: its rows are skipped"
+fi
+
+row input tool wall_s peak_MiB wall/floor rss/floor
+for name in 10min 3h; do
+  for ext in wav mp3 flac; do
+    input="$inputs/$name.$ext"
+    read -r floor_s floor_k < <(measure ffmpeg -nostdin -loglevel error -i "$input" -f s16le -y /dev/null)
+    report() {
+      local tool=$1 wall=$2 kib=$3
+      row "$name.$ext" "$tool" "$wall" "$((kib / 1024))" \
+        "$(awk -v a="$wall" -v b="$floor_s" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
+        "$(awk -v a="$kib" -v b="$floor_k" 'BEGIN { printf "%.2f", a / b }')"
+    }
+    report "ffmpeg s16le" "$floor_s" "$floor_k"
+    read -r wall kib < <(measure "$bin" waveform -i "$input" -o "$work/mixdown.dat" -z 256 -b 16)
+    report mixdown "$wall" "$kib"
+    if $has_audiowaveform; then
+      read -r wall kib < <(measure audiowaveform -i "$input" -o "$work/awf.dat" -z 256 -b 16)
+      report audiowaveform "$wall" "$kib"
+      if [ "$ext" = wav ]; then
+        if cmp -s "$work/mixdown.dat" "$work/awf.dat"; then
+          mixdown_info "$name.wav: outputs identical"
+        else
+          mixdown_info "$name.wav: OUTPUTS DIFFER"
+        fi
+      fi
+    fi
+  done
+done

@@ -1,0 +1,272 @@
+//! The decoder on real files of every supported kind, and on broken ones.
+
+mod common;
+
+use std::fs;
+use std::io::Cursor;
+use std::path::Path;
+use std::time::Duration;
+
+use common::Fixtures;
+use mixdown_media::decode::{
+    Backend, Codec, Container, DecodeError, DecodeLimits, Decoder, ErrorCode,
+};
+use mixdown_media::format::{ChannelCount, SampleRate};
+
+const SECONDS: f64 = 2.0;
+const RATE: u32 = 44_100;
+
+/// Decodes everything; returns the frame count and the largest block.
+fn drain(decoder: &mut Decoder) -> Result<(u64, usize), DecodeError> {
+    let mut expected_first = 0;
+    let mut largest = 0;
+    while let Some(block) = decoder.next_block()? {
+        assert_eq!(block.first_frame(), expected_first, "blocks are contiguous");
+        assert_eq!(block.samples().len(), block.pcm16().len());
+        expected_first += block.frames() as u64;
+        largest = largest.max(block.frames());
+    }
+    Ok((decoder.frames_decoded(), largest))
+}
+
+fn open(path: &Path) -> Result<Decoder, DecodeError> {
+    Decoder::open_path(path, DecodeLimits::permissive())
+}
+
+fn decode_error(path: &Path) -> DecodeError {
+    match open(path) {
+        Err(error) => error,
+        Ok(mut decoder) => drain(&mut decoder).expect_err("decoding should fail"),
+    }
+}
+
+#[test]
+fn every_supported_kind_is_probed_by_content_and_decoded_whole() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    let cases = [
+        (wav.clone(), Container::Wav, Codec::Pcm, Backend::Symphonia),
+        (
+            fixtures.ffmpeg(&wav, "music.mp3", &["-c:a", "libmp3lame", "-b:a", "128k"]),
+            Container::MpegAudio,
+            Codec::Mp3,
+            Backend::Symphonia,
+        ),
+        (
+            fixtures.ffmpeg(&wav, "music.flac", &[]),
+            Container::Flac,
+            Codec::Flac,
+            Backend::Symphonia,
+        ),
+        (
+            fixtures.ffmpeg(&wav, "music.m4a", &["-c:a", "aac", "-b:a", "128k"]),
+            Container::Mp4,
+            Codec::Aac,
+            Backend::Ffmpeg,
+        ),
+        (
+            fixtures.ffmpeg(&wav, "music.ogg", &["-c:a", "libvorbis"]),
+            Container::Ogg,
+            Codec::Vorbis,
+            Backend::Symphonia,
+        ),
+        (
+            fixtures.ffmpeg(&wav, "music.opus", &["-c:a", "libopus", "-b:a", "64k"]),
+            Container::Ogg,
+            Codec::Opus,
+            Backend::Ffmpeg,
+        ),
+        (
+            fixtures.ffmpeg(&wav, "adts-named.mp3", &["-c:a", "aac", "-f", "adts"]),
+            Container::Adts,
+            Codec::Aac,
+            Backend::Symphonia,
+        ),
+    ];
+    for (path, container, codec, backend) in cases {
+        let mut decoder = open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let probe = decoder.probe().clone();
+        let name = path.display();
+        assert_eq!(probe.container, container, "{name}");
+        assert_eq!(probe.codec, codec, "{name}");
+        assert_eq!(probe.backend, backend, "{name}");
+        assert_eq!(probe.format.channels.get(), 2, "{name}");
+        let (frames, largest) = drain(&mut decoder).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let seconds = frames as f64 / f64::from(probe.format.sample_rate.hz());
+        // Lossy codecs may add up to a frame or two of priming and padding.
+        assert!((seconds - SECONDS).abs() < 0.1, "{name}: {seconds} s");
+        assert!(largest <= 65_535, "{name}: a block of {largest} frames");
+        if let Some(duration) = probe.duration {
+            assert!(
+                (duration.as_secs_f64() - SECONDS).abs() < 0.1,
+                "{name}: {duration:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_probe_reports_rate_channels_duration_and_bit_rate() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", 48_000, SECONDS);
+    let mono = fixtures.ffmpeg(&wav, "mono.mp3", &["-ac", "1", "-b:a", "96k"]);
+    let decoder = open(&mono).expect("opens");
+    let probe = decoder.probe();
+    assert_eq!(probe.format.sample_rate.hz(), 48_000);
+    assert_eq!(probe.format.channels, ChannelCount::MONO);
+    let bit_rate = probe.bit_rate.expect("bit rate");
+    assert!((90_000..110_000).contains(&bit_rate), "{bit_rate}");
+    let wav_rate = open(&wav).expect("opens").probe().bit_rate;
+    assert!(wav_rate.is_some_and(|rate| rate.abs_diff(48_000 * 2 * 16) < 2_000));
+}
+
+#[test]
+fn a_reader_decodes_exactly_like_the_same_file_even_through_ffmpeg() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    let opus = fixtures.ffmpeg(&wav, "music.opus", &["-c:a", "libopus"]);
+    for path in [wav, opus] {
+        let from_path = all_pcm16(&mut open(&path).expect("opens path"));
+        let reader = Cursor::new(fs::read(&path).expect("reads"));
+        let mut decoder =
+            Decoder::open_reader(reader, DecodeLimits::permissive()).expect("opens reader");
+        assert_eq!(all_pcm16(&mut decoder), from_path, "{}", path.display());
+    }
+}
+
+fn all_pcm16(decoder: &mut Decoder) -> Vec<i16> {
+    let mut samples = Vec::new();
+    while let Some(block) = decoder.next_block().expect("decodes") {
+        samples.extend_from_slice(block.pcm16());
+    }
+    samples
+}
+
+#[test]
+fn a_text_file_named_mp3_is_an_unsupported_format() {
+    let fixtures = Fixtures::new();
+    let text = "These are the lyrics of the song, not the song.\n".repeat(40);
+    let path = fixtures.bytes("lyrics.mp3", text.as_bytes());
+    let error = decode_error(&path);
+    assert_eq!(error.code(), ErrorCode::UnsupportedFormat, "{error}");
+    assert!(error.is_client_error());
+}
+
+#[test]
+fn zero_bytes_are_empty_audio() {
+    let fixtures = Fixtures::new();
+    let error = decode_error(&fixtures.bytes("nothing.mp3", &[]));
+    assert!(matches!(error, DecodeError::Empty), "{error}");
+    assert_eq!(error.code().as_str(), "empty_audio");
+}
+
+#[test]
+fn a_wav_without_frames_is_empty_audio() {
+    let fixtures = Fixtures::new();
+    let full = fs::read(fixtures.music("music.wav", RATE, SECONDS)).expect("reads");
+    let mut header_only = full[..44].to_vec();
+    header_only[40..44].copy_from_slice(&0_u32.to_le_bytes());
+    let error = decode_error(&fixtures.bytes("silence.wav", &header_only));
+    assert_eq!(error.code(), ErrorCode::EmptyAudio, "{error}");
+}
+
+#[test]
+fn a_truncated_mp3_is_corrupt_audio() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    let mp3 = fs::read(fixtures.ffmpeg(&wav, "music.mp3", &["-b:a", "128k"])).expect("reads");
+    let cut = fixtures.bytes("cut.mp3", &mp3[..mp3.len() / 2]);
+    let error = decode_error(&cut);
+    assert!(matches!(error, DecodeError::Truncated { .. }), "{error}");
+    assert_eq!(error.code(), ErrorCode::CorruptAudio);
+}
+
+#[test]
+fn a_wav_cut_short_of_the_size_its_header_declares_is_truncated() {
+    let fixtures = Fixtures::new();
+    let wav = fs::read(fixtures.music("music.wav", RATE, SECONDS)).expect("reads");
+    let error = decode_error(&fixtures.bytes("cut.wav", &wav[..wav.len() / 2]));
+    assert!(matches!(error, DecodeError::Truncated { .. }), "{error}");
+    assert_eq!(error.code(), ErrorCode::CorruptAudio);
+}
+
+#[test]
+fn a_wav_whose_data_chunk_outgrows_its_riff_chunk_is_corrupt_audio() {
+    let fixtures = Fixtures::new();
+    let mut wav = fs::read(fixtures.music("music.wav", RATE, SECONDS)).expect("reads");
+    let data = u32::from_le_bytes([wav[40], wav[41], wav[42], wav[43]]);
+    wav[40..44].copy_from_slice(&(data * 2).to_le_bytes());
+    let error = decode_error(&fixtures.bytes("lying.wav", &wav));
+    assert!(matches!(error, DecodeError::Corrupt(_)), "{error}");
+}
+
+#[test]
+fn a_wav_whose_header_claims_no_channels_is_refused() {
+    let fixtures = Fixtures::new();
+    let mut wav = fs::read(fixtures.music("music.wav", RATE, SECONDS)).expect("reads");
+    wav[22..24].copy_from_slice(&0_u16.to_le_bytes());
+    let error = decode_error(&fixtures.bytes("no-channels.wav", &wav));
+    assert_eq!(error.code(), ErrorCode::CorruptAudio, "{error}");
+}
+
+fn limits(seconds: u64, rate: u32, channels: u16) -> DecodeLimits {
+    DecodeLimits {
+        max_duration: Duration::from_secs(seconds),
+        max_sample_rate: SampleRate::new(rate).expect("rate"),
+        max_channels: ChannelCount::new(channels).expect("channels"),
+    }
+}
+
+#[test]
+fn a_declared_duration_beyond_the_limit_is_too_long_before_decoding() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, 3.0);
+    let error = Decoder::open_path(&wav, limits(2, 48_000, 2))
+        .err()
+        .expect("too long");
+    assert_eq!(error.code(), ErrorCode::TooLong, "{error}");
+}
+
+#[test]
+fn audio_without_a_declared_duration_is_cut_off_once_it_passes_the_limit() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, 3.0);
+    // Written to a pipe, the WAV carries no sizes; symphonia then declares no length.
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-i"])
+        .arg(&wav)
+        .args(["-f", "wav", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let streamed = fixtures.bytes("streamed.wav", &output.stdout);
+    let mut decoder = Decoder::open_path(&streamed, limits(2, 48_000, 2)).expect("opens");
+    assert_eq!(decoder.probe().duration, None);
+    let error = drain(&mut decoder).expect_err("too long");
+    assert_eq!(error.code(), ErrorCode::TooLong, "{error}");
+    assert!(decoder.frames_decoded() <= u64::from(RATE) * 2 + 65_535);
+    assert!(decoder.next_block().expect("ended").is_none());
+}
+
+#[test]
+fn a_sample_rate_or_channel_count_above_the_limits_is_unsupported() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", 96_000, 0.5);
+    let error = Decoder::open_path(&wav, limits(10, 48_000, 2))
+        .err()
+        .expect("rate");
+    assert!(
+        matches!(
+            error,
+            DecodeError::SampleRateAboveLimit { found: 96_000, .. }
+        ),
+        "{error}"
+    );
+    let error = Decoder::open_path(&wav, limits(10, 96_000, 1))
+        .err()
+        .expect("channels");
+    assert!(
+        matches!(error, DecodeError::TooManyChannels { found: 2, .. }),
+        "{error}"
+    );
+    assert_eq!(error.code(), ErrorCode::UnsupportedFormat);
+}
