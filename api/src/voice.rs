@@ -111,15 +111,14 @@ impl VoiceApi {
     ) -> poem::Result<Queued> {
         let (user, keys) = read_samples(&state, tenant.0, form, MAX_ENROLL_SAMPLES).await?;
         let min = state.settings.voice.enrollment_samples;
-        let samples = (keys.len() >= min)
-            .then(|| SampleKeys::try_from(keys.clone()).ok())
-            .flatten();
+        // `read_samples` took at most MAX_ENROLL_SAMPLES, so only the minimum can fail.
+        let samples = SampleKeys::try_from(keys.clone())
+            .ok()
+            .filter(|_| keys.len() >= min);
         let Some(samples) = samples else {
             discard(&state, &keys).await;
-            let message = format!(
-                "an enrollment needs at least {min} samples, got {}",
-                keys.len()
-            );
+            let got = keys.len();
+            let message = format!("an enrollment needs at least {min} samples, got {got}");
             return Err(ApiError::invalid_field("not_enough_samples", "sample", message).into());
         };
         let payload = JobPayload::VoiceEnroll(VoiceEnrollPayload {
