@@ -10,4 +10,7 @@ source scripts/setup.sh
 
 mixdown_require_cargo
 mixdown_install_packages "${MIXDOWN_BUILD_PACKAGES[@]}"
+# Voice jobs need the encoder's weights; the default voice_model setting
+# points where this puts them.
+scripts/voice-model.sh >/dev/null
 exec cargo run --release -p mixdown -- dev "$@"

@@ -19,7 +19,7 @@ MIXDOWN_BUILD_PACKAGES=(
   build-essential pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libswresample-dev
   libavfilter-dev libavdevice-dev libswscale-dev
-  ca-certificates
+  ca-certificates python3 curl
 )
 
 # Additional packages for the test suite: media tools used to make fixtures

@@ -14,6 +14,9 @@
 # MIXDOWN_TEST_POSTGRES_URL, MIXDOWN_TEST_REDIS_URL, MIXDOWN_TEST_S3_ENDPOINT,
 # MIXDOWN_TEST_S3_ACCESS_KEY and MIXDOWN_TEST_S3_SECRET_KEY already set in the
 # environment are kept; a service whose URL points elsewhere is not managed.
+# So are MIXDOWN_VOICE_MODEL (else scripts/voice-model.sh fetches the voice
+# model into the cache) and MIXDOWN_TEST_VOICE_DATA (the speech corpus,
+# default ../shared/testdata/voice beside the repository).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/setup.sh
@@ -34,4 +37,7 @@ mixdown_test_services
 if [ "$services_only" = true ]; then
   exit 0
 fi
+# The voice tests need the encoder's weights: fetched once into the cache.
+MIXDOWN_VOICE_MODEL=${MIXDOWN_VOICE_MODEL:-$(scripts/voice-model.sh)}
+export MIXDOWN_VOICE_MODEL
 exec cargo test --workspace --locked "$@"

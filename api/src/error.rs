@@ -17,6 +17,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     field: Option<String>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -27,6 +28,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -57,6 +59,14 @@ impl ApiError {
         )
     }
 
+    /// The same error telling the client to come back in `seconds`.
+    pub fn retry_after(self, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..self
+        }
+    }
+
     /// The stable code.
     pub fn code(&self) -> &'static str {
         self.code
@@ -83,6 +93,9 @@ impl ResponseError for ApiError {
             .content_type("application/json");
         if self.status == StatusCode::UNAUTHORIZED {
             builder = builder.header(header::WWW_AUTHENTICATE, "Bearer");
+        }
+        if let Some(seconds) = self.retry_after {
+            builder = builder.header(header::RETRY_AFTER, seconds);
         }
         builder.body(json!({ "error": body }).to_string())
     }

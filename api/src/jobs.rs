@@ -240,6 +240,15 @@ fn new_job(tenant: Tenant, key: Option<String>, body: CreateJob) -> Result<NewJo
         );
         ApiError::invalid_field("unknown_kind", "kind", message)
     })?;
+    if !kind.submittable() {
+        let message =
+            format!("{kind} jobs are made by the /v1/voice endpoints, which store their samples");
+        return Err(ApiError::invalid_field(
+            "kind_not_submittable",
+            "kind",
+            message,
+        ));
+    }
     let payload = JobPayload::parse(kind, body.payload.as_ref())
         .map_err(|e| ApiError::invalid_field("invalid_payload", &e.field, e.message))?;
     Ok(NewJob {

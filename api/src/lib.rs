@@ -8,7 +8,9 @@ mod jobs;
 mod ops;
 mod payload;
 mod state;
+mod upload;
 mod views;
+mod voice;
 mod workers;
 
 use poem::{Endpoint, EndpointExt, error::ResponseError};
@@ -17,12 +19,12 @@ use poem_openapi::OpenApiService;
 pub use error::ApiError;
 use ops::Draining;
 pub use ops::ops_routes;
-pub use state::{ApiSettings, AppState};
+pub use state::{ApiSettings, AppState, VoiceLimits};
 use tokio_util::sync::CancellationToken;
 
 /// The whole HTTP application over `state`, testable without a socket.
 pub fn app(state: AppState) -> impl Endpoint {
-    let apis = (jobs::JobsApi, workers::WorkersApi);
+    let apis = (jobs::JobsApi, voice::VoiceApi, workers::WorkersApi);
     let api = OpenApiService::new(apis, "Mixdown", env!("CARGO_PKG_VERSION"));
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();

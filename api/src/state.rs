@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mixdown_jobs::{Stores, ids::TenantId};
+use mixdown_jobs::{Stores, ids::TenantId, voice::Lockout};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
@@ -20,6 +20,29 @@ pub struct ApiSettings {
     pub key_cache_ttl: Duration,
     /// A worker silent for longer than this is not listed as live.
     pub worker_dead_after: Duration,
+    /// Limits of the voice endpoints.
+    pub voice: VoiceLimits,
+}
+
+/// Limits of the voice endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct VoiceLimits {
+    /// Largest voice sample, bytes.
+    pub max_sample_bytes: u64,
+    /// Samples an enrollment needs at least.
+    pub enrollment_samples: usize,
+    /// When rejected verifications lock a user.
+    pub lockout: Lockout,
+}
+
+impl Default for VoiceLimits {
+    fn default() -> Self {
+        Self {
+            max_sample_bytes: 10 << 20,
+            enrollment_samples: 3,
+            lockout: Lockout::default(),
+        }
+    }
 }
 
 impl Default for ApiSettings {
@@ -28,6 +51,7 @@ impl Default for ApiSettings {
             max_json_bytes: 1 << 20,
             key_cache_ttl: Duration::from_secs(60),
             worker_dead_after: Duration::from_secs(15),
+            voice: VoiceLimits::default(),
         }
     }
 }

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use mixdown_api::{ApiSettings, AppState, app};
-use mixdown_jobs::{Stores, backoff::Backoff, kind::JobKind};
-use mixdown_worker::{ReconcilerSettings, WorkerSettings, run_worker};
+use mixdown_api::{ApiSettings, AppState, VoiceLimits, app};
+use mixdown_jobs::{Stores, backoff::Backoff, ids::TenantId, kind::JobKind};
+use mixdown_worker::{ReconcilerSettings, VoiceSettings, WorkerSettings, run_worker};
 use poem::{
     EndpointExt,
     endpoint::BoxEndpoint,
@@ -57,9 +57,13 @@ both_modes!(
     a_client_can_wait_for_a_job_to_end,
 );
 
+// After the macro, which the voice cases use too.
+mod voice;
+
 struct TestApp {
     client: TestClient<BoxEndpoint<'static>>,
     key: String,
+    tenant: TenantId,
     stores: Stores,
     stop: CancellationToken,
     worker: Option<JoinHandle<()>>,
@@ -67,10 +71,15 @@ struct TestApp {
 
 impl TestApp {
     async fn new(stores: Stores) -> Self {
+        Self::with_voice_limits(stores, VoiceLimits::default()).await
+    }
+
+    async fn with_voice_limits(stores: Stores, voice: VoiceLimits) -> Self {
         let tenant = format!("t-{}", mixdown_testkit::unique());
-        let key = stores.jobs.create_api_key(&tenant).await.unwrap().key;
+        let key = stores.jobs.create_api_key(&tenant).await.unwrap();
         let settings = ApiSettings {
             max_json_bytes: 4096,
+            voice,
             ..ApiSettings::default()
         };
         let ep = app(AppState::new(stores.clone(), settings))
@@ -78,7 +87,8 @@ impl TestApp {
             .boxed();
         Self {
             client: TestClient::new(ep),
-            key,
+            key: key.key,
+            tenant: key.tenant_id,
             stores,
             stop: CancellationToken::new(),
             worker: None,
@@ -87,9 +97,12 @@ impl TestApp {
 
     /// The same app with a worker running in process.
     async fn with_worker(stores: Stores) -> Self {
-        let mut app = Self::new(stores).await;
+        Self::new(stores).await.run_worker(None)
+    }
+
+    /// Starts a worker of every queue in process.
+    fn run_worker(mut self, voice: Option<VoiceSettings>) -> Self {
         let settings = WorkerSettings {
-            queues: JobKind::ALL.to_vec(),
             concurrency: 4,
             poll_interval: Duration::from_millis(20),
             heartbeat_interval: Duration::from_millis(200),
@@ -106,12 +119,18 @@ impl TestApp {
                 grace: Duration::from_secs(2),
                 dead_after: Duration::from_secs(5),
             }),
+            queues: if voice.is_some() {
+                JobKind::ALL.to_vec()
+            } else {
+                vec![JobKind::Noop]
+            },
+            voice,
         };
-        let (stores, stop) = (app.stores.clone(), app.stop.clone());
-        app.worker = Some(tokio::spawn(async move {
+        let (stores, stop) = (self.stores.clone(), self.stop.clone());
+        self.worker = Some(tokio::spawn(async move {
             run_worker(stores, settings, stop).await.unwrap();
         }));
-        app
+        self
     }
 
     async fn stop(self) {

@@ -5,16 +5,22 @@ use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::voice::{VoiceEnrollPayload, VoiceVerifyPayload};
+
 /// What a job does; each kind has its own queue so it can be scaled alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobKind {
     /// Sleeps, then fails its first N attempts: checks a fleet end to end.
     Noop,
+    /// Makes a user's voiceprint from uploaded samples.
+    VoiceEnroll,
+    /// Scores an uploaded sample against a user's voiceprint.
+    VoiceVerify,
 }
 
 impl JobKind {
     /// Every kind, in the order the API lists them.
-    pub const ALL: [JobKind; 1] = [JobKind::Noop];
+    pub const ALL: [JobKind; 3] = [JobKind::Noop, JobKind::VoiceEnroll, JobKind::VoiceVerify];
 
     /// The kind named by `name`, if there is one.
     pub fn parse(name: &str) -> Option<Self> {
@@ -25,6 +31,8 @@ impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Noop => "noop",
+            JobKind::VoiceEnroll => "voice_enroll",
+            JobKind::VoiceVerify => "voice_verify",
         }
     }
 
@@ -33,10 +41,23 @@ impl JobKind {
         self.as_str()
     }
 
+    /// Whether clients may submit this kind through `POST /v1/jobs`. Voice
+    /// jobs name samples that only the voice endpoints may store.
+    pub fn submittable(self) -> bool {
+        self == JobKind::Noop
+    }
+
+    /// Whether the kind's handler needs the voice engine and the voiceprint key.
+    pub fn is_voice(self) -> bool {
+        matches!(self, JobKind::VoiceEnroll | JobKind::VoiceVerify)
+    }
+
     /// How many attempts a job of this kind gets when the client does not say.
+    /// Voice jobs fail for good on bad audio; more attempts only help when a
+    /// store was briefly unreachable.
     pub fn default_max_attempts(self) -> u32 {
         match self {
-            JobKind::Noop => 3,
+            JobKind::Noop | JobKind::VoiceEnroll | JobKind::VoiceVerify => 3,
         }
     }
 
@@ -44,6 +65,10 @@ impl JobKind {
     pub fn default_timeout(self) -> Duration {
         match self {
             JobKind::Noop => Duration::from_secs(15 * 60),
+            // Ten samples of a minute each embed in well under a minute.
+            JobKind::VoiceEnroll => Duration::from_secs(120),
+            // Verification is interactive: a stuck attempt should give way fast.
+            JobKind::VoiceVerify => Duration::from_secs(30),
         }
     }
 }
@@ -125,6 +150,10 @@ pub struct PayloadError {
 pub enum JobPayload {
     /// Input of a `noop` job.
     Noop(NoopPayload),
+    /// Input of a `voice_enroll` job.
+    VoiceEnroll(VoiceEnrollPayload),
+    /// Input of a `voice_verify` job.
+    VoiceVerify(VoiceVerifyPayload),
 }
 
 impl JobPayload {
@@ -140,6 +169,8 @@ impl JobPayload {
         }
         match kind {
             JobKind::Noop => parse_typed(value).map(JobPayload::Noop),
+            JobKind::VoiceEnroll => parse_typed(value).map(JobPayload::VoiceEnroll),
+            JobKind::VoiceVerify => parse_typed(value).map(JobPayload::VoiceVerify),
         }
     }
 
@@ -147,6 +178,8 @@ impl JobPayload {
     pub fn kind(&self) -> JobKind {
         match self {
             JobPayload::Noop(_) => JobKind::Noop,
+            JobPayload::VoiceEnroll(_) => JobKind::VoiceEnroll,
+            JobPayload::VoiceVerify(_) => JobKind::VoiceVerify,
         }
     }
 
@@ -154,6 +187,8 @@ impl JobPayload {
     pub fn to_json(&self) -> Value {
         match self {
             JobPayload::Noop(p) => serde_json::to_value(p),
+            JobPayload::VoiceEnroll(p) => serde_json::to_value(p),
+            JobPayload::VoiceVerify(p) => serde_json::to_value(p),
         }
         .unwrap_or(Value::Null)
     }
@@ -294,6 +329,26 @@ mod tests {
             assert!(bad.parse::<Timeouts>().is_err(), "{bad}");
         }
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+    }
+
+    #[test]
+    fn voice_payloads_parse_typed_ids_and_keys() {
+        let ok = json!({"user_id": "alice", "sample": "voice/t/1"});
+        let p = JobPayload::parse(JobKind::VoiceVerify, Some(&ok)).unwrap();
+        assert_eq!(p.to_json(), ok);
+        let err = JobPayload::parse(
+            JobKind::VoiceVerify,
+            Some(&json!({"user_id": "a b", "sample": "voice/t/1"})),
+        );
+        assert_eq!(err.unwrap_err().field, "payload.user_id");
+        let err = JobPayload::parse(
+            JobKind::VoiceVerify,
+            Some(&json!({"user_id": "a", "sample": "../x"})),
+        );
+        assert_eq!(err.unwrap_err().field, "payload.sample");
+        let none = json!({"user_id": "a", "samples": []});
+        let err = JobPayload::parse(JobKind::VoiceEnroll, Some(&none)).unwrap_err();
+        assert_eq!(err.field, "payload.samples");
     }
 
     #[test]

@@ -12,5 +12,6 @@ pub mod queue;
 pub mod store;
 mod stores;
 pub mod time;
+pub mod voice;
 
 pub use stores::Stores;

@@ -179,6 +179,24 @@ pub struct NewJob {
     pub idempotency_key: Option<String>,
 }
 
+impl NewJob {
+    /// A job of `payload`'s kind with every default: due now, default
+    /// priority and attempts, no parent, callback or idempotency key.
+    pub fn with_defaults(tenant_id: TenantId, payload: JobPayload) -> Self {
+        let attempts = i64::from(payload.kind().default_max_attempts());
+        Self {
+            tenant_id,
+            payload,
+            priority: Priority::default(),
+            max_attempts: MaxAttempts::new(attempts).expect("defaults are in range"),
+            run_at: None,
+            parent_id: None,
+            callback_url: None,
+            idempotency_key: None,
+        }
+    }
+}
+
 /// What ended an attempt, as a handler reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {

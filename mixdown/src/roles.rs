@@ -2,10 +2,15 @@
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
-use anyhow::Context;
-use mixdown_api::{ApiSettings, AppState};
-use mixdown_jobs::{Stores, kind::JobKind, store::JobStore};
-use mixdown_worker::{ReconcilerSettings, WorkerSettings, run_worker};
+use anyhow::{Context, bail};
+use mixdown_api::{ApiSettings, AppState, VoiceLimits};
+use mixdown_jobs::{
+    Stores,
+    kind::JobKind,
+    store::JobStore,
+    voice::{VoiceKey, VoiceKeys},
+};
+use mixdown_worker::{ReconcilerSettings, VoiceSettings, WorkerSettings, run_worker};
 use poem::{
     Endpoint, Server,
     listener::{Acceptor, Listener, TcpListener},
@@ -22,8 +27,9 @@ use crate::{
 pub async fn dev(settings: Settings) -> anyhow::Result<()> {
     let stores = compose::stores(&settings, Mode::Embedded).await?;
     let key = dev_key(&stores.jobs, &settings.data_dir).await?;
+    let voice_key = dev_voice_key(&settings)?;
     let stop = stop_on_signal();
-    let worker_settings = worker_settings(&settings, JobKind::ALL.to_vec());
+    let worker_settings = worker_settings(&settings, JobKind::ALL.to_vec(), Some(voice_key));
     let worker = tokio::spawn(run_worker(stores.clone(), worker_settings, stop.clone()));
     let app = mixdown_api::app(app_state(&settings, stores, stop.clone()));
     serve(app, settings.listen, stop, |addr| {
@@ -38,6 +44,9 @@ pub async fn dev(settings: Settings) -> anyhow::Result<()> {
 /// `mixdown api`: the HTTP API over the fleet stores.
 pub async fn api(settings: Settings) -> anyhow::Result<()> {
     let stores = compose::stores(&settings, Mode::Fleet("api")).await?;
+    // The API never opens a print, but a fleet whose API takes voice jobs
+    // that no worker could seal is misconfigured: say so at the start.
+    voice_keys(&settings, "api")?;
     let stop = stop_on_signal();
     let app = mixdown_api::app(app_state(&settings, stores, stop.clone()));
     serve(app, settings.listen, stop, |addr| {
@@ -48,6 +57,11 @@ pub async fn api(settings: Settings) -> anyhow::Result<()> {
 
 /// `mixdown worker`: runs `queues` until SIGTERM, then drains.
 pub async fn worker(settings: Settings, queues: Vec<JobKind>) -> anyhow::Result<()> {
+    let voice = if queues.iter().any(|k| k.is_voice()) {
+        Some(voice_keys(&settings, "worker")?)
+    } else {
+        None
+    };
     let stores = compose::stores(&settings, Mode::Fleet("worker")).await?;
     let stop = stop_on_signal();
     // The ops endpoints outlive the drain, so /readyz can say it drains.
@@ -58,7 +72,7 @@ pub async fn worker(settings: Settings, queues: Vec<JobKind>) -> anyhow::Result<
         ops_stop.clone(),
         |addr| println!("Mixdown worker serving /healthz and /metrics on http://{addr}"),
     ));
-    let ran = run_worker(stores, worker_settings(&settings, queues), stop).await;
+    let ran = run_worker(stores, worker_settings(&settings, queues, voice), stop).await;
     ops_stop.cancel();
     ops.await.context("ops server task failed")??;
     Ok(ran?)
@@ -86,13 +100,30 @@ fn app_state(settings: &Settings, stores: Stores, draining: CancellationToken) -
     let api = ApiSettings {
         max_json_bytes: settings.max_json_bytes,
         worker_dead_after: settings.worker.dead_after,
+        voice: VoiceLimits {
+            max_sample_bytes: settings.voice.max_sample_bytes,
+            enrollment_samples: settings.voice.enrollment_samples,
+            lockout: settings.voice.lockout,
+        },
         ..ApiSettings::default()
     };
     AppState::new(stores, api).draining_on(draining)
 }
 
-fn worker_settings(settings: &Settings, queues: Vec<JobKind>) -> WorkerSettings {
+fn worker_settings(
+    settings: &Settings,
+    queues: Vec<JobKind>,
+    keys: Option<VoiceKeys>,
+) -> WorkerSettings {
     let t = &settings.worker;
+    let v = &settings.voice;
+    let voice = keys.map(|keys| VoiceSettings {
+        model_path: v.model.clone(),
+        keys,
+        enrollment_samples: v.enrollment_samples,
+        lockout: v.lockout,
+        keep_samples: v.keep_samples,
+    });
     WorkerSettings {
         queues,
         concurrency: t.concurrency,
@@ -103,6 +134,7 @@ fn worker_settings(settings: &Settings, queues: Vec<JobKind>) -> WorkerSettings 
         drain_timeout: t.drain_timeout,
         timeouts: t.timeouts.clone(),
         fault_injection: t.fault_injection,
+        voice,
         reconciler: Some(ReconcilerSettings {
             interval: t.reconcile_interval,
             grace: t.redrive_grace,
@@ -123,6 +155,39 @@ async fn dev_key(store: &JobStore, data_dir: &Path) -> anyhow::Result<String> {
     let key = store.create_api_key("dev").await?.key;
     write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(key)
+}
+
+/// The configured voiceprint keys; `role` refuses to start without one.
+fn voice_keys(settings: &Settings, role: &str) -> anyhow::Result<VoiceKeys> {
+    let Some(key) = settings.voice.key.clone() else {
+        bail!(
+            "MIXDOWN_VOICE_KEY is not set: `mixdown {role}` serves voice, and voiceprints are \
+             sealed at rest under that key (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
+        );
+    };
+    Ok(VoiceKeys::new(key, settings.voice.old_keys.clone()))
+}
+
+/// The configured voice key, or else one kept in the data directory (like
+/// the dev API key), so prints stay readable across restarts.
+fn dev_voice_key(settings: &Settings) -> anyhow::Result<VoiceKeys> {
+    if settings.voice.key.is_some() {
+        return voice_keys(settings, "dev");
+    }
+    let path = settings.data_dir.join("voice-key");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let text = VoiceKey::generate_base64();
+            write_private(&path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            text
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let key = VoiceKey::from_base64(&text)
+        .with_context(|| format!("{} holds no voice key", path.display()))?;
+    Ok(VoiceKeys::new(key, settings.voice.old_keys.clone()))
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

@@ -5,7 +5,12 @@
 use std::{collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
-use mixdown_jobs::{backoff::Backoff, kind::Timeouts, objects::S3Settings};
+use mixdown_jobs::{
+    backoff::Backoff,
+    kind::Timeouts,
+    objects::S3Settings,
+    voice::{Lockout, MAX_ENROLL_SAMPLES, VoiceKey},
+};
 
 /// One setting: its key in the file, its environment variable, its default
 /// and what it means.
@@ -182,6 +187,55 @@ const KEYS: &[Key] = &[
         Some("1048576"),
         "largest JSON request body",
     ),
+    key(
+        "voice_model",
+        "MIXDOWN_VOICE_MODEL",
+        None,
+        "the voice encoder's weights (default: $XDG_CACHE_HOME or ~/.cache, then \
+         mixdown/voice/pretrained.pt, where scripts/voice-model.sh puts them)",
+    ),
+    key(
+        "voice_key",
+        "MIXDOWN_VOICE_KEY",
+        None,
+        "base64 of the 32-byte key sealing voiceprints (dev: generated in the data directory)",
+    ),
+    key(
+        "voice_old_keys",
+        "MIXDOWN_VOICE_OLD_KEYS",
+        None,
+        "earlier voice keys, comma-separated: they open old prints, which move to the new key",
+    ),
+    key(
+        "voice_enroll_samples",
+        "MIXDOWN_VOICE_ENROLL_SAMPLES",
+        Some("3"),
+        "good samples an enrollment needs (1 to 10)",
+    ),
+    key(
+        "voice_max_sample_bytes",
+        "MIXDOWN_VOICE_MAX_SAMPLE_BYTES",
+        Some("10485760"),
+        "largest voice sample upload",
+    ),
+    key(
+        "voice_max_failures",
+        "MIXDOWN_VOICE_MAX_FAILURES",
+        Some("3"),
+        "rejected verifications that lock a user (0: never)",
+    ),
+    key(
+        "voice_lockout_secs",
+        "MIXDOWN_VOICE_LOCKOUT_SECS",
+        Some("900"),
+        "window of those rejections, and how long the lock lasts",
+    ),
+    key(
+        "voice_keep_samples",
+        "MIXDOWN_VOICE_KEEP_SAMPLES",
+        Some("false"),
+        "keep voice samples after processing instead of deleting them",
+    ),
 ];
 
 /// A value and where it came from, so errors can name the source.
@@ -212,6 +266,8 @@ impl Layers {
                 layers.set(k.name, d.to_owned(), format!("default {}", k.name));
             }
         }
+        let model = default_voice_model(&env);
+        layers.set("voice_model", model, "default voice_model".into());
         if let Some(path) = file {
             layers.read_file(path)?;
         }
@@ -300,6 +356,18 @@ impl Layers {
     }
 }
 
+/// Where scripts/voice-model.sh puts the encoder's weights (with no home
+/// directory, a relative path: voice jobs then fail `voice_model_missing`).
+fn default_voice_model(env: &impl Fn(&str) -> Option<String>) -> String {
+    let cache = env("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    let path = cache.join("mixdown/voice/pretrained.pt");
+    path.to_string_lossy().into_owned()
+}
+
 /// A value that must not reach logs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -367,6 +435,20 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub worker: WorkerTuning,
     pub max_json_bytes: usize,
+    pub voice: VoiceConfig,
+}
+
+/// The voice settings.
+#[derive(Debug, Clone)]
+pub struct VoiceConfig {
+    pub model: PathBuf,
+    /// `None` when not configured: `dev` then makes one, `api` and voice workers refuse to start.
+    pub key: Option<VoiceKey>,
+    pub old_keys: Vec<VoiceKey>,
+    pub enrollment_samples: usize,
+    pub max_sample_bytes: u64,
+    pub lockout: Lockout,
+    pub keep_samples: bool,
 }
 
 impl Settings {
@@ -402,8 +484,47 @@ impl Settings {
                 fault_injection: l.required("fault_injection")?,
             },
             max_json_bytes: l.required("max_json_bytes")?,
+            voice: voice_config(l)?,
         })
     }
+}
+
+fn voice_config(l: &Layers) -> anyhow::Result<VoiceConfig> {
+    let enrollment_samples: usize = l.required("voice_enroll_samples")?;
+    if !(1..=MAX_ENROLL_SAMPLES).contains(&enrollment_samples) {
+        bail!(
+            "invalid setting voice_enroll_samples={enrollment_samples}: must be between 1 and {MAX_ENROLL_SAMPLES}"
+        );
+    }
+    let old_keys = match l.get("voice_old_keys") {
+        None => Vec::new(),
+        Some(s) => s
+            .value
+            .split(',')
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| voice_key(k, &s.origin))
+            .collect::<anyhow::Result<_>>()?,
+    };
+    Ok(VoiceConfig {
+        model: l.required("voice_model")?,
+        key: l
+            .get("voice_key")
+            .map(|s| voice_key(&s.value, &s.origin))
+            .transpose()?,
+        old_keys,
+        enrollment_samples,
+        max_sample_bytes: l.required("voice_max_sample_bytes")?,
+        lockout: Lockout {
+            max_failures: l.required("voice_max_failures")?,
+            window: Duration::from_secs(l.required("voice_lockout_secs")?),
+        },
+        keep_samples: l.required("voice_keep_samples")?,
+    })
+}
+
+/// Parses a key without ever echoing it.
+fn voice_key(text: &str, origin: &str) -> anyhow::Result<VoiceKey> {
+    VoiceKey::from_base64(text).map_err(|e| anyhow::anyhow!("invalid setting {origin}: {e}"))
 }
 
 fn s3_settings(l: &Layers) -> anyhow::Result<Option<S3Settings>> {
@@ -493,6 +614,43 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn voice_keys_parse_without_echoing_them() {
+        let key = VoiceKey::generate_base64();
+        let old = VoiceKey::generate_base64();
+        let both = format!("{old}, {}", VoiceKey::generate_base64());
+        let pairs = [
+            ("MIXDOWN_VOICE_KEY", key.as_str()),
+            ("MIXDOWN_VOICE_OLD_KEYS", both.as_str()),
+        ];
+        let s = Settings::parse(&Layers::load(None, env_of(&pairs)).unwrap()).unwrap();
+        assert!(s.voice.key.is_some());
+        assert_eq!(s.voice.old_keys.len(), 2);
+        let bad = env_of(&[("MIXDOWN_VOICE_KEY", "c2VjcmV0LWJ1dC1zaG9ydA==")]);
+        let err = Settings::parse(&Layers::load(None, bad).unwrap()).unwrap_err();
+        let err = err.to_string();
+        assert!(
+            err.contains("MIXDOWN_VOICE_KEY") && !err.contains("c2VjcmV0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_voice_model_defaults_to_the_cache_directory() {
+        let env = env_of(&[("HOME", "/home/u")]);
+        let s = Settings::parse(&Layers::load(None, env).unwrap()).unwrap();
+        assert_eq!(
+            s.voice.model,
+            PathBuf::from("/home/u/.cache/mixdown/voice/pretrained.pt")
+        );
+        let env = env_of(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/c")]);
+        let s = Settings::parse(&Layers::load(None, env).unwrap()).unwrap();
+        assert_eq!(
+            s.voice.model,
+            PathBuf::from("/c/mixdown/voice/pretrained.pt")
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Test helpers: every test gets its own database, Redis namespace, bucket
 //! and directory on the real services the test script starts.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use mixdown_jobs::{
     Stores,
@@ -223,4 +223,55 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The shared speech corpus: `MIXDOWN_TEST_VOICE_DATA`, else
+/// `../shared/testdata/voice` beside the workspace (as the voice crate's tests find it).
+pub fn voice_data() -> PathBuf {
+    std::env::var_os("MIXDOWN_TEST_VOICE_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/voice"),
+        PathBuf::from,
+    )
+}
+
+/// The voice encoder's weights: `MIXDOWN_VOICE_MODEL`, else fetched into the
+/// cache by `scripts/voice-model.sh` when missing.
+pub fn voice_model() -> PathBuf {
+    if let Some(path) = std::env::var_os("MIXDOWN_VOICE_MODEL") {
+        return PathBuf::from(path);
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/voice-model.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "voice-model.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).expect("a path").trim())
+}
+
+/// A mono 16-bit PCM WAV file of `samples` (in [−1, 1]) at `rate` Hz.
+pub fn wav(samples: &[f32], rate: u32) -> Vec<u8> {
+    let data_len = (samples.len() * 2) as u32;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        let v = (s.clamp(-1.0, 1.0) * f32::from(i16::MAX)) as i16;
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
 }

@@ -136,26 +136,22 @@ impl VoiceEngine {
                 min,
             });
         }
-        let mut embeddings = Vec::with_capacity(recordings.len());
-        let mut speech = Vec::new();
-        let mut seconds = 0.0;
-        for (index, audio) in recordings.iter().enumerate() {
-            let failed = |source| VoiceError::Sample { index, source };
-            let sample = self.check(*audio).map_err(failed)?;
-            embeddings.push(self.embed(&sample).map_err(failed)?);
-            seconds += sample.speech_seconds();
-            speech.extend_from_slice(sample.samples());
+        let mut enrollment = self.enrollment();
+        for audio in recordings {
+            enrollment.add(*audio)?;
         }
-        let embedding = Embedding::mean(&embeddings)
-            .expect("unit vectors with non-negative components do not cancel");
-        let signature = self.analyzer.signature(&speech);
-        Ok(Voiceprint::new(
-            MODEL_VERSION,
-            embedding,
-            signature,
-            recordings.len() as u32,
-            seconds,
-        ))
+        enrollment.finish()
+    }
+
+    /// An enrollment fed one recording at a time, so a caller can stop
+    /// between samples (and hold only one decoded recording at once).
+    pub fn enrollment(&self) -> Enrollment<'_> {
+        Enrollment {
+            engine: self,
+            embeddings: Vec::new(),
+            speech: Vec::new(),
+            seconds: 0.0,
+        }
     }
 
     /// Scores one recording against a print.
@@ -191,5 +187,45 @@ fn ensure_same_model(print: &Voiceprint) -> Result<(), VoiceError> {
         Err(VoiceError::ReenrollRequired {
             print_model: print.model().to_string(),
         })
+    }
+}
+
+/// An enrollment in progress: see [`VoiceEngine::enrollment`].
+pub struct Enrollment<'e> {
+    engine: &'e VoiceEngine,
+    embeddings: Vec<Embedding>,
+    speech: Vec<f32>,
+    seconds: f32,
+}
+
+impl Enrollment<'_> {
+    /// Gates and embeds the next recording; a failure names its index.
+    pub fn add(&mut self, audio: Audio<'_>) -> Result<(), VoiceError> {
+        let index = self.embeddings.len();
+        let failed = |source| VoiceError::Sample { index, source };
+        let sample = self.engine.check(audio).map_err(failed)?;
+        self.embeddings
+            .push(self.engine.embed(&sample).map_err(failed)?);
+        self.seconds += sample.speech_seconds();
+        self.speech.extend_from_slice(sample.samples());
+        Ok(())
+    }
+
+    /// The voiceprint of the recordings added, if there are enough of them.
+    pub fn finish(self) -> Result<Voiceprint, VoiceError> {
+        let (got, min) = (self.embeddings.len(), self.engine.config.enrollment_samples);
+        if got < min {
+            return Err(VoiceError::NotEnoughSamples { got, min });
+        }
+        let embedding = Embedding::mean(&self.embeddings)
+            .expect("unit vectors with non-negative components do not cancel");
+        let signature = self.engine.analyzer.signature(&self.speech);
+        Ok(Voiceprint::new(
+            MODEL_VERSION,
+            embedding,
+            signature,
+            got as u32,
+            self.seconds,
+        ))
     }
 }

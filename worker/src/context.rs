@@ -1,7 +1,11 @@
 //! What a handler gets besides its payload, and what it may answer.
 
-use mixdown_jobs::{ids::WorkerId, model::JobError, store::ClaimedJob};
+use std::sync::Arc;
+
+use mixdown_jobs::{Stores, ids::WorkerId, model::JobError, store::ClaimedJob};
 use tokio_util::sync::CancellationToken;
+
+use crate::handlers::voice::VoiceRuntime;
 
 /// The running attempt as a handler sees it.
 #[derive(Debug, Clone)]
@@ -14,6 +18,10 @@ pub(crate) struct JobContext {
     pub worker_id: WorkerId,
     /// Whether `noop` faults (crash, hog a thread) are honoured.
     pub fault_injection: bool,
+    /// The stores, for handlers that read inputs and write results.
+    pub stores: Stores,
+    /// The voice engine and its settings, on workers that run voice queues.
+    pub voice: Option<Arc<VoiceRuntime>>,
 }
 
 /// Why a handler did not produce a result.

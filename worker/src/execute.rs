@@ -23,7 +23,7 @@ use tracing::{Instrument, info_span, warn};
 
 use crate::{
     context::{HandlerError, JobContext},
-    handlers,
+    handlers::{self, voice::VoiceRuntime},
     recorder::Recorder,
 };
 
@@ -63,6 +63,7 @@ pub(crate) struct Executor {
     pub backoff: Backoff,
     pub timeouts: Timeouts,
     pub fault_injection: bool,
+    pub voice: Option<Arc<VoiceRuntime>>,
 }
 
 impl Executor {
@@ -90,6 +91,8 @@ impl Executor {
             job,
             worker_id: self.worker_id.clone(),
             fault_injection: self.fault_injection,
+            stores: self.stores.clone(),
+            voice: self.voice.clone(),
         };
         let outcome = run_guarded(&ctx, self.timeouts.of(ctx.job.kind())).await;
         self.cancels.remove(ctx.job.id);

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 use crate::{
     execute::{CancelRegistry, Executor},
     fetch::{Assignment, FetchSettings, Fetcher},
+    handlers::voice::{VoiceRuntime, VoiceSettings},
     heartbeat::Heartbeat,
     reconciler::{Reconciler, ReconcilerSettings},
     recorder::Recorder,
@@ -50,6 +51,8 @@ pub struct WorkerSettings {
     /// Honour the faults a `noop` job may ask for (crash, hog a thread):
     /// for proving recovery, never for production.
     pub fault_injection: bool,
+    /// The voice engine's settings; required when a voice queue is run.
+    pub voice: Option<VoiceSettings>,
 }
 
 /// Why a worker could not start or stopped early.
@@ -61,6 +64,10 @@ pub enum WorkerError {
     /// The heartbeat thread could not be started.
     #[error("heartbeat thread did not start: {0}")]
     Heartbeat(#[from] std::io::Error),
+    /// A voice queue was asked for without voice settings (above all, the key
+    /// that seals voiceprints).
+    #[error("queue {0} needs the voice settings, and the voiceprint key above all")]
+    VoiceUnconfigured(&'static str),
 }
 
 /// Runs a worker until `stop` fires, then drains: no new work is taken,
@@ -72,6 +79,11 @@ pub async fn run_worker(
     settings: WorkerSettings,
     stop: CancellationToken,
 ) -> Result<(), WorkerError> {
+    if let Some(kind) = settings.queues.iter().find(|k| k.is_voice())
+        && settings.voice.is_none()
+    {
+        return Err(WorkerError::VoiceUnconfigured(kind.queue()));
+    }
     let host = hostname::get().map_or_else(|_| "host".into(), |h| h.to_string_lossy().into_owned());
     let record = WorkerRecord {
         id: WorkerId::generate(&host),
@@ -113,6 +125,7 @@ pub async fn run_worker(
         backoff: settings.backoff,
         timeouts: settings.timeouts.clone(),
         fault_injection: settings.fault_injection,
+        voice: settings.voice.map(|v| Arc::new(VoiceRuntime::new(v))),
     });
     let mut queues = JoinSet::new();
     for kind in &settings.queues {

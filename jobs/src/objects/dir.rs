@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use tokio::fs;
 
-use super::{ObjectError, ObjectKey};
+use super::{ObjectError, ObjectKey, StreamError, copy_bounded};
 
 /// Objects kept as files under a root directory.
 #[derive(Debug, Clone)]
@@ -48,6 +48,28 @@ impl DirStore {
         let (target, tmp) = self.staging(key).await?;
         fs::copy(path, &tmp).await?;
         Ok(fs::rename(&tmp, &target).await?)
+    }
+
+    pub(super) async fn put_stream(
+        &self,
+        key: &ObjectKey,
+        body: impl tokio::io::AsyncRead + Unpin,
+        limit: u64,
+    ) -> Result<u64, StreamError> {
+        let (target, tmp) = self.staging(key).await?;
+        let mut file = fs::File::create(&tmp).await.map_err(ObjectError::Io)?;
+        let copied = copy_bounded(body, &mut file, limit).await;
+        drop(file);
+        match copied {
+            Ok(size) => {
+                fs::rename(&tmp, &target).await.map_err(ObjectError::Io)?;
+                Ok(size)
+            }
+            Err(err) => {
+                let _ = fs::remove_file(&tmp).await;
+                Err(err)
+            }
+        }
     }
 
     pub(super) async fn get_bytes(&self, key: &ObjectKey) -> Result<Bytes, ObjectError> {

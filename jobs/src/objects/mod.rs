@@ -7,6 +7,7 @@ mod s3;
 use std::{fmt, path::Path, time::Duration};
 
 use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use self::{
     dir::DirStore,
@@ -41,10 +42,51 @@ impl ObjectError {
     }
 }
 
+/// Why a streamed write stopped; it leaves nothing under its key.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The body went past the limit.
+    #[error("the body exceeds {limit} bytes")]
+    TooLarge {
+        /// Most bytes accepted.
+        limit: u64,
+    },
+    /// Reading the body failed: the sender's fault (a broken request, a hang-up).
+    #[error("reading the body failed: {0}")]
+    Read(std::io::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] ObjectError),
+}
+
+/// Copies `body` into `out` in bounded chunks, refusing more than `limit` bytes.
+async fn copy_bounded(
+    mut body: impl AsyncRead + Unpin,
+    out: &mut (impl AsyncWrite + Unpin),
+    limit: u64,
+) -> Result<u64, StreamError> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = body.read(&mut buf).await.map_err(StreamError::Read)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > limit {
+            return Err(StreamError::TooLarge { limit });
+        }
+        out.write_all(&buf[..n]).await.map_err(ObjectError::Io)?;
+    }
+    out.flush().await.map_err(ObjectError::Io)?;
+    Ok(total)
+}
+
 /// A key in the object store, built by Mixdown and never taken from user
 /// input: lowercase ASCII letters, digits, `-`, `_`, `.` and `/`-separated
 /// segments that are neither empty nor dot-only.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ObjectKey(String);
 
 impl ObjectKey {
@@ -63,6 +105,20 @@ impl ObjectKey {
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for ObjectKey {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::new(text).ok_or("not an object key Mixdown made")
+    }
+}
+
+impl From<ObjectKey> for String {
+    fn from(key: ObjectKey) -> String {
+        key.0
     }
 }
 
@@ -95,6 +151,21 @@ impl ObjectStore {
         match self {
             ObjectStore::S3(s) => s.put_file(key, path).await,
             ObjectStore::Dir(d) => d.put_file(key, path).await,
+        }
+    }
+
+    /// Stores what `body` yields under `key`, at most `limit` bytes, without
+    /// holding it whole in memory; returns its size. Any upload body (a raw
+    /// request body, a multipart part) goes through here.
+    pub async fn put_stream(
+        &self,
+        key: &ObjectKey,
+        body: impl AsyncRead + Unpin + Send,
+        limit: u64,
+    ) -> Result<u64, StreamError> {
+        match self {
+            ObjectStore::S3(s) => s.put_stream(key, body, limit).await,
+            ObjectStore::Dir(d) => d.put_stream(key, body, limit).await,
         }
     }
 

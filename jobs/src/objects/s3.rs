@@ -10,7 +10,7 @@ use aws_sdk_s3::{
 };
 use bytes::Bytes;
 
-use super::{ObjectError, ObjectKey};
+use super::{ObjectError, ObjectKey, StreamError, copy_bounded};
 
 /// Where the bucket is and how to sign requests to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,22 @@ impl S3Store {
             .await
             .map_err(|e| ObjectError::Io(std::io::Error::other(e)))?;
         self.put(key, body).await
+    }
+
+    /// Spools the body to a temporary file first: a PUT needs its length
+    /// up front, and the limit must hold before anything reaches the bucket.
+    pub(super) async fn put_stream(
+        &self,
+        key: &ObjectKey,
+        body: impl tokio::io::AsyncRead + Unpin,
+        limit: u64,
+    ) -> Result<u64, StreamError> {
+        let spool = tempfile::NamedTempFile::new().map_err(ObjectError::Io)?;
+        let mut file = tokio::fs::File::from_std(spool.reopen().map_err(ObjectError::Io)?);
+        let size = copy_bounded(body, &mut file, limit).await?;
+        drop(file);
+        self.put_file(key, spool.path()).await?;
+        Ok(size)
     }
 
     async fn put(&self, key: &ObjectKey, body: ByteStream) -> Result<(), ObjectError> {

@@ -4,6 +4,7 @@
 mod jobs;
 mod rows;
 mod tenants;
+mod voice;
 mod workers;
 
 use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
@@ -16,6 +17,7 @@ use sqlx::{
 
 pub use jobs::{CancelOutcome, ClaimedJob, Finish, Inserted, RetryOutcome};
 pub use tenants::NewApiKey;
+pub use voice::{ScoredAttempt, StoredVoiceprint};
 pub use workers::{RunningJob, WorkerRecord};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations");

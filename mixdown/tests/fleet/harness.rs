@@ -99,6 +99,9 @@ impl Drop for Proc {
     }
 }
 
+/// The voiceprint key of test fleets (32 bytes of 0x2a).
+const FLEET_VOICE_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
 pub fn base_env() -> Env {
     let mut env = HashMap::new();
     env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
@@ -193,6 +196,7 @@ impl Fleet {
             ("AWS_SECRET_ACCESS_KEY", secret),
             ("MIXDOWN_CONCURRENCY", options.concurrency.to_string()),
             ("MIXDOWN_FAULT_INJECTION", "true".into()),
+            ("MIXDOWN_VOICE_KEY", FLEET_VOICE_KEY.into()),
         ];
         if options.timings == Timings::Fast {
             for (k, v) in [

@@ -107,4 +107,6 @@ fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let err = run(&["api", "--data-dir", dir.path().to_str().unwrap()], &[]);
     assert!(err.contains("REDIS_URL"), "{err}");
+    let err = run(&["worker", "--queues", "voice_verify"], &[]);
+    assert!(err.contains("MIXDOWN_VOICE_KEY"), "{err}");
 }

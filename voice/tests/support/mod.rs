@@ -9,9 +9,13 @@ use std::sync::OnceLock;
 
 use mixdown_voice::Encoder;
 
-/// The shared voice corpus (see its README).
+/// The shared voice corpus (see its README): `MIXDOWN_TEST_VOICE_DATA`, else
+/// `../shared/testdata/voice` beside the workspace.
 pub fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/voice")
+    std::env::var_os("MIXDOWN_TEST_VOICE_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/voice"),
+        PathBuf::from,
+    )
 }
 
 /// Mono samples in [−1, 1] and the sample rate of a WAV file.

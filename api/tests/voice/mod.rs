@@ -1,0 +1,569 @@
+//! The voice API end to end: real speech from the shared corpus, the real
+//! encoder, both store trios, a worker in process.
+
+use std::path::PathBuf;
+
+use mixdown_api::VoiceLimits;
+use mixdown_jobs::{
+    Stores,
+    ids::JobId,
+    objects::{ObjectKey, ObjectStore},
+    store::ScoredAttempt,
+    voice::{Lockout, UserId, VoiceKey, VoiceKeys},
+};
+use mixdown_worker::VoiceSettings;
+use poem::{
+    http::StatusCode,
+    test::{TestForm, TestFormField},
+};
+use serde_json::{Value, json};
+
+use super::{TestApp, error_code, read};
+
+both_modes!(
+    a_speaker_enrolls_is_verified_locked_out_and_forgotten,
+    a_bad_sample_fails_the_enrollment_with_its_code_and_index,
+    repeated_rejections_lock_verification_unless_the_lock_is_off,
+    bad_voice_uploads_get_precise_errors_and_leave_nothing,
+    a_voice_job_without_the_model_fails_for_good,
+);
+
+/// Largest sample the test API takes.
+const MAX_SAMPLE_BYTES: u64 = 2 << 20;
+
+fn limits(lockout: Lockout) -> VoiceLimits {
+    VoiceLimits {
+        max_sample_bytes: MAX_SAMPLE_BYTES,
+        enrollment_samples: 3,
+        lockout,
+    }
+}
+
+fn keys() -> VoiceKeys {
+    VoiceKeys::new(
+        VoiceKey::from_base64(&VoiceKey::generate_base64()).unwrap(),
+        Vec::new(),
+    )
+}
+
+fn voice_settings(keys: VoiceKeys, lockout: Lockout, model_path: PathBuf) -> VoiceSettings {
+    VoiceSettings {
+        model_path,
+        keys,
+        enrollment_samples: 3,
+        lockout,
+        keep_samples: false,
+    }
+}
+
+/// An app whose worker runs the voice queues with `lockout`.
+async fn voice_app(stores: Stores, lockout: Lockout, keys: VoiceKeys) -> TestApp {
+    let settings = voice_settings(keys, lockout, mixdown_testkit::voice_model());
+    TestApp::with_voice_limits(stores, limits(lockout))
+        .await
+        .run_worker(Some(settings))
+}
+
+/// A corpus recording as uploaded.
+fn corpus(name: &str) -> Vec<u8> {
+    let path = mixdown_testkit::voice_data().join(format!("{name}.wav"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn tone() -> Vec<u8> {
+    let rate = 16_000.0;
+    let x: Vec<f32> = (0..48_000)
+        .map(|i| 0.25 * (i as f32 * 2.0 * std::f32::consts::PI * 220.0 / rate).sin())
+        .collect();
+    mixdown_testkit::wav(&x, 16_000)
+}
+
+fn silence() -> Vec<u8> {
+    mixdown_testkit::wav(&[0.0; 48_000], 16_000)
+}
+
+impl TestApp {
+    /// Posts a voice form as `bearer`; answers status, body and Retry-After.
+    async fn post_form(
+        &self,
+        path: &str,
+        bearer: &str,
+        form: TestForm,
+    ) -> (StatusCode, Value, Option<String>) {
+        let resp = self
+            .client
+            .post(path)
+            .header("Authorization", bearer)
+            .multipart(form)
+            .send()
+            .await;
+        let retry_after = resp
+            .0
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let (status, body) = read(resp).await;
+        (status, body, retry_after)
+    }
+
+    /// Uploads `samples` for `user` to a voice endpoint.
+    async fn upload(
+        &self,
+        path: &str,
+        user: &str,
+        samples: &[Vec<u8>],
+    ) -> (StatusCode, Value, Option<String>) {
+        let mut form = TestForm::new().text("user_id", user);
+        for (i, s) in samples.iter().enumerate() {
+            form = form.field(
+                TestFormField::bytes(s.clone())
+                    .name("sample")
+                    .filename(format!("{i}.wav")),
+            );
+        }
+        self.post_form(path, &self.bearer(), form).await
+    }
+
+    /// Runs a voice job to its end; answers the job.
+    async fn voice_job(&self, path: &str, user: &str, samples: &[Vec<u8>]) -> Value {
+        let (status, accepted, _) = self.upload(path, user, samples).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+        let id = accepted["job_id"].as_str().unwrap();
+        let (_, job) = self.get(&format!("/v1/jobs/{id}?wait=30")).await;
+        assert!(
+            ["succeeded", "failed"].contains(&job["state"].as_str().unwrap()),
+            "{job}"
+        );
+        job
+    }
+
+    async fn enroll(&self, user: &str, samples: &[Vec<u8>]) -> Value {
+        self.voice_job("/v1/voice/enrollments", user, samples).await
+    }
+
+    async fn verify(&self, user: &str, sample: Vec<u8>) -> Value {
+        self.voice_job("/v1/voice/verifications", user, &[sample])
+            .await
+    }
+
+    async fn delete(&self, path: &str, bearer: &str) -> StatusCode {
+        self.client
+            .delete(path)
+            .header("Authorization", bearer)
+            .send()
+            .await
+            .0
+            .status()
+    }
+
+    /// Sample keys a job's payload names, each checked to be gone.
+    async fn assert_samples_gone(&self, job: &Value) {
+        let p = &job["payload"];
+        let keys = p["samples"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| vec![p["sample"].clone()]);
+        assert!(!keys.is_empty());
+        for key in keys {
+            let key = ObjectKey::new(key.as_str().unwrap()).unwrap();
+            assert_eq!(
+                self.stores.objects.size(&key).await.unwrap(),
+                None,
+                "{key} kept"
+            );
+        }
+        let user = UserId::parse(p["user_id"].as_str().unwrap()).unwrap();
+        let rows = self
+            .stores
+            .jobs
+            .voice_samples(self.tenant, &user)
+            .await
+            .unwrap();
+        assert_eq!(rows, Vec::new());
+    }
+}
+
+async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
+    let keys = keys();
+    let app = voice_app(app.stores.clone(), Lockout::default(), keys.clone()).await;
+    let enrollment: Vec<Vec<u8>> = ["002", "003", "004"]
+        .map(|n| corpus(&format!("vctk-p225_{n}")))
+        .into();
+    let job = app.enroll("alice", &enrollment).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["samples"], 3);
+    app.assert_samples_gone(&job).await;
+
+    let (status, print) = app.get("/v1/voice/alice").await;
+    assert_eq!(status, StatusCode::OK, "{print}");
+    assert_eq!(
+        (print["user_id"].as_str(), print["samples"].as_u64()),
+        (Some("alice"), Some(3))
+    );
+    assert!(print["model"].as_str().unwrap().starts_with("ge2e"));
+    assert!(print["speech_seconds"].as_f64().unwrap() > 3.0);
+    assert!(print["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(print.get("embedding").is_none(), "{print}");
+
+    let alice = UserId::parse("alice").unwrap();
+    let stored = app
+        .stores
+        .jobs
+        .voiceprint(app.tenant, &alice)
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = &stored.sealed;
+    assert!(!String::from_utf8_lossy(&sealed.ciphertext).contains("embedding"));
+    let plain = keys.open(sealed, app.tenant, &alice).unwrap();
+    assert!(String::from_utf8_lossy(&plain).contains("embedding"));
+    assert!(
+        self::keys().open(sealed, app.tenant, &alice).is_err(),
+        "a wrong key opens it"
+    );
+
+    let genuine = app.verify("alice", corpus("vctk-p225_005")).await;
+    assert_eq!(genuine["state"], "succeeded", "{genuine}");
+    let verdict = &genuine["result"];
+    assert_eq!(
+        (verdict["accepted"].as_bool(), verdict["threshold"].as_f64()),
+        (Some(true), Some(0.79)),
+        "{verdict}"
+    );
+    assert!(verdict["score"].as_f64().unwrap() >= 0.79);
+    app.assert_samples_gone(&genuine).await;
+
+    let other = app
+        .stores
+        .jobs
+        .create_api_key(&format!("o-{}", mixdown_testkit::unique()))
+        .await
+        .unwrap();
+    let theirs = format!("Bearer {}", other.key);
+    let resp = app
+        .client
+        .get("/v1/voice/alice")
+        .header("Authorization", &theirs)
+        .send()
+        .await;
+    assert_eq!(read(resp).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.delete("/v1/voice/alice", &theirs).await,
+        StatusCode::NOT_FOUND
+    );
+
+    for n in ["002", "003", "004"] {
+        let impostor = app.verify("alice", corpus(&format!("vctk-p226_{n}"))).await;
+        let verdict = &impostor["result"];
+        assert_eq!(verdict["accepted"], false, "{impostor}");
+        assert!(verdict["score"].as_f64().unwrap() < 0.79);
+    }
+    let (status, err, retry_after) = app
+        .upload(
+            "/v1/voice/verifications",
+            "alice",
+            &[corpus("vctk-p225_006")],
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&err)),
+        (StatusCode::TOO_MANY_REQUESTS, "verification_locked"),
+        "{err}"
+    );
+    let wait: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+
+    assert_eq!(
+        app.delete("/v1/voice/alice", &app.bearer()).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.get("/v1/voice/alice").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.delete("/v1/voice/alice", &app.bearer()).await,
+        StatusCode::NOT_FOUND
+    );
+    let after = app.verify("alice", corpus("vctk-p225_006")).await;
+    assert_eq!(
+        (after["state"].as_str(), after["error"]["code"].as_str()),
+        (Some("failed"), Some("not_enrolled"))
+    );
+    app.stop().await;
+}
+
+async fn a_bad_sample_fails_the_enrollment_with_its_code_and_index(app: &TestApp) {
+    let app = voice_app(app.stores.clone(), Lockout::default(), keys()).await;
+    let good = |n: &str| corpus(&format!("arctic-slt_a000{n}"));
+    let cases = [
+        (
+            vec![good("1"), silence(), good("2")],
+            "too_quiet",
+            "sample 1:",
+        ),
+        (
+            vec![tone(), good("1"), good("2")],
+            "not_speech",
+            "sample 0:",
+        ),
+        (
+            vec![good("1"), good("2"), b"just some text".to_vec()],
+            "unsupported_format",
+            "sample 2:",
+        ),
+    ];
+    for (samples, code, names) in cases {
+        let job = app.enroll("bob", &samples).await;
+        assert_eq!(
+            (job["state"].as_str(), job["error"]["code"].as_str()),
+            (Some("failed"), Some(code)),
+            "{job}"
+        );
+        let message = job["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(names), "{message}");
+        assert_eq!(job["attempts"], 1, "bad audio is not retried");
+        app.assert_samples_gone(&job).await;
+    }
+    assert_eq!(app.get("/v1/voice/bob").await.0, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn repeated_rejections_lock_verification_unless_the_lock_is_off(app: &TestApp) {
+    let carol = UserId::parse("carol").unwrap();
+    for score in [0.2, 0.3, 0.1] {
+        let attempt = ScoredAttempt {
+            job_id: JobId::new(),
+            accepted: false,
+            score,
+        };
+        app.stores
+            .jobs
+            .record_verification(app.tenant, &carol, attempt)
+            .await
+            .unwrap();
+    }
+    let (status, err, retry_after) = app
+        .upload("/v1/voice/verifications", "carol", &[silence()])
+        .await;
+    assert_eq!(
+        (status, error_code(&err)),
+        (StatusCode::TOO_MANY_REQUESTS, "verification_locked")
+    );
+    assert!(retry_after.is_some());
+    let (_, page) = app.get("/v1/jobs").await;
+    assert_eq!(
+        page["jobs"],
+        json!([]),
+        "a refused verification leaves no job"
+    );
+
+    let off = Lockout {
+        max_failures: 0,
+        ..Lockout::default()
+    };
+    let unlocked = voice_app(app.stores.clone(), off, keys()).await;
+    for score in [0.2, 0.3, 0.1] {
+        let attempt = ScoredAttempt {
+            job_id: JobId::new(),
+            accepted: false,
+            score,
+        };
+        unlocked
+            .stores
+            .jobs
+            .record_verification(unlocked.tenant, &carol, attempt)
+            .await
+            .unwrap();
+    }
+    let job = unlocked.verify("carol", silence()).await;
+    assert_eq!(job["error"]["code"], "not_enrolled", "{job}");
+    unlocked.assert_samples_gone(&job).await;
+    unlocked.stop().await;
+}
+
+async fn bad_voice_uploads_get_precise_errors_and_leave_nothing(app: &TestApp) {
+    let app = TestApp::with_voice_limits(app.stores.clone(), limits(Lockout::default())).await;
+    let sample = || {
+        TestFormField::bytes(silence())
+            .name("sample")
+            .filename("s.wav")
+    };
+    let enroll = "/v1/voice/enrollments";
+    let verify = "/v1/voice/verifications";
+    let cases: Vec<(&str, TestForm, StatusCode, &str)> = vec![
+        (
+            verify,
+            TestForm::new().field(sample()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_field",
+        ),
+        (
+            verify,
+            TestForm::new().text("user_id", "dave"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_field",
+        ),
+        (
+            verify,
+            TestForm::new().text("user_id", "a b").field(sample()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            verify,
+            TestForm::new()
+                .text("user_id", "x".repeat(129))
+                .field(sample()),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            verify,
+            TestForm::new()
+                .text("user_id", "dave")
+                .field(sample())
+                .field(sample()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_samples",
+        ),
+        (
+            verify,
+            TestForm::new()
+                .text("user_id", "dave")
+                .field(sample())
+                .text("colour", "red"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_field",
+        ),
+        (
+            enroll,
+            TestForm::new()
+                .text("user_id", "dave")
+                .field(sample())
+                .field(sample()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_enough_samples",
+        ),
+        (
+            enroll,
+            TestForm::new()
+                .text("user_id", "dave")
+                .field(sample())
+                .field(
+                    TestFormField::bytes(vec![0u8; MAX_SAMPLE_BYTES as usize + 1]).name("sample"),
+                ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+    ];
+    for (path, form, status, code) in cases {
+        let (got, body, _) = app.post_form(path, &app.bearer(), form).await;
+        assert_eq!((got, error_code(&body)), (status, code), "{path}: {body}");
+    }
+    let raw = app
+        .client
+        .post(verify)
+        .header("Authorization", app.bearer())
+        .content_type("application/json")
+        .body("{}")
+        .send()
+        .await;
+    assert_eq!(read(raw).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let broken = app
+        .client
+        .post(verify)
+        .header("Authorization", app.bearer())
+        .content_type("multipart/form-data; boundary=X")
+        .body("--X\r\nContent-Disposition: form-data; name=\"user_id\"\r\n\r\ndave")
+        .send()
+        .await;
+    let (status, body) = read(broken).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = app
+        .post(
+            "/v1/jobs",
+            json!({"kind": "voice_verify", "payload": {"user_id": "dave", "sample": "voice/x/y"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "kind_not_submittable")
+    );
+    let anonymous = app
+        .client
+        .post(verify)
+        .multipart(TestForm::new().text("user_id", "dave"))
+        .send()
+        .await;
+    assert_eq!(read(anonymous).await.0, StatusCode::UNAUTHORIZED);
+
+    let (_, page) = app.get("/v1/jobs").await;
+    assert_eq!(
+        page["jobs"],
+        json!([]),
+        "no rejected upload may leave a job"
+    );
+    let dave = UserId::parse("dave").unwrap();
+    assert_eq!(
+        app.stores
+            .jobs
+            .voice_samples(app.tenant, &dave)
+            .await
+            .unwrap(),
+        Vec::new()
+    );
+    if let ObjectStore::Dir(dir) = &app.stores.objects {
+        let root = dir.path_of(&ObjectKey::new("voice").unwrap());
+        assert_eq!(
+            files_under(&root),
+            0,
+            "rejected uploads left objects under {}",
+            root.display()
+        );
+    }
+    let (status, spec) = read(app.client.get("/openapi.json").send().await).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/v1/voice/enrollments",
+        "/v1/voice/verifications",
+        "/v1/voice/{user_id}",
+    ] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let form = &spec["paths"]["/v1/voice/enrollments"]["post"]["requestBody"]["content"]["multipart/form-data"]
+        ["schema"];
+    assert_eq!(
+        form["properties"]["sample"]["items"]["format"], "binary",
+        "{form}"
+    );
+    app.stop().await;
+}
+
+/// Files in a directory tree (a deleted object leaves its empty directory).
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .map(|p| if p.is_dir() { files_under(&p) } else { 1 })
+        .sum()
+}
+
+async fn a_voice_job_without_the_model_fails_for_good(app: &TestApp) {
+    let missing = PathBuf::from("/nonexistent/mixdown/pretrained.pt");
+    let settings = voice_settings(keys(), Lockout::default(), missing);
+    let app = TestApp::with_voice_limits(app.stores.clone(), limits(Lockout::default()))
+        .await
+        .run_worker(Some(settings));
+    let samples = vec![silence(), silence(), silence()];
+    let job = app.enroll("erin", &samples).await;
+    assert_eq!(
+        (job["error"]["code"].as_str(), job["attempts"].as_u64()),
+        (Some("voice_model_missing"), Some(1)),
+        "{job}"
+    );
+    app.assert_samples_gone(&job).await;
+    app.stop().await;
+}

@@ -1,0 +1,266 @@
+//! Voice rows: sealed voiceprints, scored verifications (for the lockout)
+//! and uploaded samples not yet deleted.
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use sqlx::{AssertSqlSafe, Row, any::AnyRow};
+
+use super::{JobStore, StoreError, rows::non_negative};
+use crate::{
+    ids::{JobId, TenantId},
+    objects::ObjectKey,
+    time::Timestamp,
+    voice::{Lockout, Sealed, UserId, VoiceprintSummary},
+};
+
+/// A voiceprint as stored: its summary in clear, the print sealed.
+#[derive(Debug, Clone)]
+pub struct StoredVoiceprint {
+    /// What the print is.
+    pub summary: VoiceprintSummary,
+    /// The print, sealed.
+    pub sealed: Sealed,
+    /// When the user first enrolled.
+    pub created_at: Timestamp,
+    /// When the print was last written.
+    pub updated_at: Timestamp,
+}
+
+/// The verdict of one scored verification.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredAttempt {
+    /// The verification job.
+    pub job_id: JobId,
+    /// Whether the voice was accepted.
+    pub accepted: bool,
+    /// Its score.
+    pub score: f64,
+}
+
+fn decode(column: &str, text: &str) -> Result<Vec<u8>, StoreError> {
+    STANDARD
+        .decode(text)
+        .map_err(|e| StoreError::Corrupt(format!("{column} is not base64: {e}")))
+}
+
+fn voiceprint_from_row(row: &AnyRow) -> Result<StoredVoiceprint, StoreError> {
+    Ok(StoredVoiceprint {
+        summary: VoiceprintSummary {
+            model: row.try_get("model")?,
+            samples: non_negative(row.try_get("samples")?),
+            speech_seconds: row.try_get("speech_seconds")?,
+        },
+        sealed: Sealed {
+            key_id: row.try_get("key_id")?,
+            nonce: decode("nonce", &row.try_get::<String, _>("nonce")?)?,
+            ciphertext: decode("ciphertext", &row.try_get::<String, _>("ciphertext")?)?,
+        },
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+impl JobStore {
+    /// Writes the print of `user`, replacing an earlier one (whose first
+    /// enrollment time is kept).
+    pub async fn put_voiceprint(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+        summary: &VoiceprintSummary,
+        sealed: &Sealed,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO voiceprints (tenant_id, user_id, model, samples, speech_seconds, key_id, \
+             nonce, ciphertext, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET model = excluded.model, \
+             samples = excluded.samples, speech_seconds = excluded.speech_seconds, \
+             key_id = excluded.key_id, nonce = excluded.nonce, \
+             ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
+        )
+        .bind(tenant.to_string())
+        .bind(user.as_str().to_owned())
+        .bind(summary.model.clone())
+        .bind(i64::from(summary.samples))
+        .bind(summary.speech_seconds)
+        .bind(sealed.key_id.clone())
+        .bind(STANDARD.encode(&sealed.nonce))
+        .bind(STANDARD.encode(&sealed.ciphertext))
+        .bind(Timestamp::now().millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The print of `user`, if the tenant has one.
+    pub async fn voiceprint(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+    ) -> Result<Option<StoredVoiceprint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT model, samples, speech_seconds, key_id, nonce, ciphertext, created_at, \
+             updated_at FROM voiceprints WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(user.as_str().to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(voiceprint_from_row).transpose()
+    }
+
+    /// Replaces the sealed bytes of a print still sealed under key `was`
+    /// (moving it to the current key); a print written since is left alone.
+    pub async fn reseal_voiceprint(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+        was: &str,
+        sealed: &Sealed,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE voiceprints SET key_id = $1, nonce = $2, ciphertext = $3 \
+             WHERE tenant_id = $4 AND user_id = $5 AND key_id = $6",
+        )
+        .bind(sealed.key_id.clone())
+        .bind(STANDARD.encode(&sealed.nonce))
+        .bind(STANDARD.encode(&sealed.ciphertext))
+        .bind(tenant.to_string())
+        .bind(user.as_str().to_owned())
+        .bind(was.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes the print and the verification history of `user`; true if
+    /// there was either.
+    pub async fn forget_voice_user(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+    ) -> Result<bool, StoreError> {
+        let mut forgot = false;
+        for table in ["voiceprints", "voice_attempts"] {
+            let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2");
+            let done = sqlx::query(AssertSqlSafe(sql))
+                .bind(tenant.to_string())
+                .bind(user.as_str().to_owned())
+                .execute(&self.pool)
+                .await?;
+            forgot |= done.rows_affected() > 0;
+        }
+        Ok(forgot)
+    }
+
+    /// Records a scored verification; recording the same job again changes nothing.
+    pub async fn record_verification(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+        attempt: ScoredAttempt,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO voice_attempts (job_id, tenant_id, user_id, accepted, score, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING",
+        )
+        .bind(attempt.job_id.to_string())
+        .bind(tenant.to_string())
+        .bind(user.as_str().to_owned())
+        .bind(i64::from(attempt.accepted))
+        .bind(attempt.score)
+        .bind(Timestamp::now().millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Until when verifying `user` is locked: `max_failures` rejections
+    /// within the window, none followed by an acceptance, lock it until the
+    /// oldest of them leaves the window. `None` when not locked.
+    pub async fn verification_locked_until(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+        lockout: Lockout,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        if lockout.max_failures == 0 {
+            return Ok(None);
+        }
+        let since = Timestamp::now().minus(lockout.window);
+        let rows = sqlx::query(
+            "SELECT created_at FROM voice_attempts \
+             WHERE tenant_id = $1 AND user_id = $2 AND accepted = 0 AND created_at > $3 \
+             AND created_at > COALESCE((SELECT MAX(created_at) FROM voice_attempts \
+                 WHERE tenant_id = $1 AND user_id = $2 AND accepted = 1), 0) \
+             ORDER BY created_at DESC LIMIT $4",
+        )
+        .bind(tenant.to_string())
+        .bind(user.as_str().to_owned())
+        .bind(since.millis())
+        .bind(i64::from(lockout.max_failures))
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.len() < lockout.max_failures as usize {
+            return Ok(None);
+        }
+        let oldest: i64 = rows.last().map_or(Ok(0), |r| r.try_get("created_at"))?;
+        Ok(Some(Timestamp::from_millis(oldest).plus(lockout.window)))
+    }
+
+    /// Notes uploaded samples of `user`, so forgetting the user finds them.
+    pub async fn add_voice_samples(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+        keys: &[ObjectKey],
+    ) -> Result<(), StoreError> {
+        let now = Timestamp::now().millis();
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO voice_samples (object_key, tenant_id, user_id, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (object_key) DO NOTHING",
+            )
+            .bind(key.as_str().to_owned())
+            .bind(tenant.to_string())
+            .bind(user.as_str().to_owned())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Samples of `user` still in the object store.
+    pub async fn voice_samples(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+    ) -> Result<Vec<ObjectKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT object_key FROM voice_samples WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(user.as_str().to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let text: String = r.try_get("object_key")?;
+                ObjectKey::new(text.clone())
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad object key {text:?}")))
+            })
+            .collect()
+    }
+
+    /// Forgets samples whose objects were deleted.
+    pub async fn remove_voice_samples(&self, keys: &[ObjectKey]) -> Result<(), StoreError> {
+        for key in keys {
+            sqlx::query("DELETE FROM voice_samples WHERE object_key = $1")
+                .bind(key.as_str().to_owned())
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,182 @@
+//! The voice jobs' domain: whose voice (a tenant's user), where the samples
+//! wait, the verification lockout, and voiceprints sealed at rest.
+
+mod seal;
+
+use std::{fmt, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+pub use self::seal::{KeyError, SealError, Sealed, VoiceKey, VoiceKeys};
+use crate::{ids::TenantId, objects::ObjectKey};
+
+/// Most samples one enrollment may carry.
+pub const MAX_ENROLL_SAMPLES: usize = 10;
+
+/// A user of a tenant, as the tenant names them: 1 to 128 ASCII letters,
+/// digits and `-`, `_`, `.`, `@`, `:`, so it is safe in a URL path and a log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserId(String);
+
+impl UserId {
+    /// Longest user id accepted.
+    pub const MAX_LEN: usize = 128;
+
+    /// The id if `text` is one.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b);
+        if text.is_empty() || text.len() > Self::MAX_LEN {
+            Err(format!("must be 1 to {} characters", Self::MAX_LEN))
+        } else if !text.bytes().all(allowed) {
+            Err("may hold only ASCII letters, digits and - _ . @ :".into())
+        } else {
+            Ok(Self(text.to_owned()))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for UserId {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text)
+    }
+}
+
+impl From<UserId> for String {
+    fn from(id: UserId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A fresh key for one uploaded sample of `tenant`: made by Mixdown, never
+/// from what the client sent.
+pub fn new_sample_key(tenant: TenantId) -> ObjectKey {
+    let key = format!("voice/{tenant}/{}", uuid::Uuid::now_v7());
+    ObjectKey::new(key).expect("a tenant id and a UUID make a valid key")
+}
+
+/// Whether `key` is a sample stored for `tenant`: a worker reads and deletes
+/// only those, whatever a payload says.
+pub fn is_sample_of(key: &ObjectKey, tenant: TenantId) -> bool {
+    key.as_str()
+        .strip_prefix("voice/")
+        .and_then(|rest| rest.strip_prefix(&tenant.to_string()))
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The samples of an enrollment: 1 to [`MAX_ENROLL_SAMPLES`] keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<ObjectKey>", into = "Vec<ObjectKey>")]
+pub struct SampleKeys(Vec<ObjectKey>);
+
+impl SampleKeys {
+    /// The keys, in the order the client sent the samples.
+    pub fn as_slice(&self) -> &[ObjectKey] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<ObjectKey>> for SampleKeys {
+    type Error = String;
+
+    fn try_from(keys: Vec<ObjectKey>) -> Result<Self, String> {
+        if (1..=MAX_ENROLL_SAMPLES).contains(&keys.len()) {
+            Ok(Self(keys))
+        } else {
+            Err(format!("must hold 1 to {MAX_ENROLL_SAMPLES} samples"))
+        }
+    }
+}
+
+impl From<SampleKeys> for Vec<ObjectKey> {
+    fn from(keys: SampleKeys) -> Self {
+        keys.0
+    }
+}
+
+/// Input of a `voice_enroll` job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceEnrollPayload {
+    /// Whose voice.
+    pub user_id: UserId,
+    /// Where the uploaded samples wait.
+    pub samples: SampleKeys,
+}
+
+/// Input of a `voice_verify` job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceVerifyPayload {
+    /// Who claims to speak.
+    pub user_id: UserId,
+    /// Where the uploaded sample waits.
+    pub sample: ObjectKey,
+}
+
+/// After `max_failures` rejected verifications of a user within `window`,
+/// verifying that user is refused until the window has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    /// Rejections that lock; 0 never locks.
+    pub max_failures: u32,
+    /// How far back rejections count.
+    pub window: Duration,
+}
+
+impl Default for Lockout {
+    fn default() -> Self {
+        Self {
+            max_failures: 3,
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// What a voiceprint row shows besides its sealed bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceprintSummary {
+    /// Version of the model that made the print.
+    pub model: String,
+    /// Enrollment samples.
+    pub samples: u32,
+    /// Speech in the enrollment, seconds.
+    pub speech_seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_are_short_and_url_safe() {
+        assert!(UserId::parse("alice@example.com").is_ok());
+        assert!(UserId::parse("u:42_a-b.c").is_ok());
+        for bad in ["", "a b", "a/b", "é", "a?b", &"x".repeat(129)] {
+            assert!(UserId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sample_keys_belong_to_their_tenant_only() {
+        let (mine, theirs) = (TenantId::new(), TenantId::new());
+        let key = new_sample_key(mine);
+        assert!(is_sample_of(&key, mine));
+        assert!(!is_sample_of(&key, theirs));
+        let sibling = ObjectKey::new(format!("voice/{mine}x/a")).unwrap();
+        assert!(!is_sample_of(&sibling, mine));
+    }
+}

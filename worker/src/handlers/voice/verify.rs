@@ -1,0 +1,110 @@
+//! `voice_verify`: scores a sample against the user's voiceprint and records
+//! the verdict, which the lockout counts.
+
+use mixdown_jobs::{
+    store::{ScoredAttempt, StoredVoiceprint},
+    voice::VoiceVerifyPayload,
+};
+use mixdown_voice::{Verification, Voiceprint};
+use serde_json::{Value, json};
+use tokio::runtime::Handle;
+
+use super::{VoiceRuntime, audio, blocking, check_keys, clean_up, fetch, runtime, voice_failure};
+use crate::context::{HandlerError, JobContext};
+
+pub(crate) async fn run(p: &VoiceVerifyPayload, ctx: &JobContext) -> Result<Value, HandlerError> {
+    let voice = runtime(ctx)?;
+    let keys = std::slice::from_ref(&p.sample);
+    let outcome = verify(p, ctx, voice).await;
+    clean_up(ctx, voice, keys, &outcome).await;
+    outcome
+}
+
+async fn verify(
+    p: &VoiceVerifyPayload,
+    ctx: &JobContext,
+    voice: &VoiceRuntime,
+) -> Result<Value, HandlerError> {
+    let tenant = ctx.job.tenant_id;
+    check_keys(tenant, std::slice::from_ref(&p.sample))?;
+    let jobs = &ctx.stores.jobs;
+    let db = |e: mixdown_jobs::store::StoreError| {
+        HandlerError::failed("database_unavailable", e.to_string(), true)
+    };
+    // Checked here too: verifications queued before the lock engaged must
+    // not score past it.
+    let locked = jobs.verification_locked_until(tenant, &p.user_id, voice.settings.lockout);
+    if let Some(until) = locked.await.map_err(db)? {
+        let message = format!(
+            "too many rejected verifications; locked until {}",
+            until.to_rfc3339()
+        );
+        return Err(HandlerError::failed("verification_locked", message, false));
+    }
+    let stored = jobs.voiceprint(tenant, &p.user_id).await.map_err(db)?;
+    let stored = stored.ok_or_else(|| {
+        HandlerError::failed(
+            "not_enrolled",
+            format!("{} has no voiceprint", p.user_id),
+            false,
+        )
+    })?;
+    let print = open(p, ctx, voice, &stored).await?;
+    let verdict = score(p, ctx, voice, print).await?;
+    let attempt = ScoredAttempt {
+        job_id: ctx.job.id,
+        accepted: verdict.accepted,
+        score: f64::from(verdict.score),
+    };
+    jobs.record_verification(tenant, &p.user_id, attempt)
+        .await
+        .map_err(db)?;
+    Ok(json!({
+        "score": super::json_f32(verdict.score),
+        "threshold": super::json_f32(verdict.threshold),
+        "accepted": verdict.accepted,
+    }))
+}
+
+/// Opens the sealed print; one sealed under an old key moves to the current key.
+async fn open(
+    p: &VoiceVerifyPayload,
+    ctx: &JobContext,
+    voice: &VoiceRuntime,
+    stored: &StoredVoiceprint,
+) -> Result<Voiceprint, HandlerError> {
+    let (tenant, keys) = (ctx.job.tenant_id, &voice.settings.keys);
+    let corrupt = |m: String| HandlerError::failed("voiceprint_unreadable", m, false);
+    let bytes = keys
+        .open(&stored.sealed, tenant, &p.user_id)
+        .map_err(|e| corrupt(e.to_string()))?;
+    let print = Voiceprint::from_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if stored.sealed.key_id != keys.current().id() {
+        let resealed = keys.seal(tenant, &p.user_id, &bytes);
+        let was = &stored.sealed.key_id;
+        let moved = ctx
+            .stores
+            .jobs
+            .reseal_voiceprint(tenant, &p.user_id, was, &resealed);
+        if let Err(err) = moved.await {
+            tracing::warn!(error = %err, "voiceprint not moved to the current key");
+        }
+    }
+    Ok(print)
+}
+
+async fn score(
+    p: &VoiceVerifyPayload,
+    ctx: &JobContext,
+    voice: &VoiceRuntime,
+    print: Voiceprint,
+) -> Result<Verification, HandlerError> {
+    let engine = voice.engine().await?;
+    let (stores, handle, key) = (ctx.stores.clone(), Handle::current(), p.sample.clone());
+    blocking(move || {
+        let bytes = handle.block_on(fetch(&stores, &key, 0))?;
+        let mono = audio::decode(bytes, 0)?;
+        engine.verify(&print, mono.audio()).map_err(voice_failure)
+    })
+    .await
+}
