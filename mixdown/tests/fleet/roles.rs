@@ -39,7 +39,15 @@ async fn a_fleet_of_one_api_and_two_workers_runs_every_job_exactly_once() {
     assert_eq!(workers.len(), 2, "{workers:?}");
     for w in &workers {
         assert!(by_worker.contains_key(w["worker_id"].as_str().unwrap()));
-        assert_eq!(w["queues"], json!(["noop"]));
+        let all: Vec<&str> = mixdown_jobs::kind::JobKind::ALL
+            .iter()
+            .map(|k| k.queue())
+            .collect();
+        assert_eq!(
+            w["queues"],
+            json!(all),
+            "a worker without --queues serves every queue"
+        );
         assert_eq!(w["in_flight"], 0);
     }
     for w in &fleet.workers {
