@@ -10,42 +10,17 @@
 # here if they are not running) and wrk (installed if missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# shellcheck source=scripts/setup.sh
-source scripts/setup.sh
+# shellcheck source=bench/fleet.sh
+source bench/fleet.sh
 
 seconds=${1:-10}
 concurrency=${2:-50}
-scripts/test.sh --services-only >/dev/null
-mixdown_install_packages wrk redis-tools postgresql-client
-cargo build --release -p mixdown >/dev/null
-bin=target/release/mixdown
-
-user=$(id -un)
-admin_url=${MIXDOWN_TEST_POSTGRES_URL:-postgres://$user@%2Fvar%2Frun%2Fpostgresql/postgres}
-db=mixdown_bench_$$
-psql -q "$admin_url" -c "CREATE DATABASE $db"
-work=$(mktemp -d)
-cleanup() {
-  kill "${api_pid:-}" "${worker_pid:-}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-export DATABASE_URL=${admin_url%/*}/$db
-export REDIS_URL=${MIXDOWN_TEST_REDIS_URL:-redis://127.0.0.1:6379}
-export MIXDOWN_REDIS_PREFIX=bench-$$
-export S3_ENDPOINT=${MIXDOWN_TEST_S3_ENDPOINT:-http://127.0.0.1:9001}
-export S3_BUCKET=mixdown-bench
-export AWS_ACCESS_KEY_ID=${MIXDOWN_TEST_S3_ACCESS_KEY:-testing}
-export AWS_SECRET_ACCESS_KEY=${MIXDOWN_TEST_S3_SECRET_KEY:-testing-secret}
-export RUST_LOG=warn
+bench_fleet bench wrk redis-tools
 
 MIXDOWN_BENCH_KEY=$("$bin" keys create --tenant bench | awk '{print $NF}')
 export MIXDOWN_BENCH_KEY
 "$bin" api --listen 127.0.0.1:18080 >"$work/api.log" 2>&1 &
-api_pid=$!
+bench_pids+=($!)
 for _ in $(seq 100); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
 
 echo "== raw Redis ceiling (redis-benchmark, 50 clients, unpipelined)"
@@ -63,7 +38,7 @@ total=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM jobs")
 echo "== one worker drains $total no-op jobs (concurrency $concurrency)"
 start=$(date +%s.%N)
 "$bin" worker --queues noop --concurrency "$concurrency" --listen 127.0.0.1:0 >"$work/worker.log" 2>&1 &
-worker_pid=$!
+bench_pids+=($!)
 while :; do
   done_count=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM jobs WHERE state = 'succeeded'")
   [ "$done_count" -ge "$total" ] && break
