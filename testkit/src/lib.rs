@@ -1,7 +1,7 @@
 //! Test helpers: every test gets its own database, Redis namespace, bucket
 //! and directory on the real services the test script starts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mixdown_jobs::{
     Stores,
@@ -12,6 +12,9 @@ use mixdown_jobs::{
 };
 use sqlx::{AnyPool, AssertSqlSafe};
 use tempfile::TempDir;
+
+mod voice_files;
+pub use voice_files::{voice_data, voice_model};
 
 fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -223,34 +226,6 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// The shared speech corpus: `MIXDOWN_TEST_VOICE_DATA`, else
-/// `../shared/testdata/voice` beside the workspace (as the voice crate's tests find it).
-pub fn voice_data() -> PathBuf {
-    std::env::var_os("MIXDOWN_TEST_VOICE_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/voice"),
-        PathBuf::from,
-    )
-}
-
-/// The voice encoder's weights: `MIXDOWN_VOICE_MODEL`, else fetched into the
-/// cache by `scripts/voice-model.sh` when missing.
-pub fn voice_model() -> PathBuf {
-    if let Some(path) = std::env::var_os("MIXDOWN_VOICE_MODEL") {
-        return PathBuf::from(path);
-    }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/voice-model.sh");
-    let out = std::process::Command::new("bash")
-        .arg(&script)
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "voice-model.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).expect("a path").trim())
 }
 
 /// A mono 16-bit PCM WAV file of `samples` (in [−1, 1]) at `rate` Hz.

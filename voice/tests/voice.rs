@@ -17,6 +17,16 @@ fn engine() -> VoiceEngine {
     VoiceEngine::new(encoder, EngineConfig::default())
 }
 
+/// A print enrolled from three clean corpus recordings.
+fn enroll_corpus(engine: &VoiceEngine, names: [&str; 3]) -> Voiceprint {
+    let audio = names.map(corpus);
+    let recordings = audio.each_ref().map(|(s, r)| Audio {
+        samples: s,
+        sample_rate: *r,
+    });
+    engine.enroll(&recordings).expect("clean enrollment")
+}
+
 #[test]
 fn every_clean_corpus_recording_passes_the_gates_but_the_three_word_sentence() {
     for (_, name) in corpus_files() {
@@ -118,17 +128,7 @@ fn synthetic_speech_at_another_rate_passes_and_is_resampled() {
 #[test]
 fn a_speaker_scores_higher_against_their_own_print_than_another_speaker() {
     let engine = engine();
-    let audio: Vec<(Vec<f32>, u32)> = ["vctk-p225_002", "vctk-p225_003", "vctk-p225_004"]
-        .map(corpus)
-        .into();
-    let recordings: Vec<Audio> = audio
-        .iter()
-        .map(|(s, r)| Audio {
-            samples: s,
-            sample_rate: *r,
-        })
-        .collect();
-    let print = engine.enroll(&recordings).expect("clean enrollment");
+    let print = enroll_corpus(&engine, ["vctk-p225_002", "vctk-p225_003", "vctk-p225_004"]);
     assert_eq!(print.samples(), 3);
     let verify = |name| {
         let (s, r) = corpus(name);
@@ -185,17 +185,10 @@ fn enrollment_names_the_failing_sample_and_its_gate() {
 #[test]
 fn a_voiceprint_survives_its_bytes_and_one_of_another_model_needs_reenrollment() {
     let engine = engine();
-    let audio: Vec<(Vec<f32>, u32)> = ["arctic-bdl_a0001", "arctic-bdl_a0002", "arctic-bdl_a0003"]
-        .map(corpus)
-        .into();
-    let recordings: Vec<Audio> = audio
-        .iter()
-        .map(|(s, r)| Audio {
-            samples: s,
-            sample_rate: *r,
-        })
-        .collect();
-    let print = engine.enroll(&recordings).unwrap();
+    let print = enroll_corpus(
+        &engine,
+        ["arctic-bdl_a0001", "arctic-bdl_a0002", "arctic-bdl_a0003"],
+    );
     let bytes = print.to_bytes();
     assert_eq!(Voiceprint::from_bytes(&bytes).unwrap(), print);
     assert!(

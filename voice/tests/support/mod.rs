@@ -3,20 +3,15 @@
 
 #![allow(dead_code)] // each including target uses its own subset
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
 use mixdown_voice::Encoder;
 
-/// The shared voice corpus (see its README): `MIXDOWN_TEST_VOICE_DATA`, else
-/// `../shared/testdata/voice` beside the workspace.
-pub fn testdata() -> PathBuf {
-    std::env::var_os("MIXDOWN_TEST_VOICE_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/voice"),
-        PathBuf::from,
-    )
-}
+#[path = "../../../testkit/src/voice_files.rs"]
+mod voice_files;
+pub use voice_files::{voice_data as testdata, voice_model as model_path};
 
 /// Mono samples in [−1, 1] and the sample rate of a WAV file.
 pub fn read_wav(path: &Path) -> (Vec<f32>, u32) {
@@ -58,25 +53,6 @@ pub fn corpus_files() -> Vec<(String, String)> {
         .collect();
     files.sort();
     files
-}
-
-/// Path of Resemblyzer's weights: `MIXDOWN_VOICE_MODEL`, else the cache
-/// directory, fetched there by `scripts/voice-model.sh` when missing.
-pub fn model_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("MIXDOWN_VOICE_MODEL") {
-        return PathBuf::from(p);
-    }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/voice-model.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "voice-model.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).expect("a path").trim())
 }
 
 /// The encoder, loaded once per process.
