@@ -47,15 +47,6 @@ impl Recorder {
     }
 }
 
-impl std::fmt::Debug for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Message::Finish(finish) => finish.fmt(f),
-            Message::Flush(_) => f.write_str("Flush"),
-        }
-    }
-}
-
 async fn run(mut rx: mpsc::Receiver<Message>, stores: Stores) {
     let mut messages = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);

@@ -15,7 +15,7 @@ use std::{
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
-use crate::harness::{Client, FINAL, Fleet, FleetOptions};
+use crate::harness::{Client, Fleet, FleetOptions};
 
 /// What a job was asked to do, hence how it must end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,21 +157,17 @@ async fn chaos_every_accepted_job_reaches_one_final_state() {
     let chaos_ended = Instant::now();
 
     let ledger = ledger.lock().unwrap().clone();
-    let mut pending: HashMap<String, Expect> = ledger.iter().cloned().collect();
-    let mut ended = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !pending.is_empty() && Instant::now() < deadline {
-        let ids: Vec<String> = pending.keys().cloned().collect();
-        for id in ids {
-            let job = apis[0].job(&id).await;
-            if FINAL.iter().any(|s| job["state"] == *s) {
-                let expect = pending.remove(&id).unwrap();
-                ended.push((job, expect));
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let ids: Vec<String> = ledger.iter().map(|(id, _)| id.clone()).collect();
+    let (jobs, pending) = apis[0].settle(&ids, Duration::from_secs(120)).await;
     let settled_in = chaos_ended.elapsed();
+    let expected: HashMap<&str, Expect> = ledger.iter().map(|(id, e)| (id.as_str(), *e)).collect();
+    let ended: Vec<(Value, Expect)> = jobs
+        .into_iter()
+        .map(|job| {
+            let expect = expected[job["job_id"].as_str().unwrap()];
+            (job, expect)
+        })
+        .collect();
 
     let wrong: Vec<&(Value, Expect)> = ended.iter().filter(|(j, e)| !e.accepts(j)).collect();
     let mut by_state: HashMap<String, usize> = HashMap::new();

@@ -350,6 +350,19 @@ impl Client {
 
     /// Waits until every job has ended, at most `limit`, and returns them.
     pub async fn wait_all(&self, ids: &[String], limit: Duration) -> Vec<Value> {
+        let (ended, pending) = self.settle(ids, limit).await;
+        assert!(
+            pending.is_empty(),
+            "{} of {} jobs did not end in {limit:?}",
+            pending.len(),
+            ids.len()
+        );
+        ended
+    }
+
+    /// Waits at most `limit` for the jobs to end: those that ended (in the
+    /// order of `ids`) and the ids of those that did not.
+    pub async fn settle(&self, ids: &[String], limit: Duration) -> (Vec<Value>, Vec<String>) {
         let deadline = Instant::now() + limit;
         let mut done: HashMap<&str, Value> = HashMap::new();
         loop {
@@ -362,20 +375,21 @@ impl Client {
                     done.insert(id, job);
                 }
             }
-            if done.len() == ids.len() {
-                return ids
-                    .iter()
-                    .map(|id| done.remove(id.as_str()).unwrap())
-                    .collect();
+            if done.len() == ids.len() || Instant::now() >= deadline {
+                break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {} jobs did not end in {limit:?}",
-                ids.len() - done.len(),
-                ids.len()
-            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let pending = ids
+            .iter()
+            .filter(|id| !done.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        let ended = ids
+            .iter()
+            .filter_map(|id| done.remove(id.as_str()))
+            .collect();
+        (ended, pending)
     }
 
     /// The live workers as `GET /v1/workers` lists them.
