@@ -3,4 +3,5 @@
 pub mod decode;
 pub mod format;
 pub mod image;
+pub mod tags;
 pub mod waveform;

@@ -48,6 +48,7 @@ pub mod dat;
 pub mod decoded;
 pub mod generator;
 pub mod json;
+pub mod levels;
 pub mod options;
 pub mod pcm;
 pub mod peaks;
