@@ -3,4 +3,6 @@
 pub mod decode;
 pub mod format;
 pub mod image;
+pub mod loudness;
+pub mod transcode;
 pub mod waveform;
