@@ -3,5 +3,7 @@
 pub mod decode;
 pub mod format;
 pub mod image;
+pub mod loudness;
 pub mod tags;
+pub mod transcode;
 pub mod waveform;

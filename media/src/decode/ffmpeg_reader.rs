@@ -28,7 +28,8 @@ pub(super) struct FfmpegReader {
     packet: Packet,
 }
 
-fn init() -> Result<(), DecodeError> {
+/// Initialises FFmpeg once per process, with its own logging silenced.
+pub(crate) fn init() -> Result<(), DecodeError> {
     static INIT: OnceLock<Result<(), Error>> = OnceLock::new();
     let result = INIT.get_or_init(|| {
         // Every problem reaches the caller as an error value; FFmpeg's own stderr lines

@@ -53,6 +53,7 @@ pub use probe::{Backend, Codec, Container, Probe};
 
 use crate::format::{AudioFormat, ChannelCount, SampleRate};
 use ffmpeg_reader::FfmpegReader;
+pub(crate) use ffmpeg_reader::init as init_ffmpeg;
 use probe::Header;
 use source::{Input, NeutralPath, SharedReader};
 use symphonia_reader::{Opened, SymphoniaReader};
