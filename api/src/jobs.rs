@@ -304,7 +304,7 @@ fn parse_run_at(text: &str) -> Result<Timestamp, ApiError> {
     Ok(t)
 }
 
-fn check_callback_url(url: String) -> Result<String, ApiError> {
+pub(crate) fn check_callback_url(url: String) -> Result<String, ApiError> {
     let ok = url.len() <= MAX_CALLBACK_URL
         && url
             .parse::<poem::http::Uri>()

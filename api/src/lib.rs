@@ -4,10 +4,13 @@
 
 mod auth;
 mod error;
+mod files;
 mod jobs;
 mod ops;
 mod payload;
+mod signing;
 mod state;
+mod tracks;
 mod upload;
 mod views;
 mod voice;
@@ -19,18 +22,24 @@ use poem_openapi::OpenApiService;
 pub use error::ApiError;
 use ops::Draining;
 pub use ops::ops_routes;
-pub use state::{ApiSettings, AppState, VoiceLimits};
+pub use state::{ApiSettings, AppState, TrackLimits, VoiceLimits};
 use tokio_util::sync::CancellationToken;
 
 /// The whole HTTP application over `state`, testable without a socket.
 pub fn app(state: AppState) -> impl Endpoint {
-    let apis = (jobs::JobsApi, voice::VoiceApi, workers::WorkersApi);
+    let apis = (
+        jobs::JobsApi,
+        tracks::TracksApi,
+        voice::VoiceApi,
+        workers::WorkersApi,
+    );
     let api = OpenApiService::new(apis, "Mixdown", env!("CARGO_PKG_VERSION"));
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let stores = state.stores.clone();
     let draining = Draining(state.draining.clone());
     ops_routes()
+        .nest("/files", files::routes())
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/", api)

@@ -7,9 +7,11 @@ use std::{
 };
 
 use mixdown_jobs::{Stores, ids::TenantId, voice::Lockout};
+use mixdown_media::transcode::{Preset, default_presets};
+use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::ApiError;
+use crate::{error::ApiError, signing::UrlSigner};
 
 /// Limits and knobs of the API.
 #[derive(Debug, Clone)]
@@ -22,6 +24,36 @@ pub struct ApiSettings {
     pub worker_dead_after: Duration,
     /// Limits of the voice endpoints.
     pub voice: VoiceLimits,
+    /// Limits and knobs of uploads and tracks.
+    pub tracks: TrackLimits,
+}
+
+/// Limits and knobs of uploads and tracks.
+#[derive(Debug, Clone)]
+pub struct TrackLimits {
+    /// Largest upload, bytes.
+    pub max_upload_bytes: u64,
+    /// The presets a track may ask for; all of them when it names none.
+    pub presets: Vec<Preset>,
+    /// How long the URLs of a track answer stay valid.
+    pub url_ttl: Duration,
+    /// How long a presigned upload may take.
+    pub upload_ttl: Duration,
+    /// Where clients reach the API, prefixed to the URLs it serves itself
+    /// (empty: those URLs are paths on the host the client called).
+    pub public_url: String,
+}
+
+impl Default for TrackLimits {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 2 << 30,
+            presets: default_presets(),
+            url_ttl: Duration::from_secs(60 * 60),
+            upload_ttl: Duration::from_secs(60 * 60),
+            public_url: String::new(),
+        }
+    }
 }
 
 /// Limits of the voice endpoints.
@@ -52,6 +84,7 @@ impl Default for ApiSettings {
             key_cache_ttl: Duration::from_secs(60),
             worker_dead_after: Duration::from_secs(15),
             voice: VoiceLimits::default(),
+            tracks: TrackLimits::default(),
         }
     }
 }
@@ -66,6 +99,7 @@ pub struct AppState {
     /// Fires when the process begins to stop: `/readyz` then says draining.
     pub draining: CancellationToken,
     keys: Arc<RwLock<HashMap<String, (TenantId, Instant)>>>,
+    signer: Arc<OnceCell<UrlSigner>>,
 }
 
 impl AppState {
@@ -76,6 +110,7 @@ impl AppState {
             settings,
             draining: CancellationToken::new(),
             keys: Arc::default(),
+            signer: Arc::default(),
         }
     }
 
@@ -85,6 +120,14 @@ impl AppState {
             draining: token,
             ..self
         }
+    }
+
+    /// The signer of the URLs the API serves, its key read on first use.
+    pub(crate) async fn signer(&self) -> Result<&UrlSigner, ApiError> {
+        self.signer
+            .get_or_try_init(|| UrlSigner::load(&self.stores.jobs))
+            .await
+            .map_err(ApiError::unavailable)
     }
 
     /// The tenant owning `key`. Known keys are cached briefly, so the hot path

@@ -1,8 +1,12 @@
 //! The JSON shapes the API answers with.
 
+use std::collections::BTreeMap;
+
 use mixdown_jobs::{
     model::{Job, JobError},
+    store::TrackRecord,
     time::Timestamp,
+    tracks::{LoudnessRecord, OutputRecord, TrackMetadata},
 };
 use poem_openapi::Object;
 use serde_json::Value;
@@ -113,4 +117,235 @@ pub struct JobPage {
     pub jobs: Vec<JobView>,
     /// Pass as `cursor` for the next page; null on the last one.
     pub next_cursor: Option<String>,
+}
+
+/// The answer to an accepted upload.
+#[derive(Debug, Clone, Object)]
+pub struct AcceptedTrackView {
+    /// The track's id.
+    pub track_id: String,
+    /// Its ingest job.
+    pub job_id: String,
+    /// `processing`.
+    pub state: String,
+    /// Where to read the track.
+    pub status_url: String,
+}
+
+impl AcceptedTrackView {
+    /// The answer for `track`, whose processing starts with `job`.
+    pub fn new(track: &TrackRecord, job: &Job) -> Self {
+        Self {
+            track_id: track.id.to_string(),
+            job_id: job.id.to_string(),
+            state: "processing".into(),
+            status_url: format!("/v1/tracks/{}", track.id),
+        }
+    }
+}
+
+/// A presigned upload waiting for its file.
+#[derive(Debug, Clone, Object)]
+pub struct PresignView {
+    /// The upload's id (also the track's).
+    pub upload_id: String,
+    /// Where to send the file.
+    pub put_url: String,
+    /// How to send it: `PUT`, the file as the body.
+    pub method: String,
+    /// When `put_url` stops working.
+    pub expires_at: String,
+    /// Largest file accepted, bytes.
+    pub max_bytes: u64,
+    /// What to POST once the file is there.
+    pub complete_url: String,
+}
+
+/// What ingest learned about the original.
+#[derive(Debug, Clone, Object)]
+pub struct MetadataView {
+    /// Container format.
+    pub container: String,
+    /// Audio codec.
+    pub codec: String,
+    /// Length, milliseconds.
+    pub duration_ms: u64,
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// Bits per second, where known.
+    pub bit_rate: Option<u64>,
+    /// Tags: title, artist, album, …
+    pub tags: BTreeMap<String, String>,
+    /// SHA-256 of the original, hex.
+    pub sha256: String,
+    /// Size of the original, bytes.
+    pub size_bytes: u64,
+    /// URL of the embedded cover art, if there is one.
+    pub cover_url: Option<String>,
+}
+
+impl MetadataView {
+    /// The view of `m`, with the cover's URL.
+    pub fn new(m: TrackMetadata, cover_url: Option<String>) -> Self {
+        Self {
+            container: m.container,
+            codec: m.codec,
+            duration_ms: m.duration_ms,
+            sample_rate: m.sample_rate,
+            channels: m.channels,
+            bit_rate: m.bit_rate,
+            tags: m.tags,
+            sha256: m.sha256,
+            size_bytes: m.size_bytes,
+            cover_url,
+        }
+    }
+}
+
+/// Loudness of a track (EBU R128, ReplayGain 2).
+#[derive(Debug, Clone, Object)]
+pub struct LoudnessView {
+    /// Integrated loudness, LUFS; null for silence.
+    pub integrated_lufs: Option<f64>,
+    /// True peak, dBTP; null for digital silence.
+    pub true_peak_dbtp: Option<f64>,
+    /// Loudness range, LU.
+    pub lra_lu: f64,
+    /// ReplayGain 2 track gain, dB.
+    pub replaygain_track_gain_db: Option<f64>,
+}
+
+impl From<LoudnessRecord> for LoudnessView {
+    fn from(l: LoudnessRecord) -> Self {
+        Self {
+            integrated_lufs: l.integrated_lufs,
+            true_peak_dbtp: l.true_peak_dbtp,
+            lra_lu: l.lra_lu,
+            replaygain_track_gain_db: l.replaygain_track_gain_db,
+        }
+    }
+}
+
+/// One output of a track.
+#[derive(Debug, Clone, Object)]
+pub struct OutputView {
+    /// The preset that made it.
+    pub preset: String,
+    /// MIME type of what `url` serves.
+    pub mime: String,
+    /// Expiring URL: the file, or the HLS playlist.
+    pub url: String,
+    /// Codec.
+    pub codec: String,
+    /// Bits per second.
+    pub bit_rate: u32,
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// Length, milliseconds.
+    pub duration_ms: u64,
+    /// Size of all its files, bytes.
+    pub size_bytes: u64,
+}
+
+impl OutputView {
+    /// The view of `o`, served at `url`.
+    pub fn new(o: OutputRecord, url: String) -> Self {
+        Self {
+            preset: o.preset,
+            mime: o.mime,
+            url,
+            codec: o.codec,
+            bit_rate: o.bit_rate,
+            sample_rate: o.sample_rate,
+            channels: o.channels,
+            duration_ms: o.duration_ms,
+            size_bytes: o.size_bytes,
+        }
+    }
+}
+
+/// One zoom level of a track's waveform.
+#[derive(Debug, Clone, Object)]
+pub struct WaveformLevelView {
+    /// Frames per pixel.
+    pub zoom: u32,
+    /// Expiring URL of its 8-bit `.dat`.
+    pub dat_url: String,
+}
+
+/// A track's waveform, in BBC audiowaveform's formats (8 bit, channels
+/// mixed down), at peaks.js's default zooms.
+#[derive(Debug, Clone, Object)]
+pub struct WaveformView {
+    /// The finest level's `.dat` (512 frames per pixel).
+    pub dat_url: String,
+    /// The finest level as JSON.
+    pub json_url: String,
+    /// Every level, finest first.
+    pub levels: Vec<WaveformLevelView>,
+    /// 1,800 normalised peak magnitudes (0 to 1) for list views.
+    pub summary: Vec<f32>,
+}
+
+/// A job of a track's pipeline.
+#[derive(Debug, Clone, Object)]
+pub struct TrackJobView {
+    /// The job's id.
+    pub job_id: String,
+    /// `ingest` or `transcode`.
+    pub kind: String,
+    /// Its state.
+    pub state: String,
+    /// Its progress, 0 to 1.
+    pub progress: f64,
+}
+
+impl From<&Job> for TrackJobView {
+    fn from(job: &Job) -> Self {
+        Self {
+            job_id: job.id.to_string(),
+            kind: job.kind.as_str().to_owned(),
+            state: job.state.as_str().to_owned(),
+            progress: job.progress,
+        }
+    }
+}
+
+/// A track as clients read it.
+#[derive(Debug, Clone, Object)]
+pub struct TrackView {
+    /// The track's id.
+    pub track_id: String,
+    /// uploaded, processing, ready or failed.
+    pub state: String,
+    /// 0 to 1.
+    pub progress: f64,
+    /// Why it failed.
+    pub error: Option<ErrorView>,
+    /// Title given at upload.
+    pub title: Option<String>,
+    /// The tenant's user who owns it.
+    pub owner_id: Option<String>,
+    /// The presets it asked for.
+    pub presets: Vec<String>,
+    /// What ingest learned, once it has run.
+    pub metadata: Option<MetadataView>,
+    /// Loudness, once ready.
+    pub loudness: Option<LoudnessView>,
+    /// Outputs, once ready.
+    pub outputs: Vec<OutputView>,
+    /// Peaks, once ready.
+    pub waveform: Option<WaveformView>,
+    /// Its pipeline's jobs.
+    pub jobs: Vec<TrackJobView>,
+    /// When the URLs in this answer stop working.
+    pub urls_expire_at: String,
+    /// When it was uploaded.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
 }

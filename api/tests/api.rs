@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mixdown_api::{ApiSettings, AppState, VoiceLimits, app};
+use mixdown_api::{ApiSettings, AppState, TrackLimits, VoiceLimits, app};
 use mixdown_jobs::{Stores, backoff::Backoff, ids::TenantId, kind::JobKind};
 use mixdown_worker::{ReconcilerSettings, VoiceSettings, WorkerSettings, run_worker};
 use poem::{
@@ -57,7 +57,8 @@ both_modes!(
     a_client_can_wait_for_a_job_to_end,
 );
 
-// After the macro, which the voice cases use too.
+// After the macro, which the track and voice cases use too.
+mod tracks;
 mod voice;
 
 struct TestApp {
@@ -75,11 +76,16 @@ impl TestApp {
     }
 
     async fn with_voice_limits(stores: Stores, voice: VoiceLimits) -> Self {
+        Self::with_limits(stores, voice, TrackLimits::default()).await
+    }
+
+    async fn with_limits(stores: Stores, voice: VoiceLimits, tracks: TrackLimits) -> Self {
         let tenant = format!("t-{}", mixdown_testkit::unique());
         let key = stores.jobs.create_api_key(&tenant).await.unwrap();
         let settings = ApiSettings {
             max_json_bytes: 4096,
             voice,
+            tracks,
             ..ApiSettings::default()
         };
         let ep = app(AppState::new(stores.clone(), settings))
@@ -119,12 +125,12 @@ impl TestApp {
                 grace: Duration::from_secs(2),
                 dead_after: Duration::from_secs(5),
             }),
-            queues: if voice.is_some() {
-                JobKind::ALL.to_vec()
-            } else {
-                vec![JobKind::Noop]
-            },
+            queues: JobKind::ALL
+                .into_iter()
+                .filter(|k| voice.is_some() || !k.is_voice())
+                .collect(),
             voice,
+            tracks: Default::default(),
         };
         let (stores, stop) = (self.stores.clone(), self.stop.clone());
         self.worker = Some(tokio::spawn(async move {

@@ -7,7 +7,11 @@ use uuid::Uuid;
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(try_from = "String", into = "String")]
         pub struct $name(Uuid);
 
         impl $name {
@@ -33,6 +37,20 @@ macro_rules! uuid_id {
                 self.0.fmt(f)
             }
         }
+
+        impl TryFrom<String> for $name {
+            type Error = &'static str;
+
+            fn try_from(text: String) -> Result<Self, Self::Error> {
+                Self::parse(&text).ok_or("not an id")
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.to_string()
+            }
+        }
     };
 }
 
@@ -43,6 +61,10 @@ uuid_id!(
 uuid_id!(
     /// Identifies one tenant: the owner of jobs, tracks and keys.
     TenantId
+);
+uuid_id!(
+    /// Identifies one track; a presigned upload's id is its track's id.
+    TrackId
 );
 
 /// Identifies one worker process; unique per start so restarts never share state.

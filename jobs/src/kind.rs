@@ -5,7 +5,10 @@ use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::voice::{VoiceEnrollPayload, VoiceVerifyPayload};
+use crate::{
+    tracks::{IngestPayload, TranscodePayload},
+    voice::{VoiceEnrollPayload, VoiceVerifyPayload},
+};
 
 /// What a job does; each kind has its own queue so it can be scaled alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,11 +19,21 @@ pub enum JobKind {
     VoiceEnroll,
     /// Scores an uploaded sample against a user's voiceprint.
     VoiceVerify,
+    /// Proves an uploaded original is audio and describes it.
+    Ingest,
+    /// Decodes a track once into every output of its presets, with loudness.
+    Transcode,
 }
 
 impl JobKind {
     /// Every kind, in the order the API lists them.
-    pub const ALL: [JobKind; 3] = [JobKind::Noop, JobKind::VoiceEnroll, JobKind::VoiceVerify];
+    pub const ALL: [JobKind; 5] = [
+        JobKind::Noop,
+        JobKind::VoiceEnroll,
+        JobKind::VoiceVerify,
+        JobKind::Ingest,
+        JobKind::Transcode,
+    ];
 
     /// The kind named by `name`, if there is one.
     pub fn parse(name: &str) -> Option<Self> {
@@ -33,6 +46,8 @@ impl JobKind {
             JobKind::Noop => "noop",
             JobKind::VoiceEnroll => "voice_enroll",
             JobKind::VoiceVerify => "voice_verify",
+            JobKind::Ingest => "ingest",
+            JobKind::Transcode => "transcode",
         }
     }
 
@@ -42,7 +57,7 @@ impl JobKind {
     }
 
     /// Whether clients may submit this kind through `POST /v1/jobs`. Voice
-    /// jobs name samples that only the voice endpoints may store.
+    /// and track jobs name objects that only their own endpoints store.
     pub fn submittable(self) -> bool {
         self == JobKind::Noop
     }
@@ -57,7 +72,11 @@ impl JobKind {
     /// store was briefly unreachable.
     pub fn default_max_attempts(self) -> u32 {
         match self {
-            JobKind::Noop | JobKind::VoiceEnroll | JobKind::VoiceVerify => 3,
+            JobKind::Noop
+            | JobKind::VoiceEnroll
+            | JobKind::VoiceVerify
+            | JobKind::Ingest
+            | JobKind::Transcode => 3,
         }
     }
 
@@ -69,6 +88,10 @@ impl JobKind {
             JobKind::VoiceEnroll => Duration::from_secs(120),
             // Verification is interactive: a stuck attempt should give way fast.
             JobKind::VoiceVerify => Duration::from_secs(30),
+            // Reading tags and hashing a 2 GB original takes well under a minute.
+            JobKind::Ingest => Duration::from_secs(10 * 60),
+            // A 4-hour original runs at tens of times real time.
+            JobKind::Transcode => Duration::from_secs(2 * 60 * 60),
         }
     }
 }
@@ -154,6 +177,10 @@ pub enum JobPayload {
     VoiceEnroll(VoiceEnrollPayload),
     /// Input of a `voice_verify` job.
     VoiceVerify(VoiceVerifyPayload),
+    /// Input of an `ingest` job.
+    Ingest(IngestPayload),
+    /// Input of a `transcode` job.
+    Transcode(TranscodePayload),
 }
 
 impl JobPayload {
@@ -171,6 +198,8 @@ impl JobPayload {
             JobKind::Noop => parse_typed(value).map(JobPayload::Noop),
             JobKind::VoiceEnroll => parse_typed(value).map(JobPayload::VoiceEnroll),
             JobKind::VoiceVerify => parse_typed(value).map(JobPayload::VoiceVerify),
+            JobKind::Ingest => parse_typed(value).map(JobPayload::Ingest),
+            JobKind::Transcode => parse_typed(value).map(JobPayload::Transcode),
         }
     }
 
@@ -180,6 +209,8 @@ impl JobPayload {
             JobPayload::Noop(_) => JobKind::Noop,
             JobPayload::VoiceEnroll(_) => JobKind::VoiceEnroll,
             JobPayload::VoiceVerify(_) => JobKind::VoiceVerify,
+            JobPayload::Ingest(_) => JobKind::Ingest,
+            JobPayload::Transcode(_) => JobKind::Transcode,
         }
     }
 
@@ -189,6 +220,8 @@ impl JobPayload {
             JobPayload::Noop(p) => serde_json::to_value(p),
             JobPayload::VoiceEnroll(p) => serde_json::to_value(p),
             JobPayload::VoiceVerify(p) => serde_json::to_value(p),
+            JobPayload::Ingest(p) => serde_json::to_value(p),
+            JobPayload::Transcode(p) => serde_json::to_value(p),
         }
         .unwrap_or(Value::Null)
     }

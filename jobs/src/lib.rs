@@ -12,6 +12,7 @@ pub mod queue;
 pub mod store;
 mod stores;
 pub mod time;
+pub mod tracks;
 pub mod voice;
 
 pub use stores::Stores;

@@ -1,8 +1,8 @@
 //! Prometheus metrics of one process, with their names and help texts in one place.
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Durations from 1 ms to about 30 min: no-op jobs to hour-long transcodes.
@@ -42,6 +42,8 @@ pub struct Metrics {
     pub redriven: IntCounterVec,
     /// Reconciler passes, by outcome.
     pub reconciler_runs: IntCounterVec,
+    /// Seconds of audio decoded by finished attempts, by kind.
+    pub audio_seconds: CounterVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -67,6 +69,16 @@ impl Metrics {
     /// A fresh set registered in its own registry.
     pub fn new() -> Self {
         let r = Registry::new();
+        let audio_seconds = CounterVec::new(
+            Opts::new(
+                "mixdown_audio_seconds_processed_total",
+                "Seconds of audio decoded by finished attempts.",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(audio_seconds.clone()))
+            .expect("unique metric");
         let heartbeat = IntGauge::new(
             "mixdown_worker_heartbeat_timestamp_seconds",
             "Unix time of this worker's last heartbeat.",
@@ -157,6 +169,7 @@ impl Metrics {
                 "Reconciler passes, by outcome.",
                 &["outcome"],
             ),
+            audio_seconds,
             registry: r,
         }
     }

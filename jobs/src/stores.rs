@@ -4,7 +4,7 @@ use tracing::warn;
 
 use crate::{
     metrics::Metrics,
-    model::NewJob,
+    model::{Job, NewJob},
     objects::ObjectStore,
     queue::{Queue, QueueEntry},
     store::{Inserted, JobStore, StoreError},
@@ -30,14 +30,19 @@ impl Stores {
     pub async fn submit(&self, new: &NewJob) -> Result<Inserted, StoreError> {
         let inserted = self.jobs.insert_job(new).await?;
         if inserted.created {
-            let job = &inserted.job;
-            self.metrics
-                .jobs_enqueued
-                .with_label_values(&[job.kind.as_str()])
-                .inc();
-            self.push_recorded(&[QueueEntry::for_job(job)]).await;
+            self.announce(&inserted.job).await;
         }
         Ok(inserted)
+    }
+
+    /// Counts a job just recorded as queued and pushes it; for jobs recorded
+    /// together with other rows (a track and its ingest job).
+    pub async fn announce(&self, job: &Job) {
+        self.metrics
+            .jobs_enqueued
+            .with_label_values(&[job.kind.as_str()])
+            .inc();
+        self.push_recorded(&[QueueEntry::for_job(job)]).await;
     }
 
     /// Pushes entries of jobs already recorded as queued. A failed push is

@@ -3,14 +3,16 @@
 use std::{net::SocketAddr, path::Path, time::Duration};
 
 use anyhow::{Context, bail};
-use mixdown_api::{ApiSettings, AppState, VoiceLimits};
+use mixdown_api::{ApiSettings, AppState, TrackLimits, VoiceLimits};
 use mixdown_jobs::{
     Stores,
     kind::JobKind,
     store::JobStore,
     voice::{VoiceKey, VoiceKeys},
 };
-use mixdown_worker::{ReconcilerSettings, VoiceSettings, WorkerSettings, run_worker};
+use mixdown_worker::{
+    ReconcilerSettings, TrackSettings, VoiceSettings, WorkerSettings, run_worker,
+};
 use poem::{
     Endpoint, Server,
     listener::{Acceptor, Listener, TcpListener},
@@ -105,6 +107,13 @@ fn app_state(settings: &Settings, stores: Stores, draining: CancellationToken) -
             enrollment_samples: settings.voice.enrollment_samples,
             lockout: settings.voice.lockout,
         },
+        tracks: TrackLimits {
+            max_upload_bytes: settings.tracks.max_upload_bytes,
+            presets: settings.tracks.presets.clone(),
+            url_ttl: settings.tracks.url_ttl,
+            upload_ttl: settings.tracks.url_ttl,
+            public_url: settings.tracks.public_url.clone(),
+        },
         ..ApiSettings::default()
     };
     AppState::new(stores, api).draining_on(draining)
@@ -135,6 +144,11 @@ fn worker_settings(
         timeouts: t.timeouts.clone(),
         fault_injection: t.fault_injection,
         voice,
+        tracks: TrackSettings {
+            limits: settings.tracks.limits,
+            min_duration: settings.tracks.min_duration,
+            scratch_dir: settings.tracks.scratch_dir.clone(),
+        },
         reconciler: Some(ReconcilerSettings {
             interval: t.reconcile_interval,
             grace: t.redrive_grace,

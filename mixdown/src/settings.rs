@@ -2,14 +2,26 @@
 //! environment, then command-line flags. Every value is parsed here, once;
 //! a bad one stops the start with a line that names it and where it came from.
 
-use std::{collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::{Context, bail};
 use mixdown_jobs::{
     backoff::Backoff,
     kind::Timeouts,
     objects::S3Settings,
+    tracks::TrackPresets,
     voice::{Lockout, MAX_ENROLL_SAMPLES, VoiceKey},
+};
+use mixdown_media::{
+    decode::DecodeLimits,
+    format::{ChannelCount, SampleRate},
+    transcode::{Preset, PresetSpec, default_presets},
 };
 
 /// One setting: its key in the file, its environment variable, its default
@@ -236,6 +248,60 @@ const KEYS: &[Key] = &[
         Some("false"),
         "keep voice samples after processing instead of deleting them",
     ),
+    key(
+        "max_upload_bytes",
+        "MIXDOWN_MAX_UPLOAD_BYTES",
+        Some("2147483648"),
+        "largest track upload",
+    ),
+    key(
+        "max_duration_secs",
+        "MIXDOWN_MAX_DURATION_SECS",
+        Some("14400"),
+        "longest track accepted",
+    ),
+    key(
+        "min_duration_ms",
+        "MIXDOWN_MIN_DURATION_MS",
+        Some("1000"),
+        "shortest track accepted (shorter ones fail too_short)",
+    ),
+    key(
+        "max_sample_rate",
+        "MIXDOWN_MAX_SAMPLE_RATE",
+        Some("192000"),
+        "highest sample rate of a track",
+    ),
+    key(
+        "max_channels",
+        "MIXDOWN_MAX_CHANNELS",
+        Some("8"),
+        "most channels of a track",
+    ),
+    key(
+        "presets_file",
+        "MIXDOWN_PRESETS_FILE",
+        None,
+        "TOML file of [[preset]] tables replacing the built-in output presets",
+    ),
+    key(
+        "url_ttl_secs",
+        "MIXDOWN_URL_TTL_SECS",
+        Some("3600"),
+        "how long output URLs and presigned uploads stay valid",
+    ),
+    key(
+        "public_url",
+        "MIXDOWN_PUBLIC_URL",
+        None,
+        "where clients reach the API, e.g. https://media.example.com (default: paths only)",
+    ),
+    key(
+        "scratch_dir",
+        "MIXDOWN_SCRATCH_DIR",
+        None,
+        "where workers keep originals and outputs while a job runs (default: the system's)",
+    ),
 ];
 
 /// A value and where it came from, so errors can name the source.
@@ -436,6 +502,19 @@ pub struct Settings {
     pub worker: WorkerTuning,
     pub max_json_bytes: usize,
     pub voice: VoiceConfig,
+    pub tracks: TrackConfig,
+}
+
+/// The upload and track settings.
+#[derive(Debug, Clone)]
+pub struct TrackConfig {
+    pub max_upload_bytes: u64,
+    pub limits: DecodeLimits,
+    pub min_duration: Duration,
+    pub presets: Vec<Preset>,
+    pub url_ttl: Duration,
+    pub public_url: String,
+    pub scratch_dir: PathBuf,
 }
 
 /// The voice settings.
@@ -485,8 +564,59 @@ impl Settings {
             },
             max_json_bytes: l.required("max_json_bytes")?,
             voice: voice_config(l)?,
+            tracks: track_config(l)?,
         })
     }
+}
+
+fn track_config(l: &Layers) -> anyhow::Result<TrackConfig> {
+    let rate: u32 = l.required("max_sample_rate")?;
+    let channels: u16 = l.required("max_channels")?;
+    let limits = DecodeLimits {
+        max_duration: Duration::from_secs(l.required("max_duration_secs")?),
+        max_sample_rate: SampleRate::new(rate)
+            .map_err(|e| anyhow::anyhow!("invalid setting max_sample_rate={rate}: {e}"))?,
+        max_channels: ChannelCount::new(channels)
+            .map_err(|e| anyhow::anyhow!("invalid setting max_channels={channels}: {e}"))?,
+    };
+    let presets = match l.get("presets_file") {
+        None => default_presets(),
+        Some(s) => read_presets(Path::new(&s.value))
+            .with_context(|| format!("invalid setting {}={:?}", s.origin, s.value))?,
+    };
+    Ok(TrackConfig {
+        max_upload_bytes: l.required("max_upload_bytes")?,
+        limits,
+        min_duration: Duration::from_millis(l.required("min_duration_ms")?),
+        presets,
+        url_ttl: Duration::from_secs(l.required("url_ttl_secs")?),
+        public_url: l
+            .string("public_url")
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_default(),
+        scratch_dir: l.parse("scratch_dir")?.unwrap_or_else(std::env::temp_dir),
+    })
+}
+
+/// A presets file: `[[preset]]` tables of preset fields.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetsFile {
+    preset: Vec<PresetSpec>,
+}
+
+/// Reads the presets of a presets file, refusing an empty or invalid list.
+pub fn read_presets(path: &Path) -> anyhow::Result<Vec<Preset>> {
+    let text = std::fs::read_to_string(path).context("cannot read the presets file")?;
+    let file: PresetsFile = toml::from_str(&text).context("not a presets file")?;
+    let presets = file
+        .preset
+        .into_iter()
+        .map(Preset::try_from)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    TrackPresets::new(presets.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(presets)
 }
 
 fn voice_config(l: &Layers) -> anyhow::Result<VoiceConfig> {

@@ -2,10 +2,16 @@
 
 use std::sync::Arc;
 
-use mixdown_jobs::{Stores, ids::WorkerId, model::JobError, store::ClaimedJob};
+use mixdown_jobs::{
+    Stores,
+    ids::WorkerId,
+    model::JobError,
+    objects::ObjectError,
+    store::{ClaimedJob, StoreError},
+};
 use tokio_util::sync::CancellationToken;
 
-use crate::handlers::voice::VoiceRuntime;
+use crate::handlers::{tracks::TrackSettings, voice::VoiceRuntime};
 
 /// The running attempt as a handler sees it.
 #[derive(Debug, Clone)]
@@ -22,6 +28,8 @@ pub(crate) struct JobContext {
     pub stores: Stores,
     /// The voice engine and its settings, on workers that run voice queues.
     pub voice: Option<Arc<VoiceRuntime>>,
+    /// Limits and scratch space of the track handlers.
+    pub tracks: Arc<TrackSettings>,
 }
 
 /// Why a handler did not produce a result.
@@ -50,5 +58,15 @@ impl HandlerError {
             },
             retryable,
         }
+    }
+
+    /// The job store failed: another attempt may find it back.
+    pub fn database(err: StoreError) -> Self {
+        Self::failed("database_unavailable", err.to_string(), true)
+    }
+
+    /// The object store failed: another attempt may find it back.
+    pub fn storage(err: ObjectError) -> Self {
+        Self::failed("storage_unavailable", err.to_string(), true)
     }
 }

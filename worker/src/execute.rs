@@ -23,7 +23,7 @@ use tracing::{Instrument, info_span, warn};
 
 use crate::{
     context::{HandlerError, JobContext},
-    handlers::{self, voice::VoiceRuntime},
+    handlers::{self, tracks::TrackSettings, voice::VoiceRuntime},
     recorder::Recorder,
 };
 
@@ -64,6 +64,7 @@ pub(crate) struct Executor {
     pub timeouts: Timeouts,
     pub fault_injection: bool,
     pub voice: Option<Arc<VoiceRuntime>>,
+    pub tracks: Arc<TrackSettings>,
 }
 
 impl Executor {
@@ -93,6 +94,7 @@ impl Executor {
             fault_injection: self.fault_injection,
             stores: self.stores.clone(),
             voice: self.voice.clone(),
+            tracks: self.tracks.clone(),
         };
         let outcome = run_guarded(&ctx, self.timeouts.of(ctx.job.kind())).await;
         self.cancels.remove(ctx.job.id);

@@ -11,6 +11,6 @@ mod reconciler;
 mod recorder;
 mod runtime;
 
-pub use handlers::voice::VoiceSettings;
+pub use handlers::{tracks::TrackSettings, voice::VoiceSettings};
 pub use reconciler::{Reconciler, ReconcilerSettings};
 pub use runtime::{WorkerError, WorkerSettings, run_worker};

@@ -21,7 +21,10 @@ use tracing::{info, warn};
 use crate::{
     execute::{CancelRegistry, Executor},
     fetch::{Assignment, FetchSettings, Fetcher},
-    handlers::voice::{VoiceRuntime, VoiceSettings},
+    handlers::{
+        tracks::TrackSettings,
+        voice::{VoiceRuntime, VoiceSettings},
+    },
     heartbeat::Heartbeat,
     reconciler::{Reconciler, ReconcilerSettings},
     recorder::Recorder,
@@ -53,6 +56,8 @@ pub struct WorkerSettings {
     pub fault_injection: bool,
     /// The voice engine's settings; required when a voice queue is run.
     pub voice: Option<VoiceSettings>,
+    /// Limits and scratch space of the track handlers.
+    pub tracks: TrackSettings,
 }
 
 /// Why a worker could not start or stopped early.
@@ -126,6 +131,7 @@ pub async fn run_worker(
         timeouts: settings.timeouts.clone(),
         fault_injection: settings.fault_injection,
         voice: settings.voice.map(|v| Arc::new(VoiceRuntime::new(v))),
+        tracks: Arc::new(settings.tracks),
     });
     let mut queues = JoinSet::new();
     for kind in &settings.queues {

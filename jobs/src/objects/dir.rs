@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use tokio::fs;
 
-use super::{ObjectError, ObjectKey, StreamError, copy_bounded};
+use super::{ObjectError, ObjectKey, ObjectReader, StreamError, copy_bounded};
 
 /// Objects kept as files under a root directory.
 #[derive(Debug, Clone)]
@@ -75,6 +75,16 @@ impl DirStore {
     pub(super) async fn get_bytes(&self, key: &ObjectKey) -> Result<Bytes, ObjectError> {
         match fs::read(self.path_of(key)).await {
             Ok(data) => Ok(Bytes::from(data)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(ObjectError::NotFound(key.clone()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) async fn read(&self, key: &ObjectKey) -> Result<ObjectReader, ObjectError> {
+        match fs::File::open(self.path_of(key)).await {
+            Ok(file) => Ok(Box::pin(file)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(ObjectError::NotFound(key.clone()))
             }

@@ -14,6 +14,9 @@ pub use self::{
     s3::{S3Settings, S3Store},
 };
 
+/// A streamed read of one object.
+pub type ObjectReader = std::pin::Pin<Box<dyn AsyncRead + Send>>;
+
 /// A failure of the object store.
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -177,6 +180,24 @@ impl ObjectStore {
         }
     }
 
+    /// A reader of the object under `key`, for objects too large to hold.
+    pub async fn read(&self, key: &ObjectKey) -> Result<ObjectReader, ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.read(key).await,
+            ObjectStore::Dir(d) => d.read(key).await,
+        }
+    }
+
+    /// Copies the object under `key` into a new file at `path`, streaming;
+    /// returns its size.
+    pub async fn download(&self, key: &ObjectKey, path: &Path) -> Result<u64, ObjectError> {
+        let mut reader = self.read(key).await?;
+        let mut file = tokio::fs::File::create(path).await?;
+        let size = tokio::io::copy(&mut reader, &mut file).await?;
+        file.sync_data().await?;
+        Ok(size)
+    }
+
     /// The object's size in bytes, or `None` when there is none.
     pub async fn size(&self, key: &ObjectKey) -> Result<Option<u64>, ObjectError> {
         match self {
@@ -202,6 +223,19 @@ impl ObjectStore {
     ) -> Result<Option<String>, ObjectError> {
         match self {
             ObjectStore::S3(s) => s.presign_get(key, ttl).await.map(Some),
+            ObjectStore::Dir(_) => Ok(None),
+        }
+    }
+
+    /// A URL that stores a body under `key` with a plain PUT until `ttl`
+    /// passes; `None` for a directory, whose uploads the API takes itself.
+    pub async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        ttl: Duration,
+    ) -> Result<Option<String>, ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.presign_put(key, ttl).await.map(Some),
             ObjectStore::Dir(_) => Ok(None),
         }
     }

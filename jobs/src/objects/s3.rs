@@ -10,7 +10,7 @@ use aws_sdk_s3::{
 };
 use bytes::Bytes;
 
-use super::{ObjectError, ObjectKey, StreamError, copy_bounded};
+use super::{ObjectError, ObjectKey, ObjectReader, StreamError, copy_bounded};
 
 /// Where the bucket is and how to sign requests to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,8 +108,20 @@ impl S3Store {
     }
 
     pub(super) async fn get_bytes(&self, key: &ObjectKey) -> Result<Bytes, ObjectError> {
-        let out = self
-            .client
+        let out = self.get(key).await?;
+        let data = out.body.collect().await.map_err(ObjectError::s3)?;
+        Ok(data.into_bytes())
+    }
+
+    pub(super) async fn read(&self, key: &ObjectKey) -> Result<ObjectReader, ObjectError> {
+        Ok(Box::pin(self.get(key).await?.body.into_async_read()))
+    }
+
+    async fn get(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, ObjectError> {
+        self.client
             .get_object()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -118,9 +130,7 @@ impl S3Store {
             .map_err(|e| match e.as_service_error() {
                 Some(se) if se.is_no_such_key() => ObjectError::NotFound(key.clone()),
                 _ => ObjectError::s3(e),
-            })?;
-        let data = out.body.collect().await.map_err(ObjectError::s3)?;
-        Ok(data.into_bytes())
+            })
     }
 
     pub(super) async fn size(&self, key: &ObjectKey) -> Result<Option<u64>, ObjectError> {
@@ -158,6 +168,23 @@ impl S3Store {
         let req = self
             .client
             .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .presigned(config)
+            .await
+            .map_err(ObjectError::s3)?;
+        Ok(req.uri().to_owned())
+    }
+
+    pub(super) async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        ttl: Duration,
+    ) -> Result<String, ObjectError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(ObjectError::s3)?;
+        let req = self
+            .client
+            .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
             .presigned(config)

@@ -99,40 +99,47 @@ fn placeholders(start: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// Records `new` as a queued job through `executor` (the pool, or a
+/// transaction that records more with it); `None` when its idempotency key
+/// was used before.
+pub(super) async fn insert_job_row<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    new: &NewJob,
+) -> Result<Option<Job>, StoreError> {
+    let now = Timestamp::now();
+    let kind = new.payload.kind();
+    let run_at = new.run_at.unwrap_or(now).max(now);
+    let sql = format!(
+        "INSERT INTO jobs (id, tenant_id, kind, queue, state, payload, priority, max_attempts, \
+         attempt_budget, run_at, created_at, updated_at, parent_id, callback_url, \
+         idempotency_key) \
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7, $8, $9, $9, $10, $11, $12) \
+         ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(JobId::new().to_string())
+        .bind(new.tenant_id.to_string())
+        .bind(kind.as_str())
+        .bind(kind.queue())
+        .bind(new.payload.to_json().to_string())
+        .bind(new.priority.get())
+        .bind(new.max_attempts.get() as i32)
+        .bind(run_at.millis())
+        .bind(now.millis())
+        .bind(new.parent_id.map(|id| id.to_string()))
+        .bind(new.callback_url.clone())
+        .bind(new.idempotency_key.clone())
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
 impl JobStore {
     /// Records a new queued job, or returns the one made earlier with the same
     /// idempotency key by the same tenant.
     pub async fn insert_job(&self, new: &NewJob) -> Result<Inserted, StoreError> {
-        let now = Timestamp::now();
-        let kind = new.payload.kind();
-        let run_at = new.run_at.unwrap_or(now).max(now);
-        let sql = format!(
-            "INSERT INTO jobs (id, tenant_id, kind, queue, state, payload, priority, max_attempts, \
-             attempt_budget, run_at, created_at, updated_at, parent_id, callback_url, \
-             idempotency_key) \
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7, $8, $9, $9, $10, $11, $12) \
-             ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(JobId::new().to_string())
-            .bind(new.tenant_id.to_string())
-            .bind(kind.as_str())
-            .bind(kind.queue())
-            .bind(new.payload.to_json().to_string())
-            .bind(new.priority.get())
-            .bind(new.max_attempts.get() as i32)
-            .bind(run_at.millis())
-            .bind(now.millis())
-            .bind(new.parent_id.map(|id| id.to_string()))
-            .bind(new.callback_url.clone())
-            .bind(new.idempotency_key.clone())
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(row) = row {
-            return Ok(Inserted {
-                job: job_from_row(&row)?,
-                created: true,
-            });
+        if let Some(job) = insert_job_row(&self.pool, new).await? {
+            return Ok(Inserted { job, created: true });
         }
         let key = new.idempotency_key.as_deref().unwrap_or_default();
         let job = self.by_idempotency_key(new.tenant_id, key).await?;

@@ -4,6 +4,7 @@
 mod jobs;
 mod rows;
 mod tenants;
+mod tracks;
 mod voice;
 mod workers;
 
@@ -17,6 +18,7 @@ use sqlx::{
 
 pub use jobs::{CancelOutcome, ClaimedJob, Finish, Inserted, RetryOutcome};
 pub use tenants::NewApiKey;
+pub use tracks::{CompleteOutcome, NewTrack, TrackRecord};
 pub use voice::{ScoredAttempt, StoredVoiceprint};
 pub use workers::{RunningJob, WorkerRecord};
 

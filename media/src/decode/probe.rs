@@ -48,7 +48,8 @@ impl Container {
         match self {
             Self::Wav => "wav",
             Self::Aiff => "aiff",
-            Self::MpegAudio => "mpeg_audio",
+            // FFmpeg's demuxer name, and what the track answer promises.
+            Self::MpegAudio => "mp3",
             Self::Adts => "adts",
             Self::Mp4 => "mp4",
             Self::Ogg => "ogg",

@@ -17,7 +17,11 @@ use super::{
     ChannelMode, DatError, DatLayout, DatWriter, MinMax, PeakGenerator, SamplesPerPixel, Summary,
     SummaryBuilder, decode_dat, encode_json, options::Bits,
 };
-use crate::format::AudioFormat;
+use crate::{
+    decode::PcmBlock,
+    format::AudioFormat,
+    transcode::{BlockSink, SinkError},
+};
 
 /// peaks.js's default zoom levels, in frames per pixel.
 pub const PEAKS_JS_ZOOMS: [u32; 4] = [512, 1024, 2048, 4096];
@@ -134,5 +138,46 @@ impl LevelsWriter {
             dat,
             summary: self.summary.finish(),
         })
+    }
+}
+
+/// The levels as a sink of the transcode pass: they ride the same decode.
+pub struct LevelsSink {
+    writer: Option<LevelsWriter>,
+    levels: Option<Levels>,
+}
+
+impl LevelsSink {
+    /// A sink writing into `dir` for audio of `format`.
+    pub fn create(
+        dir: &Path,
+        format: AudioFormat,
+        summary_points: NonZeroUsize,
+    ) -> Result<Self, DatError> {
+        Ok(Self {
+            writer: Some(LevelsWriter::create(dir, format, summary_points)?),
+            levels: None,
+        })
+    }
+
+    /// What was written, once the pass has finished.
+    pub fn into_levels(self) -> Option<Levels> {
+        self.levels
+    }
+}
+
+impl BlockSink for LevelsSink {
+    fn push(&mut self, block: &PcmBlock) -> Result<(), SinkError> {
+        match &mut self.writer {
+            Some(writer) => writer.push(block.pcm16()).map_err(SinkError::new),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        if let Some(writer) = self.writer.take() {
+            self.levels = Some(writer.finish().map_err(SinkError::new)?);
+        }
+        Ok(())
     }
 }

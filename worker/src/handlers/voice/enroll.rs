@@ -6,8 +6,11 @@ use mixdown_voice::Voiceprint;
 use serde_json::{Value, json};
 use tokio::runtime::Handle;
 
-use super::{VoiceRuntime, audio, blocking, check_keys, clean_up, fetch, runtime, voice_failure};
-use crate::context::{HandlerError, JobContext};
+use super::{VoiceRuntime, audio, check_keys, clean_up, fetch, runtime, voice_failure};
+use crate::{
+    context::{HandlerError, JobContext},
+    handlers::blocking,
+};
 
 pub(crate) async fn run(p: &VoiceEnrollPayload, ctx: &JobContext) -> Result<Value, HandlerError> {
     let voice = runtime(ctx)?;

@@ -16,7 +16,7 @@ use mixdown_jobs::{
 };
 use mixdown_voice::{Encoder, EngineConfig, ModelError, VoiceEngine, VoiceError};
 use tokio::sync::OnceCell;
-use tracing::{Span, warn};
+use tracing::warn;
 
 pub(crate) use self::{enroll::run as enroll, verify::run as verify};
 use crate::context::{HandlerError, JobContext};
@@ -127,7 +127,7 @@ async fn fetch(
             format!("sample {index}: the upload is gone (deleted, or already processed)"),
             false,
         ),
-        other => HandlerError::failed("storage_unavailable", other.to_string(), true),
+        other => HandlerError::storage(other),
     })
 }
 
@@ -163,16 +163,6 @@ async fn clean_up<T>(
             warn!(key = %key, error = %err, "deleted sample still listed");
         }
     }
-}
-
-/// Runs `work` on a blocking thread inside the job's span.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, HandlerError> + Send + 'static,
-) -> Result<T, HandlerError> {
-    let span = Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(work))
-        .await
-        .map_err(|e| HandlerError::failed("internal_error", e.to_string(), false))?
 }
 
 /// An `f32` as the JSON number that prints the same (0.79, not 0.7900000214576721).

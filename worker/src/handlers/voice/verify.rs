@@ -9,8 +9,11 @@ use mixdown_voice::{Verification, Voiceprint};
 use serde_json::{Value, json};
 use tokio::runtime::Handle;
 
-use super::{VoiceRuntime, audio, blocking, check_keys, clean_up, fetch, runtime, voice_failure};
-use crate::context::{HandlerError, JobContext};
+use super::{VoiceRuntime, audio, check_keys, clean_up, fetch, runtime, voice_failure};
+use crate::{
+    context::{HandlerError, JobContext},
+    handlers::blocking,
+};
 
 pub(crate) async fn run(p: &VoiceVerifyPayload, ctx: &JobContext) -> Result<Value, HandlerError> {
     let voice = runtime(ctx)?;
@@ -28,20 +31,20 @@ async fn verify(
     let tenant = ctx.job.tenant_id;
     check_keys(tenant, std::slice::from_ref(&p.sample))?;
     let jobs = &ctx.stores.jobs;
-    let db = |e: mixdown_jobs::store::StoreError| {
-        HandlerError::failed("database_unavailable", e.to_string(), true)
-    };
     // Checked here too: verifications queued before the lock engaged must
     // not score past it.
     let locked = jobs.verification_locked_until(tenant, &p.user_id, voice.settings.lockout);
-    if let Some(until) = locked.await.map_err(db)? {
+    if let Some(until) = locked.await.map_err(HandlerError::database)? {
         let message = format!(
             "too many rejected verifications; locked until {}",
             until.to_rfc3339()
         );
         return Err(HandlerError::failed("verification_locked", message, false));
     }
-    let stored = jobs.voiceprint(tenant, &p.user_id).await.map_err(db)?;
+    let stored = jobs
+        .voiceprint(tenant, &p.user_id)
+        .await
+        .map_err(HandlerError::database)?;
     let stored = stored.ok_or_else(|| {
         HandlerError::failed(
             "not_enrolled",
@@ -58,7 +61,7 @@ async fn verify(
     };
     jobs.record_verification(tenant, &p.user_id, attempt)
         .await
-        .map_err(db)?;
+        .map_err(HandlerError::database)?;
     Ok(json!({
         "score": super::json_f32(verdict.score),
         "threshold": super::json_f32(verdict.threshold),

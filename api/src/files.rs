@@ -1,0 +1,188 @@
+//! Objects reached through expiring URLs instead of API keys: outputs and
+//! cover art of the embedded mode, HLS playlists in every mode (their
+//! segment lines are signed on the way out, since a player cannot sign
+//! them), and presigned uploads into a directory store.
+
+use std::time::Duration;
+
+use mixdown_jobs::{
+    objects::{ObjectError, ObjectKey},
+    time::Timestamp,
+};
+use poem::{
+    Body, Response, Route, handler,
+    http::StatusCode,
+    web::{Data, Path, Query},
+};
+use tokio::io::AsyncReadExt;
+
+use crate::{error::ApiError, signing::Signature, state::AppState, upload::store_upload};
+
+/// Largest playlist rewritten: an HLS playlist of a 4-hour track at 10 s
+/// segments is about 60 kB.
+const MAX_PLAYLIST_BYTES: u64 = 4 << 20;
+
+/// The routes under `/files`.
+pub(crate) fn routes() -> Route {
+    Route::new().at("/*key", poem::get(serve).put(receive))
+}
+
+/// A URL that reads `key` until `ttl` passes: presigned by S3 where it can
+/// be, served by the API for playlists and for directory stores.
+pub(crate) async fn url_for(
+    state: &AppState,
+    key: &ObjectKey,
+    ttl: Duration,
+) -> Result<String, ApiError> {
+    if !is_playlist(key) {
+        let presigned = state.stores.objects.presign_get(key, ttl).await;
+        if let Some(url) = presigned.map_err(ApiError::unavailable)? {
+            return Ok(url);
+        }
+    }
+    let signer = state.signer().await?;
+    let path = signer.sign("GET", &files_path(key), Timestamp::now().plus(ttl));
+    Ok(format!("{}{path}", state.settings.tracks.public_url))
+}
+
+/// A URL that stores a body under `key` with a plain PUT until `ttl` passes.
+pub(crate) async fn upload_url_for(
+    state: &AppState,
+    key: &ObjectKey,
+    ttl: Duration,
+) -> Result<String, ApiError> {
+    let presigned = state.stores.objects.presign_put(key, ttl).await;
+    if let Some(url) = presigned.map_err(ApiError::unavailable)? {
+        return Ok(url);
+    }
+    let signer = state.signer().await?;
+    let path = signer.sign("PUT", &files_path(key), Timestamp::now().plus(ttl));
+    Ok(format!("{}{path}", state.settings.tracks.public_url))
+}
+
+fn files_path(key: &ObjectKey) -> String {
+    format!("/files/{key}")
+}
+
+fn is_playlist(key: &ObjectKey) -> bool {
+    key.as_str().ends_with(".m3u8")
+}
+
+/// The key of a signed request, or why it is refused.
+async fn checked_key(
+    state: &AppState,
+    method: &str,
+    key: &str,
+    signature: Option<Signature>,
+) -> Result<ObjectKey, ApiError> {
+    let refused = || {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_signature",
+            "the URL is not signed, its signature does not match, or it has expired",
+        )
+    };
+    let key = ObjectKey::new(key).ok_or_else(refused)?;
+    let signature = signature.ok_or_else(refused)?;
+    let signer = state.signer().await?;
+    if signer.verify(method, &files_path(&key), &signature) {
+        Ok(key)
+    } else {
+        Err(refused())
+    }
+}
+
+fn mime_of(key: &ObjectKey) -> &'static str {
+    let ext = key.as_str().rsplit_once('.').map_or("", |(_, e)| e);
+    match ext {
+        "mp3" => "audio/mpeg",
+        "ogg" | "opus" => "audio/ogg",
+        "m3u8" => "application/vnd.apple.mpegurl",
+        "ts" => "video/mp2t",
+        "aac" => "audio/aac",
+        "jpg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "json" => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+fn read_failure(err: ObjectError) -> ApiError {
+    match err {
+        ObjectError::NotFound(_) => ApiError::not_found("object"),
+        other => ApiError::unavailable(other),
+    }
+}
+
+#[handler]
+async fn serve(
+    state: Data<&AppState>,
+    Path(key): Path<String>,
+    signature: Option<Query<Signature>>,
+) -> poem::Result<Response> {
+    let key = checked_key(&state, "GET", &key, signature.map(|q| q.0)).await?;
+    let objects = &state.stores.objects;
+    let reader = objects.read(&key).await.map_err(read_failure)?;
+    let response = Response::builder()
+        .content_type(mime_of(&key))
+        .header("cache-control", "private, max-age=300");
+    if !is_playlist(&key) {
+        return Ok(response.body(Body::from_async_read(reader)));
+    }
+    let mut text = String::new();
+    let mut limited = reader.take(MAX_PLAYLIST_BYTES);
+    let read = limited.read_to_string(&mut text).await;
+    read.map_err(ApiError::unavailable)?;
+    let playlist = sign_segments(&state, &key, &text).await?;
+    Ok(response.body(playlist))
+}
+
+/// The playlist with every segment line replaced by a URL that reads it.
+async fn sign_segments(
+    state: &AppState,
+    playlist: &ObjectKey,
+    text: &str,
+) -> Result<String, ApiError> {
+    let dir = playlist.as_str().rsplit_once('/').map_or("", |(d, _)| d);
+    let ttl = state.settings.tracks.url_ttl;
+    let mut out = String::with_capacity(text.len() * 2);
+    for line in text.lines() {
+        let segment = (!line.is_empty() && !line.starts_with('#'))
+            .then(|| ObjectKey::new(format!("{dir}/{line}")))
+            .flatten();
+        match segment {
+            Some(key) => {
+                let url = match state.stores.objects.presign_get(&key, ttl).await {
+                    Ok(Some(url)) => url,
+                    // Served beside the playlist: a path relative to it.
+                    Ok(None) => {
+                        let signer = state.signer().await?;
+                        let signed =
+                            signer.sign("GET", &files_path(&key), Timestamp::now().plus(ttl));
+                        let name = signed.rsplit_once('/').map_or(signed.as_str(), |(_, n)| n);
+                        name.to_owned()
+                    }
+                    Err(e) => return Err(ApiError::unavailable(e)),
+                };
+                out.push_str(&url);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[handler]
+async fn receive(
+    state: Data<&AppState>,
+    Path(key): Path<String>,
+    signature: Option<Query<Signature>>,
+    body: Body,
+) -> poem::Result<StatusCode> {
+    let key = checked_key(&state, "PUT", &key, signature.map(|q| q.0)).await?;
+    let limit = state.settings.tracks.max_upload_bytes;
+    store_upload(&state, &key, body.into_async_read(), limit).await?;
+    Ok(StatusCode::OK)
+}

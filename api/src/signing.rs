@@ -1,0 +1,119 @@
+//! Expiring URLs the API serves itself (objects of the embedded mode, HLS
+//! playlists, presigned uploads into a directory store): an HMAC-SHA256 of
+//! the path and the expiry, under a key every replica reads from the shared
+//! database, so any replica accepts a URL another one made.
+
+use hmac::{Hmac, Mac};
+use mixdown_jobs::{
+    store::{JobStore, StoreError},
+    time::Timestamp,
+};
+use sha2::Sha256;
+
+/// Name of the signing key in the database's shared secrets.
+const SECRET_NAME: &str = "url_signing_key";
+
+/// Signs and checks expiring URLs.
+#[derive(Clone)]
+pub(crate) struct UrlSigner {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for UrlSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UrlSigner(..)")
+    }
+}
+
+/// The query parameters that make a signed URL.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct Signature {
+    /// Unix seconds after which the URL is refused.
+    pub expires: i64,
+    /// Hex HMAC of the path and `expires`.
+    pub sig: String,
+}
+
+impl UrlSigner {
+    /// The signer over the database's key, made on first use.
+    pub async fn load(jobs: &JobStore) -> Result<Self, StoreError> {
+        let fresh = || hex::encode(rand::random::<[u8; 32]>());
+        let key = jobs.shared_secret(SECRET_NAME, fresh).await?;
+        Ok(Self {
+            key: key.into_bytes(),
+        })
+    }
+
+    fn mac(&self, method: &str, path: &str, expires: i64) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
+        mac.update(format!("{method}\n{path}\n{expires}").as_bytes());
+        mac
+    }
+
+    /// `path` with the query that lets `method` reach it until `expires`.
+    pub fn sign(&self, method: &str, path: &str, expires: Timestamp) -> String {
+        let expires = expires.millis() / 1000;
+        let sig = hex::encode(self.mac(method, path, expires).finalize().into_bytes());
+        format!("{path}?expires={expires}&sig={sig}")
+    }
+
+    /// Whether `signature` lets `method` reach `path` now.
+    pub fn verify(&self, method: &str, path: &str, signature: &Signature) -> bool {
+        let now = Timestamp::now().millis() / 1000;
+        let Ok(sig) = hex::decode(&signature.sig) else {
+            return false;
+        };
+        signature.expires >= now
+            && self
+                .mac(method, path, signature.expires)
+                .verify_slice(&sig)
+                .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn signer() -> UrlSigner {
+        UrlSigner {
+            key: b"0123456789abcdef".to_vec(),
+        }
+    }
+
+    fn parse(url: &str) -> (String, Signature) {
+        let (path, query) = url.split_once('?').unwrap();
+        let (expires, sig) = query.split_once("&sig=").unwrap();
+        let expires = expires.strip_prefix("expires=").unwrap().parse().unwrap();
+        let sig = sig.to_owned();
+        (path.to_owned(), Signature { expires, sig })
+    }
+
+    #[test]
+    fn a_signed_url_opens_its_path_for_its_method_until_it_expires() {
+        let s = signer();
+        let url = s.sign(
+            "GET",
+            "/files/a/b",
+            Timestamp::now().plus(Duration::from_secs(60)),
+        );
+        let (path, sig) = parse(&url);
+        assert!(s.verify("GET", &path, &sig));
+        assert!(!s.verify("PUT", &path, &sig));
+        assert!(!s.verify("GET", "/files/a/c", &sig));
+        let later = Signature {
+            expires: sig.expires + 1,
+            ..sig.clone()
+        };
+        assert!(!s.verify("GET", &path, &later));
+        let old = s.sign(
+            "GET",
+            "/files/a/b",
+            Timestamp::now().minus(Duration::from_secs(5)),
+        );
+        let (path, sig) = parse(&old);
+        assert!(!s.verify("GET", &path, &sig));
+    }
+}

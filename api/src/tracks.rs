@@ -1,0 +1,518 @@
+//! Uploads and tracks: an original streamed to the object store (as the
+//! raw body, a multipart `file` part, or a presigned PUT then `complete`),
+//! recorded with its ingest job in one transaction, and the track answer
+//! with its state, metadata, loudness and expiring output URLs.
+
+use mixdown_jobs::{
+    ids::{TenantId, TrackId},
+    kind::JobPayload,
+    model::{Job, JobState, NewJob},
+    objects::ObjectKey,
+    store::{CompleteOutcome, NewTrack, TrackRecord},
+    time::Timestamp,
+    tracks::{IngestPayload, RecordedState, TrackPresets, WaveformRecord, original_key},
+    voice::UserId,
+};
+use poem::{Body, Request, RequestBody, http::StatusCode, web::Data};
+use poem_openapi::{
+    ApiRequest, ApiResponse, OpenApi, impl_apirequest_for_payload,
+    param::{Path, Query},
+    payload::{Json, ParsePayload, Payload},
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::Type,
+};
+
+use crate::{
+    auth::Tenant,
+    error::ApiError,
+    files::{upload_url_for, url_for},
+    jobs::check_callback_url,
+    state::AppState,
+    upload::{FormSchema, StreamedForm, discard, file_schema, read_text, store_upload},
+    views::{
+        AcceptedTrackView, ErrorView, LoudnessView, MetadataView, OutputView, PresignView,
+        TrackJobView, TrackView, WaveformLevelView, WaveformView,
+    },
+};
+
+/// Longest title accepted, in bytes.
+const MAX_TITLE: usize = 512;
+/// Longest text part of an upload form (a preset list, a callback URL).
+const MAX_TEXT_PART: usize = 4096;
+
+/// The audio file itself as the request body: `audio/*` or
+/// `application/octet-stream`, streamed as it arrives.
+pub(crate) struct RawAudio(Body);
+
+impl Payload for RawAudio {
+    const CONTENT_TYPE: &'static str = "application/octet-stream";
+
+    fn check_content_type(content_type: &str) -> bool {
+        let mime = content_type.split(';').next().unwrap_or("").trim();
+        mime.eq_ignore_ascii_case(Self::CONTENT_TYPE)
+            || mime.to_ascii_lowercase().starts_with("audio/")
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        file_schema()
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+impl ParsePayload for RawAudio {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self(body.take()?))
+    }
+}
+
+impl_apirequest_for_payload!(RawAudio);
+
+/// The parts of a multipart upload: a `file`, and optionally `title`,
+/// `owner_id`, `presets` and `callback_url`.
+pub(crate) struct UploadForm;
+
+impl FormSchema for UploadForm {
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            required: vec!["file"],
+            properties: vec![
+                ("file", file_schema()),
+                ("title", String::schema_ref()),
+                ("owner_id", String::schema_ref()),
+                ("presets", String::schema_ref()),
+                ("callback_url", String::schema_ref()),
+            ],
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+/// An upload: the audio itself, or a form with a `file` part.
+#[derive(ApiRequest)]
+enum Upload {
+    /// `multipart/form-data` with a `file` part and optional text parts.
+    Form(StreamedForm<UploadForm>),
+    /// The audio file as the body (`audio/*` or `application/octet-stream`).
+    Raw(RawAudio),
+}
+
+/// The optional description of an upload, as the client sent it.
+#[derive(Debug, Default)]
+struct Fields {
+    title: Option<String>,
+    owner_id: Option<String>,
+    presets: Option<String>,
+    callback_url: Option<String>,
+}
+
+impl Fields {
+    /// Sets `name` from a form part; `false` for a name that is no field.
+    fn set(&mut self, name: &str, value: String) -> bool {
+        let slot = match name {
+            "title" => &mut self.title,
+            "owner_id" => &mut self.owner_id,
+            "presets" => &mut self.presets,
+            "callback_url" => &mut self.callback_url,
+            _ => return false,
+        };
+        *slot = Some(value);
+        true
+    }
+
+    /// The track these fields describe, or the field at fault.
+    fn into_track(self, state: &AppState, tenant: TenantId) -> Result<NewTrack, ApiError> {
+        let catalog = &state.settings.tracks.presets;
+        let presets = match self.presets.as_deref() {
+            Some(names) => TrackPresets::pick(catalog, names),
+            None => TrackPresets::new(catalog.clone()),
+        }
+        .map_err(|m| ApiError::invalid_field("invalid_presets", "presets", m))?;
+        if let Some(title) = &self.title
+            && (title.len() > MAX_TITLE || title.chars().any(char::is_control))
+        {
+            let message = format!("must be at most {MAX_TITLE} bytes without control characters");
+            return Err(ApiError::invalid_field("invalid_field", "title", message));
+        }
+        let owner_id = self
+            .owner_id
+            .map(|o| UserId::parse(&o).map(String::from))
+            .transpose()
+            .map_err(|m| ApiError::invalid_field("invalid_field", "owner_id", m))?;
+        Ok(NewTrack {
+            id: TrackId::new(),
+            tenant_id: tenant,
+            title: self.title,
+            owner_id,
+            callback_url: self.callback_url.map(check_callback_url).transpose()?,
+            presets,
+        })
+    }
+}
+
+#[derive(ApiResponse)]
+enum Accepted {
+    /// Accepted: the track is processing.
+    #[oai(status = 202)]
+    Track(Json<AcceptedTrackView>),
+}
+
+/// The upload and track endpoints.
+pub struct TracksApi;
+
+#[OpenApi(prefix_path = "/v1")]
+impl TracksApi {
+    /// Uploads a track: the audio file as the body, or a multipart form
+    /// with a `file` part. The body is streamed to the object store; a
+    /// track that turns out not to be audio ends failed with the reason.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/uploads", method = "post")]
+    async fn upload(
+        &self,
+        state: Data<&AppState>,
+        tenant: Tenant,
+        /// Title of the track.
+        title: Query<Option<String>>,
+        /// The tenant's user who owns the track.
+        owner_id: Query<Option<String>>,
+        /// Comma-separated preset names (default: every preset).
+        presets: Query<Option<String>>,
+        /// Where to report the end of processing.
+        callback_url: Query<Option<String>>,
+        body: Upload,
+    ) -> poem::Result<Accepted> {
+        let fields = Fields {
+            title: title.0,
+            owner_id: owner_id.0,
+            presets: presets.0,
+            callback_url: callback_url.0,
+        };
+        let tenant = tenant.0;
+        let (track, key) = match body {
+            Upload::Raw(RawAudio(body)) => {
+                let track = fields.into_track(&state, tenant)?;
+                let key = original_key(tenant, track.id);
+                let limit = state.settings.tracks.max_upload_bytes;
+                let size = store_upload(&state, &key, body.into_async_read(), limit).await?;
+                (track, (key, size))
+            }
+            Upload::Form(form) => read_form(&state, tenant, fields, form).await?,
+        };
+        let (key, size) = key;
+        if size == 0 {
+            discard(&state, std::slice::from_ref(&key)).await;
+            let message = "the upload holds no bytes";
+            return Err(ApiError::invalid_field("empty_audio", "file", message).into());
+        }
+        let ingest = ingest_job(&track);
+        match state.stores.jobs.create_track(&track, &ingest).await {
+            Ok((track, job)) => {
+                state.stores.announce(&job).await;
+                Ok(Accepted::Track(Json(AcceptedTrackView::new(&track, &job))))
+            }
+            Err(err) => {
+                discard(&state, &[key]).await;
+                Err(ApiError::unavailable(err).into())
+            }
+        }
+    }
+
+    /// Starts a presigned upload: PUT the file to `put_url` before
+    /// `expires_at`, then call `complete_url`. For large files, which then
+    /// go straight to the object store.
+    #[oai(path = "/uploads/presign", method = "post")]
+    async fn presign(
+        &self,
+        state: Data<&AppState>,
+        tenant: Tenant,
+        /// Title of the track.
+        title: Query<Option<String>>,
+        /// The tenant's user who owns the track.
+        owner_id: Query<Option<String>>,
+        /// Comma-separated preset names (default: every preset).
+        presets: Query<Option<String>>,
+        /// Where to report the end of processing.
+        callback_url: Query<Option<String>>,
+    ) -> poem::Result<Json<PresignView>> {
+        let fields = Fields {
+            title: title.0,
+            owner_id: owner_id.0,
+            presets: presets.0,
+            callback_url: callback_url.0,
+        };
+        let track = fields.into_track(&state, tenant.0)?;
+        let ttl = state.settings.tracks.upload_ttl;
+        let expires = Timestamp::now().plus(ttl);
+        let key = original_key(tenant.0, track.id);
+        let put_url = upload_url_for(&state, &key, ttl).await?;
+        let created = state.stores.jobs.create_upload(&track, expires).await;
+        created.map_err(ApiError::unavailable)?;
+        Ok(Json(PresignView {
+            upload_id: track.id.to_string(),
+            put_url,
+            method: "PUT".into(),
+            expires_at: expires.to_rfc3339(),
+            max_bytes: state.settings.tracks.max_upload_bytes,
+            complete_url: format!("/v1/uploads/{}/complete", track.id),
+        }))
+    }
+
+    /// Completes a presigned upload once its file is stored: processing
+    /// starts. Completing it again answers the same track and job.
+    #[oai(path = "/uploads/:upload_id/complete", method = "post")]
+    async fn complete(
+        &self,
+        state: Data<&AppState>,
+        tenant: Tenant,
+        upload_id: Path<String>,
+    ) -> poem::Result<Accepted> {
+        let id = TrackId::parse(&upload_id).ok_or_else(|| ApiError::not_found("upload"))?;
+        let track = state.stores.jobs.track(tenant.0, id).await;
+        let track = track.map_err(ApiError::unavailable)?;
+        let track = track.ok_or_else(|| ApiError::not_found("upload"))?;
+        if track.state == RecordedState::Uploaded {
+            check_uploaded(&state, &track.original_key).await?;
+        }
+        let new = NewTrack {
+            id,
+            tenant_id: tenant.0,
+            title: track.title.clone(),
+            owner_id: track.owner_id.clone(),
+            callback_url: track.callback_url.clone(),
+            presets: track.presets.clone(),
+        };
+        let outcome = state
+            .stores
+            .jobs
+            .complete_upload(tenant.0, id, &ingest_job(&new))
+            .await;
+        match outcome.map_err(ApiError::unavailable)? {
+            CompleteOutcome::Started(track, job) => {
+                state.stores.announce(&job).await;
+                Ok(Accepted::Track(Json(AcceptedTrackView::new(&track, &job))))
+            }
+            CompleteOutcome::AlreadyStarted(track, job) => {
+                Ok(Accepted::Track(Json(AcceptedTrackView::new(&track, &job))))
+            }
+            CompleteOutcome::Expired => {
+                discard(&state, &[track.original_key]).await;
+                Err(ApiError::new(
+                    StatusCode::GONE,
+                    "upload_expired",
+                    "the upload was not completed in time; start a new one",
+                )
+                .into())
+            }
+            CompleteOutcome::NotFound => Err(ApiError::not_found("upload").into()),
+        }
+    }
+
+    /// Reads a track: its state and progress, what ingest learned, loudness,
+    /// and expiring URLs of its outputs once ready.
+    #[oai(path = "/tracks/:track_id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        tenant: Tenant,
+        track_id: Path<String>,
+    ) -> poem::Result<Json<TrackView>> {
+        let id = TrackId::parse(&track_id).ok_or_else(|| ApiError::not_found("track"))?;
+        let jobs = &state.stores.jobs;
+        let track = jobs
+            .track(tenant.0, id)
+            .await
+            .map_err(ApiError::unavailable)?;
+        let track = track.ok_or_else(|| ApiError::not_found("track"))?;
+        let track_jobs = jobs.track_jobs(&track).await;
+        let track_jobs = track_jobs.map_err(ApiError::unavailable)?;
+        Ok(Json(track_view(&state, track, track_jobs).await?))
+    }
+}
+
+/// The ingest job of a new track; it reports the track's end to the
+/// track's callback.
+fn ingest_job(track: &NewTrack) -> NewJob {
+    NewJob::with_defaults(
+        track.tenant_id,
+        JobPayload::Ingest(IngestPayload { track_id: track.id }),
+    )
+}
+
+/// Reads a multipart upload: the file goes to the store as it arrives; a
+/// refusal deletes it again.
+async fn read_form(
+    state: &AppState,
+    tenant: TenantId,
+    mut fields: Fields,
+    mut form: StreamedForm<UploadForm>,
+) -> Result<(NewTrack, (ObjectKey, u64)), ApiError> {
+    let id = TrackId::new();
+    let key = original_key(tenant, id);
+    let read = async {
+        let mut size = None;
+        while let Some(part) = form.next_part().await? {
+            let name = part.name().unwrap_or("").to_owned();
+            if name == "file" && size.is_none() {
+                let limit = state.settings.tracks.max_upload_bytes;
+                size = Some(store_upload(state, &key, part.into_async_read(), limit).await?);
+            } else if name == "file" {
+                let message = "only one file part is accepted";
+                return Err(ApiError::invalid_field("invalid_field", "file", message));
+            } else {
+                let value = read_text(part, MAX_TEXT_PART).await?;
+                if !fields.set(&name, value) {
+                    let message = format!(
+                        "unknown part {name:?}; expected file, title, owner_id, presets, callback_url"
+                    );
+                    return Err(ApiError::invalid_field("unknown_field", &name, message));
+                }
+            }
+        }
+        let size = size.ok_or_else(|| {
+            ApiError::invalid_field("missing_field", "file", "the file part is missing")
+        })?;
+        let track = std::mem::take(&mut fields).into_track(state, tenant)?;
+        Ok((NewTrack { id, ..track }, size))
+    };
+    match read.await {
+        Ok((track, size)) => Ok((track, (key, size))),
+        Err(err) => {
+            discard(state, std::slice::from_ref(&key)).await;
+            Err(err)
+        }
+    }
+}
+
+/// Checks that a presigned upload stored something within the size limit;
+/// an oversized one is deleted.
+async fn check_uploaded(state: &AppState, key: &ObjectKey) -> Result<(), ApiError> {
+    let size = state.stores.objects.size(key).await;
+    let limit = state.settings.tracks.max_upload_bytes;
+    match size.map_err(ApiError::unavailable)? {
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "upload_missing",
+            "nothing was uploaded to put_url yet",
+        )),
+        Some(0) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_audio",
+            "the upload holds no bytes",
+        )),
+        Some(n) if n > limit => {
+            discard(state, std::slice::from_ref(key)).await;
+            Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("an upload exceeds {limit} bytes"),
+            ))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// The state clients see: a track whose ingest or transcode job failed or
+/// was cancelled is failed with that job's reason.
+fn client_state(
+    track: &TrackRecord,
+    jobs: &[Job],
+) -> (&'static str, f64, Option<(String, String)>) {
+    match track.state {
+        RecordedState::Uploaded => ("uploaded", 0.0, None),
+        RecordedState::Ready => ("ready", 1.0, None),
+        RecordedState::Processing => {
+            let ended = jobs
+                .iter()
+                .find(|j| matches!(j.state, JobState::Failed | JobState::Cancelled));
+            // Ingest is a small part of the work; transcoding the rest.
+            let progress = match (jobs.first(), jobs.get(1)) {
+                (_, Some(transcode)) => 0.05 + 0.95 * transcode.progress,
+                (Some(ingest), None) if ingest.state == JobState::Succeeded => 0.05,
+                _ => 0.0,
+            };
+            match ended {
+                None => ("processing", progress, None),
+                Some(job) => {
+                    let reason = job.error.as_ref().map_or_else(
+                        || {
+                            (
+                                "cancelled".to_owned(),
+                                "processing was cancelled".to_owned(),
+                            )
+                        },
+                        |e| (e.code.clone(), e.message.clone()),
+                    );
+                    ("failed", progress, Some(reason))
+                }
+            }
+        }
+    }
+}
+
+async fn track_view(
+    state: &AppState,
+    track: TrackRecord,
+    jobs: Vec<Job>,
+) -> Result<TrackView, ApiError> {
+    let (client, progress, error) = client_state(&track, &jobs);
+    let ttl = state.settings.tracks.url_ttl;
+    let cover_url = match &track.cover_key {
+        Some(key) => Some(url_for(state, key, ttl).await?),
+        None => None,
+    };
+    let mut loudness = None;
+    let mut outputs = Vec::new();
+    let mut waveform = None;
+    if let Some(result) = track.result {
+        loudness = Some(LoudnessView::from(result.loudness));
+        for output in result.outputs {
+            let url = url_for(state, &output.main, ttl).await?;
+            outputs.push(OutputView::new(output, url));
+        }
+        waveform = Some(waveform_view(state, result.waveform).await?);
+    }
+    Ok(TrackView {
+        track_id: track.id.to_string(),
+        state: client.to_owned(),
+        progress,
+        error: error.map(|(code, message)| ErrorView { code, message }),
+        title: track.title,
+        owner_id: track.owner_id,
+        presets: track
+            .presets
+            .as_slice()
+            .iter()
+            .map(|p| p.name().to_owned())
+            .collect(),
+        metadata: track.metadata.map(|m| MetadataView::new(m, cover_url)),
+        loudness,
+        outputs,
+        waveform,
+        jobs: jobs.iter().map(TrackJobView::from).collect(),
+        urls_expire_at: Timestamp::now().plus(ttl).to_rfc3339(),
+        created_at: track.created_at.to_rfc3339(),
+        updated_at: track.updated_at.to_rfc3339(),
+    })
+}
+
+async fn waveform_view(state: &AppState, w: WaveformRecord) -> Result<WaveformView, ApiError> {
+    let ttl = state.settings.tracks.url_ttl;
+    let mut levels = Vec::with_capacity(w.levels.len());
+    for level in &w.levels {
+        levels.push(WaveformLevelView {
+            zoom: level.zoom,
+            dat_url: url_for(state, &level.dat, ttl).await?,
+        });
+    }
+    Ok(WaveformView {
+        dat_url: levels
+            .first()
+            .map(|l| l.dat_url.clone())
+            .unwrap_or_default(),
+        json_url: url_for(state, &w.json, ttl).await?,
+        levels,
+        summary: w.summary,
+    })
+}

@@ -1,0 +1,213 @@
+//! Tracks: an uploaded original and what its pipeline makes of it. The
+//! pipeline is two jobs: `ingest` proves the bytes are audio and describes
+//! them, then `transcode` decodes once into every output and measures
+//! loudness in the same pass, and marks the track ready.
+
+mod keys;
+
+use std::collections::BTreeMap;
+
+use mixdown_media::transcode::{Preset, PresetSpec};
+use serde::{Deserialize, Serialize};
+
+pub use self::keys::{cover_key, is_track_key, original_key, output_key};
+use crate::{ids::TrackId, objects::ObjectKey};
+
+/// Most presets one track may ask for.
+pub const MAX_PRESETS: usize = 16;
+
+/// Where a track is, as the pipeline records it. A failed track is not
+/// recorded here: it is one whose ingest or transcode job failed or was
+/// cancelled, so retrying that job revives the track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordedState {
+    /// A presigned upload waits for its bytes and its `complete` call.
+    Uploaded,
+    /// The original is stored; its jobs run.
+    Processing,
+    /// Every output is stored.
+    Ready,
+}
+
+impl RecordedState {
+    /// The storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordedState::Uploaded => "uploaded",
+            RecordedState::Processing => "processing",
+            RecordedState::Ready => "ready",
+        }
+    }
+
+    /// The state stored as `name`, if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Uploaded, Self::Processing, Self::Ready]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// The outputs a track asks for: 1 to [`MAX_PRESETS`] valid presets with
+/// distinct names, stored as their specs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<PresetSpec>", into = "Vec<PresetSpec>")]
+pub struct TrackPresets(Vec<Preset>);
+
+impl TrackPresets {
+    /// The presets, in the order asked for.
+    pub fn as_slice(&self) -> &[Preset] {
+        &self.0
+    }
+
+    /// The presets named in `names` (comma-separated), looked up in `catalog`.
+    pub fn pick(catalog: &[Preset], names: &str) -> Result<Self, String> {
+        let mut picked = Vec::new();
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let preset = catalog.iter().find(|p| p.name() == name).ok_or_else(|| {
+                let known: Vec<&str> = catalog.iter().map(|p| p.name()).collect();
+                format!("unknown preset {name:?}; known: {}", known.join(", "))
+            })?;
+            picked.push(preset.clone());
+        }
+        Self::new(picked)
+    }
+
+    /// Checks count and distinct names.
+    pub fn new(presets: Vec<Preset>) -> Result<Self, String> {
+        if !(1..=MAX_PRESETS).contains(&presets.len()) {
+            return Err(format!("must name 1 to {MAX_PRESETS} presets"));
+        }
+        for (i, p) in presets.iter().enumerate() {
+            if presets[..i].iter().any(|q| q.name() == p.name()) {
+                return Err(format!("preset {:?} is named twice", p.name()));
+            }
+        }
+        Ok(Self(presets))
+    }
+}
+
+impl TryFrom<Vec<PresetSpec>> for TrackPresets {
+    type Error = String;
+
+    fn try_from(specs: Vec<PresetSpec>) -> Result<Self, String> {
+        let presets = specs
+            .into_iter()
+            .map(|s| Preset::try_from(s).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(presets)
+    }
+}
+
+impl From<TrackPresets> for Vec<PresetSpec> {
+    fn from(presets: TrackPresets) -> Self {
+        presets.0.iter().map(Preset::spec).collect()
+    }
+}
+
+/// Input of an `ingest` job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestPayload {
+    /// The track whose original to check.
+    pub track_id: TrackId,
+}
+
+/// Input of a `transcode` job: the presets are the track's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranscodePayload {
+    /// The track to transcode.
+    pub track_id: TrackId,
+}
+
+/// What ingest learned about an original.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackMetadata {
+    /// Container format, e.g. `mp3`, `wav`, `mp4`.
+    pub container: String,
+    /// Audio codec, e.g. `mp3`, `pcm_s16le`, `aac`.
+    pub codec: String,
+    /// Length, milliseconds (as the container declares, or as decoded).
+    pub duration_ms: u64,
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// Bits per second of the original's audio, where known.
+    pub bit_rate: Option<u64>,
+    /// Tags (title, artist, …), trimmed to bounded sizes.
+    pub tags: BTreeMap<String, String>,
+    /// SHA-256 of the original's bytes, hex.
+    pub sha256: String,
+    /// Size of the original, bytes.
+    pub size_bytes: u64,
+}
+
+/// Loudness of a track (EBU R128 and ReplayGain 2).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LoudnessRecord {
+    /// Integrated loudness, LUFS; `None` for silence.
+    pub integrated_lufs: Option<f64>,
+    /// True peak, dBTP; `None` for digital silence.
+    pub true_peak_dbtp: Option<f64>,
+    /// Loudness range, LU.
+    pub lra_lu: f64,
+    /// ReplayGain 2 track gain, dB; `None` for silence.
+    pub replaygain_track_gain_db: Option<f64>,
+}
+
+/// One stored output of a track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    /// The preset that made it.
+    pub preset: String,
+    /// MIME type of what a player opens.
+    pub mime: String,
+    /// Codec, e.g. `mp3`.
+    pub codec: String,
+    /// Bits per second the preset asks for.
+    pub bit_rate: u32,
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// Length, milliseconds.
+    pub duration_ms: u64,
+    /// What a player opens: the file, or the HLS playlist.
+    pub main: ObjectKey,
+    /// Every object of the output (the playlist and its segments for HLS).
+    pub files: Vec<ObjectKey>,
+    /// Size of all its objects, bytes.
+    pub size_bytes: u64,
+}
+
+/// One zoom level of a track's waveform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaveformLevel {
+    /// Frames per pixel.
+    pub zoom: u32,
+    /// The 8-bit `.dat`.
+    pub dat: ObjectKey,
+}
+
+/// A track's waveform: peaks at several zooms and the list-view summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaveformRecord {
+    /// Every level, finest first.
+    pub levels: Vec<WaveformLevel>,
+    /// The finest level as audiowaveform's JSON.
+    pub json: ObjectKey,
+    /// Normalised peak magnitudes, 0 to 1.
+    pub summary: Vec<f32>,
+}
+
+/// Everything the transcode pass stores besides the objects themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackResult {
+    /// Loudness of the decoded original.
+    pub loudness: LoudnessRecord,
+    /// Outputs, in the order of the track's presets.
+    pub outputs: Vec<OutputRecord>,
+    /// Peaks drawn from the same decode.
+    pub waveform: WaveformRecord,
+}

@@ -1,0 +1,130 @@
+//! Ingest: proves the original is audio within the limits, describes it
+//! (format, tags, cover art, checksum) and records the transcode job.
+
+use std::{fs::File, io::Read, path::Path, time::Duration};
+
+use bytes::Bytes;
+use mixdown_jobs::{
+    kind::JobPayload,
+    model::NewJob,
+    tracks::{IngestPayload, TrackMetadata, TranscodePayload, cover_key},
+};
+use mixdown_media::{
+    decode::{Decoder, Probe},
+    tags::{Cover, read_tags},
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{TrackSettings, decode_failure, fetch_original, load_track, scratch};
+use crate::{
+    context::{HandlerError, JobContext},
+    handlers::blocking,
+};
+
+pub(crate) async fn run(p: &IngestPayload, ctx: &JobContext) -> Result<Value, HandlerError> {
+    let tenant = ctx.job.tenant_id;
+    let track = load_track(ctx, p.track_id).await?;
+    let dir = scratch(ctx)?;
+    let (path, size) = fetch_original(ctx, &track, &dir).await?;
+    let settings = TrackSettings::clone(&ctx.tracks);
+    let (metadata, cover) = blocking(move || describe(&path, size, &settings)).await?;
+    if ctx.cancel.is_cancelled() {
+        return Err(HandlerError::Cancelled);
+    }
+    let cover_key = match cover {
+        Some(cover) => {
+            let key = cover_key(tenant, track.id, cover.mime.as_deref().unwrap_or_default());
+            let stored = ctx.stores.objects.put_bytes(&key, Bytes::from(cover.data));
+            stored.await.map_err(HandlerError::storage)?;
+            Some(key)
+        }
+        None => None,
+    };
+    let transcode = NewJob {
+        parent_id: Some(ctx.job.id),
+        ..NewJob::with_defaults(
+            tenant,
+            JobPayload::Transcode(TranscodePayload { track_id: track.id }),
+        )
+    };
+    let jobs = &ctx.stores.jobs;
+    let recorded = jobs.record_ingest(tenant, track.id, &metadata, cover_key.as_ref(), &transcode);
+    let (job, created) = recorded.await.map_err(HandlerError::database)?;
+    if created {
+        ctx.stores.announce(&job).await;
+    }
+    Ok(json!({
+        "track_id": track.id.to_string(),
+        "metadata": metadata,
+        "cover": cover_key.is_some(),
+        "transcode_job_id": job.id.to_string(),
+    }))
+}
+
+/// Everything ingest learns from the file, or why it is refused.
+fn describe(
+    path: &Path,
+    size: u64,
+    settings: &TrackSettings,
+) -> Result<(TrackMetadata, Option<Cover>), HandlerError> {
+    let sha256 = sha256_of(path)?;
+    let mut decoder = Decoder::open_path(path, settings.limits).map_err(decode_failure)?;
+    let probe = decoder.probe().clone();
+    let duration = match probe.duration {
+        Some(d) => d,
+        // Nothing declared the length: decode to count it (bounded by the limits).
+        None => {
+            while decoder.next_block().map_err(decode_failure)?.is_some() {}
+            decoder.duration_decoded()
+        }
+    };
+    if duration < settings.min_duration {
+        let message = format!(
+            "{:.3} s of audio; at least {:.3} s is needed",
+            duration.as_secs_f64(),
+            settings.min_duration.as_secs_f64()
+        );
+        return Err(HandlerError::failed("too_short", message, false));
+    }
+    let tags = read_tags(path);
+    Ok((
+        metadata(&probe, duration, size, sha256, tags.text),
+        tags.cover,
+    ))
+}
+
+fn metadata(
+    probe: &Probe,
+    duration: Duration,
+    size: u64,
+    sha256: String,
+    tags: std::collections::BTreeMap<String, String>,
+) -> TrackMetadata {
+    TrackMetadata {
+        container: probe.container.name().to_owned(),
+        codec: probe.codec.name().to_owned(),
+        duration_ms: duration.as_millis() as u64,
+        sample_rate: probe.format.sample_rate.hz(),
+        channels: probe.format.channels.get(),
+        bit_rate: probe.bit_rate,
+        tags,
+        sha256,
+        size_bytes: size,
+    }
+}
+
+fn sha256_of(path: &Path) -> Result<String, HandlerError> {
+    let failed = |e: std::io::Error| HandlerError::failed("read_failed", e.to_string(), true);
+    let mut file = File::open(path).map_err(failed)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(failed)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}

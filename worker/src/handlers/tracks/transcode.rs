@@ -1,0 +1,271 @@
+//! Transcode: one decode of the original feeds every preset's encoder and
+//! the loudness meter side by side; the outputs are stored under the
+//! track's keys and the track is marked ready with all of them at once.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use mixdown_jobs::{
+    ids::{TenantId, TrackId},
+    objects::ObjectKey,
+    store::TrackRecord,
+    tracks::{
+        LoudnessRecord, OutputRecord, RecordedState, TrackResult, TranscodePayload, WaveformLevel,
+        WaveformRecord, output_key,
+    },
+};
+use mixdown_media::{
+    decode::{DecodeLimits, Decoder},
+    loudness::LoudnessMeter,
+    transcode::{BlockSink, Flow, Preset, Rendition, TranscodeError, transcode},
+    waveform::{
+        DEFAULT_SUMMARY_POINTS,
+        levels::{Levels, LevelsSink},
+    },
+};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::{decode_failure, fetch_original, load_track, scratch};
+use crate::{
+    context::{HandlerError, JobContext},
+    handlers::blocking,
+};
+
+/// Where the waveform's files go among the outputs.
+const WAVEFORM_DIR: &str = "waveform";
+
+/// Shortest time between two progress writes.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+pub(crate) async fn run(p: &TranscodePayload, ctx: &JobContext) -> Result<Value, HandlerError> {
+    let track = load_track(ctx, p.track_id).await?;
+    // A re-run after the track was finished (the attempt's end was lost)
+    // has nothing left to do.
+    if let (RecordedState::Ready, Some(result)) = (track.state, &track.result) {
+        return Ok(summary(result));
+    }
+    let dir = scratch(ctx)?;
+    let (original, _) = fetch_original(ctx, &track, &dir).await?;
+    let out_dir = dir.path().join("out");
+    let waveform_dir = dir.path().join(WAVEFORM_DIR);
+    for made in [&out_dir, &waveform_dir] {
+        std::fs::create_dir(made)
+            .map_err(|e| HandlerError::failed("scratch_unavailable", e.to_string(), true))?;
+    }
+    let (progress, watcher) = watch::channel(0.0);
+    let job = Encode {
+        original,
+        out_dir: out_dir.clone(),
+        waveform_dir,
+        limits: ctx.tracks.limits,
+        presets: track.presets.as_slice().to_vec(),
+        cancel: ctx.cancel.clone(),
+    };
+    let (encoded, ()) = tokio::join!(
+        blocking(move || job.run(&progress)),
+        report_progress(ctx, watcher)
+    );
+    let encoded = encoded?;
+    let outputs = store_outputs(ctx, &track, &out_dir, &encoded.renditions).await?;
+    let waveform = store_waveform(ctx, &track, encoded.levels).await?;
+    let seconds = encoded.seconds;
+    let result = TrackResult {
+        loudness: encoded.loudness,
+        outputs,
+        waveform,
+    };
+    let finished = ctx
+        .stores
+        .jobs
+        .finish_track(track.tenant_id, track.id, &result);
+    finished.await.map_err(HandlerError::database)?;
+    ctx.stores
+        .metrics
+        .audio_seconds
+        .with_label_values(&["transcode"])
+        .inc_by(seconds);
+    info!(outputs = result.outputs.len(), seconds, "track ready");
+    Ok(summary(&result))
+}
+
+/// What the job's result shows: the outputs' presets and sizes, and loudness.
+fn summary(result: &TrackResult) -> Value {
+    let outputs: Vec<Value> = result
+        .outputs
+        .iter()
+        .map(|o| json!({"preset": o.preset, "size_bytes": o.size_bytes}))
+        .collect();
+    json!({"outputs": outputs, "loudness": result.loudness})
+}
+
+/// The blocking part: decode once, encode and measure.
+struct Encode {
+    original: PathBuf,
+    out_dir: PathBuf,
+    waveform_dir: PathBuf,
+    limits: DecodeLimits,
+    presets: Vec<Preset>,
+    cancel: CancellationToken,
+}
+
+impl Encode {
+    fn run(self, progress: &watch::Sender<f64>) -> Result<Encoded, HandlerError> {
+        let mut decoder =
+            Decoder::open_path(&self.original, self.limits).map_err(decode_failure)?;
+        let format = decoder.format();
+        let mut meter = LoudnessMeter::new(format)
+            .map_err(|e| HandlerError::failed("unsupported_format", e.to_string(), false))?;
+        let mut peaks = LevelsSink::create(&self.waveform_dir, format, DEFAULT_SUMMARY_POINTS)
+            .map_err(|e| HandlerError::failed("write_failed", e.to_string(), true))?;
+        let mut on_progress = |done: f64| {
+            progress.send_replace(done);
+            if self.cancel.is_cancelled() {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        };
+        let sinks: &mut [&mut dyn BlockSink] = &mut [&mut meter, &mut peaks];
+        let renditions = transcode(
+            &mut decoder,
+            &self.presets,
+            &self.out_dir,
+            sinks,
+            &mut on_progress,
+        )
+        .map_err(transcode_failure)?;
+        let loudness = meter.loudness();
+        let record = LoudnessRecord {
+            integrated_lufs: loudness.integrated_lufs,
+            true_peak_dbtp: loudness.true_peak_dbtp,
+            lra_lu: loudness.loudness_range_lu,
+            replaygain_track_gain_db: loudness.replaygain_track_gain_db,
+        };
+        let levels = peaks.into_levels().ok_or_else(|| {
+            HandlerError::failed("internal_error", "the waveform was not finished", false)
+        })?;
+        Ok(Encoded {
+            renditions,
+            loudness: record,
+            levels,
+            seconds: decoder.duration_decoded().as_secs_f64(),
+        })
+    }
+}
+
+/// What the blocking part made.
+struct Encoded {
+    renditions: Vec<Rendition>,
+    loudness: LoudnessRecord,
+    levels: Levels,
+    seconds: f64,
+}
+
+fn transcode_failure(err: TranscodeError) -> HandlerError {
+    match err {
+        TranscodeError::Stopped => HandlerError::Cancelled,
+        TranscodeError::Decode(e) => decode_failure(e),
+        other => {
+            let retryable = other.code() == "write_failed";
+            HandlerError::failed(other.code(), other.to_string(), retryable)
+        }
+    }
+}
+
+/// Writes the latest progress to the job row at most once per
+/// [`PROGRESS_EVERY`], until the encoder drops its sender.
+async fn report_progress(ctx: &JobContext, mut watcher: watch::Receiver<f64>) {
+    let jobs = &ctx.stores.jobs;
+    while watcher.changed().await.is_ok() {
+        let done = *watcher.borrow_and_update();
+        if let Err(err) = jobs.set_progress(ctx.job.id, ctx.job.attempt, done).await {
+            tracing::warn!(error = %err, "progress not recorded");
+        }
+        tokio::time::sleep(PROGRESS_EVERY).await;
+    }
+}
+
+/// Uploads every file of every rendition under the track's output keys.
+async fn store_outputs(
+    ctx: &JobContext,
+    track: &TrackRecord,
+    out_dir: &Path,
+    renditions: &[Rendition],
+) -> Result<Vec<OutputRecord>, HandlerError> {
+    let mut outputs = Vec::with_capacity(renditions.len());
+    for r in renditions {
+        let mut files = Vec::with_capacity(r.files.len());
+        let mut size = 0;
+        for file in &r.files {
+            let source = out_dir.join(&file.path);
+            files.push(store_file(ctx, track, &file.path, &source).await?);
+            size += file.bytes;
+        }
+        outputs.push(OutputRecord {
+            preset: r.preset.clone(),
+            mime: r.mime.clone(),
+            codec: r.codec.name().to_owned(),
+            bit_rate: r.bit_rate,
+            sample_rate: r.sample_rate,
+            channels: r.channels,
+            duration_ms: r.duration.as_millis() as u64,
+            main: key_of(track.tenant_id, track.id, &r.main)?,
+            files,
+            size_bytes: size,
+        });
+    }
+    Ok(outputs)
+}
+
+/// Uploads the file at `source` as the track's output at `relative`.
+async fn store_file(
+    ctx: &JobContext,
+    track: &TrackRecord,
+    relative: &str,
+    source: &Path,
+) -> Result<ObjectKey, HandlerError> {
+    let key = key_of(track.tenant_id, track.id, relative)?;
+    let stored = ctx.stores.objects.put_file(&key, source);
+    stored.await.map_err(HandlerError::storage)?;
+    Ok(key)
+}
+
+/// Uploads the waveform's files.
+async fn store_waveform(
+    ctx: &JobContext,
+    track: &TrackRecord,
+    levels: Levels,
+) -> Result<WaveformRecord, HandlerError> {
+    let relative = |path: &Path| -> Result<String, HandlerError> {
+        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            HandlerError::failed("internal_error", "a waveform file has no name", false)
+        })?;
+        Ok(format!("{WAVEFORM_DIR}/{name}"))
+    };
+    let mut stored = Vec::with_capacity(levels.dat.len());
+    for level in &levels.dat {
+        let dat = store_file(ctx, track, &relative(&level.path)?, &level.path).await?;
+        stored.push(WaveformLevel {
+            zoom: level.zoom,
+            dat,
+        });
+    }
+    let json = store_file(ctx, track, &relative(&levels.json.path)?, &levels.json.path).await?;
+    Ok(WaveformRecord {
+        levels: stored,
+        json,
+        summary: levels.summary.into_points(),
+    })
+}
+
+fn key_of(tenant: TenantId, track: TrackId, relative: &str) -> Result<ObjectKey, HandlerError> {
+    output_key(tenant, track, relative).ok_or_else(|| {
+        let message = format!("output path {relative} cannot be a key");
+        HandlerError::failed("internal_error", message, false)
+    })
+}
