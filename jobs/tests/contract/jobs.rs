@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::tenant;
 use mixdown_jobs::{
     ids::{JobId, TenantId, WorkerId},
     kind::{JobKind, JobPayload, NoopPayload},
@@ -10,32 +11,6 @@ use mixdown_jobs::{
     time::Timestamp,
 };
 use serde_json::json;
-
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let db = mixdown_testkit::TestDatabase::create().await;
-                    let store = super::migrated(&db.url).await;
-                    super::$case(&store).await;
-                    store.close().await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let (stores, _dir) = mixdown_testkit::embedded_stores().await;
-                    super::$case(&stores.jobs).await;
-                }
-            )*
-        }
-    };
-}
 
 contract!(
     a_job_is_recorded_queued_and_only_its_tenant_sees_it,
@@ -53,19 +28,6 @@ contract!(
     running_jobs_and_the_oldest_due_job_are_visible,
     a_second_handle_reaches_the_same_database,
 );
-
-async fn migrated(url: &str) -> JobStore {
-    let store = JobStore::connect(url).await.unwrap();
-    store.migrate().await.unwrap();
-    // Migrating twice is harmless: every process does it at start.
-    store.migrate().await.unwrap();
-    store
-}
-
-async fn tenant(store: &JobStore) -> TenantId {
-    let name = format!("tenant-{}", mixdown_testkit::unique());
-    store.create_api_key(&name).await.unwrap().tenant_id
-}
 
 fn noop(tenant: TenantId, fail_attempts: u64) -> NewJob {
     let payload = json!({"sleep_ms": 0, "fail_attempts": fail_attempts});
