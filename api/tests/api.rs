@@ -124,6 +124,7 @@ impl TestApp {
                 interval: Duration::from_millis(500),
                 grace: Duration::from_secs(2),
                 dead_after: Duration::from_secs(5),
+                janitor: Default::default(),
             }),
             queues: JobKind::ALL
                 .into_iter()

@@ -11,7 +11,7 @@ use mixdown_jobs::{
     voice::{VoiceKey, VoiceKeys},
 };
 use mixdown_worker::{
-    ReconcilerSettings, TrackSettings, VoiceSettings, WorkerSettings, run_worker,
+    JanitorSettings, ReconcilerSettings, TrackSettings, VoiceSettings, WorkerSettings, run_worker,
 };
 use poem::{
     Endpoint, Server,
@@ -153,6 +153,13 @@ fn worker_settings(
             interval: t.reconcile_interval,
             grace: t.redrive_grace,
             dead_after: t.dead_after,
+            janitor: JanitorSettings {
+                attempt_retention: v.lockout.window,
+                sample_retention: JanitorSettings::default()
+                    .sample_retention
+                    .filter(|_| !v.keep_samples),
+                ..JanitorSettings::default()
+            },
         }),
     }
 }

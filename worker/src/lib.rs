@@ -7,10 +7,12 @@ mod execute;
 mod fetch;
 mod handlers;
 mod heartbeat;
+mod janitor;
 mod reconciler;
 mod recorder;
 mod runtime;
 
 pub use handlers::{tracks::TrackSettings, voice::VoiceSettings};
+pub use janitor::JanitorSettings;
 pub use reconciler::{Reconciler, ReconcilerSettings};
 pub use runtime::{WorkerError, WorkerSettings, run_worker};

@@ -7,8 +7,12 @@
 //!    crash between recording a job and pushing it. When the queue has lost
 //!    its mark (a new namespace, or Redis restarted empty) every queued job is
 //!    pushed again. Pushing is idempotent, so overlap costs nothing but time.
+//! 3. at most every [`JanitorSettings::every`], the janitor sweeps.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use mixdown_jobs::{
     Stores,
@@ -19,6 +23,8 @@ use mixdown_jobs::{
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
+
+use crate::janitor::{self, JanitorSettings};
 
 /// Queued jobs read per page while pushing again.
 const PAGE: u32 = 1000;
@@ -32,6 +38,8 @@ pub struct ReconcilerSettings {
     pub grace: Duration,
     /// A worker silent for longer than this is gone.
     pub dead_after: Duration,
+    /// What the janitor keeps, and for how long.
+    pub janitor: JanitorSettings,
 }
 
 /// A reconciler failure; the pass is retried at the next interval.
@@ -51,6 +59,7 @@ pub struct Reconciler {
     stores: Stores,
     settings: ReconcilerSettings,
     holder: String,
+    last_sweep: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Reconciler {
@@ -60,6 +69,7 @@ impl Reconciler {
             stores,
             settings,
             holder,
+            last_sweep: Arc::default(),
         }
     }
 
@@ -120,7 +130,22 @@ impl Reconciler {
         queue
             .set_redrive_mark(now.minus(self.settings.grace))
             .await?;
+        if self.sweep_due() {
+            janitor::sweep(&self.stores, &self.settings.janitor).await?;
+        }
         Ok(true)
+    }
+
+    /// Whether the janitor's time has come; notes the sweep if so.
+    fn sweep_due(&self) -> bool {
+        let Ok(mut last) = self.last_sweep.lock() else {
+            return false;
+        };
+        let due = last.is_none_or(|at| at.elapsed() >= self.settings.janitor.every);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
     }
 
     async fn push_queued(&self, from: Timestamp, upto: Timestamp) -> Result<usize, ReconcileError> {

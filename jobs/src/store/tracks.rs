@@ -384,6 +384,38 @@ impl JobStore {
         Ok(())
     }
 
+    /// Up to `limit` presigned uploads whose time ran out before `before`
+    /// without being completed.
+    pub async fn expired_uploads(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<TrackRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {TRACK_COLUMNS} FROM tracks WHERE state = 'uploaded' \
+             AND upload_expires_at < $1 ORDER BY upload_expires_at LIMIT $2"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(before.millis())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(track_from_row).collect()
+    }
+
+    /// Forgets a presigned upload that expired uncompleted; false when it was
+    /// completed after all (then it stays).
+    pub async fn delete_expired_upload(&self, id: TrackId) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM tracks WHERE id = $1 AND state = 'uploaded' AND upload_expires_at < $2",
+        )
+        .bind(id.to_string())
+        .bind(Timestamp::now().millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The secret stored as `name`, made by `fresh` and stored on first use;
     /// every process sharing the database gets the same one.
     pub async fn shared_secret(

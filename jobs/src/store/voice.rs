@@ -42,6 +42,12 @@ fn decode(column: &str, text: &str) -> Result<Vec<u8>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("{column} is not base64: {e}")))
 }
 
+fn sample_key(row: &AnyRow) -> Result<ObjectKey, StoreError> {
+    let text: String = row.try_get("object_key")?;
+    ObjectKey::new(text.clone())
+        .ok_or_else(|| StoreError::Corrupt(format!("bad object key {text:?}")))
+}
+
 fn voiceprint_from_row(row: &AnyRow) -> Result<StoredVoiceprint, StoreError> {
     Ok(StoredVoiceprint {
         summary: VoiceprintSummary {
@@ -244,13 +250,7 @@ impl JobStore {
         .bind(user.as_str().to_owned())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let text: String = r.try_get("object_key")?;
-                ObjectKey::new(text.clone())
-                    .ok_or_else(|| StoreError::Corrupt(format!("bad object key {text:?}")))
-            })
-            .collect()
+        rows.iter().map(sample_key).collect()
     }
 
     /// Forgets samples whose objects were deleted.
@@ -262,5 +262,33 @@ impl JobStore {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Forgets scored verifications older than `before`: past the lockout
+    /// window they count for nothing. Returns how many went.
+    pub async fn prune_voice_attempts(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM voice_attempts WHERE created_at < $1")
+            .bind(before.millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Up to `limit` samples stored before `before` and still listed: left
+    /// behind by jobs that never cleaned up (timed out, lost with a worker).
+    pub async fn voice_samples_before(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ObjectKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT object_key FROM voice_samples WHERE created_at < $1 \
+             ORDER BY created_at LIMIT $2",
+        )
+        .bind(before.millis())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(sample_key).collect()
     }
 }

@@ -1,0 +1,79 @@
+//! The janitor: removes what nothing else will, by age. Presigned uploads
+//! never completed (their row and any object), verification history past
+//! the lockout window, and voice samples a job never deleted (it timed out,
+//! or its worker died). It runs inside reconciler passes, under their lead.
+
+use std::time::Duration;
+
+use mixdown_jobs::{Stores, time::Timestamp};
+use tracing::{info, warn};
+
+use crate::reconciler::ReconcileError;
+
+/// Rows looked at per sweep and kind; the next sweep takes the rest.
+const BATCH: u32 = 500;
+
+/// What the janitor keeps, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct JanitorSettings {
+    /// Time between sweeps.
+    pub every: Duration,
+    /// Scored verifications are kept this long (the lockout window).
+    pub attempt_retention: Duration,
+    /// Voice samples left behind are deleted after this long; `None` keeps
+    /// them (samples are kept on purpose).
+    pub sample_retention: Option<Duration>,
+}
+
+impl Default for JanitorSettings {
+    fn default() -> Self {
+        Self {
+            every: Duration::from_secs(60),
+            attempt_retention: Duration::from_secs(15 * 60),
+            // Far past any voice job's queueing and attempts.
+            sample_retention: Some(Duration::from_secs(24 * 60 * 60)),
+        }
+    }
+}
+
+/// One sweep over everything the janitor looks after.
+pub(crate) async fn sweep(
+    stores: &Stores,
+    settings: &JanitorSettings,
+) -> Result<(), ReconcileError> {
+    let now = Timestamp::now();
+    let jobs = &stores.jobs;
+    let mut uploads = 0;
+    for track in jobs.expired_uploads(now, BATCH).await? {
+        if jobs.delete_expired_upload(track.id).await? {
+            // Deleted after the row, so a row never points at nothing.
+            if let Err(err) = stores.objects.delete(&track.original_key).await {
+                warn!(key = %track.original_key, error = %err, "expired upload not deleted");
+            }
+            uploads += 1;
+        }
+    }
+    let attempts = jobs
+        .prune_voice_attempts(now.minus(settings.attempt_retention))
+        .await?;
+    let mut samples = 0;
+    if let Some(retention) = settings.sample_retention {
+        for key in jobs
+            .voice_samples_before(now.minus(retention), BATCH)
+            .await?
+        {
+            match stores.objects.delete(&key).await {
+                Ok(()) => {
+                    jobs.remove_voice_samples(std::slice::from_ref(&key))
+                        .await?;
+                    samples += 1;
+                }
+                Err(err) => warn!(key = %key, error = %err, "left-behind sample not deleted"),
+            }
+        }
+    }
+    if uploads + attempts + samples > 0 {
+        info!(uploads, attempts, samples, "janitor swept");
+    }
+    Ok(())
+}
