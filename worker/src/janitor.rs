@@ -1,7 +1,7 @@
 //! The janitor: removes what nothing else will, by age. Presigned uploads
 //! never completed (their row and any object), verification history past
-//! the lockout window, and voice samples a job never deleted (it timed out,
-//! or its worker died). It runs inside reconciler passes, under their lead.
+//! the lockout window, voice samples a job never deleted (it timed out, or
+//! its worker died), and old notes of forgotten users. It runs inside reconciler passes, under their lead.
 
 use std::time::Duration;
 
@@ -12,6 +12,8 @@ use crate::reconciler::ReconcileError;
 
 /// Rows looked at per sweep and kind; the next sweep takes the rest.
 const BATCH: u32 = 500;
+/// How long a forgotten user is noted: longer than an enrollment attempt runs.
+const FORGOTTEN_RETENTION: Duration = Duration::from_secs(60 * 60);
 
 /// What the janitor keeps, and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +57,8 @@ pub(crate) async fn sweep(
     }
     let attempts = jobs
         .prune_voice_attempts(now.minus(settings.attempt_retention))
+        .await?;
+    jobs.prune_forgotten_users(now.minus(FORGOTTEN_RETENTION))
         .await?;
     let mut samples = 0;
     if let Some(retention) = settings.sample_retention {

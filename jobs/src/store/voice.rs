@@ -67,18 +67,22 @@ fn voiceprint_from_row(row: &AnyRow) -> Result<StoredVoiceprint, StoreError> {
 
 impl JobStore {
     /// Writes the print of `user`, replacing an earlier one (whose first
-    /// enrollment time is kept).
+    /// enrollment time is kept), unless the user was forgotten at or after
+    /// `enrolling_since`: then nothing is written and the answer is false.
     pub async fn put_voiceprint(
         &self,
         tenant: TenantId,
         user: &UserId,
         summary: &VoiceprintSummary,
         sealed: &Sealed,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+        enrolling_since: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "INSERT INTO voiceprints (tenant_id, user_id, model, samples, speech_seconds, key_id, \
              nonce, ciphertext, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9 WHERE NOT EXISTS ( \
+             SELECT 1 FROM voice_forgotten WHERE tenant_id = $1 AND user_id = $2 \
+             AND forgotten_at >= $10) \
              ON CONFLICT (tenant_id, user_id) DO UPDATE SET model = excluded.model, \
              samples = excluded.samples, speech_seconds = excluded.speech_seconds, \
              key_id = excluded.key_id, nonce = excluded.nonce, \
@@ -93,9 +97,10 @@ impl JobStore {
         .bind(STANDARD.encode(&sealed.nonce))
         .bind(STANDARD.encode(&sealed.ciphertext))
         .bind(Timestamp::now().millis())
+        .bind(enrolling_since.millis())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The print of `user`, if the tenant has one.
@@ -139,13 +144,23 @@ impl JobStore {
         Ok(())
     }
 
-    /// Deletes the print and the verification history of `user`; true if
-    /// there was either.
+    /// Deletes the print and the verification history of `user`, and notes
+    /// the forgetting so an enrollment already running cannot write a print
+    /// after it; true if there was a print or history.
     pub async fn forget_voice_user(
         &self,
         tenant: TenantId,
         user: &UserId,
     ) -> Result<bool, StoreError> {
+        sqlx::query(
+            "INSERT INTO voice_forgotten (tenant_id, user_id, forgotten_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET forgotten_at = excluded.forgotten_at",
+        )
+        .bind(tenant.to_string())
+        .bind(user.as_str().to_owned())
+        .bind(Timestamp::now().millis())
+        .execute(&self.pool)
+        .await?;
         let mut forgot = false;
         for table in ["voiceprints", "voice_attempts"] {
             let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2");
@@ -268,6 +283,16 @@ impl JobStore {
     /// window they count for nothing. Returns how many went.
     pub async fn prune_voice_attempts(&self, before: Timestamp) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM voice_attempts WHERE created_at < $1")
+            .bind(before.millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Drops the notes of users forgotten before `before`, once no
+    /// enrollment that began earlier can still be running.
+    pub async fn prune_forgotten_users(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM voice_forgotten WHERE forgotten_at < $1")
             .bind(before.millis())
             .execute(&self.pool)
             .await?;

@@ -34,6 +34,7 @@ mod jobs;
 mod objects;
 mod queue;
 mod tracks;
+mod voice;
 
 use mixdown_jobs::{ids::TenantId, store::JobStore};
 

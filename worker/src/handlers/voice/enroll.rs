@@ -37,11 +37,14 @@ async fn enroll(
         samples: print.samples(),
         speech_seconds: f64::from(print.speech_seconds()),
     };
-    ctx.stores
-        .jobs
-        .put_voiceprint(tenant, &p.user_id, &summary, &sealed)
-        .await
-        .map_err(|e| HandlerError::failed("database_unavailable", e.to_string(), true))?;
+    let written =
+        ctx.stores
+            .jobs
+            .put_voiceprint(tenant, &p.user_id, &summary, &sealed, ctx.job.run_at);
+    if !written.await.map_err(HandlerError::database)? {
+        let message = "the user was forgotten while this enrollment ran; enroll again";
+        return Err(HandlerError::failed("user_forgotten", message, false));
+    }
     Ok(json!({
         "user_id": p.user_id.as_str(),
         "model": summary.model,
