@@ -42,6 +42,9 @@ fn decode(column: &str, text: &str) -> Result<Vec<u8>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("{column} is not base64: {e}")))
 }
 
+/// `accepted` of a verification still being scored.
+const IN_FLIGHT: i64 = -1;
+
 fn sample_key(row: &AnyRow) -> Result<ObjectKey, StoreError> {
     let text: String = row.try_get("object_key")?;
     ObjectKey::new(text.clone())
@@ -174,7 +177,38 @@ impl JobStore {
         Ok(forgot)
     }
 
-    /// Records a scored verification; recording the same job again changes nothing.
+    /// Notes that job `job` is about to score a sample of `user`, then says
+    /// whether verifying `user` is locked, counting attempts still in flight
+    /// as rejections: parallel verifications cannot get past the lock
+    /// together. When locked, the note is taken back and the answer is the
+    /// end of the lock.
+    pub async fn begin_verification(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+        job: JobId,
+        lockout: Lockout,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        sqlx::query(
+            "INSERT INTO voice_attempts (job_id, tenant_id, user_id, accepted, score, created_at) \
+             VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (job_id) DO NOTHING",
+        )
+        .bind(job.to_string())
+        .bind(tenant.to_string())
+        .bind(user.as_str().to_owned())
+        .bind(IN_FLIGHT)
+        .bind(Timestamp::now().millis())
+        .execute(&self.pool)
+        .await?;
+        let locked = self.locked_until(tenant, user, lockout, Some(job)).await?;
+        if locked.is_some() {
+            self.abandon_verification(job).await?;
+        }
+        Ok(locked)
+    }
+
+    /// Records the verdict of job `job`; recording it again changes nothing
+    /// but the same values.
     pub async fn record_verification(
         &self,
         tenant: TenantId,
@@ -183,7 +217,8 @@ impl JobStore {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO voice_attempts (job_id, tenant_id, user_id, accepted, score, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO UPDATE \
+             SET accepted = excluded.accepted, score = excluded.score",
         )
         .bind(attempt.job_id.to_string())
         .bind(tenant.to_string())
@@ -196,14 +231,36 @@ impl JobStore {
         Ok(())
     }
 
+    /// Takes back the note of a verification that ended without a verdict
+    /// (a bad sample, a failure): only scored rejections lock.
+    pub async fn abandon_verification(&self, job: JobId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM voice_attempts WHERE job_id = $1 AND accepted = $2")
+            .bind(job.to_string())
+            .bind(IN_FLIGHT)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Until when verifying `user` is locked: `max_failures` rejections
-    /// within the window, none followed by an acceptance, lock it until the
-    /// oldest of them leaves the window. `None` when not locked.
+    /// (or verifications in flight) within the window, none followed by an
+    /// acceptance, lock it until the oldest of them leaves the window.
+    /// `None` when not locked.
     pub async fn verification_locked_until(
         &self,
         tenant: TenantId,
         user: &UserId,
         lockout: Lockout,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        self.locked_until(tenant, user, lockout, None).await
+    }
+
+    async fn locked_until(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+        lockout: Lockout,
+        except: Option<JobId>,
     ) -> Result<Option<Timestamp>, StoreError> {
         if lockout.max_failures == 0 {
             return Ok(None);
@@ -211,7 +268,8 @@ impl JobStore {
         let since = Timestamp::now().minus(lockout.window);
         let rows = sqlx::query(
             "SELECT created_at FROM voice_attempts \
-             WHERE tenant_id = $1 AND user_id = $2 AND accepted = 0 AND created_at > $3 \
+             WHERE tenant_id = $1 AND user_id = $2 AND accepted <> 1 AND created_at > $3 \
+             AND job_id <> $5 \
              AND created_at > COALESCE((SELECT MAX(created_at) FROM voice_attempts \
                  WHERE tenant_id = $1 AND user_id = $2 AND accepted = 1), 0) \
              ORDER BY created_at DESC LIMIT $4",
@@ -220,6 +278,7 @@ impl JobStore {
         .bind(user.as_str().to_owned())
         .bind(since.millis())
         .bind(i64::from(lockout.max_failures))
+        .bind(except.map(|j| j.to_string()).unwrap_or_default())
         .fetch_all(&self.pool)
         .await?;
         if rows.len() < lockout.max_failures as usize {

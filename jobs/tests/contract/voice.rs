@@ -3,14 +3,18 @@
 use std::time::Duration;
 
 use mixdown_jobs::{
-    store::JobStore,
+    ids::JobId,
+    store::{JobStore, ScoredAttempt},
     time::Timestamp,
-    voice::{Sealed, UserId, VoiceprintSummary},
+    voice::{Lockout, Sealed, UserId, VoiceprintSummary},
 };
 
 use crate::tenant;
 
-contract!(an_enrollment_that_began_before_a_forget_writes_no_print);
+contract!(
+    an_enrollment_that_began_before_a_forget_writes_no_print,
+    verifications_in_flight_count_against_the_lock,
+);
 
 async fn an_enrollment_that_began_before_a_forget_writes_no_print(store: &JobStore) {
     let tenant = tenant(store).await;
@@ -48,4 +52,76 @@ async fn an_enrollment_that_began_before_a_forget_writes_no_print(store: &JobSto
         .await;
     assert!(again.unwrap(), "enrolling anew after forgetting works");
     assert!(store.prune_forgotten_users(Timestamp::now()).await.unwrap() == 1);
+}
+
+async fn verifications_in_flight_count_against_the_lock(store: &JobStore) {
+    let tenant = tenant(store).await;
+    let user = UserId::parse("bob").unwrap();
+    let lockout = Lockout {
+        max_failures: 3,
+        window: Duration::from_secs(600),
+    };
+    let rejected = |job_id| ScoredAttempt {
+        job_id,
+        accepted: false,
+        score: 0.2,
+    };
+    for _ in 0..2 {
+        let recorded = store.record_verification(tenant, &user, rejected(JobId::new()));
+        recorded.await.unwrap();
+    }
+    // Two rejections: one more attempt may run, a second one beside it may not.
+    let (first, second) = (JobId::new(), JobId::new());
+    let begun = store
+        .begin_verification(tenant, &user, first, lockout)
+        .await;
+    assert_eq!(begun.unwrap(), None);
+    let again = store
+        .begin_verification(tenant, &user, first, lockout)
+        .await;
+    assert_eq!(
+        again.unwrap(),
+        None,
+        "a re-run of the same job is not its own rival"
+    );
+    let beside = store
+        .begin_verification(tenant, &user, second, lockout)
+        .await;
+    assert!(
+        beside.unwrap().is_some(),
+        "a parallel attempt got past the lock"
+    );
+    assert!(
+        store
+            .verification_locked_until(tenant, &user, lockout)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // An attempt that ends unscored does not count.
+    store.abandon_verification(first).await.unwrap();
+    assert!(
+        store
+            .verification_locked_until(tenant, &user, lockout)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A scored rejection does.
+    store
+        .begin_verification(tenant, &user, first, lockout)
+        .await
+        .unwrap();
+    store
+        .record_verification(tenant, &user, rejected(first))
+        .await
+        .unwrap();
+    store.abandon_verification(first).await.unwrap();
+    assert!(
+        store
+            .verification_locked_until(tenant, &user, lockout)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -31,9 +31,10 @@ async fn verify(
     let tenant = ctx.job.tenant_id;
     check_keys(tenant, std::slice::from_ref(&p.sample))?;
     let jobs = &ctx.stores.jobs;
-    // Checked here too: verifications queued before the lock engaged must
-    // not score past it.
-    let locked = jobs.verification_locked_until(tenant, &p.user_id, voice.settings.lockout);
+    // Checked here too, with this attempt noted first: verifications queued
+    // before the lock engaged, or running side by side, must not score past it.
+    let lockout = voice.settings.lockout;
+    let locked = jobs.begin_verification(tenant, &p.user_id, ctx.job.id, lockout);
     if let Some(until) = locked.await.map_err(HandlerError::database)? {
         let message = format!(
             "too many rejected verifications; locked until {}",
@@ -41,19 +42,15 @@ async fn verify(
         );
         return Err(HandlerError::failed("verification_locked", message, false));
     }
-    let stored = jobs
-        .voiceprint(tenant, &p.user_id)
-        .await
-        .map_err(HandlerError::database)?;
-    let stored = stored.ok_or_else(|| {
-        HandlerError::failed(
-            "not_enrolled",
-            format!("{} has no voiceprint", p.user_id),
-            false,
-        )
-    })?;
-    let print = open(p, ctx, voice, &stored).await?;
-    let verdict = score(p, ctx, voice, print).await?;
+    let verdict = match scored(p, ctx, voice).await {
+        Ok(verdict) => verdict,
+        Err(err) => {
+            if let Err(e) = jobs.abandon_verification(ctx.job.id).await {
+                tracing::warn!(error = %e, "unscored verification still noted");
+            }
+            return Err(err);
+        }
+    };
     let attempt = ScoredAttempt {
         job_id: ctx.job.id,
         accepted: verdict.accepted,
@@ -67,6 +64,25 @@ async fn verify(
         "threshold": super::json_f32(verdict.threshold),
         "accepted": verdict.accepted,
     }))
+}
+
+/// Scores the sample against the user's print.
+async fn scored(
+    p: &VoiceVerifyPayload,
+    ctx: &JobContext,
+    voice: &VoiceRuntime,
+) -> Result<Verification, HandlerError> {
+    let stored = ctx
+        .stores
+        .jobs
+        .voiceprint(ctx.job.tenant_id, &p.user_id)
+        .await;
+    let stored = stored.map_err(HandlerError::database)?.ok_or_else(|| {
+        let message = format!("{} has no voiceprint", p.user_id);
+        HandlerError::failed("not_enrolled", message, false)
+    })?;
+    let print = open(p, ctx, voice, &stored).await?;
+    score(p, ctx, voice, print).await
 }
 
 /// Opens the sealed print; one sealed under an old key moves to the current key.
