@@ -85,6 +85,21 @@ impl PcmBlock {
         self.samples.push(sample);
         self.pcm16.push(pcm::from_f32(sample));
     }
+
+    /// Appends interleaved integer samples in two tight loops (see [`Self::push_int`]).
+    pub(crate) fn extend_int(&mut self, samples: &[i32]) {
+        let samples = samples.iter().copied();
+        self.samples
+            .extend(samples.clone().map(|s| s as f32 / I32_FULL_SCALE));
+        self.pcm16.extend(samples.map(pcm::from_i32));
+    }
+
+    /// Appends interleaved float samples in two tight loops (see [`Self::push_float`]).
+    pub(crate) fn extend_float(&mut self, samples: &[f32]) {
+        self.samples.extend_from_slice(samples);
+        self.pcm16
+            .extend(samples.iter().copied().map(pcm::from_f32));
+    }
 }
 
 #[cfg(test)]

@@ -151,13 +151,13 @@ fn fill(
     match buffer {
         GenericAudioBufferRef::F32(_) | GenericAudioBufferRef::F64(_) => {
             buffer.copy_to_vec_interleaved(floats);
-            floats.iter().for_each(|&sample| block.push_float(sample));
+            block.extend_float(floats);
         }
         _ => {
             // Widening to full-scale `i32` is exact for every integer width, so the 16-bit
             // view keeps the same top bits libsndfile keeps.
             buffer.copy_to_vec_interleaved(ints);
-            ints.iter().for_each(|&sample| block.push_int(sample));
+            block.extend_int(ints);
         }
     }
 }

@@ -52,13 +52,33 @@ impl PeakGenerator {
 
     /// Consumes interleaved samples, adding one pair per output channel to `out`
     /// each time a block of frames completes.
-    pub fn push(&mut self, samples: &[i16], out: &mut impl Extend<MinMax>) {
-        for &sample in samples {
+    pub fn push(&mut self, mut samples: &[i16], out: &mut impl Extend<MinMax>) {
+        // First complete a frame the previous call cut in two.
+        while !self.frame.is_empty() {
+            let Some((&sample, rest)) = samples.split_first() else {
+                return;
+            };
             self.frame.push(sample);
+            samples = rest;
             if self.frame.len() == self.frame_len {
-                self.take_frame(out);
+                let mut frame = std::mem::take(&mut self.frame);
+                self.widen_run(&frame, out);
+                frame.clear();
+                self.frame = frame;
             }
         }
+        let whole = samples.len() / self.frame_len * self.frame_len;
+        let (mut frames, rest) = samples.split_at(whole);
+        // Whole frames go in runs that end at block boundaries, each reduced
+        // to its extremes in one tight loop.
+        while !frames.is_empty() {
+            let room = (self.samples_per_pixel - self.frames_in_block) as usize;
+            let take = room.min(frames.len() / self.frame_len);
+            let (run, tail) = frames.split_at(take * self.frame_len);
+            self.widen_run(run, out);
+            frames = tail;
+        }
+        self.frame.extend_from_slice(rest);
     }
 
     /// Emits the last, shorter block if it holds any frame; a frame cut short is dropped,
@@ -69,17 +89,30 @@ impl PeakGenerator {
         }
     }
 
-    fn take_frame(&mut self, out: &mut impl Extend<MinMax>) {
+    /// Widens the block by `run`, whole frames that fit in it, and emits the
+    /// block once full.
+    fn widen_run(&mut self, run: &[i16], out: &mut impl Extend<MinMax>) {
+        let n = self.frame_len;
         match self.mode {
-            ChannelMode::Mixed => widen(&mut self.block[0], mix_down(&self.frame)),
+            ChannelMode::Mixed => {
+                let extremes = run
+                    .chunks_exact(n)
+                    .map(mix_down)
+                    .fold(UNTOUCHED, |pair, s| MinMax {
+                        min: pair.min.min(s),
+                        max: pair.max.max(s),
+                    });
+                merge(&mut self.block[0], extremes);
+            }
             ChannelMode::Split => {
-                for (pair, &sample) in self.block.iter_mut().zip(&self.frame) {
-                    widen(pair, sample);
+                for (channel, pair) in self.block.iter_mut().enumerate() {
+                    for &sample in run.iter().skip(channel).step_by(n) {
+                        widen(pair, sample);
+                    }
                 }
             }
         }
-        self.frame.clear();
-        self.frames_in_block += 1;
+        self.frames_in_block += (run.len() / n) as u32;
         if self.frames_in_block == self.samples_per_pixel {
             out.extend(self.block.iter().copied());
             self.block.fill(UNTOUCHED);
@@ -94,6 +127,11 @@ pub fn mix_down(frame: &[i16]) -> i16 {
     let count = i32::try_from(frame.len()).unwrap_or(i32::MAX).max(1);
     // A mean of `i16` values always fits, so the fallback is unreachable.
     i16::try_from(sum / count).unwrap_or(0)
+}
+
+fn merge(pair: &mut MinMax, other: MinMax) {
+    pair.min = pair.min.min(other.min);
+    pair.max = pair.max.max(other.max);
 }
 
 fn widen(pair: &mut MinMax, sample: i16) {
