@@ -11,6 +11,8 @@
 //! matters on short or unsteady programmes. Block loudnesses are kept exactly rather than
 //! binned: 16 bytes per 100 ms of audio, under 2 MiB for three hours.
 
+use std::collections::VecDeque;
+
 use ebur128::{EbuR128, Mode};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -29,8 +31,8 @@ const ABSOLUTE_GATE_LUFS: f64 = -70.0;
 /// of the loudness range, in LU.
 const RANGE_RELATIVE_GATE_LU: f64 = -20.0;
 
-/// Short-term blocks (3 s) start every 100 ms; the first ends after this many steps.
-const STEPS_PER_SHORT_TERM_BLOCK: u32 = 30;
+/// A short-term block (3 s) spans this many 100 ms steps, and one ends at every step.
+const STEPS_PER_SHORT_TERM_BLOCK: usize = 30;
 
 /// A format the meter cannot measure: a rate below 16 Hz or above 2.8 MHz, or more than
 /// 64 channels.
@@ -64,7 +66,10 @@ pub struct LoudnessMeter {
     step_frames: usize,
     /// Frames added since the last 100 ms step.
     into_step: usize,
-    steps: u32,
+    /// Mean-square power of the last 30 steps (scaled by a constant that cancels out).
+    /// Summing these is the 3 s block's loudness at a hundredth of the cost of asking
+    /// libebur128 for it, which adds up every sample of the block each time.
+    recent_steps: VecDeque<f64>,
     /// Loudness of every 3 s block so far, in LUFS.
     short_term: Vec<f64>,
 }
@@ -73,7 +78,7 @@ impl LoudnessMeter {
     /// A meter for PCM of `format`; channels map as BS.1770 expects (L, R, C, LFE
     /// unweighted, Ls, Rs).
     pub fn new(format: AudioFormat) -> Result<Self, UnmeasurableFormat> {
-        let mode = Mode::I | Mode::S | Mode::SAMPLE_PEAK | Mode::TRUE_PEAK;
+        let mode = Mode::I | Mode::SAMPLE_PEAK | Mode::TRUE_PEAK;
         let rate = format.sample_rate.hz();
         let meter = EbuR128::new(u32::from(format.channels.get()), rate, mode)
             .map_err(|_| UnmeasurableFormat { format })?;
@@ -82,7 +87,7 @@ impl LoudnessMeter {
             channels: format.channels.as_usize(),
             step_frames: (rate as usize + 5) / 10,
             into_step: 0,
-            steps: 0,
+            recent_steps: VecDeque::with_capacity(STEPS_PER_SHORT_TERM_BLOCK),
             short_term: Vec::new(),
         })
     }
@@ -104,10 +109,14 @@ impl LoudnessMeter {
 
     fn end_step(&mut self) -> Result<(), SinkError> {
         self.into_step = 0;
-        self.steps = self.steps.saturating_add(1);
-        if self.steps >= STEPS_PER_SHORT_TERM_BLOCK {
-            let loudness = self.meter.loudness_shortterm().map_err(SinkError::new)?;
-            self.short_term.push(loudness);
+        let step = self.meter.loudness_window(100).map_err(SinkError::new)?;
+        if self.recent_steps.len() == STEPS_PER_SHORT_TERM_BLOCK {
+            self.recent_steps.pop_front();
+        }
+        self.recent_steps.push_back(10_f64.powf(step / 10.0));
+        if self.recent_steps.len() == STEPS_PER_SHORT_TERM_BLOCK {
+            let mean = self.recent_steps.iter().sum::<f64>() / STEPS_PER_SHORT_TERM_BLOCK as f64;
+            self.short_term.push(10.0 * mean.log10());
         }
         Ok(())
     }
@@ -233,6 +242,20 @@ mod tests {
         }
         assert_eq!(whole.loudness(), pieces.loudness());
         assert_eq!(whole.short_term.len(), 21);
+    }
+
+    #[test]
+    fn short_term_blocks_from_steps_match_libebur128s_own() {
+        let signal: Vec<f32> = (0..80_000)
+            .map(|i| (i as f32 * 0.03).sin() * (0.1 + (i / 4_000) as f32 * 0.04))
+            .collect();
+        let mut ours = meter(16_000, 1);
+        ours.add(&signal).expect("added");
+        let mut reference = EbuR128::new(1, 16_000, Mode::S).expect("a meter");
+        reference.add_frames_f32(&signal).expect("added");
+        let expected = reference.loudness_shortterm().expect("a loudness");
+        let last = *ours.short_term.last().expect("a block");
+        assert!((last - expected).abs() < 1e-9, "{last} against {expected}");
     }
 
     #[test]
