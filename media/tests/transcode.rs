@@ -243,24 +243,38 @@ fn expected_likeness(codec: OutputCodec) -> (i64, f64) {
     }
 }
 
+/// The (sample rate, channels) ffprobe finds in each rendition of `input`.
+fn output_formats(fixtures: &Fixtures, input: &Path, presets: &[Preset]) -> Vec<(u32, u16)> {
+    let out = fixtures.path("out");
+    run(input, presets, &out)
+        .expect("transcoded")
+        .iter()
+        .map(|rendition| probe(&out.join(&rendition.main)))
+        .map(|found| (found.sample_rate, found.channels))
+        .collect()
+}
+
 #[test]
 fn a_mono_source_at_a_rate_the_codecs_lack_gets_the_nearest_rate_and_stays_mono() {
     let fixtures = Fixtures::new();
     let input = fixtures.path("mono.wav");
     music(&input, 22_050, 1, 3.0);
-    let out = fixtures.path("out");
     let presets = [
         preset("mp3 mp3 mp3 96000"),
         preset("aac aac hls 64000"),
         preset("opus opus ogg 32000"),
     ];
-    let renditions = run(&input, &presets, &out).expect("transcoded");
-    let formats: Vec<(u32, u16)> = renditions
-        .iter()
-        .map(|r| probe(&out.join(&r.main)))
-        .map(|p| (p.sample_rate, p.channels))
-        .collect();
+    let formats = output_formats(&fixtures, &input, &presets);
     assert_eq!(formats, [(32_000, 1), (44_100, 1), (48_000, 1)]);
+}
+
+#[test]
+fn a_surround_source_is_mixed_down_to_stereo() {
+    let fixtures = Fixtures::new();
+    let input = fixtures.synth("surround.wav", 6, 2.0, &["sine", "440"]);
+    let presets = [preset("mp3 mp3 mp3 128000"), preset("opus opus ogg 64000")];
+    let formats = output_formats(&fixtures, &input, &presets);
+    assert_eq!(formats, [(32_000, 2), (48_000, 2)]);
 }
 
 #[test]

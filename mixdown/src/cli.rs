@@ -38,6 +38,9 @@ pub enum Command {
     Migrate,
     /// Writes waveform data or an image of an audio file (audiowaveform's options).
     Waveform(Box<crate::waveform_cmd::WaveformArgs>),
+    /// Encodes the streaming renditions of an audio file from one decode and measures its
+    /// loudness; prints a JSON report.
+    Transcode(crate::transcode_cmd::TranscodeArgs),
     /// Manages API keys.
     Keys {
         /// What to do with keys.

@@ -5,6 +5,7 @@ mod cli;
 mod compose;
 mod roles;
 mod settings;
+mod transcode_cmd;
 mod waveform_cmd;
 
 use anyhow::bail;
@@ -39,7 +40,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 queues = parse_queues(&w.queues)?;
             }
         }
-        Command::Migrate | Command::Keys { .. } | Command::Waveform(_) => {}
+        Command::Migrate | Command::Keys { .. } | Command::Waveform(_) | Command::Transcode(_) => {}
     }
     let settings = Settings::parse(&layers)?;
     init_logging(settings.log_format);
@@ -49,6 +50,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(_) => roles::worker(settings, queues).await,
         Command::Migrate => roles::migrate(settings).await,
         Command::Waveform(args) => waveform_cmd::run_blocking(*args).await,
+        Command::Transcode(args) => transcode_cmd::run_blocking(args).await,
         Command::Keys {
             command: KeysCommand::Create { tenant },
         } => roles::create_key(settings, &tenant).await,
