@@ -109,6 +109,8 @@ impl LoudnessMeter {
 
     fn end_step(&mut self) -> Result<(), SinkError> {
         self.into_step = 0;
+        // libebur128 measures rate / 10 frames here and steps by (rate + 5) / 10: the same
+        // for every rate that is a multiple of 10 Hz.
         let step = self.meter.loudness_window(100).map_err(SinkError::new)?;
         if self.recent_steps.len() == STEPS_PER_SHORT_TERM_BLOCK {
             self.recent_steps.pop_front();
