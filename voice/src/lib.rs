@@ -9,6 +9,7 @@
 
 mod engine;
 mod gates;
+mod lanes;
 mod mfcc;
 mod model;
 mod pitch;

@@ -12,9 +12,12 @@
 //! periods (about 0.15 at 85 Hz on a clean harmonic tone), so low voices would
 //! read as unvoiced; white noise and fricatives stay near 1.
 
-use std::sync::Arc;
+use std::ops::Range;
 
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex;
+
+use crate::lanes::{cumulative_sum, lane_min};
+use crate::spectrum::{PairedPower, centred_frame};
 
 /// Settings of the YIN estimator.
 #[derive(Debug, Clone, Copy)]
@@ -29,7 +32,7 @@ pub(crate) struct YinConfig {
 }
 
 /// The pitch estimate of one frame.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct PitchFrame {
     pub(crate) f0: f32,
     pub(crate) voiced: bool,
@@ -38,132 +41,208 @@ pub(crate) struct PitchFrame {
 /// A YIN estimator with its FFT plans made once.
 pub(crate) struct Yin {
     config: YinConfig,
-    forward: Arc<dyn RealToComplex<f32>>,
-    inverse: Arc<dyn ComplexToReal<f32>>,
+    transform: PairedPower,
     min_period: usize,
     max_period: usize,
+    /// `1 / τ` for `τ = 0..=max_period` (0 at 0, never used).
+    inverse_tau: Vec<f32>,
 }
 
 impl Yin {
     /// Plans the transforms for `config`.
     pub(crate) fn new(config: YinConfig) -> Self {
-        // Twice the frame makes the circular correlation a linear one.
-        let n = 2 * config.frame_length;
-        let mut planner = RealFftPlanner::new();
         let min_period = (config.sample_rate as f32 / config.fmax).floor() as usize;
         let max_period = ((config.sample_rate as f32 / config.fmin).ceil() as usize)
             .min(config.frame_length - 1);
+        // A circular correlation equals the linear one up to lag τ once the transform
+        // holds frame_length + τ points; the smallest 2^a·3^b size that does is up to
+        // a third cheaper than the usual doubling.
+        let n = smooth_size_at_least(config.frame_length + max_period);
+        let inverse_tau = (0..=max_period)
+            .map(|tau| if tau == 0 { 0.0 } else { 1.0 / tau as f32 })
+            .collect();
         Self {
             config,
-            forward: planner.plan_fft_forward(n),
-            inverse: planner.plan_fft_inverse(n),
+            transform: PairedPower::new(n),
             min_period,
             max_period,
+            inverse_tau,
         }
     }
 
-    /// Pitch of every centred frame of `signal`.
-    pub(crate) fn track(&self, signal: &[f32]) -> Vec<PitchFrame> {
-        let (len, hop) = (self.config.frame_length, self.config.hop);
-        let frames = 1 + signal.len() / hop;
-        let mut buffers = Buffers::new(self);
-        (0..frames)
-            .map(|f| {
-                let start = (f * hop) as isize - (len / 2) as isize;
-                let frame: Vec<f32> = (0..len as isize)
-                    .map(|i| {
-                        usize::try_from(start + i)
-                            .ok()
-                            .and_then(|a| signal.get(a))
-                            .copied()
-                            .unwrap_or(0.0)
-                    })
-                    .collect();
-                self.frame_pitch(&frame, &mut buffers)
-            })
-            .collect()
+    /// Number of centred frames of a signal of `len` samples.
+    pub(crate) fn frame_count(&self, len: usize) -> usize {
+        1 + len / self.config.hop
     }
 
-    fn frame_pitch(&self, frame: &[f32], buf: &mut Buffers) -> PitchFrame {
-        let (d, energy) = self.normalized_difference(frame, buf);
+    /// Pitch of the centred frames `frames` of `signal`, into `out` (one per frame).
+    pub(crate) fn track_frames(
+        &self,
+        signal: &[f32],
+        frames: Range<usize>,
+        out: &mut [PitchFrame],
+    ) {
+        let mut buf = YinScratch::new(self);
+        for (first, out) in frames.step_by(2).zip(out.chunks_mut(2)) {
+            self.pair_pitch(signal, first, &mut buf, out);
+        }
+    }
+
+    /// Pitch of one or two frames (`out.len()`) from frame `first` on: their
+    /// autocorrelations come from one forward and one inverse transform.
+    fn pair_pitch(
+        &self,
+        signal: &[f32],
+        first: usize,
+        buf: &mut YinScratch,
+        out: &mut [PitchFrame],
+    ) {
+        let half = (self.config.frame_length / 2) as isize;
+        let start = |index: usize| (index * self.config.hop) as isize - half;
+        centred_frame(signal, start(first), &mut buf.first);
+        if out.len() == 2 {
+            centred_frame(signal, start(first + 1), &mut buf.second);
+        } else {
+            buf.second.fill(0.0);
+        }
+        let (frames, padding) = buf.frames.split_at_mut(self.config.frame_length);
+        for ((z, a), b) in frames.iter_mut().zip(&buf.first).zip(&buf.second) {
+            *z = Complex::new(*a, *b);
+        }
+        padding.fill(Complex::default());
+        self.transform
+            .autocorrelations(&mut buf.frames, &mut buf.fft, &mut buf.correlation);
+
+        let scale = 1.0 / self.transform.len() as f32;
+        for (which, pitch) in out.iter_mut().enumerate() {
+            let frame = if which == 0 { &buf.first } else { &buf.second };
+            let lags = buf.correlation[..=self.max_period].iter();
+            for (r, z) in buf.difference.acf.iter_mut().zip(lags) {
+                *r = if which == 0 { z.re } else { z.im } * scale;
+            }
+            *pitch = self.frame_pitch(frame, &mut buf.difference);
+        }
+    }
+
+    fn frame_pitch(&self, frame: &[f32], buf: &mut Difference) -> PitchFrame {
+        self.normalized_difference(frame, buf);
+        let d = &buf.normalized;
         let index =
-            first_threshold_trough(&d, self.config.trough_threshold).unwrap_or_else(|| argmin(&d));
-        let period = (self.min_period + index) as f32 + parabolic_shift(&d, index);
+            first_threshold_trough(d, self.config.trough_threshold).unwrap_or_else(|| argmin(d));
+        let period = (self.min_period + index) as f32 + parabolic_shift(d, index);
         PitchFrame {
             f0: self.config.sample_rate as f32 / period,
-            voiced: energy > 0.0 && d[index] < self.config.voicing_threshold,
+            // Digital silence normalises to 0 everywhere.
+            voiced: buf.acf[0] > 0.0 && d[index] < self.config.voicing_threshold,
         }
     }
 
-    /// Cumulative-mean-normalised difference for periods `min..=max`, and
-    /// the frame's energy (digital silence normalises to 0 everywhere).
-    fn normalized_difference(&self, frame: &[f32], buf: &mut Buffers) -> (Vec<f32>, f32) {
-        let acf = buf.autocorrelation(self, frame);
-        let mut energy_before = 0.0f32;
-        let mut running = 0.0f32;
-        let mut out = Vec::with_capacity(self.max_period - self.min_period + 1);
-        for tau in 1..=self.max_period {
-            energy_before += frame[tau - 1] * frame[tau - 1];
-            let diff = 2.0 * (acf[0] - acf[tau]) - energy_before;
-            running += diff;
-            if tau >= self.min_period {
-                out.push(diff / (running / tau as f32 + f32::MIN_POSITIVE));
-            }
+    /// Fills `buf.normalized` with the cumulative-mean-normalised difference for periods
+    /// `min..=max` of `frame`, whose autocorrelation is in `buf.acf`.
+    fn normalized_difference(&self, frame: &[f32], buf: &mut Difference) {
+        let max = self.max_period;
+        // difference[τ] starts as the energy of the frame's first τ samples.
+        buf.difference[0] = 0.0;
+        for (e, x) in buf.difference[1..=max].iter_mut().zip(frame) {
+            *e = x * x;
         }
-        (out, acf[0])
+        cumulative_sum(&mut buf.difference[1..=max]);
+        let r0 = buf.acf[0];
+        for (d, r) in buf.difference[1..=max].iter_mut().zip(&buf.acf[1..=max]) {
+            *d = 2.0 * (r0 - r) - *d;
+        }
+        buf.running.copy_from_slice(&buf.difference);
+        cumulative_sum(&mut buf.running[1..=max]);
+        let periods = self.min_period..=max;
+        for (((out, d), running), inverse_tau) in buf
+            .normalized
+            .iter_mut()
+            .zip(&buf.difference[periods.clone()])
+            .zip(&buf.running[periods.clone()])
+            .zip(&self.inverse_tau[periods])
+        {
+            *out = d / (running * inverse_tau + f32::MIN_POSITIVE);
+        }
     }
 }
 
-/// Scratch space reused across frames.
-struct Buffers {
-    time: Vec<f32>,
-    freq: Vec<realfft::num_complex::Complex<f32>>,
+/// Buffers of one thread's pitch tracking, reused across frames.
+struct YinScratch {
+    first: Vec<f32>,
+    second: Vec<f32>,
+    frames: Vec<Complex<f32>>,
+    correlation: Vec<Complex<f32>>,
+    fft: Vec<Complex<f32>>,
+    difference: Difference,
 }
 
-impl Buffers {
+/// One frame's difference function and what it is made from.
+struct Difference {
+    acf: Vec<f32>,
+    difference: Vec<f32>,
+    running: Vec<f32>,
+    normalized: Vec<f32>,
+}
+
+impl YinScratch {
     fn new(yin: &Yin) -> Self {
+        let n = yin.transform.len();
+        let lags = yin.max_period + 1;
         Self {
-            time: yin.forward.make_input_vec(),
-            freq: yin.forward.make_output_vec(),
+            first: vec![0.0; yin.config.frame_length],
+            second: vec![0.0; yin.config.frame_length],
+            frames: vec![Complex::default(); n],
+            correlation: vec![Complex::default(); n],
+            fft: yin.transform.scratch(),
+            difference: Difference {
+                acf: vec![0.0; lags],
+                difference: vec![0.0; lags],
+                running: vec![0.0; lags],
+                normalized: vec![0.0; yin.max_period - yin.min_period + 1],
+            },
         }
     }
+}
 
-    /// Linear autocorrelation of `frame` for lags `0..=max_period`.
-    fn autocorrelation(&mut self, yin: &Yin, frame: &[f32]) -> Vec<f32> {
-        self.time.fill(0.0);
-        self.time[..frame.len()].copy_from_slice(frame);
-        yin.forward
-            .process(&mut self.time, &mut self.freq)
-            .expect("planned size");
-        for c in self.freq.iter_mut() {
-            *c = realfft::num_complex::Complex::new(c.norm_sqr(), 0.0);
-        }
-        yin.inverse
-            .process(&mut self.freq, &mut self.time)
-            .expect("planned size");
-        let scale = 1.0 / self.time.len() as f32;
-        self.time[..=yin.max_period]
-            .iter()
-            .map(|v| v * scale)
-            .collect()
+/// The smallest `2^a·3^b` at least `min`: sizes the FFT runs fastest at.
+fn smooth_size_at_least(min: usize) -> usize {
+    let mut best = min.next_power_of_two();
+    let mut threes = 1;
+    while threes < best {
+        let size = threes * (min.div_ceil(threes)).next_power_of_two();
+        best = best.min(size);
+        threes *= 3;
     }
+    best
 }
 
 /// First local minimum below `threshold`, with librosa's edge rules.
 fn first_threshold_trough(d: &[f32], threshold: f32) -> Option<usize> {
-    let n = d.len();
-    (0..n).find(|&i| {
+    let below = |from: usize| {
+        d[from..]
+            .iter()
+            .position(|v| *v < threshold)
+            .map(|i| from + i)
+    };
+    let mut i = below(0)?;
+    loop {
+        let n = d.len();
         let trough = match i {
             0 => n > 1 && d[0] < d[1],
             _ if i == n - 1 => d[i] < d[i - 1],
             _ => d[i] < d[i - 1] && d[i] <= d[i + 1],
         };
-        trough && d[i] < threshold
-    })
+        if trough {
+            return Some(i);
+        }
+        i = below(i + 1)?;
+    }
 }
 
+/// Index of the first smallest value.
 fn argmin(d: &[f32]) -> usize {
-    (0..d.len()).fold(0, |best, i| if d[i] < d[best] { i } else { best })
+    let min = lane_min(d);
+    d.iter().position(|v| *v == min).unwrap_or(0)
 }
 
 /// Offset of the parabola through `d[i−1..=i+1]`, 0 at the edges or if it
@@ -193,6 +272,12 @@ mod tests {
         }
     }
 
+    fn track(yin: &Yin, signal: &[f32]) -> Vec<PitchFrame> {
+        let mut out = vec![PitchFrame::default(); yin.frame_count(signal.len())];
+        yin.track_frames(signal, 0..out.len(), &mut out);
+        out
+    }
+
     /// A harmonic tone with a missing fundamental's worth of overtones.
     fn voiced(f0: f64, seconds: f64) -> Vec<f32> {
         (0..(16_000.0 * seconds) as usize)
@@ -209,7 +294,7 @@ mod tests {
     #[test]
     fn a_harmonic_tone_is_voiced_at_its_fundamental() {
         for f0 in [85.0, 123.4, 220.0, 350.0] {
-            let frames = Yin::new(config()).track(&voiced(f0, 0.5));
+            let frames = track(&Yin::new(config()), &voiced(f0, 0.5));
             let inner = &frames[10..frames.len() - 10];
             assert!(inner.iter().all(|p| p.voiced), "{f0} Hz not voiced");
             for p in inner {
@@ -223,6 +308,14 @@ mod tests {
     }
 
     #[test]
+    fn transform_sizes_are_the_smallest_products_of_twos_and_threes() {
+        assert_eq!(smooth_size_at_least(1291), 1296);
+        assert_eq!(smooth_size_at_least(1024), 1024);
+        assert_eq!(smooth_size_at_least(1025), 1152);
+        assert_eq!(smooth_size_at_least(7), 8);
+    }
+
+    #[test]
     fn white_noise_is_not_voiced() {
         let mut state = 0x2545_f491u32;
         let noise: Vec<f32> = (0..16_000)
@@ -233,7 +326,7 @@ mod tests {
                 state as f32 / u32::MAX as f32 - 0.5
             })
             .collect();
-        let frames = Yin::new(config()).track(&noise);
+        let frames = track(&Yin::new(config()), &noise);
         let voiced = frames.iter().filter(|p| p.voiced).count();
         assert!(
             voiced * 20 < frames.len(),

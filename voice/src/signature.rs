@@ -8,10 +8,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::num::NonZeroUsize;
+
 use crate::SAMPLE_RATE;
-use crate::mfcc::mfcc;
+use crate::lanes::{lane_dot, lane_sum};
+use crate::mfcc::{Cepstrum, log_mel_frame};
 use crate::pitch::{PitchFrame, Yin, YinConfig};
-use crate::spectrum::{MelBank, Spectrogram, Stft, bin_frequencies};
+use crate::spectrum::{MelBank, Stft, bin_frequencies};
 
 /// Number of cepstral coefficients in the signature.
 pub const N_MFCC: usize = 20;
@@ -20,6 +23,10 @@ const HOP: usize = 160;
 const N_MELS: usize = 40;
 /// Share of spectral magnitude below the roll-off frequency (librosa's default).
 const ROLL_PERCENT: f32 = 0.85;
+/// Most threads one analysis splits its frames over.
+const MAX_THREADS: usize = 8;
+/// Fewest frames worth a thread of their own (a thread costs tens of microseconds).
+const MIN_FRAMES_PER_THREAD: usize = 200;
 const YIN: YinConfig = YinConfig {
     sample_rate: SAMPLE_RATE,
     frame_length: 1024,
@@ -70,7 +77,7 @@ pub struct Signature {
 /// Per-frame classic features, before summarising.
 pub struct FrameFeatures {
     /// MFCC vector of each frame.
-    pub mfcc: Vec<Vec<f32>>,
+    pub mfcc: Vec<[f32; N_MFCC]>,
     /// Spectral centroid of each frame, Hz.
     pub centroid_hz: Vec<f32>,
     /// Spectral roll-off of each frame, Hz.
@@ -82,32 +89,72 @@ pub struct FrameFeatures {
 }
 
 /// Computes the classic features, planning the transforms once.
+///
+/// The frames of one signal are split over the machine's cores: every frame is
+/// computed alone, so the split changes nothing in the result.
 pub struct SignatureAnalyzer {
     stft: Stft,
     mel: MelBank,
+    cepstrum: Cepstrum<N_MFCC>,
     freqs: Vec<f32>,
     yin: Yin,
+    threads: NonZeroUsize,
 }
 
 impl Default for SignatureAnalyzer {
     fn default() -> Self {
-        Self {
-            stft: Stft::new(N_FFT, HOP),
-            mel: MelBank::slaney(SAMPLE_RATE, N_FFT, N_MELS),
-            freqs: bin_frequencies(SAMPLE_RATE, N_FFT),
-            yin: Yin::new(YIN),
-        }
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        Self::with_threads(NonZeroUsize::new(cores.min(MAX_THREADS)).unwrap_or(NonZeroUsize::MIN))
     }
 }
 
 impl SignatureAnalyzer {
+    /// An analyzer that splits a signal's frames over at most `threads` threads.
+    pub fn with_threads(threads: NonZeroUsize) -> Self {
+        Self {
+            stft: Stft::new(N_FFT, HOP),
+            mel: MelBank::slaney(SAMPLE_RATE, N_FFT, N_MELS),
+            cepstrum: Cepstrum::new(N_MELS),
+            freqs: bin_frequencies(SAMPLE_RATE, N_FFT),
+            yin: Yin::new(YIN),
+            threads,
+        }
+    }
+
     /// Per-frame features of a 16 kHz signal.
     pub fn frames(&self, signal: &[f32]) -> FrameFeatures {
-        let power = self.stft.power(signal);
-        let (centroid_hz, rolloff_hz) = self.centroid_and_rolloff(&power);
-        let pitch = self.yin.track(signal);
+        // Both analyses are centred with the same hop, so their frames pair up.
+        let n = self.stft.frame_count(signal.len());
+        debug_assert_eq!(n, self.yin.frame_count(signal.len()));
+        let mut log_mel = vec![0.0; n * N_MELS];
+        let mut centroid_hz = vec![0.0; n];
+        let mut rolloff_hz = vec![0.0; n];
+        let mut pitch = vec![PitchFrame::default(); n];
+        let threads = (n / MIN_FRAMES_PER_THREAD).clamp(1, self.threads.get());
+        let per_thread = n.div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts = log_mel
+                .chunks_mut(per_thread * N_MELS)
+                .zip(centroid_hz.chunks_mut(per_thread))
+                .zip(rolloff_hz.chunks_mut(per_thread))
+                .zip(pitch.chunks_mut(per_thread))
+                .enumerate();
+            for (part, (((log_mel, centroid), rolloff), pitch)) in parts {
+                let first = part * per_thread;
+                let mut work = move || {
+                    self.spectral_frames(signal, first, log_mel, centroid, rolloff);
+                    self.yin
+                        .track_frames(signal, first..first + pitch.len(), pitch);
+                };
+                if first + per_thread >= n {
+                    work();
+                } else {
+                    scope.spawn(work);
+                }
+            }
+        });
         FrameFeatures {
-            mfcc: mfcc(&power, &self.mel, N_MFCC),
+            mfcc: self.cepstrum.frames(&log_mel),
             centroid_hz,
             rolloff_hz,
             f0_hz: pitch.iter().map(|p| p.f0).collect(),
@@ -138,32 +185,69 @@ impl SignatureAnalyzer {
         }
     }
 
-    /// Centroid and roll-off of the magnitude spectrum, frame by frame.
-    fn centroid_and_rolloff(&self, power: &Spectrogram) -> (Vec<f32>, Vec<f32>) {
-        power
-            .frames()
-            .map(|frame| {
-                let mag: Vec<f32> = frame.iter().map(|p| p.sqrt()).collect();
-                let total: f32 = mag.iter().sum();
-                let centroid = if total > 0.0 {
-                    mag.iter().zip(&self.freqs).map(|(m, f)| m * f).sum::<f32>() / total
+    /// Log-mel bands, centroid and roll-off of the frames from `first` on, one
+    /// spectrum at a time.
+    fn spectral_frames(
+        &self,
+        signal: &[f32],
+        first: usize,
+        log_mel: &mut [f32],
+        centroid: &mut [f32],
+        rolloff: &mut [f32],
+    ) {
+        let bins = self.stft.bins();
+        let mut scratch = self.stft.scratch();
+        let mut powers = vec![0.0; 2 * bins];
+        let mut magnitude = vec![0.0; bins];
+        let pairs = log_mel
+            .chunks_mut(2 * N_MELS)
+            .zip(centroid.chunks_mut(2))
+            .zip(rolloff.chunks_mut(2));
+        let mut index = first;
+        for ((log_mel, centroid), rolloff) in pairs {
+            let powers = &mut powers[..centroid.len() * bins];
+            self.stft.frame_powers(signal, index, &mut scratch, powers);
+            index += centroid.len();
+            let frames = powers
+                .chunks_exact(bins)
+                .zip(log_mel.chunks_exact_mut(N_MELS))
+                .zip(centroid)
+                .zip(rolloff);
+            for (((power, log_mel), centroid), rolloff) in frames {
+                log_mel_frame(&self.mel, power, log_mel);
+                for (m, p) in magnitude.iter_mut().zip(power) {
+                    *m = p.sqrt();
+                }
+                let total = lane_sum(&magnitude);
+                *centroid = if total > 0.0 {
+                    lane_dot(&magnitude, &self.freqs) / total
                 } else {
                     0.0
                 };
-                (centroid, self.rolloff(&mag, total))
-            })
-            .unzip()
+                *rolloff = self.rolloff(&magnitude, total);
+            }
+        }
     }
 
     /// Lowest bin frequency whose cumulative magnitude reaches the roll percent.
-    fn rolloff(&self, mag: &[f32], total: f32) -> f32 {
+    fn rolloff(&self, magnitude: &[f32], total: f32) -> f32 {
+        const BLOCK: usize = 8;
         let target = ROLL_PERCENT * total;
         let mut cumulative = 0.0;
-        for (m, f) in mag.iter().zip(&self.freqs) {
-            cumulative += m;
-            if cumulative >= target {
-                return *f;
+        // Whole blocks are skipped on their sum; only the block that crosses the
+        // target is walked bin by bin.
+        for (block, freqs) in magnitude.chunks(BLOCK).zip(self.freqs.chunks(BLOCK)) {
+            let block_sum: f32 = block.iter().sum();
+            if cumulative + block_sum >= target {
+                let mut running = cumulative;
+                for (m, f) in block.iter().zip(freqs) {
+                    running += m;
+                    if running >= target {
+                        return *f;
+                    }
+                }
             }
+            cumulative += block_sum;
         }
         self.freqs.last().copied().unwrap_or(0.0)
     }
@@ -244,6 +328,18 @@ mod tests {
         );
         assert!((s.f0.median_hz - 250.0).abs() < 1.0, "{:?}", s.f0);
         assert!(s.f0.voiced_fraction > 0.9);
+    }
+
+    #[test]
+    fn splitting_the_frames_over_threads_changes_nothing() {
+        let signal: Vec<f32> = tone(180.0).repeat(10);
+        let one = SignatureAnalyzer::with_threads(NonZeroUsize::MIN).frames(&signal);
+        let three = SignatureAnalyzer::with_threads(NonZeroUsize::new(3).unwrap()).frames(&signal);
+        assert_eq!(one.mfcc, three.mfcc);
+        assert_eq!(one.centroid_hz, three.centroid_hz);
+        assert_eq!(one.rolloff_hz, three.rolloff_hz);
+        assert_eq!(one.f0_hz, three.f0_hz);
+        assert_eq!(one.voiced, three.voiced);
     }
 
     #[test]

@@ -2,14 +2,16 @@
 //!
 //! Frames are centred (the signal is padded with `n_fft / 2` zeros on both
 //! sides, librosa's default since 0.10), windowed with a periodic Hann window
-//! and transformed with a real FFT. The mel bank is the Slaney-style one
+//! and transformed two at a time by one complex FFT ([`PairedPower`]). The mel bank is the Slaney-style one
 //! (`htk=False`, `norm="slaney"`), which both the MFCCs and the GE2E encoder
 //! were specified with.
 
 use std::sync::Arc;
 
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
+
+use crate::lanes::lane_dot;
 
 /// A power spectrogram: `frames × bins` values, frame after frame.
 pub(crate) struct Spectrogram {
@@ -24,12 +26,91 @@ impl Spectrogram {
     }
 }
 
+/// Power spectra of two real frames from one complex FFT: frame `a` goes in the real
+/// parts, frame `b` in the imaginary ones, and the transform `Z` splits as
+/// `A_k = (Z_k + conj Z_{n−k}) / 2`, `B_k = (Z_k − conj Z_{n−k}) / 2i`. This spares a
+/// real-input FFT's extra passes over every frame.
+pub(crate) struct PairedPower {
+    forward: Arc<dyn Fft<f32>>,
+    inverse: Arc<dyn Fft<f32>>,
+}
+
+impl PairedPower {
+    /// Transforms of `n` points.
+    pub(crate) fn new(n: usize) -> Self {
+        let mut planner = FftPlanner::new();
+        Self {
+            forward: planner.plan_fft_forward(n),
+            inverse: planner.plan_fft_inverse(n),
+        }
+    }
+
+    /// Points per transform.
+    pub(crate) fn len(&self) -> usize {
+        self.forward.len()
+    }
+
+    /// Scratch space for [`Self::powers`] and [`Self::autocorrelations`].
+    pub(crate) fn scratch(&self) -> Vec<Complex<f32>> {
+        let len = self
+            .forward
+            .get_inplace_scratch_len()
+            .max(self.inverse.get_inplace_scratch_len());
+        vec![Complex::default(); len]
+    }
+
+    /// Transforms `frames` (`len()` points: `a` in the real parts, `b` in the imaginary)
+    /// in place and writes `|A_k|²` into the real and `|B_k|²` into the imaginary part of
+    /// `power[k]`, for the first `power.len()` bins.
+    pub(crate) fn powers(
+        &self,
+        frames: &mut [Complex<f32>],
+        scratch: &mut [Complex<f32>],
+        power: &mut [Complex<f32>],
+    ) {
+        self.forward.process_with_scratch(frames, scratch);
+        let z = &*frames;
+        power[0] = Complex::new(z[0].re * z[0].re, z[0].im * z[0].im);
+        for ((p, a), b) in power[1..].iter_mut().zip(&z[1..]).zip(z[1..].iter().rev()) {
+            let (sum_re, sum_im) = (a.re + b.re, a.im - b.im);
+            let (diff_re, diff_im) = (a.re - b.re, a.im + b.im);
+            *p = Complex::new(
+                (sum_re * sum_re + sum_im * sum_im) * 0.25,
+                (diff_re * diff_re + diff_im * diff_im) * 0.25,
+            );
+        }
+    }
+
+    /// Circular autocorrelations of frames `a` and `b` (as for [`Self::powers`]), into
+    /// the real and imaginary parts of `correlation`, unnormalised (`len()` times too
+    /// large); `frames` is overwritten.
+    pub(crate) fn autocorrelations(
+        &self,
+        frames: &mut [Complex<f32>],
+        scratch: &mut [Complex<f32>],
+        correlation: &mut [Complex<f32>],
+    ) {
+        let n = self.len();
+        let half = n / 2 + 1;
+        self.powers(frames, scratch, &mut correlation[..half]);
+        // Power spectra of real frames are even: the upper half mirrors the lower.
+        let (lower, upper) = correlation.split_at_mut(half);
+        for (high, low) in upper
+            .iter_mut()
+            .zip(lower[1..].iter().rev().skip(1 - n % 2))
+        {
+            *high = *low;
+        }
+        self.inverse.process_with_scratch(correlation, scratch);
+    }
+}
+
 /// A centred short-time Fourier transform of fixed size and hop.
 pub(crate) struct Stft {
     n_fft: usize,
     hop: usize,
     window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
+    transform: PairedPower,
 }
 
 impl Stft {
@@ -41,12 +122,11 @@ impl Stft {
                 (0.5 - 0.5 * phase.cos()) as f32
             })
             .collect();
-        let fft = RealFftPlanner::new().plan_fft_forward(n_fft);
         Self {
             n_fft,
             hop,
             window,
-            fft,
+            transform: PairedPower::new(n_fft),
         }
     }
 
@@ -55,30 +135,94 @@ impl Stft {
         self.n_fft / 2 + 1
     }
 
+    /// Number of centred frames of a signal of `len` samples.
+    pub(crate) fn frame_count(&self, len: usize) -> usize {
+        1 + len / self.hop
+    }
+
+    /// Buffers for [`Stft::frame_powers`], made once per thread.
+    pub(crate) fn scratch(&self) -> StftScratch {
+        StftScratch {
+            first: vec![0.0; self.n_fft],
+            second: vec![0.0; self.n_fft],
+            frames: vec![Complex::default(); self.n_fft],
+            power: vec![Complex::default(); self.bins()],
+            fft: self.transform.scratch(),
+        }
+    }
+
+    /// Squared magnitude spectra of one or two centred frames of `signal` from frame
+    /// `index` on, into `power` (`bins()` values per frame).
+    pub(crate) fn frame_powers(
+        &self,
+        signal: &[f32],
+        index: usize,
+        scratch: &mut StftScratch,
+        power: &mut [f32],
+    ) {
+        let bins = self.bins();
+        let pair = power.len() == 2 * bins;
+        debug_assert!(pair || power.len() == bins);
+        let start = |index: usize| (index * self.hop) as isize - (self.n_fft / 2) as isize;
+        centred_frame(signal, start(index), &mut scratch.first);
+        if pair {
+            centred_frame(signal, start(index + 1), &mut scratch.second);
+        } else {
+            scratch.second.fill(0.0);
+        }
+        for (((z, a), b), w) in scratch
+            .frames
+            .iter_mut()
+            .zip(&scratch.first)
+            .zip(&scratch.second)
+            .zip(&self.window)
+        {
+            *z = Complex::new(a * w, b * w);
+        }
+        self.transform
+            .powers(&mut scratch.frames, &mut scratch.fft, &mut scratch.power);
+        let (first, second) = power.split_at_mut(bins);
+        for (a, p) in first.iter_mut().zip(&scratch.power) {
+            *a = p.re;
+        }
+        for (b, p) in second.iter_mut().zip(&scratch.power) {
+            *b = p.im;
+        }
+    }
+
     /// Squared magnitude spectra of the centred frames of `signal`.
     pub(crate) fn power(&self, signal: &[f32]) -> Spectrogram {
-        let pad = self.n_fft / 2;
-        let frames = 1 + signal.len() / self.hop;
-        let mut input = self.fft.make_input_vec();
-        let mut output = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
-        let mut data = Vec::with_capacity(frames * self.bins());
-        for f in 0..frames {
-            let start = (f * self.hop) as isize - pad as isize;
-            for (i, slot) in input.iter_mut().enumerate() {
-                let at = start + i as isize;
-                let x = usize::try_from(at).ok().and_then(|a| signal.get(a));
-                *slot = x.copied().unwrap_or(0.0) * self.window[i];
-            }
-            self.fft
-                .process_with_scratch(&mut input, &mut output, &mut scratch)
-                .expect("buffers come from the same plan");
-            data.extend(output.iter().map(Complex::norm_sqr));
+        let bins = self.bins();
+        let mut data = vec![0.0; self.frame_count(signal.len()) * bins];
+        let mut scratch = self.scratch();
+        for (pair, power) in data.chunks_mut(2 * bins).enumerate() {
+            self.frame_powers(signal, 2 * pair, &mut scratch, power);
         }
-        Spectrogram {
-            bins: self.bins(),
-            data,
-        }
+        Spectrogram { bins, data }
+    }
+}
+
+/// Buffers of one thread's short-time transforms.
+pub(crate) struct StftScratch {
+    first: Vec<f32>,
+    second: Vec<f32>,
+    frames: Vec<Complex<f32>>,
+    power: Vec<Complex<f32>>,
+    fft: Vec<Complex<f32>>,
+}
+
+/// Copies `frame.len()` samples of `signal` from `start` into `frame`, with zeros where
+/// the frame runs past either end (librosa's constant padding).
+pub(crate) fn centred_frame(signal: &[f32], start: isize, frame: &mut [f32]) {
+    let end = start + frame.len() as isize;
+    let from = start.clamp(0, signal.len() as isize) as usize;
+    let to = end.clamp(0, signal.len() as isize) as usize;
+    if from == 0 || to == signal.len() {
+        frame.fill(0.0);
+    }
+    if from < to {
+        let offset = (from as isize - start) as usize;
+        frame[offset..offset + (to - from)].copy_from_slice(&signal[from..to]);
     }
 }
 
@@ -121,13 +265,9 @@ impl MelBank {
 
     /// Band energies of one power spectrum frame.
     pub(crate) fn apply<'a>(&'a self, frame: &'a [f32]) -> impl Iterator<Item = f32> + 'a {
-        self.filters.iter().map(move |(first, w)| {
-            frame[*first..*first + w.len()]
-                .iter()
-                .zip(w)
-                .map(|(p, w)| p * w)
-                .sum()
-        })
+        self.filters
+            .iter()
+            .map(move |(first, w)| lane_dot(&frame[*first..*first + w.len()], w))
     }
 }
 
