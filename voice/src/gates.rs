@@ -1,6 +1,7 @@
 //! Quality gates: a recording becomes a [`SpeechSample`] only if it is loud
 //! enough, not clipped, speech, clean enough and long enough.
 
+use crate::spectrum::Stft;
 use crate::vad::{Activity, VadConfig, detect};
 use crate::{SAMPLE_RATE, prepare};
 
@@ -112,6 +113,7 @@ pub struct SpeechSample {
     speech_seconds: f32,
     level_dbfs: f32,
     snr_db: f32,
+    narrow_band: bool,
 }
 
 impl SpeechSample {
@@ -131,12 +133,14 @@ impl SpeechSample {
         let level_dbfs = loud_level_dbfs(&signal);
         check(config, level_dbfs, clipped, &activity)?;
         let gain = normalising_gain(&signal);
-        let speech = activity
+        let speech: Vec<f32> = activity
             .keep_speech(&signal)
             .iter()
             .map(|x| x * gain)
             .collect();
         Ok(Self {
+            narrow_band: sample_rate <= 2 * NARROW_BAND_HZ as u32
+                || high_band_share(&speech) < NARROW_BAND_SHARE,
             speech,
             speech_seconds: activity.speech_seconds(SAMPLE_RATE),
             level_dbfs,
@@ -162,6 +166,41 @@ impl SpeechSample {
     /// Estimated signal-to-noise ratio, dB.
     pub fn snr_db(&self) -> f32 {
         self.snr_db
+    }
+
+    /// Whether the speech is band-limited as telephone audio is: recorded at 8 kHz or
+    /// less, or with next to no power above 3.8 kHz (telephone audio stored at a higher
+    /// rate).
+    pub fn is_narrow_band(&self) -> bool {
+        self.narrow_band
+    }
+}
+
+/// Where telephone bandwidth (300–3400 Hz, or 4 kHz at 8 kHz sampling) ends, with room
+/// for a resampler's transition band.
+const NARROW_BAND_HZ: f32 = 3_800.0;
+/// Share of power above [`NARROW_BAND_HZ`] under which speech is narrow-band (−40 dB).
+/// Measured on the calibration corpus: wide-band speech 0.17 % to 8 %, clean or noisy;
+/// telephone-band speech under 0.001 %.
+const NARROW_BAND_SHARE: f32 = 1e-4;
+
+/// Share of the power of `speech` (16 kHz) above [`NARROW_BAND_HZ`].
+fn high_band_share(speech: &[f32]) -> f32 {
+    const N_FFT: usize = 512;
+    let first_high_bin = (NARROW_BAND_HZ * N_FFT as f32 / SAMPLE_RATE as f32).ceil() as usize;
+    let (mut high, mut total) = (0.0f64, 0.0f64);
+    for frame in Stft::new(N_FFT, N_FFT / 2).power(speech).frames() {
+        for (bin, p) in frame.iter().enumerate() {
+            total += f64::from(*p);
+            if bin >= first_high_bin {
+                high += f64::from(*p);
+            }
+        }
+    }
+    if total > 0.0 {
+        (high / total) as f32
+    } else {
+        0.0
     }
 }
 

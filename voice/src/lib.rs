@@ -24,8 +24,8 @@ mod voiceprint;
 pub const SAMPLE_RATE: u32 = 16_000;
 
 pub use engine::{
-    Audio, DEFAULT_ENROLLMENT_SAMPLES, DEFAULT_THRESHOLD, EngineConfig, Enrollment, Verification,
-    VoiceEngine, VoiceError,
+    Audio, DEFAULT_ENROLLMENT_SAMPLES, DEFAULT_THRESHOLD, EngineConfig, Enrollment, Thresholds,
+    Verification, VoiceEngine, VoiceError,
 };
 pub use gates::{GateConfig, GateError, SpeechSample};
 pub use model::{EMBEDDING_DIM, Embedding, Encoder, MODEL_VERSION, ModelError};

@@ -3,7 +3,7 @@
 mod support;
 
 use mixdown_voice::{
-    Audio, EngineConfig, GateConfig, SpeechSample, VoiceEngine, VoiceError, Voiceprint,
+    Audio, EngineConfig, GateConfig, SpeechSample, Thresholds, VoiceEngine, VoiceError, Voiceprint,
     VoiceprintError,
 };
 use support::{corpus, corpus_files, encoder, espeak, rms, white_noise};
@@ -148,6 +148,65 @@ fn a_speaker_scores_higher_against_their_own_print_than_another_speaker() {
     assert!(genuine.accepted, "genuine rejected: {genuine:?}");
     assert!(!impostor.accepted, "impostor accepted: {impostor:?}");
     assert!(genuine.score > impostor.score + 0.05);
+}
+
+#[test]
+fn noisy_and_telephone_band_samples_are_held_to_their_own_lower_thresholds() {
+    let thresholds = Thresholds::default();
+    let (x, rate) = corpus("arctic-bdl_a0001");
+    let clean = gate_code(&x, rate).expect("clean speech passes");
+    assert!(!clean.is_narrow_band());
+    assert_eq!(thresholds.for_sample(&clean), thresholds.clean);
+
+    let noise = white_noise(x.len(), rms(&x) / 10f32.powf(15.0 / 20.0), 5);
+    let noisy: Vec<f32> = x.iter().zip(&noise).map(|(s, n)| s + n).collect();
+    let noisy = gate_code(&noisy, rate).expect("15 dB SNR passes");
+    let held_to = thresholds.for_sample(&noisy);
+    assert!(
+        thresholds.snr_10db < held_to && held_to < thresholds.snr_20db,
+        "{} dB SNR held to {held_to}",
+        noisy.snr_db()
+    );
+
+    let eight_khz: Vec<f32> = low_pass(&x, 3_400.0 / rate as f32)
+        .into_iter()
+        .step_by(2)
+        .collect();
+    let band_limited = low_pass(&x, 3_400.0 / rate as f32);
+    for (samples, rate) in [(eight_khz, rate / 2), (band_limited, rate)] {
+        let narrow = gate_code(&samples, rate).expect("telephone-band speech passes");
+        assert!(narrow.is_narrow_band(), "at {rate} Hz");
+        assert_eq!(thresholds.for_sample(&narrow), thresholds.narrow_band);
+    }
+}
+
+/// Windowed-sinc low-pass at `cutoff` (a fraction of the sample rate), 511 taps.
+fn low_pass(x: &[f32], cutoff: f32) -> Vec<f32> {
+    const TAPS: usize = 511;
+    let half = (TAPS / 2) as isize;
+    let taps: Vec<f32> = (0..TAPS as isize)
+        .map(|k| {
+            let t = (k - half) as f32;
+            let sinc = if t == 0.0 {
+                2.0 * cutoff
+            } else {
+                (2.0 * std::f32::consts::PI * cutoff * t).sin() / (std::f32::consts::PI * t)
+            };
+            let phase = 2.0 * std::f32::consts::PI * k as f32 / (TAPS - 1) as f32;
+            sinc * (0.42 - 0.5 * phase.cos() + 0.08 * (2.0 * phase).cos())
+        })
+        .collect();
+    (0..x.len() as isize)
+        .map(|n| {
+            taps.iter()
+                .enumerate()
+                .filter_map(|(k, h)| {
+                    x.get(usize::try_from(n + half - k as isize).ok()?)
+                        .map(|v| v * h)
+                })
+                .sum()
+        })
+        .collect()
 }
 
 #[test]

@@ -230,6 +230,8 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
         (Some(true), Some(0.79)),
         "{verdict}"
     );
+    assert_eq!(verdict["narrow_band"], false, "{verdict}");
+    assert!(verdict["snr_db"].as_f64().unwrap() > 26.0, "{verdict}");
     assert!(verdict["score"].as_f64().unwrap() >= 0.79);
     app.assert_samples_gone(&genuine).await;
 

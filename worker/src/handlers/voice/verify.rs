@@ -63,6 +63,8 @@ async fn verify(
         "score": super::json_f32(verdict.score),
         "threshold": super::json_f32(verdict.threshold),
         "accepted": verdict.accepted,
+        "snr_db": super::json_f32(verdict.snr_db),
+        "narrow_band": verdict.narrow_band,
     }))
 }
 
