@@ -3,6 +3,7 @@
 //! endpoints.
 
 mod auth;
+mod callbacks;
 mod error;
 mod files;
 mod jobs;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 /// The whole HTTP application over `state`, testable without a socket.
 pub fn app(state: AppState) -> impl Endpoint {
     let apis = (
+        callbacks::CallbacksApi,
         jobs::JobsApi,
         tracks::TracksApi,
         voice::VoiceApi,

@@ -334,10 +334,13 @@ impl TracksApi {
 /// The ingest job of a new track; it reports the track's end to the
 /// track's callback.
 fn ingest_job(track: &NewTrack) -> NewJob {
-    NewJob::with_defaults(
-        track.tenant_id,
-        JobPayload::Ingest(IngestPayload { track_id: track.id }),
-    )
+    NewJob {
+        callback_url: track.callback_url.clone(),
+        ..NewJob::with_defaults(
+            track.tenant_id,
+            JobPayload::Ingest(IngestPayload { track_id: track.id }),
+        )
+    }
 }
 
 /// Reads a multipart upload: the file goes to the store as it arrives; a

@@ -55,6 +55,8 @@ pub struct JobView {
     pub parent_id: Option<String>,
     /// Where its end is reported.
     pub callback_url: Option<String>,
+    /// The `callback` job reporting its last end (its attempts are the delivery log).
+    pub callback_job_id: Option<String>,
     /// Whether a running attempt was asked to stop.
     pub cancel_requested: bool,
 }
@@ -84,6 +86,7 @@ impl From<Job> for JobView {
                 .map(|JobError { code, message }| ErrorView { code, message }),
             parent_id: job.parent_id.map(|id| id.to_string()),
             callback_url: job.callback_url,
+            callback_job_id: job.callback_job_id.map(|id| id.to_string()),
             cancel_requested: job.cancel_requested,
         }
     }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use mixdown_api::{ApiSettings, AppState, TrackLimits, VoiceLimits, app};
 use mixdown_jobs::{Stores, backoff::Backoff, ids::TenantId, kind::JobKind};
-use mixdown_worker::{ReconcilerSettings, VoiceSettings, WorkerSettings, run_worker};
+use mixdown_worker::{
+    CallbackSettings, ReconcilerSettings, VoiceSettings, WorkerSettings, run_worker,
+};
 use poem::{
     EndpointExt,
     endpoint::BoxEndpoint,
@@ -55,9 +57,11 @@ both_modes!(
     a_failed_job_is_retried_by_hand,
     operations_endpoints_answer,
     a_client_can_wait_for_a_job_to_end,
+    a_job_end_is_reported_by_a_signed_post_retried_until_taken,
 );
 
 // After the macro, which the track and voice cases use too.
+mod receiver;
 mod tracks;
 mod voice;
 
@@ -132,6 +136,10 @@ impl TestApp {
                 .collect(),
             voice,
             tracks: Default::default(),
+            // Test receivers listen on the loopback.
+            callbacks: CallbackSettings {
+                allow_private: true,
+            },
         };
         let (stores, stop) = (self.stores.clone(), self.stop.clone());
         self.worker = Some(tokio::spawn(async move {
@@ -617,5 +625,52 @@ async fn a_client_can_wait_for_a_job_to_end(app: &TestApp) {
     }
     app.post(&format!("/v1/jobs/{slow}/cancel"), json!({}))
         .await;
+    app.stop().await;
+}
+
+async fn a_job_end_is_reported_by_a_signed_post_retried_until_taken(app: &TestApp) {
+    let receiver = receiver::Receiver::start(1).await;
+    let app = TestApp::with_worker(app.stores.clone()).await;
+    let id = app
+        .submit(json!({"kind": "noop", "callback_url": receiver.url}))
+        .await;
+    app.wait_for(&id, "succeeded").await;
+    let posts = receiver.posts(2).await;
+    let (_, secret) = app.get("/v1/callbacks/secret").await;
+    let secret = secret["secret"].as_str().unwrap();
+    for post in &posts {
+        assert!(post.signed_with(secret), "{post:?}");
+        assert!(!post.signed_with("another secret"));
+        let event = post.json();
+        assert_eq!(
+            (event["event"].as_str(), event["job_id"].as_str()),
+            (Some("job.succeeded"), Some(id.as_str())),
+            "{event}"
+        );
+        assert_eq!(event["status_url"], format!("/v1/jobs/{id}"));
+    }
+    assert_eq!(
+        posts[0].delivery, posts[1].delivery,
+        "one delivery id per report"
+    );
+
+    // The report is a job of its own: the delivery log.
+    let (_, job) = app.get(&format!("/v1/jobs/{id}")).await;
+    let report = job["callback_job_id"].as_str().unwrap();
+    assert_eq!(report, posts[0].delivery);
+    let log = app.wait_for(report, "succeeded").await;
+    assert_eq!(
+        (log["kind"].as_str(), log["attempts"].as_u64()),
+        (Some("callback"), Some(2))
+    );
+    assert_eq!(log["result"]["status"], 204);
+    assert_eq!(log["parent_id"], id);
+
+    // Another tenant has another secret.
+    let name = format!("o-{}", mixdown_testkit::unique());
+    let other = app.stores.jobs.create_api_key(&name).await.unwrap();
+    let theirs = app.stores.jobs.callback_secret(other.tenant_id).await;
+    let theirs = theirs.unwrap();
+    assert_ne!(theirs, secret);
     app.stop().await;
 }

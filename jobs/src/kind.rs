@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
+    callbacks::CallbackPayload,
     tracks::{IngestPayload, TranscodePayload},
     voice::{VoiceEnrollPayload, VoiceVerifyPayload},
 };
@@ -23,16 +24,19 @@ pub enum JobKind {
     Ingest,
     /// Decodes a track once into every output of its presets, with loudness.
     Transcode,
+    /// Reports a job's or a track's end to its callback URL.
+    Callback,
 }
 
 impl JobKind {
     /// Every kind, in the order the API lists them.
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::Noop,
         JobKind::VoiceEnroll,
         JobKind::VoiceVerify,
         JobKind::Ingest,
         JobKind::Transcode,
+        JobKind::Callback,
     ];
 
     /// The kind named by `name`, if there is one.
@@ -48,6 +52,7 @@ impl JobKind {
             JobKind::VoiceVerify => "voice_verify",
             JobKind::Ingest => "ingest",
             JobKind::Transcode => "transcode",
+            JobKind::Callback => "callback",
         }
     }
 
@@ -77,6 +82,9 @@ impl JobKind {
             | JobKind::VoiceVerify
             | JobKind::Ingest
             | JobKind::Transcode => 3,
+            // With the default backoff (1 s doubling, capped at 10 min, jittered by
+            // half) twelve attempts ride out 13 to 27 minutes of a receiver being down.
+            JobKind::Callback => 12,
         }
     }
 
@@ -92,6 +100,8 @@ impl JobKind {
             JobKind::Ingest => Duration::from_secs(10 * 60),
             // A 4-hour original runs at tens of times real time.
             JobKind::Transcode => Duration::from_secs(2 * 60 * 60),
+            // One POST with its own shorter timeout.
+            JobKind::Callback => Duration::from_secs(60),
         }
     }
 }
@@ -181,6 +191,8 @@ pub enum JobPayload {
     Ingest(IngestPayload),
     /// Input of a `transcode` job.
     Transcode(TranscodePayload),
+    /// Input of a `callback` job.
+    Callback(CallbackPayload),
 }
 
 impl JobPayload {
@@ -200,6 +212,7 @@ impl JobPayload {
             JobKind::VoiceVerify => parse_typed(value).map(JobPayload::VoiceVerify),
             JobKind::Ingest => parse_typed(value).map(JobPayload::Ingest),
             JobKind::Transcode => parse_typed(value).map(JobPayload::Transcode),
+            JobKind::Callback => parse_typed(value).map(JobPayload::Callback),
         }
     }
 
@@ -211,6 +224,7 @@ impl JobPayload {
             JobPayload::VoiceVerify(_) => JobKind::VoiceVerify,
             JobPayload::Ingest(_) => JobKind::Ingest,
             JobPayload::Transcode(_) => JobKind::Transcode,
+            JobPayload::Callback(_) => JobKind::Callback,
         }
     }
 
@@ -222,6 +236,7 @@ impl JobPayload {
             JobPayload::VoiceVerify(p) => serde_json::to_value(p),
             JobPayload::Ingest(p) => serde_json::to_value(p),
             JobPayload::Transcode(p) => serde_json::to_value(p),
+            JobPayload::Callback(p) => serde_json::to_value(p),
         }
         .unwrap_or(Value::Null)
     }

@@ -3,6 +3,7 @@
 //! (Redis | embedded) and the object store (S3 | directory).
 
 pub mod backoff;
+pub mod callbacks;
 pub mod ids;
 pub mod kind;
 pub mod metrics;

@@ -154,6 +154,8 @@ pub struct Job {
     pub parent_id: Option<JobId>,
     /// Where to report its end.
     pub callback_url: Option<String>,
+    /// The `callback` job reporting its last end, once recorded.
+    pub callback_job_id: Option<JobId>,
     /// Whether someone asked a running attempt to stop.
     pub cancel_requested: bool,
 }

@@ -11,7 +11,8 @@ use mixdown_jobs::{
     voice::{VoiceKey, VoiceKeys},
 };
 use mixdown_worker::{
-    JanitorSettings, ReconcilerSettings, TrackSettings, VoiceSettings, WorkerSettings, run_worker,
+    CallbackSettings, JanitorSettings, ReconcilerSettings, TrackSettings, VoiceSettings,
+    WorkerSettings, run_worker,
 };
 use poem::{
     Endpoint, Server,
@@ -143,6 +144,9 @@ fn worker_settings(
         drain_timeout: t.drain_timeout,
         timeouts: t.timeouts.clone(),
         fault_injection: t.fault_injection,
+        callbacks: CallbackSettings {
+            allow_private: t.callback_allow_private,
+        },
         voice,
         tracks: TrackSettings {
             limits: settings.tracks.limits,

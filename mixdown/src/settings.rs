@@ -182,6 +182,12 @@ const KEYS: &[Key] = &[
         "let noop jobs crash or hog a worker (abort_attempts, block_ms): tests and chaos runs only",
     ),
     key(
+        "callback_allow_private",
+        "MIXDOWN_CALLBACK_ALLOW_PRIVATE",
+        Some("false"),
+        "deliver callbacks to loopback and private addresses too (a receiver on this host or network)",
+    ),
+    key(
         "retry_base_ms",
         "MIXDOWN_RETRY_BASE_MS",
         Some("1000"),
@@ -486,6 +492,7 @@ pub struct WorkerTuning {
     pub backoff: Backoff,
     pub timeouts: Timeouts,
     pub fault_injection: bool,
+    pub callback_allow_private: bool,
 }
 
 /// Every setting, parsed.
@@ -561,6 +568,7 @@ impl Settings {
                 },
                 timeouts: l.parse("job_timeouts")?.unwrap_or_default(),
                 fault_injection: l.required("fault_injection")?,
+                callback_allow_private: l.required("callback_allow_private")?,
             },
             max_json_bytes: l.required("max_json_bytes")?,
             voice: voice_config(l)?,

@@ -23,7 +23,7 @@ use tracing::{Instrument, info_span, warn};
 
 use crate::{
     context::{HandlerError, JobContext},
-    handlers::{self, tracks::TrackSettings, voice::VoiceRuntime},
+    handlers::{self, callback::CallbackSettings, tracks::TrackSettings, voice::VoiceRuntime},
     recorder::Recorder,
 };
 
@@ -65,6 +65,7 @@ pub(crate) struct Executor {
     pub fault_injection: bool,
     pub voice: Option<Arc<VoiceRuntime>>,
     pub tracks: Arc<TrackSettings>,
+    pub callbacks: CallbackSettings,
 }
 
 impl Executor {
@@ -95,6 +96,7 @@ impl Executor {
             stores: self.stores.clone(),
             voice: self.voice.clone(),
             tracks: self.tracks.clone(),
+            callbacks: self.callbacks,
         };
         let outcome = run_guarded(&ctx, self.timeouts.of(ctx.job.kind())).await;
         self.cancels.remove(ctx.job.id);

@@ -12,7 +12,7 @@ mod reconciler;
 mod recorder;
 mod runtime;
 
-pub use handlers::{tracks::TrackSettings, voice::VoiceSettings};
+pub use handlers::{callback::CallbackSettings, tracks::TrackSettings, voice::VoiceSettings};
 pub use janitor::JanitorSettings;
 pub use reconciler::{Reconciler, ReconcilerSettings};
 pub use runtime::{WorkerError, WorkerSettings, run_worker};

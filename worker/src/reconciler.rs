@@ -7,7 +7,9 @@
 //!    crash between recording a job and pushing it. When the queue has lost
 //!    its mark (a new namespace, or Redis restarted empty) every queued job is
 //!    pushed again. Pushing is idempotent, so overlap costs nothing but time.
-//! 3. at most every [`JanitorSettings::every`], the janitor sweeps.
+//! 3. ended jobs with a callback URL get the `callback` job that reports
+//!    their end (the outbox: whichever way a job ended, it is found here);
+//! 4. at most every [`JanitorSettings::every`], the janitor sweeps.
 
 use std::{
     sync::{Arc, Mutex},
@@ -130,6 +132,10 @@ impl Reconciler {
         queue
             .set_redrive_mark(now.minus(self.settings.grace))
             .await?;
+        let callbacks = self.stores.jobs.record_due_callbacks(PAGE).await?;
+        if !callbacks.is_empty() {
+            queue.push(&callbacks).await?;
+        }
         if self.sweep_due() {
             janitor::sweep(&self.stores, &self.settings.janitor).await?;
         }

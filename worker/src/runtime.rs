@@ -22,6 +22,7 @@ use crate::{
     execute::{CancelRegistry, Executor},
     fetch::{Assignment, FetchSettings, Fetcher},
     handlers::{
+        callback::CallbackSettings,
         tracks::TrackSettings,
         voice::{VoiceRuntime, VoiceSettings},
     },
@@ -58,6 +59,8 @@ pub struct WorkerSettings {
     pub voice: Option<VoiceSettings>,
     /// Limits and scratch space of the track handlers.
     pub tracks: TrackSettings,
+    /// Where callbacks may go.
+    pub callbacks: CallbackSettings,
 }
 
 /// Why a worker could not start or stopped early.
@@ -132,6 +135,7 @@ pub async fn run_worker(
         fault_injection: settings.fault_injection,
         voice: settings.voice.map(|v| Arc::new(VoiceRuntime::new(v))),
         tracks: Arc::new(settings.tracks),
+        callbacks: settings.callbacks,
     });
     let mut queues = JoinSet::new();
     for kind in &settings.queues {

@@ -16,7 +16,7 @@ use poem::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{TestApp, error_code, read};
+use super::{TestApp, error_code, read, receiver::Receiver};
 
 both_modes!(
     an_upload_becomes_a_ready_track_with_playable_outputs,
@@ -472,20 +472,35 @@ async fn bad_audio_ends_in_a_failed_track_with_its_code(app: &TestApp) {
     let aac_named_mp3 = dir.path().join("really-aac.mp3");
     std::fs::rename(&aac, &aac_named_mp3).unwrap();
 
-    for (file, code) in [
-        (&text, "unsupported_format"),
-        (&truncated, "corrupt_audio"),
-        (&clip, "too_short"),
-        (&lying_path, "corrupt_audio"),
+    // The first and the last track also report their end.
+    let receiver = Receiver::start(0).await;
+    let reported = format!("?presets=mp3_128&callback_url={}", receiver.url);
+    for (file, code, query) in [
+        (&text, "unsupported_format", reported.as_str()),
+        (&truncated, "corrupt_audio", "?presets=mp3_128"),
+        (&clip, "too_short", "?presets=mp3_128"),
+        (&lying_path, "corrupt_audio", "?presets=mp3_128"),
     ] {
-        let track = app.track_of(file, "?presets=mp3_128").await;
+        let track = app.track_of(file, query).await;
         assert_eq!(track["state"], "failed", "{}: {track}", file.display());
         assert_eq!(track["error"]["code"], code, "{}: {track}", file.display());
         assert!(track["outputs"].as_array().unwrap().is_empty());
     }
-    let track = app.track_of(&aac_named_mp3, "?presets=mp3_128").await;
+    let track = app.track_of(&aac_named_mp3, &reported).await;
     assert_eq!(track["state"], "ready", "{track}");
     assert_eq!(track["metadata"]["codec"], "aac");
+
+    let events: Vec<Value> = receiver.posts(2).await.iter().map(|p| p.json()).collect();
+    let failed = events.iter().find(|e| e["event"] == "track.failed");
+    let failed = failed.unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(failed["error"]["code"], "unsupported_format", "{failed}");
+    let ready = events.iter().find(|e| e["event"] == "track.ready");
+    let ready = ready.unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(ready["track_id"], track["track_id"]);
+    assert_eq!(
+        ready["status_url"],
+        format!("/v1/tracks/{}", track["track_id"].as_str().unwrap())
+    );
     app.stop().await;
 }
 

@@ -237,7 +237,7 @@ impl JobStore {
             "UPDATE jobs SET state = 'queued', run_at = {now}, updated_at = {now}, \
              max_attempts = attempts + attempt_budget, \
              finished_at = NULL, error_code = NULL, error_message = NULL, result = NULL, \
-             progress = 0, cancel_requested = 0 \
+             progress = 0, cancel_requested = 0, callback_job_id = NULL \
              WHERE id = $1 AND tenant_id = $2 AND state IN ('failed', 'cancelled') \
              RETURNING {JOB_COLUMNS}"
         );

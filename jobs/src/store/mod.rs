@@ -1,6 +1,7 @@
 //! The job store, the system of record: one SQL dialect that runs on Postgres
 //! (fleet) and SQLite (embedded) through sqlx's `Any` driver.
 
+mod callbacks;
 mod jobs;
 mod rows;
 mod tenants;

@@ -14,7 +14,7 @@ use crate::{
 /// The columns every job query selects, in the order `job_from_row` reads.
 pub(super) const JOB_COLUMNS: &str = "id, tenant_id, kind, payload, state, priority, attempts, \
      max_attempts, progress, run_at, created_at, started_at, finished_at, result, error_code, \
-     error_message, parent_id, callback_url, cancel_requested";
+     error_message, parent_id, callback_url, callback_job_id, cancel_requested";
 
 pub(super) fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
     let error_code: Option<String> = row.try_get("error_code")?;
@@ -48,6 +48,7 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         }),
         parent_id: parse_opt_id(row.try_get("parent_id")?)?,
         callback_url: row.try_get("callback_url")?,
+        callback_job_id: parse_opt_id(row.try_get("callback_job_id")?)?,
         cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
     })
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::tenant;
 use mixdown_jobs::{
+    callbacks::CallbackPayload,
     ids::{JobId, TenantId, WorkerId},
     kind::{JobKind, JobPayload, NoopPayload},
     model::{JobError, JobFilter, JobState, MaxAttempts, NewJob, Outcome, Priority},
@@ -27,6 +28,7 @@ contract!(
     a_draining_worker_hands_back_its_attempts_uncounted,
     running_jobs_and_the_oldest_due_job_are_visible,
     a_second_handle_reaches_the_same_database,
+    every_end_of_a_job_with_a_callback_is_reported_once,
 );
 
 fn noop(tenant: TenantId, fail_attempts: u64) -> NewJob {
@@ -442,4 +444,55 @@ async fn a_second_handle_reaches_the_same_database(store: &JobStore) {
     let alone = store.reopen_alone().await.unwrap();
     assert!(alone.get_job(t, id).await.unwrap().is_some());
     alone.close().await;
+}
+
+async fn every_end_of_a_job_with_a_callback_is_reported_once(store: &JobStore) {
+    let t = tenant(store).await;
+    let mut reported = noop(t, 0);
+    reported.callback_url = Some("https://example.test/hook".into());
+    let id = store.insert_job(&reported).await.unwrap().job.id;
+    let silent = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
+    let cancelled = store.insert_job(&reported).await.unwrap().job.id;
+    assert!(
+        store.record_due_callbacks(100).await.unwrap().is_empty(),
+        "jobs that have not ended are not reported"
+    );
+    store.claim_jobs(&[id, silent], &worker()).await.unwrap();
+    store
+        .finish_attempts(&[failure(id, 1, None), success(silent, 1)])
+        .await
+        .unwrap();
+    store.cancel_job(t, cancelled).await.unwrap();
+
+    let first = store.record_due_callbacks(100).await.unwrap();
+    assert_eq!(first.len(), 2, "the failure and the cancellation");
+    assert!(first.iter().all(|e| e.queue == "callback"));
+    let failed = store.get_job(t, id).await.unwrap().unwrap();
+    let report = store
+        .get_job(t, failed.callback_job_id.expect("marked"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.kind, JobKind::Callback);
+    assert_eq!(report.parent_id, Some(id));
+    assert_eq!(
+        JobPayload::parse(JobKind::Callback, Some(&report.payload)).unwrap(),
+        JobPayload::Callback(CallbackPayload { job_id: id })
+    );
+    assert!(report.callback_url.is_none(), "reports are not reported");
+    assert!(store.record_due_callbacks(100).await.unwrap().is_empty());
+
+    // A retried job's next end is reported again.
+    assert!(matches!(
+        store.retry_job(t, id).await.unwrap(),
+        RetryOutcome::Requeued(..)
+    ));
+    assert!(store.record_due_callbacks(100).await.unwrap().is_empty());
+    store.claim_jobs(&[id], &worker()).await.unwrap();
+    store.finish_attempts(&[success(id, 2)]).await.unwrap();
+    let second = store.record_due_callbacks(100).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_ne!(second[0].id, report.id);
+    let succeeded = store.get_job(t, id).await.unwrap().unwrap();
+    assert_eq!(succeeded.callback_job_id, Some(second[0].id));
 }

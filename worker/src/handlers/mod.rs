@@ -1,5 +1,6 @@
 //! One handler per job kind, chosen by the payload's type.
 
+pub(crate) mod callback;
 mod noop;
 pub(crate) mod tracks;
 pub(crate) mod voice;
@@ -18,6 +19,7 @@ pub(crate) async fn run(ctx: &JobContext) -> Result<Value, HandlerError> {
         JobPayload::VoiceVerify(p) => voice::verify(p, ctx).await,
         JobPayload::Ingest(p) => tracks::ingest(p, ctx).await,
         JobPayload::Transcode(p) => tracks::transcode(p, ctx).await,
+        JobPayload::Callback(p) => callback::run(p, ctx).await,
     }
 }
 

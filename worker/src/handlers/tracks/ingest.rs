@@ -43,6 +43,8 @@ pub(crate) async fn run(p: &IngestPayload, ctx: &JobContext) -> Result<Value, Ha
     };
     let transcode = NewJob {
         parent_id: Some(ctx.job.id),
+        // The track's end is reported from its jobs' ends.
+        callback_url: track.callback_url.clone(),
         ..NewJob::with_defaults(
             tenant,
             JobPayload::Transcode(TranscodePayload { track_id: track.id }),

@@ -1,0 +1,90 @@
+//! Recording the `callback` jobs that report ended jobs, and the secrets they sign with.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{
+    JobStore, StoreError,
+    jobs::insert_job_row,
+    rows::{JOB_COLUMNS, job_from_row},
+};
+use crate::{
+    callbacks::{CallbackPayload, SECRET_NAME, fresh_secret, tenant_secret},
+    ids::TenantId,
+    kind::JobPayload,
+    model::{Job, NewJob},
+    queue::QueueEntry,
+};
+
+impl JobStore {
+    /// Records a `callback` job for each of up to `limit` ended jobs whose end has a
+    /// callback URL and no report yet, and returns them to push. A job and its report
+    /// are marked together, and the report's idempotency key names the end it reports,
+    /// so a repeated or concurrent pass records nothing twice. An ingest that succeeded
+    /// is not reported: its track goes on to its transcode.
+    pub async fn record_due_callbacks(&self, limit: u32) -> Result<Vec<QueueEntry>, StoreError> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs \
+             WHERE callback_url IS NOT NULL AND callback_job_id IS NULL \
+             AND state IN ('succeeded', 'failed', 'cancelled') \
+             AND NOT (kind = 'ingest' AND state = 'succeeded') \
+             ORDER BY finished_at LIMIT {limit}"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut recorded = Vec::new();
+        for ended in rows.iter().map(job_from_row) {
+            if let Some(report) = self.record_callback(&ended?).await? {
+                recorded.push(QueueEntry::for_job(&report));
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// Records the report of `ended`'s end; `None` when it was recorded already.
+    async fn record_callback(&self, ended: &Job) -> Result<Option<Job>, StoreError> {
+        let end = ended.finished_at.map_or(0, |t| t.millis());
+        let report = NewJob {
+            parent_id: Some(ended.id),
+            idempotency_key: Some(format!("callback:{}:{end}", ended.id)),
+            ..NewJob::with_defaults(
+                ended.tenant_id,
+                JobPayload::Callback(CallbackPayload { job_id: ended.id }),
+            )
+        };
+        let mut tx = self.pool.begin().await?;
+        let inserted = insert_job_row(&mut *tx, &report).await?;
+        let report_id = match &inserted {
+            Some(job) => job.id.to_string(),
+            None => {
+                let row = sqlx::query(
+                    "SELECT id FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2",
+                )
+                .bind(ended.tenant_id.to_string())
+                .bind(report.idempotency_key.clone())
+                .fetch_one(&mut *tx)
+                .await?;
+                row.try_get("id")?
+            }
+        };
+        let marked = sqlx::query(
+            "UPDATE jobs SET callback_job_id = $1 WHERE id = $2 AND callback_job_id IS NULL",
+        )
+        .bind(&report_id)
+        .bind(ended.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() == 0 {
+            // Marked by another pass meanwhile.
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// The secret `tenant` checks its callbacks' signatures with.
+    pub async fn callback_secret(&self, tenant: TenantId) -> Result<String, StoreError> {
+        let master = self.shared_secret(SECRET_NAME, fresh_secret).await?;
+        Ok(tenant_secret(&master, tenant))
+    }
+}
