@@ -16,6 +16,7 @@ use futures::{StreamExt, stream::BoxStream};
 use mixdown_jobs::{
     Stores, ids::JobId, ids::WorkerId, queue::QueueError, store::ClaimedJob, store::StoreError,
 };
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -28,13 +29,24 @@ pub(crate) struct Assignment {
 }
 
 #[derive(Debug)]
-struct Slot(Arc<AtomicUsize>);
+struct Slot(Arc<Slots>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.taken.fetch_sub(1, Ordering::AcqRel);
+        self.0.freed.notify_one();
     }
 }
+
+/// The attempts a fetcher has handed out and not yet seen end.
+#[derive(Debug, Default)]
+struct Slots {
+    taken: AtomicUsize,
+    freed: Notify,
+}
+
+/// Longest a fetch waits for more slots to free up before taking what is free.
+const BATCH_WAIT: Duration = Duration::from_millis(10);
 
 #[derive(Debug, thiserror::Error)]
 enum FetchError {
@@ -58,7 +70,7 @@ pub(crate) struct Fetcher {
     stores: Stores,
     worker_id: WorkerId,
     settings: FetchSettings,
-    in_flight: Arc<AtomicUsize>,
+    slots: Arc<Slots>,
     buffer: VecDeque<ClaimedJob>,
     stop: CancellationToken,
 }
@@ -74,7 +86,7 @@ impl Fetcher {
             stores,
             worker_id,
             settings,
-            in_flight: Arc::default(),
+            slots: Arc::default(),
             buffer: VecDeque::new(),
             stop,
         }
@@ -100,8 +112,8 @@ impl Fetcher {
                     exhausted.cancel();
                     return None;
                 };
-                f.in_flight.fetch_add(1, Ordering::AcqRel);
-                let slot = Slot(f.in_flight.clone());
+                f.slots.taken.fetch_add(1, Ordering::AcqRel);
+                let slot = Slot(f.slots.clone());
                 Some((Ok(Assignment { job, _slot: slot }), f))
             }
         })
@@ -117,6 +129,7 @@ impl Fetcher {
             if self.stop.is_cancelled() {
                 return None;
             }
+            self.gather_free_slots().await;
             match self.fetch().await {
                 Ok(0) => self.idle(self.settings.poll_interval).await,
                 Ok(_) => delay = Duration::from_millis(100),
@@ -125,6 +138,28 @@ impl Fetcher {
                     self.idle(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
+            }
+        }
+    }
+
+    fn free_slots(&self) -> usize {
+        let taken = self.slots.taken.load(Ordering::Acquire);
+        self.settings.capacity.saturating_sub(taken)
+    }
+
+    /// Waits, at most [`BATCH_WAIT`], until a quarter of the slots are free. A fetch
+    /// costs a round trip to the queue and one to the store whatever its size, so
+    /// refilling each slot the moment it frees caps a busy worker at one job per
+    /// round trip; gathering them makes each fetch a batch.
+    async fn gather_free_slots(&self) {
+        let wanted = (self.settings.capacity / 4).max(1);
+        let deadline = tokio::time::sleep(BATCH_WAIT);
+        tokio::pin!(deadline);
+        while self.free_slots() < wanted {
+            tokio::select! {
+                () = self.slots.freed.notified() => {}
+                () = &mut deadline => return,
+                () = self.stop.cancelled() => return,
             }
         }
     }
@@ -139,10 +174,7 @@ impl Fetcher {
     /// One round trip each to queue and store; returns how many leases came,
     /// so that leases of unclaimable ids do not make the fetcher sleep.
     async fn fetch(&mut self) -> Result<usize, FetchError> {
-        let free = self
-            .settings
-            .capacity
-            .saturating_sub(self.in_flight.load(Ordering::Acquire));
+        let free = self.free_slots();
         let queue = self.settings.queue;
         let started = Instant::now();
         let leases = self
