@@ -6,9 +6,9 @@
 //! 64 ms frames between 60 and 400 Hz, which spans low male to high female
 //! voices. `bench/voice-check.sh` runs librosa with the same settings.
 
-use serde::{Deserialize, Serialize};
-
 use std::num::NonZeroUsize;
+
+use serde::{Deserialize, Serialize};
 
 use crate::SAMPLE_RATE;
 use crate::lanes::{lane_dot, lane_sum};
