@@ -115,6 +115,19 @@ mod tests {
     }
 
     #[test]
+    fn dot_matches_a_plain_sum_for_any_length() {
+        for n in [0, 1, 7, 8, 9, 40, 256] {
+            let a: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 - 3.0).collect();
+            let b: Vec<f32> = (0..n).map(|i| 1.0 - i as f32 * 0.25).collect();
+            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!(
+                (lane_dot(&a, &b) - plain).abs() <= 1e-3 * plain.abs().max(1.0),
+                "n={n}"
+            );
+        }
+    }
+
+    #[test]
     fn the_lane_minimum_is_the_minimum() {
         assert_eq!(lane_min(&[]), f32::INFINITY);
         for len in [1, 7, 8, 9, 208] {

@@ -6,6 +6,7 @@
 //! row stays in cache while every sequence uses it.
 
 use super::ModelError;
+use crate::lanes::lane_dot;
 
 /// Hidden size of every layer.
 pub(crate) const HIDDEN: usize = 256;
@@ -80,7 +81,7 @@ impl Layer {
             }
             for (row, w) in self.w_hh.chunks_exact(HIDDEN).enumerate() {
                 for b in 0..n {
-                    gates[b][row] += dot(w, &h[b]);
+                    gates[b][row] += lane_dot(w, &h[b]);
                 }
             }
             for b in 0..n {
@@ -99,7 +100,7 @@ impl Layer {
                 self.w_ih
                     .chunks_exact(self.input)
                     .zip(&self.bias)
-                    .map(|(w, b)| dot(w, frame) + b),
+                    .map(|(w, b)| lane_dot(w, frame) + b),
             );
         }
         out
@@ -122,41 +123,9 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Dot product with eight independent sums, which the compiler turns into
-/// SIMD lanes (a single running sum would force sequential additions).
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dot_matches_a_plain_sum_for_any_length() {
-        for n in [0, 1, 7, 8, 9, 40, 256] {
-            let a: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 - 3.0).collect();
-            let b: Vec<f32> = (0..n).map(|i| 1.0 - i as f32 * 0.25).collect();
-            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-            assert!(
-                (dot(&a, &b) - plain).abs() <= 1e-3 * plain.abs().max(1.0),
-                "n={n}"
-            );
-        }
-    }
 
     #[test]
     fn a_saturated_cell_copies_its_candidate_into_the_state() {

@@ -26,6 +26,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::SAMPLE_RATE;
+use crate::lanes::lane_dot;
 use crate::spectrum::{MelBank, Stft};
 use lstm::Lstm;
 
@@ -194,7 +195,7 @@ impl Encoder {
         self.linear_w
             .chunks_exact(lstm::HIDDEN)
             .zip(&self.linear_b)
-            .map(|(row, b)| (lstm::dot(row, hidden) + b).max(0.0))
+            .map(|(row, b)| (lane_dot(row, hidden) + b).max(0.0))
             .collect()
     }
 }
