@@ -1,8 +1,7 @@
 //! Quality gates: a recording becomes a [`SpeechSample`] only if it is loud
 //! enough, not clipped, speech, clean enough and long enough.
 
-use crate::spectrum::Stft;
-use crate::vad::{Activity, VadConfig, detect};
+use crate::vad::{Activity, HIGH_BAND_HZ, VadConfig, detect};
 use crate::{SAMPLE_RATE, prepare};
 
 /// Loudness to which quiet speech is raised before analysis, dBFS RMS; the
@@ -133,14 +132,14 @@ impl SpeechSample {
         let level_dbfs = loud_level_dbfs(&signal);
         check(config, level_dbfs, clipped, &activity)?;
         let gain = normalising_gain(&signal);
-        let speech: Vec<f32> = activity
+        let speech = activity
             .keep_speech(&signal)
             .iter()
             .map(|x| x * gain)
             .collect();
         Ok(Self {
-            narrow_band: sample_rate <= 2 * NARROW_BAND_HZ as u32
-                || high_band_share(&speech) < NARROW_BAND_SHARE,
+            narrow_band: sample_rate <= 2 * HIGH_BAND_HZ as u32
+                || activity.high_band_share < NARROW_BAND_SHARE,
             speech,
             speech_seconds: activity.speech_seconds(SAMPLE_RATE),
             level_dbfs,
@@ -176,33 +175,10 @@ impl SpeechSample {
     }
 }
 
-/// Where telephone bandwidth (300–3400 Hz, or 4 kHz at 8 kHz sampling) ends, with room
-/// for a resampler's transition band.
-const NARROW_BAND_HZ: f32 = 3_800.0;
-/// Share of power above [`NARROW_BAND_HZ`] under which speech is narrow-band (−40 dB).
-/// Measured on the calibration corpus: wide-band speech 0.17 % to 8 %, clean or noisy;
+/// Share of power above [`HIGH_BAND_HZ`] under which speech is narrow-band (−40 dB).
+/// Measured on the calibration corpus: wide-band speech 0.17 % to 8.5 %, clean or noisy;
 /// telephone-band speech under 0.001 %.
 const NARROW_BAND_SHARE: f32 = 1e-4;
-
-/// Share of the power of `speech` (16 kHz) above [`NARROW_BAND_HZ`].
-fn high_band_share(speech: &[f32]) -> f32 {
-    const N_FFT: usize = 512;
-    let first_high_bin = (NARROW_BAND_HZ * N_FFT as f32 / SAMPLE_RATE as f32).ceil() as usize;
-    let (mut high, mut total) = (0.0f64, 0.0f64);
-    for frame in Stft::new(N_FFT, N_FFT / 2).power(speech).frames() {
-        for (bin, p) in frame.iter().enumerate() {
-            total += f64::from(*p);
-            if bin >= first_high_bin {
-                high += f64::from(*p);
-            }
-        }
-    }
-    if total > 0.0 {
-        (high / total) as f32
-    } else {
-        0.0
-    }
-}
 
 fn check(c: &GateConfig, level_dbfs: f32, clipped: f32, a: &Activity) -> Result<(), GateError> {
     if level_dbfs < c.min_level_dbfs {

@@ -31,6 +31,9 @@ const FFT: usize = 512;
 /// Band in which flatness is measured, Hz: where voiced speech has its
 /// harmonic structure and a telephone channel still carries it.
 const FLATNESS_BAND: (f32, f32) = (100.0, 4000.0);
+/// Where telephone bandwidth (300–3400 Hz, or 4 kHz at 8 kHz sampling) ends, with room
+/// for a resampler's transition band.
+pub(crate) const HIGH_BAND_HZ: f32 = 3_800.0;
 
 /// Tunable parameters of the detector.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,6 +80,9 @@ pub(crate) struct Activity {
     pub(crate) mean_power: f64,
     /// Mean power of the quietest tenth of the frames.
     pub(crate) noise_power: f64,
+    /// Share of the speech frames' spectral power above [`HIGH_BAND_HZ`] (0 without
+    /// speech).
+    pub(crate) high_band_share: f32,
 }
 
 impl Activity {
@@ -116,10 +122,20 @@ pub(crate) fn detect(signal: &[f32], config: &VadConfig) -> Activity {
     );
     let speech = with_hangover(&runs, config.hangover_frames);
     let (mean_power, noise_power) = powers(&frames);
+    let (mut high, mut total) = (0.0, 0.0);
+    for (frame, _) in frames.iter().zip(&speech).filter(|(_, s)| **s) {
+        high += frame.high_band_power;
+        total += frame.spectral_power;
+    }
     Activity {
         speech,
         mean_power,
         noise_power,
+        high_band_share: if total > 0.0 {
+            (high / total) as f32
+        } else {
+            0.0
+        },
     }
 }
 
@@ -128,6 +144,9 @@ struct FrameStats {
     energy_db: f32,
     power: f64,
     flatness: f32,
+    /// Sum of the power spectrum, and its part above [`HIGH_BAND_HZ`].
+    spectral_power: f64,
+    high_band_power: f64,
 }
 
 impl FrameStats {
@@ -144,6 +163,7 @@ fn frame_stats(signal: &[f32]) -> Vec<FrameStats> {
     let stft = Stft::new(FFT, HOP);
     let lo = (FLATNESS_BAND.0 * FFT as f32 / crate::SAMPLE_RATE as f32) as usize;
     let hi = (FLATNESS_BAND.1 * FFT as f32 / crate::SAMPLE_RATE as f32) as usize;
+    let high = (HIGH_BAND_HZ * FFT as f32 / crate::SAMPLE_RATE as f32).ceil() as usize;
     // The STFT centres its frames; frame i of the VAD starts at i·HOP, so
     // shifting the signal by half a frame lines the two up.
     let shifted = &signal[(FRAME / 2).min(signal.len())..];
@@ -154,10 +174,13 @@ fn frame_stats(signal: &[f32]) -> Vec<FrameStats> {
         .map(|(i, spectrum)| {
             let frame = &signal[i * HOP..(i * HOP + FRAME).min(signal.len())];
             let power = frame.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / FRAME as f64;
+            let sum = |bins: &[f32]| bins.iter().map(|p| f64::from(*p)).sum::<f64>();
             FrameStats {
                 energy_db: (10.0 * (power + 1e-12).log10()) as f32,
                 power,
                 flatness: flatness(&spectrum[lo..=hi]),
+                spectral_power: sum(spectrum),
+                high_band_power: sum(&spectrum[high..]),
             }
         })
         .collect()
