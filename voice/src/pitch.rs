@@ -17,7 +17,7 @@ use std::ops::Range;
 use rustfft::num_complex::Complex;
 
 use crate::lanes::{cumulative_sum, lane_min};
-use crate::spectrum::{PairedPower, centred_frame};
+use crate::spectrum::{PairedPower, centred_pair};
 
 /// Settings of the YIN estimator.
 #[derive(Debug, Clone, Copy)]
@@ -97,14 +97,14 @@ impl Yin {
         buf: &mut YinScratch,
         out: &mut [PitchFrame],
     ) {
-        let half = (self.config.frame_length / 2) as isize;
-        let start = |index: usize| (index * self.config.hop) as isize - half;
-        centred_frame(signal, start(first), &mut buf.first);
-        if out.len() == 2 {
-            centred_frame(signal, start(first + 1), &mut buf.second);
-        } else {
-            buf.second.fill(0.0);
-        }
+        let frames = first..first + out.len();
+        centred_pair(
+            signal,
+            frames,
+            self.config.hop,
+            &mut buf.first,
+            &mut buf.second,
+        );
         let (frames, padding) = buf.frames.split_at_mut(self.config.frame_length);
         for ((z, a), b) in frames.iter_mut().zip(&buf.first).zip(&buf.second) {
             *z = Complex::new(*a, *b);
@@ -224,9 +224,9 @@ fn first_threshold_trough(d: &[f32], threshold: f32) -> Option<usize> {
             .position(|v| *v < threshold)
             .map(|i| from + i)
     };
+    let n = d.len();
     let mut i = below(0)?;
     loop {
-        let n = d.len();
         let trough = match i {
             0 => n > 1 && d[0] < d[1],
             _ if i == n - 1 => d[i] < d[i - 1],

@@ -6,6 +6,7 @@
 //! (`htk=False`, `norm="slaney"`), which both the MFCCs and the GE2E encoder
 //! were specified with.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use rustfft::num_complex::Complex;
@@ -163,13 +164,9 @@ impl Stft {
         let bins = self.bins();
         let pair = power.len() == 2 * bins;
         debug_assert!(pair || power.len() == bins);
-        let start = |index: usize| (index * self.hop) as isize - (self.n_fft / 2) as isize;
-        centred_frame(signal, start(index), &mut scratch.first);
-        if pair {
-            centred_frame(signal, start(index + 1), &mut scratch.second);
-        } else {
-            scratch.second.fill(0.0);
-        }
+        let frames = index..index + 1 + usize::from(pair);
+        let (first, second) = (&mut scratch.first, &mut scratch.second);
+        centred_pair(signal, frames, self.hop, first, second);
         for (((z, a), b), w) in scratch
             .frames
             .iter_mut()
@@ -211,9 +208,27 @@ pub(crate) struct StftScratch {
     fft: Vec<Complex<f32>>,
 }
 
+/// Loads the one or two centred frames `frames` (`hop` samples apart, each as long as
+/// `first`) into `first` and `second`; `second` is zeros when there is one frame.
+pub(crate) fn centred_pair(
+    signal: &[f32],
+    frames: Range<usize>,
+    hop: usize,
+    first: &mut [f32],
+    second: &mut [f32],
+) {
+    let start = (frames.start * hop) as isize - (first.len() / 2) as isize;
+    centred_frame(signal, start, first);
+    if frames.len() == 2 {
+        centred_frame(signal, start + hop as isize, second);
+    } else {
+        second.fill(0.0);
+    }
+}
+
 /// Copies `frame.len()` samples of `signal` from `start` into `frame`, with zeros where
 /// the frame runs past either end (librosa's constant padding).
-pub(crate) fn centred_frame(signal: &[f32], start: isize, frame: &mut [f32]) {
+fn centred_frame(signal: &[f32], start: isize, frame: &mut [f32]) {
     let end = start + frame.len() as isize;
     let from = start.clamp(0, signal.len() as isize) as usize;
     let to = end.clamp(0, signal.len() as isize) as usize;
