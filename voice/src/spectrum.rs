@@ -2,9 +2,9 @@
 //!
 //! Frames are centred (the signal is padded with `n_fft / 2` zeros on both
 //! sides, librosa's default since 0.10), windowed with a periodic Hann window
-//! and transformed two at a time by one complex FFT ([`PairedPower`]). The mel bank is the Slaney-style one
-//! (`htk=False`, `norm="slaney"`), which both the MFCCs and the GE2E encoder
-//! were specified with.
+//! and transformed two at a time by one complex FFT ([`PairedPower`]). The mel
+//! bank is the Slaney-style one (`htk=False`, `norm="slaney"`), which both the
+//! MFCCs and the GE2E encoder were specified with.
 
 use std::ops::Range;
 use std::sync::Arc;
