@@ -5,7 +5,7 @@
 
 use hmac::{Hmac, Mac};
 use mixdown_jobs::{
-    store::{JobStore, StoreError},
+    store::{JobStore, StoreError, random_secret},
     time::Timestamp,
 };
 use sha2::Sha256;
@@ -37,8 +37,7 @@ pub(crate) struct Signature {
 impl UrlSigner {
     /// The signer over the database's key, made on first use.
     pub async fn load(jobs: &JobStore) -> Result<Self, StoreError> {
-        let fresh = || hex::encode(rand::random::<[u8; 32]>());
-        let key = jobs.shared_secret(SECRET_NAME, fresh).await?;
+        let key = jobs.shared_secret(SECRET_NAME, random_secret).await?;
         Ok(Self {
             key: key.into_bytes(),
         })

@@ -131,7 +131,8 @@ impl VoiceApi {
     /// Verifies that an uploaded sample is the user's voice (multipart:
     /// `user_id`, `sample`). The job's result is `{score, threshold,
     /// accepted, snr_db, narrow_band}`: noisy and telephone-band samples are held
-    /// to lower thresholds, calibrated like the clean one. After too many rejections the user is locked: 429
+    /// to lower thresholds, calibrated like the clean one. After too many
+    /// rejections the user is locked: 429
     /// `verification_locked` with `Retry-After`.
     #[oai(path = "/voice/verifications", method = "post")]
     async fn verify(

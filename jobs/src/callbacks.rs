@@ -22,11 +22,6 @@ pub struct CallbackPayload {
     pub job_id: JobId,
 }
 
-/// A fresh master secret: 32 random bytes in hex.
-pub fn fresh_secret() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
-
 /// The secret a tenant checks its callbacks with: an HMAC of its id under the master
 /// secret, so tenants never share one and the master never leaves the fleet.
 pub fn tenant_secret(master: &str, tenant: TenantId) -> String {

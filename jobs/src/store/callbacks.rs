@@ -8,7 +8,7 @@ use super::{
     rows::{JOB_COLUMNS, job_from_row},
 };
 use crate::{
-    callbacks::{CallbackPayload, SECRET_NAME, fresh_secret, tenant_secret},
+    callbacks::{CallbackPayload, SECRET_NAME, tenant_secret},
     ids::TenantId,
     kind::JobPayload,
     model::{Job, NewJob},
@@ -84,7 +84,9 @@ impl JobStore {
 
     /// The secret `tenant` checks its callbacks' signatures with.
     pub async fn callback_secret(&self, tenant: TenantId) -> Result<String, StoreError> {
-        let master = self.shared_secret(SECRET_NAME, fresh_secret).await?;
+        let master = self
+            .shared_secret(SECRET_NAME, super::random_secret)
+            .await?;
         Ok(tenant_secret(&master, tenant))
     }
 }

@@ -19,7 +19,7 @@ use sqlx::{
 
 pub use jobs::{CancelOutcome, ClaimedJob, Finish, Inserted, RetryOutcome};
 pub use tenants::NewApiKey;
-pub use tracks::{CompleteOutcome, NewTrack, TrackRecord};
+pub use tracks::{CompleteOutcome, NewTrack, TrackRecord, random_secret};
 pub use voice::{ScoredAttempt, StoredVoiceprint};
 pub use workers::{RunningJob, WorkerRecord};
 

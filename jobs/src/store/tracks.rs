@@ -416,8 +416,8 @@ impl JobStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The secret stored as `name`, made by `fresh` and stored on first use;
-    /// every process sharing the database gets the same one.
+    /// The secret stored as `name`, made by `fresh` (e.g. [`random_secret`]) and
+    /// stored on first use; every process sharing the database gets the same one.
     pub async fn shared_secret(
         &self,
         name: &str,
@@ -438,4 +438,9 @@ impl JobStore {
             .await?;
         Ok(row.try_get("value")?)
     }
+}
+
+/// A fresh secret for [`JobStore::shared_secret`]: 32 random bytes in hex.
+pub fn random_secret() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
 }
