@@ -11,7 +11,7 @@ use mixdown_jobs::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::handlers::{callback::CallbackSettings, tracks::TrackSettings, voice::VoiceRuntime};
+use crate::handlers::{callback::CallbackClient, tracks::TrackSettings, voice::VoiceRuntime};
 
 /// The running attempt as a handler sees it.
 #[derive(Debug, Clone)]
@@ -30,8 +30,8 @@ pub(crate) struct JobContext {
     pub voice: Option<Arc<VoiceRuntime>>,
     /// Limits and scratch space of the track handlers.
     pub tracks: Arc<TrackSettings>,
-    /// Where callbacks may go.
-    pub callbacks: CallbackSettings,
+    /// The client that delivers callbacks, and where they may go.
+    pub callbacks: Arc<CallbackClient>,
 }
 
 /// Why a handler did not produce a result.

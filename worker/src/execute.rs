@@ -23,7 +23,7 @@ use tracing::{Instrument, info_span, warn};
 
 use crate::{
     context::{HandlerError, JobContext},
-    handlers::{self, callback::CallbackSettings, tracks::TrackSettings, voice::VoiceRuntime},
+    handlers::{self, callback::CallbackClient, tracks::TrackSettings, voice::VoiceRuntime},
     recorder::Recorder,
 };
 
@@ -65,7 +65,7 @@ pub(crate) struct Executor {
     pub fault_injection: bool,
     pub voice: Option<Arc<VoiceRuntime>>,
     pub tracks: Arc<TrackSettings>,
-    pub callbacks: CallbackSettings,
+    pub callbacks: Arc<CallbackClient>,
 }
 
 impl Executor {
@@ -96,7 +96,7 @@ impl Executor {
             stores: self.stores.clone(),
             voice: self.voice.clone(),
             tracks: self.tracks.clone(),
-            callbacks: self.callbacks,
+            callbacks: self.callbacks.clone(),
         };
         let outcome = run_guarded(&ctx, self.timeouts.of(ctx.job.kind())).await;
         self.cancels.remove(ctx.job.id);

@@ -22,7 +22,7 @@ use crate::{
     execute::{CancelRegistry, Executor},
     fetch::{Assignment, FetchSettings, Fetcher},
     handlers::{
-        callback::CallbackSettings,
+        callback::{CallbackClient, CallbackSettings},
         tracks::TrackSettings,
         voice::{VoiceRuntime, VoiceSettings},
     },
@@ -135,7 +135,7 @@ pub async fn run_worker(
         fault_injection: settings.fault_injection,
         voice: settings.voice.map(|v| Arc::new(VoiceRuntime::new(v))),
         tracks: Arc::new(settings.tracks),
-        callbacks: settings.callbacks,
+        callbacks: Arc::new(CallbackClient::new(settings.callbacks)),
     });
     let mut queues = JoinSet::new();
     for kind in &settings.queues {
