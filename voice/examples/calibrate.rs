@@ -329,42 +329,10 @@ fn pink(white: &[f32]) -> Vec<f32> {
 /// 300–3400 Hz band-pass (windowed-sinc FIR at 16 kHz), decimation to 8 kHz,
 /// 8-bit μ-law.
 fn telephone(x: &[f32]) -> Vec<f32> {
-    let taps = band_pass(300.0, 3400.0, 16_000.0, 255);
-    let half = taps.len() / 2;
-    (0..x.len() / 2)
-        .map(|n| {
-            let centre = 2 * n;
-            let y: f32 = taps
-                .iter()
-                .enumerate()
-                .filter_map(|(k, h)| {
-                    (centre + k)
-                        .checked_sub(half)
-                        .and_then(|i| x.get(i))
-                        .map(|v| v * h)
-                })
-                .sum();
-            mu_law(y)
-        })
-        .collect()
-}
-
-fn band_pass(lo: f32, hi: f32, rate: f32, len: usize) -> Vec<f32> {
-    let m = (len - 1) as f32 / 2.0;
-    let sinc = |f: f32, t: f32| {
-        if t == 0.0 {
-            2.0 * f
-        } else {
-            (2.0 * std::f32::consts::PI * f * t).sin() / (std::f32::consts::PI * t)
-        }
-    };
-    (0..len)
-        .map(|k| {
-            let t = k as f32 - m;
-            let hamming =
-                0.54 - 0.46 * (2.0 * std::f32::consts::PI * k as f32 / (len - 1) as f32).cos();
-            (sinc(hi / rate, t) - sinc(lo / rate, t)) * hamming
-        })
+    let taps = support::band_pass(300.0, 3400.0, 16_000.0, 255);
+    support::filter(x, &taps, 2)
+        .into_iter()
+        .map(mu_law)
         .collect()
 }
 

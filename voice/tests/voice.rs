@@ -168,45 +168,14 @@ fn noisy_and_telephone_band_samples_are_held_to_their_own_lower_thresholds() {
         noisy.snr_db()
     );
 
-    let eight_khz: Vec<f32> = low_pass(&x, 3_400.0 / rate as f32)
-        .into_iter()
-        .step_by(2)
-        .collect();
-    let band_limited = low_pass(&x, 3_400.0 / rate as f32);
+    let taps = support::band_pass(0.0, 3_400.0, rate as f32, 511);
+    let eight_khz = support::filter(&x, &taps, 2);
+    let band_limited = support::filter(&x, &taps, 1);
     for (samples, rate) in [(eight_khz, rate / 2), (band_limited, rate)] {
         let narrow = gate_code(&samples, rate).expect("telephone-band speech passes");
         assert!(narrow.is_narrow_band(), "at {rate} Hz");
         assert_eq!(thresholds.for_sample(&narrow), thresholds.narrow_band);
     }
-}
-
-/// Windowed-sinc low-pass at `cutoff` (a fraction of the sample rate), 511 taps.
-fn low_pass(x: &[f32], cutoff: f32) -> Vec<f32> {
-    const TAPS: usize = 511;
-    let half = (TAPS / 2) as isize;
-    let taps: Vec<f32> = (0..TAPS as isize)
-        .map(|k| {
-            let t = (k - half) as f32;
-            let sinc = if t == 0.0 {
-                2.0 * cutoff
-            } else {
-                (2.0 * std::f32::consts::PI * cutoff * t).sin() / (std::f32::consts::PI * t)
-            };
-            let phase = 2.0 * std::f32::consts::PI * k as f32 / (TAPS - 1) as f32;
-            sinc * (0.42 - 0.5 * phase.cos() + 0.08 * (2.0 * phase).cos())
-        })
-        .collect();
-    (0..x.len() as isize)
-        .map(|n| {
-            taps.iter()
-                .enumerate()
-                .filter_map(|(k, h)| {
-                    x.get(usize::try_from(n + half - k as isize).ok()?)
-                        .map(|v| v * h)
-                })
-                .sum()
-        })
-        .collect()
 }
 
 #[test]

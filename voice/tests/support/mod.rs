@@ -94,3 +94,42 @@ pub fn white_noise(len: usize, rms: f32, seed: u64) -> Vec<f32> {
 pub fn rms(x: &[f32]) -> f32 {
     (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
 }
+
+/// Taps of a Hamming-windowed sinc band-pass from `lo` to `hi` Hz (`lo` 0: a low-pass).
+pub fn band_pass(lo: f32, hi: f32, rate: f32, len: usize) -> Vec<f32> {
+    let m = (len - 1) as f32 / 2.0;
+    let sinc = |f: f32, t: f32| {
+        if t == 0.0 {
+            2.0 * f
+        } else {
+            (2.0 * std::f32::consts::PI * f * t).sin() / (std::f32::consts::PI * t)
+        }
+    };
+    (0..len)
+        .map(|k| {
+            let t = k as f32 - m;
+            let hamming =
+                0.54 - 0.46 * (2.0 * std::f32::consts::PI * k as f32 / (len - 1) as f32).cos();
+            (sinc(hi / rate, t) - sinc(lo / rate, t)) * hamming
+        })
+        .collect()
+}
+
+/// `x` through the FIR `taps` (centred), keeping every `step`-th output.
+pub fn filter(x: &[f32], taps: &[f32], step: usize) -> Vec<f32> {
+    let half = taps.len() / 2;
+    (0..x.len().div_ceil(step))
+        .map(|n| {
+            let centre = n * step;
+            taps.iter()
+                .enumerate()
+                .filter_map(|(k, h)| {
+                    (centre + k)
+                        .checked_sub(half)
+                        .and_then(|i| x.get(i))
+                        .map(|v| v * h)
+                })
+                .sum()
+        })
+        .collect()
+}
