@@ -32,7 +32,7 @@ impl CallbacksApi {
         state: Data<&AppState>,
         tenant: Tenant,
     ) -> poem::Result<Json<CallbackSecret>> {
-        let secret = state.stores.jobs.callback_secret(tenant.0).await;
+        let secret = state.stores.db.secrets.callback_secret(tenant.0).await;
         Ok(Json(CallbackSecret {
             secret: secret.map_err(ApiError::unavailable)?,
             header: SIGNATURE_HEADER.to_owned(),

@@ -5,10 +5,7 @@
 
 use std::time::Duration;
 
-use mixdown_jobs::{
-    objects::{ObjectError, ObjectKey},
-    time::Timestamp,
-};
+use mixdown_jobs::objects::{ObjectError, ObjectKey};
 use poem::{
     Body, Response, Route, handler,
     http::StatusCode,
@@ -41,7 +38,8 @@ pub(crate) async fn url_for(
         }
     }
     let signer = state.signer().await?;
-    let path = signer.sign("GET", &files_path(key), Timestamp::now().plus(ttl));
+    let expires = state.stores.clock().now().plus(ttl);
+    let path = signer.sign("GET", &files_path(key), expires);
     Ok(format!("{}{path}", state.settings.tracks.public_url))
 }
 
@@ -56,7 +54,8 @@ pub(crate) async fn upload_url_for(
         return Ok(url);
     }
     let signer = state.signer().await?;
-    let path = signer.sign("PUT", &files_path(key), Timestamp::now().plus(ttl));
+    let expires = state.stores.clock().now().plus(ttl);
+    let path = signer.sign("PUT", &files_path(key), expires);
     Ok(format!("{}{path}", state.settings.tracks.public_url))
 }
 
@@ -85,7 +84,12 @@ async fn checked_key(
     let key = ObjectKey::new(key).ok_or_else(refused)?;
     let signature = signature.ok_or_else(refused)?;
     let signer = state.signer().await?;
-    if signer.verify(method, &files_path(&key), &signature) {
+    if signer.verify(
+        method,
+        &files_path(&key),
+        &signature,
+        state.stores.clock().now(),
+    ) {
         Ok(key)
     } else {
         Err(refused())
@@ -158,8 +162,8 @@ async fn sign_segments(
                     // Served beside the playlist: a path relative to it.
                     Ok(None) => {
                         let signer = state.signer().await?;
-                        let signed =
-                            signer.sign("GET", &files_path(&key), Timestamp::now().plus(ttl));
+                        let expires = state.stores.clock().now().plus(ttl);
+                        let signed = signer.sign("GET", &files_path(&key), expires);
                         let name = signed.rsplit_once('/').map_or(signed.as_str(), |(_, n)| n);
                         name.to_owned()
                     }

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use mixdown_jobs::{
+    db::{CancelOutcome, RetryOutcome},
     ids::JobId,
     kind::{JobKind, JobPayload},
     model::{JobFilter, JobState, MaxAttempts, NewJob, Priority},
-    store::{CancelOutcome, RetryOutcome},
     time::Timestamp,
 };
 use poem::{http::StatusCode, web::Data};
@@ -87,7 +87,7 @@ impl JobsApi {
         key: Header<Option<String>>,
         body: StrictJson<CreateJob>,
     ) -> poem::Result<Submitted> {
-        let new = new_job(tenant, key.0, body.0)?;
+        let new = new_job(tenant, key.0, body.0, state.stores.clock().now())?;
         let inserted = state
             .stores
             .submit(&new)
@@ -126,7 +126,7 @@ impl JobsApi {
         // 100 ms: a waiting client costs one indexed read per look.
         let mut pause = Duration::from_millis(10);
         loop {
-            let job = state.stores.jobs.get_job(tenant.0, id).await;
+            let job = state.stores.db.jobs.get(tenant.0, id).await;
             let job = job.map_err(ApiError::unavailable)?;
             let job = job.ok_or_else(|| ApiError::not_found("job"))?;
             let now = tokio::time::Instant::now();
@@ -155,7 +155,7 @@ impl JobsApi {
         cursor: Query<Option<String>>,
     ) -> poem::Result<Json<JobPage>> {
         let filter = job_filter(state_filter.0, kind.0, limit.0, cursor.0)?;
-        let jobs = state.stores.jobs.list_jobs(tenant.0, &filter).await;
+        let jobs = state.stores.db.jobs.list(tenant.0, &filter).await;
         let jobs = jobs.map_err(ApiError::unavailable)?;
         let next_cursor = (jobs.len() == filter.limit as usize)
             .then(|| {
@@ -176,7 +176,7 @@ impl JobsApi {
         job_id: Path<String>,
     ) -> poem::Result<Json<JobView>> {
         let id = parse_job_id(&job_id)?;
-        let outcome = state.stores.jobs.cancel_job(tenant.0, id).await;
+        let outcome = state.stores.db.jobs.cancel(tenant.0, id).await;
         match outcome.map_err(ApiError::unavailable)? {
             CancelOutcome::Cancelled(job) => {
                 let finished = &state.stores.metrics.jobs_finished;
@@ -203,7 +203,7 @@ impl JobsApi {
         job_id: Path<String>,
     ) -> poem::Result<Json<JobView>> {
         let id = parse_job_id(&job_id)?;
-        let outcome = state.stores.jobs.retry_job(tenant.0, id).await;
+        let outcome = state.stores.db.jobs.retry(tenant.0, id).await;
         match outcome.map_err(ApiError::unavailable)? {
             RetryOutcome::Requeued(job, entry) => {
                 state.stores.push_recorded(&[entry]).await;
@@ -230,7 +230,12 @@ fn parse_job_id(text: &str) -> Result<JobId, ApiError> {
     JobId::parse(text).ok_or_else(|| ApiError::not_found("job"))
 }
 
-fn new_job(tenant: Tenant, key: Option<String>, body: CreateJob) -> Result<NewJob, ApiError> {
+fn new_job(
+    tenant: Tenant,
+    key: Option<String>,
+    body: CreateJob,
+    now: Timestamp,
+) -> Result<NewJob, ApiError> {
     let kind = JobKind::parse(&body.kind).ok_or_else(|| {
         let known: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
         let message = format!(
@@ -266,7 +271,11 @@ fn new_job(tenant: Tenant, key: Option<String>, body: CreateJob) -> Result<NewJo
             .unwrap_or_else(|| {
                 MaxAttempts::new(kind.default_max_attempts().into()).expect("default in range")
             }),
-        run_at: body.run_at.as_deref().map(parse_run_at).transpose()?,
+        run_at: body
+            .run_at
+            .as_deref()
+            .map(|t| parse_run_at(t, now))
+            .transpose()?,
         parent_id: None,
         callback_url: body.callback_url.map(check_callback_url).transpose()?,
         idempotency_key: key.map(check_idempotency_key).transpose()?,
@@ -290,11 +299,11 @@ fn bounded<T, B: std::fmt::Display>(
         .transpose()
 }
 
-fn parse_run_at(text: &str) -> Result<Timestamp, ApiError> {
+fn parse_run_at(text: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
     let t = Timestamp::parse_rfc3339(text).ok_or_else(|| {
         ApiError::invalid_field("invalid_field", "run_at", "must be an RFC 3339 instant")
     })?;
-    if t > Timestamp::now().plus(MAX_SCHEDULE_AHEAD) {
+    if t > now.plus(MAX_SCHEDULE_AHEAD) {
         return Err(ApiError::invalid_field(
             "invalid_field",
             "run_at",

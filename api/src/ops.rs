@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use mixdown_jobs::{Stores, kind::JobKind, time::Timestamp};
+use mixdown_jobs::{Stores, kind::JobKind};
 use poem::{
     Endpoint, IntoResponse, Request, Response, Route, get, handler,
     http::StatusCode,
@@ -47,7 +47,7 @@ async fn readyz(stores: Data<&Stores>, draining: Data<&Draining>) -> Response {
     };
     let (db, queue, objects) = tokio::join!(
         tokio::time::timeout(limit, async {
-            stores.jobs.ping().await.map_err(|e| e.to_string())
+            stores.db.ping().await.map_err(|e| e.to_string())
         }),
         tokio::time::timeout(limit, async {
             stores.queue.ping().await.map_err(|e| e.to_string())
@@ -82,8 +82,9 @@ async fn metrics(stores: Data<&Stores>) -> Response {
                 .with_label_values(&[queue])
                 .set(depth.scheduled as i64);
         }
-        if let Ok(oldest) = stores.jobs.oldest_due(queue).await {
-            let age = oldest.map_or(Duration::ZERO, |t| Timestamp::now().since(t));
+        if let Ok(oldest) = stores.db.jobs.oldest_due(queue).await {
+            let now = stores.clock().now();
+            let age = oldest.map_or(Duration::ZERO, |t| now.since(t));
             stores
                 .metrics
                 .queue_oldest_age

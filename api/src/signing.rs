@@ -5,7 +5,7 @@
 
 use hmac::{Hmac, Mac};
 use mixdown_jobs::{
-    store::{JobStore, StoreError, random_secret},
+    db::{SecretRepo, StoreError, random_secret},
     time::Timestamp,
 };
 use sha2::Sha256;
@@ -36,8 +36,8 @@ pub(crate) struct Signature {
 
 impl UrlSigner {
     /// The signer over the database's key, made on first use.
-    pub async fn load(jobs: &JobStore) -> Result<Self, StoreError> {
-        let key = jobs.shared_secret(SECRET_NAME, random_secret).await?;
+    pub async fn load(secrets: &SecretRepo) -> Result<Self, StoreError> {
+        let key = secrets.shared(SECRET_NAME, random_secret).await?;
         Ok(Self {
             key: key.into_bytes(),
         })
@@ -56,9 +56,9 @@ impl UrlSigner {
         format!("{path}?expires={expires}&sig={sig}")
     }
 
-    /// Whether `signature` lets `method` reach `path` now.
-    pub fn verify(&self, method: &str, path: &str, signature: &Signature) -> bool {
-        let now = Timestamp::now().millis() / 1000;
+    /// Whether `signature` lets `method` reach `path` at `now`.
+    pub fn verify(&self, method: &str, path: &str, signature: &Signature, now: Timestamp) -> bool {
+        let now = now.millis() / 1000;
         let Ok(sig) = hex::decode(&signature.sig) else {
             return false;
         };
@@ -93,26 +93,20 @@ mod tests {
     #[test]
     fn a_signed_url_opens_its_path_for_its_method_until_it_expires() {
         let s = signer();
-        let url = s.sign(
-            "GET",
-            "/files/a/b",
-            Timestamp::now().plus(Duration::from_secs(60)),
-        );
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let url = s.sign("GET", "/files/a/b", now.plus(Duration::from_secs(60)));
         let (path, sig) = parse(&url);
-        assert!(s.verify("GET", &path, &sig));
-        assert!(!s.verify("PUT", &path, &sig));
-        assert!(!s.verify("GET", "/files/a/c", &sig));
+        assert!(s.verify("GET", &path, &sig, now));
+        assert!(!s.verify("PUT", &path, &sig, now));
+        assert!(!s.verify("GET", "/files/a/c", &sig, now));
         let later = Signature {
             expires: sig.expires + 1,
             ..sig.clone()
         };
-        assert!(!s.verify("GET", &path, &later));
-        let old = s.sign(
-            "GET",
-            "/files/a/b",
-            Timestamp::now().minus(Duration::from_secs(5)),
-        );
+        assert!(!s.verify("GET", &path, &later, now));
+        assert!(!s.verify("GET", &path, &sig, now.plus(Duration::from_secs(61))));
+        let old = s.sign("GET", "/files/a/b", now.minus(Duration::from_secs(5)));
         let (path, sig) = parse(&old);
-        assert!(!s.verify("GET", &path, &sig));
+        assert!(!s.verify("GET", &path, &sig, now));
     }
 }

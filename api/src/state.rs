@@ -125,7 +125,7 @@ impl AppState {
     /// The signer of the URLs the API serves, its key read on first use.
     pub(crate) async fn signer(&self) -> Result<&UrlSigner, ApiError> {
         self.signer
-            .get_or_try_init(|| UrlSigner::load(&self.stores.jobs))
+            .get_or_try_init(|| UrlSigner::load(&self.stores.db.secrets))
             .await
             .map_err(ApiError::unavailable)
     }
@@ -142,7 +142,8 @@ impl AppState {
         }
         let tenant = self
             .stores
-            .jobs
+            .db
+            .tenants
             .tenant_for_key(key)
             .await
             .map_err(ApiError::unavailable)?

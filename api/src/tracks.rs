@@ -4,12 +4,11 @@
 //! with its state, metadata, loudness and expiring output URLs.
 
 use mixdown_jobs::{
+    db::{CompleteOutcome, NewTrack, TrackRecord},
     ids::{TenantId, TrackId},
     kind::JobPayload,
     model::{Job, JobState, NewJob},
     objects::ObjectKey,
-    store::{CompleteOutcome, NewTrack, TrackRecord},
-    time::Timestamp,
     tracks::{IngestPayload, RecordedState, TrackPresets, WaveformRecord, original_key},
     voice::UserId,
 };
@@ -207,7 +206,7 @@ impl TracksApi {
             return Err(ApiError::invalid_field("empty_audio", "file", message).into());
         }
         let ingest = ingest_job(&track);
-        match state.stores.jobs.create_track(&track, &ingest).await {
+        match state.stores.db.tracks.create(&track, &ingest).await {
             Ok((track, job)) => {
                 state.stores.announce(&job).await;
                 Ok(Accepted::Track(Json(AcceptedTrackView::new(&track, &job))))
@@ -244,10 +243,10 @@ impl TracksApi {
         };
         let track = fields.into_track(&state, tenant.0)?;
         let ttl = state.settings.tracks.upload_ttl;
-        let expires = Timestamp::now().plus(ttl);
+        let expires = state.stores.clock().now().plus(ttl);
         let key = original_key(tenant.0, track.id);
         let put_url = upload_url_for(&state, &key, ttl).await?;
-        let created = state.stores.jobs.create_upload(&track, expires).await;
+        let created = state.stores.db.tracks.create_upload(&track, expires).await;
         created.map_err(ApiError::unavailable)?;
         Ok(Json(PresignView {
             upload_id: track.id.to_string(),
@@ -269,7 +268,7 @@ impl TracksApi {
         upload_id: Path<String>,
     ) -> poem::Result<Accepted> {
         let id = TrackId::parse(&upload_id).ok_or_else(|| ApiError::not_found("upload"))?;
-        let track = state.stores.jobs.track(tenant.0, id).await;
+        let track = state.stores.db.tracks.get(tenant.0, id).await;
         let track = track.map_err(ApiError::unavailable)?;
         let track = track.ok_or_else(|| ApiError::not_found("upload"))?;
         if track.state == RecordedState::Uploaded {
@@ -285,7 +284,8 @@ impl TracksApi {
         };
         let outcome = state
             .stores
-            .jobs
+            .db
+            .tracks
             .complete_upload(tenant.0, id, &ingest_job(&new))
             .await;
         match outcome.map_err(ApiError::unavailable)? {
@@ -319,13 +319,13 @@ impl TracksApi {
         track_id: Path<String>,
     ) -> poem::Result<Json<TrackView>> {
         let id = TrackId::parse(&track_id).ok_or_else(|| ApiError::not_found("track"))?;
-        let jobs = &state.stores.jobs;
-        let track = jobs
-            .track(tenant.0, id)
+        let tracks = &state.stores.db.tracks;
+        let track = tracks
+            .get(tenant.0, id)
             .await
             .map_err(ApiError::unavailable)?;
         let track = track.ok_or_else(|| ApiError::not_found("track"))?;
-        let track_jobs = jobs.track_jobs(&track).await;
+        let track_jobs = tracks.jobs(&track).await;
         let track_jobs = track_jobs.map_err(ApiError::unavailable)?;
         Ok(Json(track_view(&state, track, track_jobs).await?))
     }
@@ -494,7 +494,7 @@ async fn track_view(
         outputs,
         waveform,
         jobs: jobs.iter().map(TrackJobView::from).collect(),
-        urls_expire_at: Timestamp::now().plus(ttl).to_rfc3339(),
+        urls_expire_at: state.stores.clock().now().plus(ttl).to_rfc3339(),
         created_at: track.created_at.to_rfc3339(),
         updated_at: track.updated_at.to_rfc3339(),
     })

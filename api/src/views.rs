@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use mixdown_jobs::{
+    db::TrackRecord,
     model::{Job, JobError},
-    store::TrackRecord,
     time::Timestamp,
     tracks::{LoudnessRecord, OutputRecord, TrackMetadata},
 };

@@ -7,7 +7,6 @@ use mixdown_jobs::{
     kind::JobPayload,
     model::NewJob,
     objects::ObjectKey,
-    time::Timestamp,
     voice::{
         MAX_ENROLL_SAMPLES, SampleKeys, UserId, VoiceEnrollPayload, VoiceVerifyPayload,
         new_sample_key,
@@ -162,7 +161,7 @@ impl VoiceApi {
         user_id: Path<String>,
     ) -> poem::Result<Json<VoiceprintView>> {
         let user = parse_user(&user_id)?;
-        let stored = state.stores.jobs.voiceprint(tenant.0, &user).await;
+        let stored = state.stores.db.voice.print(tenant.0, &user).await;
         let stored = stored.map_err(ApiError::unavailable)?;
         let stored = stored.ok_or_else(|| ApiError::not_found("voiceprint"))?;
         Ok(Json(VoiceprintView {
@@ -185,8 +184,8 @@ impl VoiceApi {
         user_id: Path<String>,
     ) -> poem::Result<Forgotten> {
         let user = parse_user(&user_id)?;
-        let jobs = &state.stores.jobs;
-        let keys = jobs.voice_samples(tenant.0, &user).await;
+        let voice = &state.stores.db.voice;
+        let keys = voice.samples(tenant.0, &user).await;
         let keys = keys.map_err(ApiError::unavailable)?;
         for key in &keys {
             state
@@ -196,10 +195,11 @@ impl VoiceApi {
                 .await
                 .map_err(ApiError::unavailable)?;
         }
-        jobs.remove_voice_samples(&keys)
+        voice
+            .remove_samples(&keys)
             .await
             .map_err(ApiError::unavailable)?;
-        let forgot = jobs.forget_voice_user(tenant.0, &user).await;
+        let forgot = voice.forget_user(tenant.0, &user).await;
         if forgot.map_err(ApiError::unavailable)? || !keys.is_empty() {
             Ok(Forgotten::Gone)
         } else {
@@ -296,13 +296,15 @@ async fn check_unlocked(state: &AppState, tenant: TenantId, user: &UserId) -> Re
     let lockout = state.settings.voice.lockout;
     let locked = state
         .stores
-        .jobs
+        .db
+        .voice
         .verification_locked_until(tenant, user, lockout)
         .await;
     match locked.map_err(ApiError::unavailable)? {
         None => Ok(()),
         Some(until) => {
-            let wait = until.since(Timestamp::now()).as_secs_f64().ceil().max(1.0) as u64;
+            let now = state.stores.clock().now();
+            let wait = until.since(now).as_secs_f64().ceil().max(1.0) as u64;
             let message = format!(
                 "too many rejected verifications of {user}; try again after {}",
                 until.to_rfc3339()
@@ -326,16 +328,16 @@ async fn submit(
     keys: &[ObjectKey],
     payload: JobPayload,
 ) -> Result<Queued, ApiError> {
-    let jobs = &state.stores.jobs;
+    let voice = &state.stores.db.voice;
     let new = NewJob::with_defaults(tenant, payload);
-    let accepted = match jobs.add_voice_samples(tenant, user, keys).await {
+    let accepted = match voice.add_samples(tenant, user, keys).await {
         Ok(()) => state.stores.submit(&new).await,
         Err(err) => Err(err),
     };
     match accepted {
         Ok(inserted) => Ok(Queued::Accepted(Json(AcceptedView::from(&inserted.job)))),
         Err(err) => {
-            if let Err(e) = jobs.remove_voice_samples(keys).await {
+            if let Err(e) = voice.remove_samples(keys).await {
                 warn!(error = %e, "rows of rejected samples not removed");
             }
             discard(state, keys).await;

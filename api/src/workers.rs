@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use mixdown_jobs::store::RunningJob;
+use mixdown_jobs::db::RunningJob;
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, payload::Json};
 
@@ -57,10 +57,10 @@ impl WorkersApi {
     /// Lists live workers with their queues and in-flight attempts.
     #[oai(path = "/workers", method = "get")]
     async fn list(&self, state: Data<&AppState>, tenant: Tenant) -> poem::Result<Json<WorkerList>> {
-        let jobs = &state.stores.jobs;
-        let live = jobs.live_workers(state.settings.worker_dead_after).await;
+        let db = &state.stores.db;
+        let live = db.workers.live(state.settings.worker_dead_after).await;
         let live = live.map_err(ApiError::unavailable)?;
-        let running = jobs.running_jobs().await.map_err(ApiError::unavailable)?;
+        let running = db.jobs.running().await.map_err(ApiError::unavailable)?;
         let mut by_worker: HashMap<&str, Vec<&RunningJob>> = HashMap::new();
         for job in &running {
             by_worker

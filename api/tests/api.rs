@@ -85,7 +85,7 @@ impl TestApp {
 
     async fn with_limits(stores: Stores, voice: VoiceLimits, tracks: TrackLimits) -> Self {
         let tenant = format!("t-{}", mixdown_testkit::unique());
-        let key = stores.jobs.create_api_key(&tenant).await.unwrap();
+        let key = stores.db.tenants.create_key(&tenant).await.unwrap();
         let settings = ApiSettings {
             max_json_bytes: 4096,
             voice,
@@ -242,8 +242,9 @@ async fn keys_and_tenants_guard_every_job(app: &TestApp) {
     assert_eq!(read(wrong.send().await).await.0, StatusCode::UNAUTHORIZED);
     let other = app
         .stores
-        .jobs
-        .create_api_key("someone-else")
+        .db
+        .tenants
+        .create_key("someone-else")
         .await
         .unwrap()
         .key;
@@ -284,8 +285,9 @@ async fn an_idempotency_key_returns_the_first_job(app: &TestApp) {
     assert_eq!(first["job_id"], again["job_id"]);
     let other = app
         .stores
-        .jobs
-        .create_api_key("idem-other")
+        .db
+        .tenants
+        .create_key("idem-other")
         .await
         .unwrap()
         .key;
@@ -668,8 +670,8 @@ async fn a_job_end_is_reported_by_a_signed_post_retried_until_taken(app: &TestAp
 
     // Another tenant has another secret.
     let name = format!("o-{}", mixdown_testkit::unique());
-    let other = app.stores.jobs.create_api_key(&name).await.unwrap();
-    let theirs = app.stores.jobs.callback_secret(other.tenant_id).await;
+    let other = app.stores.db.tenants.create_key(&name).await.unwrap();
+    let theirs = app.stores.db.secrets.callback_secret(other.tenant_id).await;
     let theirs = theirs.unwrap();
     assert_ne!(theirs, secret);
     app.stop().await;

@@ -4,13 +4,14 @@
 
 pub mod backoff;
 pub mod callbacks;
+pub mod clock;
+pub mod db;
 pub mod ids;
 pub mod kind;
 pub mod metrics;
 pub mod model;
 pub mod objects;
 pub mod queue;
-pub mod store;
 mod stores;
 pub mod time;
 pub mod tracks;

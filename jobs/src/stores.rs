@@ -3,18 +3,19 @@
 use tracing::warn;
 
 use crate::{
+    clock::Clock,
+    db::{Database, Inserted, StoreError},
     metrics::Metrics,
     model::{Job, NewJob},
     objects::ObjectStore,
     queue::{Queue, QueueEntry},
-    store::{Inserted, JobStore, StoreError},
 };
 
-/// Handles to the job store, the queue and the object store, plus metrics.
+/// Handles to the database, the queue and the object store, plus metrics.
 #[derive(Debug, Clone)]
 pub struct Stores {
     /// The system of record.
-    pub jobs: JobStore,
+    pub db: Database,
     /// Carries job ids to workers.
     pub queue: Queue,
     /// Holds audio and outputs.
@@ -24,11 +25,16 @@ pub struct Stores {
 }
 
 impl Stores {
+    /// The clock every store reads.
+    pub fn clock(&self) -> &Clock {
+        self.db.clock()
+    }
+
     /// Accepts a job: records it, then pushes it to the queue. Once recorded
     /// the job is accepted even if the push fails, because the reconciler
     /// pushes recorded jobs the queue does not have.
     pub async fn submit(&self, new: &NewJob) -> Result<Inserted, StoreError> {
-        let inserted = self.jobs.insert_job(new).await?;
+        let inserted = self.db.jobs.insert(new).await?;
         if inserted.created {
             self.announce(&inserted.job).await;
         }

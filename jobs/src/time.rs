@@ -1,6 +1,6 @@
 //! Wall-clock instants as Unix milliseconds: the unit both databases store.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -11,14 +11,6 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 pub struct Timestamp(i64);
 
 impl Timestamp {
-    /// The current instant.
-    pub fn now() -> Self {
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Self(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
-    }
-
     /// Wraps a stored millisecond value.
     pub const fn from_millis(ms: i64) -> Self {
         Self(ms)

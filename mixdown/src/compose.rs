@@ -4,10 +4,11 @@
 use anyhow::{Context, bail};
 use mixdown_jobs::{
     Stores,
+    clock::Clock,
+    db::Database,
     metrics::Metrics,
     objects::{DirStore, ObjectStore, S3Store},
     queue::{EmbeddedQueue, Queue, RedisQueue},
-    store::JobStore,
 };
 use tracing::warn;
 
@@ -22,10 +23,10 @@ pub enum Mode {
     Fleet(&'static str),
 }
 
-/// The job store, migrated.
-pub async fn job_store(settings: &Settings) -> anyhow::Result<JobStore> {
+/// The database, migrated.
+pub async fn database(settings: &Settings) -> anyhow::Result<Database> {
     let store = match &settings.database_url {
-        Some(url) => JobStore::connect(url.expose())
+        Some(url) => Database::connect(url.expose(), Clock::System)
             .await
             .context("cannot connect to DATABASE_URL")?,
         None => {
@@ -36,7 +37,7 @@ pub async fn job_store(settings: &Settings) -> anyhow::Result<JobStore> {
                 )
             })?;
             let path = settings.data_dir.join("mixdown.db");
-            JobStore::open_sqlite(&path)
+            Database::open_sqlite(&path, Clock::System)
                 .await
                 .with_context(|| format!("cannot open {}", path.display()))?
         }
@@ -51,7 +52,7 @@ pub async fn job_store(settings: &Settings) -> anyhow::Result<JobStore> {
 /// All three stores.
 pub async fn stores(settings: &Settings, mode: Mode) -> anyhow::Result<Stores> {
     Ok(Stores {
-        jobs: job_store(settings).await?,
+        db: database(settings).await?,
         queue: queue(settings, mode).await?,
         objects: objects(settings).await?,
         metrics: Metrics::new(),
@@ -61,11 +62,11 @@ pub async fn stores(settings: &Settings, mode: Mode) -> anyhow::Result<Stores> {
 async fn queue(settings: &Settings, mode: Mode) -> anyhow::Result<Queue> {
     match (&settings.redis_url, mode) {
         (Some(url), _) => Ok(Queue::Redis(
-            RedisQueue::connect(url.expose(), &settings.redis_prefix)
+            RedisQueue::connect(url.expose(), &settings.redis_prefix, Clock::System)
                 .await
                 .context("cannot connect to REDIS_URL")?,
         )),
-        (None, Mode::Embedded) => Ok(Queue::Embedded(EmbeddedQueue::new())),
+        (None, Mode::Embedded) => Ok(Queue::Embedded(EmbeddedQueue::new(Clock::System))),
         (None, Mode::Fleet(role)) => bail!(
             "REDIS_URL is not set: `mixdown {role}` shares work with other processes through \
              Redis (the embedded queue exists only inside `mixdown dev`)"

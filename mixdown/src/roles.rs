@@ -6,8 +6,8 @@ use anyhow::{Context, bail};
 use mixdown_api::{ApiSettings, AppState, TrackLimits, VoiceLimits};
 use mixdown_jobs::{
     Stores,
+    db::TenantRepo,
     kind::JobKind,
-    store::JobStore,
     voice::{VoiceKey, VoiceKeys},
 };
 use mixdown_worker::{
@@ -29,7 +29,7 @@ use crate::{
 /// `mixdown dev`: API and workers for every queue, embedded stores.
 pub async fn dev(settings: Settings) -> anyhow::Result<()> {
     let stores = compose::stores(&settings, Mode::Embedded).await?;
-    let key = dev_key(&stores.jobs, &settings.data_dir).await?;
+    let key = dev_key(&stores.db.tenants, &settings.data_dir).await?;
     let voice_key = dev_voice_key(&settings)?;
     let stop = stop_on_signal();
     let worker_settings = worker_settings(&settings, JobKind::ALL.to_vec(), Some(voice_key));
@@ -83,15 +83,15 @@ pub async fn worker(settings: Settings, queues: Vec<JobKind>) -> anyhow::Result<
 
 /// `mixdown migrate`.
 pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    compose::job_store(&settings).await?;
+    compose::database(&settings).await?;
     println!("database is up to date");
     Ok(())
 }
 
 /// `mixdown keys create`: prints the new key as the last word.
 pub async fn create_key(settings: Settings, tenant: &str) -> anyhow::Result<()> {
-    let store = compose::job_store(&settings).await?;
-    let key = store.create_api_key(tenant).await?;
+    let db = compose::database(&settings).await?;
+    let key = db.tenants.create_key(tenant).await?;
     println!(
         "Created an API key for tenant {tenant:?} ({}); it is shown only now: {}",
         key.tenant_id, key.key
@@ -169,15 +169,15 @@ fn worker_settings(
 }
 
 /// The dev tenant's key, kept in the data directory so it survives restarts.
-async fn dev_key(store: &JobStore, data_dir: &Path) -> anyhow::Result<String> {
+async fn dev_key(tenants: &TenantRepo, data_dir: &Path) -> anyhow::Result<String> {
     let path = data_dir.join("dev-api-key");
     if let Ok(key) = std::fs::read_to_string(&path) {
         let key = key.trim().to_owned();
-        if store.tenant_for_key(&key).await?.is_some() {
+        if tenants.tenant_for_key(&key).await?.is_some() {
             return Ok(key);
         }
     }
-    let key = store.create_api_key("dev").await?.key;
+    let key = tenants.create_key("dev").await?.key;
     write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(key)
 }

@@ -5,10 +5,11 @@ use std::path::Path;
 
 use mixdown_jobs::{
     Stores,
+    clock::Clock,
+    db::Database,
     metrics::Metrics,
     objects::{DirStore, ObjectStore, S3Settings, S3Store},
     queue::{EmbeddedQueue, Queue, RedisQueue},
-    store::JobStore,
 };
 use sqlx::{AnyPool, AssertSqlSafe};
 use tempfile::TempDir;
@@ -109,20 +110,27 @@ pub struct FleetStores {
 }
 
 impl FleetStores {
-    /// Fresh Postgres database, Redis namespace and bucket.
+    /// Fresh Postgres database, Redis namespace and bucket, on the system clock.
     pub async fn create() -> Self {
+        Self::with_clock(Clock::System).await
+    }
+
+    /// Fresh Postgres database, Redis namespace and bucket, reading time from `clock`.
+    pub async fn with_clock(clock: Clock) -> Self {
         let database = TestDatabase::create().await;
-        let jobs = JobStore::connect(&database.url).await.expect("connect");
-        jobs.migrate().await.expect("migrate");
+        let db = Database::connect(&database.url, clock.clone())
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
         let redis_prefix = format!("mixdown-test-{}", unique());
-        let queue = RedisQueue::connect(&redis_url(), &redis_prefix)
+        let queue = RedisQueue::connect(&redis_url(), &redis_prefix, clock)
             .await
             .expect("connect to test Redis");
         let s3 = s3_settings();
         let bucket = S3Store::connect(&s3).await;
         bucket.ensure_bucket().await.expect("create test bucket");
         let stores = Stores {
-            jobs,
+            db,
             queue: Queue::Redis(queue),
             objects: ObjectStore::S3(bucket),
             metrics: Metrics::new(),
@@ -137,30 +145,36 @@ impl FleetStores {
 
     /// Closes the pool and drops the database.
     pub async fn cleanup(self) {
-        self.stores.jobs.close().await;
+        self.stores.db.close().await;
         self.database.drop_database().await;
     }
 }
 
-/// The embedded stores in a temporary directory (kept alive by the `TempDir`).
+/// The embedded stores in a temporary directory (kept alive by the
+/// `TempDir`), on the system clock.
 pub async fn embedded_stores() -> (Stores, TempDir) {
+    embedded_stores_with_clock(Clock::System).await
+}
+
+/// The embedded stores in a temporary directory, reading time from `clock`.
+pub async fn embedded_stores_with_clock(clock: Clock) -> (Stores, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let stores = embedded_stores_in(dir.path()).await;
+    let stores = embedded_stores_in(dir.path(), clock).await;
     (stores, dir)
 }
 
-/// The embedded stores under `dir`.
-pub async fn embedded_stores_in(dir: &Path) -> Stores {
-    let jobs = JobStore::open_sqlite(&dir.join("mixdown.db"))
+/// The embedded stores under `dir`, reading time from `clock`.
+async fn embedded_stores_in(dir: &Path, clock: Clock) -> Stores {
+    let db = Database::open_sqlite(&dir.join("mixdown.db"), clock.clone())
         .await
         .expect("open SQLite");
-    jobs.migrate().await.expect("migrate");
+    db.migrate().await.expect("migrate");
     let objects = DirStore::open(&dir.join("objects"))
         .await
         .expect("dir store");
     Stores {
-        jobs,
-        queue: Queue::Embedded(EmbeddedQueue::new()),
+        db,
+        queue: Queue::Embedded(EmbeddedQueue::new(clock)),
         objects: ObjectStore::Dir(objects),
         metrics: Metrics::new(),
     }

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use mixdown_jobs::{
     Stores,
+    db::{ClaimedJob, StoreError},
     ids::WorkerId,
     model::JobError,
     objects::ObjectError,
-    store::{ClaimedJob, StoreError},
 };
 use tokio_util::sync::CancellationToken;
 

@@ -12,11 +12,10 @@ use futures::FutureExt;
 use mixdown_jobs::{
     Stores,
     backoff::Backoff,
+    db::{ClaimedJob, Finish},
     ids::{JobId, WorkerId},
     kind::Timeouts,
     model::{JobError, Outcome},
-    store::{ClaimedJob, Finish},
-    time::Timestamp,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span, warn};
@@ -78,7 +77,7 @@ impl Executor {
     async fn execute_in_span(&self, job: ClaimedJob) {
         let kind = job.kind().as_str();
         let metrics = &self.stores.metrics;
-        let wait = Timestamp::now().since(job.run_at);
+        let wait = self.stores.clock().now().since(job.run_at);
         metrics
             .job_wait
             .with_label_values(&[kind])
@@ -117,9 +116,12 @@ impl Executor {
         let retry_at = match &outcome {
             Outcome::Failed {
                 retryable: true, ..
-            } if job.attempt < job.max_attempts => {
-                Some(Timestamp::now().plus(self.backoff.delay(job.attempt)))
-            }
+            } if job.attempt < job.max_attempts => Some(
+                self.stores
+                    .clock()
+                    .now()
+                    .plus(self.backoff.delay(job.attempt)),
+            ),
             _ => None,
         };
         if let Outcome::Failed { error, .. } = &outcome {

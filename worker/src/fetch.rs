@@ -14,7 +14,7 @@ use std::{
 
 use futures::{StreamExt, stream::BoxStream};
 use mixdown_jobs::{
-    Stores, ids::JobId, ids::WorkerId, queue::QueueError, store::ClaimedJob, store::StoreError,
+    Stores, db::ClaimedJob, db::StoreError, ids::JobId, ids::WorkerId, queue::QueueError,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -187,7 +187,7 @@ impl Fetcher {
         }
         let ids: Vec<JobId> = leases.iter().map(|l| l.id).collect();
         let popped = started.elapsed();
-        let claimed = self.stores.jobs.claim_jobs(&ids, &self.worker_id).await?;
+        let claimed = self.stores.db.jobs.claim(&ids, &self.worker_id).await?;
         debug!(
             queue,
             free,

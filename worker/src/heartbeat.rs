@@ -9,9 +9,8 @@
 use std::{thread::JoinHandle, time::Duration};
 
 use mixdown_jobs::{
+    db::{Database, WorkerRecord},
     metrics::Metrics,
-    store::{JobStore, WorkerRecord},
-    time::Timestamp,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -20,7 +19,7 @@ use crate::execute::CancelRegistry;
 
 /// What the heartbeat thread needs.
 pub(crate) struct Heartbeat {
-    pub jobs: JobStore,
+    pub db: Database,
     pub metrics: Metrics,
     pub record: WorkerRecord,
     pub cancels: CancelRegistry,
@@ -46,7 +45,7 @@ impl Heartbeat {
     async fn run(self, stop: CancellationToken) {
         let mut tick = tokio::time::interval(self.every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut own: Option<JobStore> = None;
+        let mut own: Option<Database> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -55,7 +54,7 @@ impl Heartbeat {
             // Connections belong to the runtime that opened them, so this
             // thread opens its own (again after a failure).
             if own.is_none() {
-                match self.jobs.reopen_alone().await {
+                match self.db.reopen_alone().await {
                     Ok(store) => own = Some(store),
                     Err(err) => warn!(error = %err, "heartbeat cannot reach the database"),
                 }
@@ -69,14 +68,14 @@ impl Heartbeat {
     }
 
     /// One beat; false when the connection failed.
-    async fn beat(&self, store: &JobStore) -> bool {
+    async fn beat(&self, db: &Database) -> bool {
         let limit = self.every.max(Duration::from_secs(1));
-        let beat = tokio::time::timeout(limit, store.heartbeat(&self.record)).await;
+        let beat = tokio::time::timeout(limit, db.workers.heartbeat(&self.record)).await;
         match beat {
             Ok(Ok(())) => self
                 .metrics
                 .worker_heartbeat
-                .set(Timestamp::now().millis() / 1000),
+                .set(db.clock().now().millis() / 1000),
             Ok(Err(err)) => {
                 warn!(error = %err, "heartbeat failed");
                 return false;
@@ -86,7 +85,7 @@ impl Heartbeat {
                 return false;
             }
         }
-        match tokio::time::timeout(limit, store.cancel_requests(&self.record.id)).await {
+        match tokio::time::timeout(limit, db.jobs.cancel_requests(&self.record.id)).await {
             Ok(Ok(ids)) => self.cancels.cancel(&ids),
             Ok(Err(err)) => warn!(error = %err, "reading cancellation requests failed"),
             Err(_) => warn!("reading cancellation requests timed out"),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mixdown_jobs::{Stores, time::Timestamp};
+use mixdown_jobs::Stores;
 use tracing::{info, warn};
 
 use crate::reconciler::ReconcileError;
@@ -43,11 +43,11 @@ pub(crate) async fn sweep(
     stores: &Stores,
     settings: &JanitorSettings,
 ) -> Result<(), ReconcileError> {
-    let now = Timestamp::now();
-    let jobs = &stores.jobs;
+    let now = stores.clock().now();
+    let (tracks, voice) = (&stores.db.tracks, &stores.db.voice);
     let mut uploads = 0;
-    for track in jobs.expired_uploads(now, BATCH).await? {
-        if jobs.delete_expired_upload(track.id).await? {
+    for track in tracks.expired_uploads(now, BATCH).await? {
+        if tracks.delete_expired_upload(track.id).await? {
             // Deleted after the row, so a row never points at nothing.
             if let Err(err) = stores.objects.delete(&track.original_key).await {
                 warn!(key = %track.original_key, error = %err, "expired upload not deleted");
@@ -55,21 +55,18 @@ pub(crate) async fn sweep(
             uploads += 1;
         }
     }
-    let attempts = jobs
-        .prune_voice_attempts(now.minus(settings.attempt_retention))
+    let attempts = voice
+        .prune_attempts(now.minus(settings.attempt_retention))
         .await?;
-    jobs.prune_forgotten_users(now.minus(FORGOTTEN_RETENTION))
+    voice
+        .prune_forgotten_users(now.minus(FORGOTTEN_RETENTION))
         .await?;
     let mut samples = 0;
     if let Some(retention) = settings.sample_retention {
-        for key in jobs
-            .voice_samples_before(now.minus(retention), BATCH)
-            .await?
-        {
+        for key in voice.samples_before(now.minus(retention), BATCH).await? {
             match stores.objects.delete(&key).await {
                 Ok(()) => {
-                    jobs.remove_voice_samples(std::slice::from_ref(&key))
-                        .await?;
+                    voice.remove_samples(std::slice::from_ref(&key)).await?;
                     samples += 1;
                 }
                 Err(err) => warn!(key = %key, error = %err, "left-behind sample not deleted"),

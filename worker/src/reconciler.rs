@@ -13,14 +13,14 @@
 
 use std::{
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use mixdown_jobs::{
     Stores,
+    db::StoreError,
     ids::JobId,
     queue::{QueueEntry, QueueError},
-    store::StoreError,
     time::Timestamp,
 };
 use tokio_util::sync::CancellationToken;
@@ -61,7 +61,7 @@ pub struct Reconciler {
     stores: Stores,
     settings: ReconcilerSettings,
     holder: String,
-    last_sweep: Arc<Mutex<Option<Instant>>>,
+    last_sweep: Arc<Mutex<Option<Timestamp>>>,
 }
 
 impl Reconciler {
@@ -105,6 +105,7 @@ impl Reconciler {
         }
         let recovered = self
             .stores
+            .db
             .jobs
             .recover_orphans(self.settings.dead_after)
             .await?;
@@ -113,7 +114,7 @@ impl Reconciler {
             self.count(&recovered, |m| &m.jobs_recovered);
             queue.push(&recovered).await?;
         }
-        let now = Timestamp::now();
+        let now = self.stores.clock().now();
         let mark = queue.redrive_mark().await?;
         // Without a mark the queue may have lost anything, however recent.
         let upto = if mark.is_some() {
@@ -132,7 +133,7 @@ impl Reconciler {
         queue
             .set_redrive_mark(now.minus(self.settings.grace))
             .await?;
-        let callbacks = self.stores.jobs.record_due_callbacks(PAGE).await?;
+        let callbacks = self.stores.db.jobs.record_due_callbacks(PAGE).await?;
         if !callbacks.is_empty() {
             queue.push(&callbacks).await?;
         }
@@ -147,9 +148,10 @@ impl Reconciler {
         let Ok(mut last) = self.last_sweep.lock() else {
             return false;
         };
-        let due = last.is_none_or(|at| at.elapsed() >= self.settings.janitor.every);
+        let now = self.stores.clock().now();
+        let due = last.is_none_or(|at| now.since(at) >= self.settings.janitor.every);
         if due {
-            *last = Some(Instant::now());
+            *last = Some(now);
         }
         due
     }
@@ -160,6 +162,7 @@ impl Reconciler {
         loop {
             let page = self
                 .stores
+                .db
                 .jobs
                 .queued_changed_between(after, upto, PAGE)
                 .await?;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mixdown_jobs::{Stores, store::Finish};
+use mixdown_jobs::{Stores, db::Finish};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -73,7 +73,7 @@ async fn run(mut rx: mpsc::Receiver<Message>, stores: Stores) {
 async fn write(stores: &Stores, batch: &[Finish]) {
     let mut delay = Duration::from_millis(50);
     loop {
-        match stores.jobs.finish_attempts(batch).await {
+        match stores.db.jobs.finish(batch).await {
             Ok(requeue) => return stores.push_recorded(&requeue).await,
             Err(err) => {
                 warn!(error = %err, jobs = batch.len(), "recording attempts failed; retrying");

@@ -9,10 +9,9 @@ use apalis_core::{task::data::Data, worker::builder::WorkerBuilder};
 use mixdown_jobs::{
     Stores,
     backoff::Backoff,
+    db::{StoreError, WorkerRecord},
     ids::WorkerId,
     kind::{JobKind, Timeouts},
-    store::{StoreError, WorkerRecord},
-    time::Timestamp,
 };
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -103,18 +102,18 @@ pub async fn run_worker(
         concurrency: settings.concurrency as u32,
         hostname: host,
         pid: std::process::id(),
-        started_at: Timestamp::now(),
-        last_seen: Timestamp::now(),
+        started_at: stores.clock().now(),
+        last_seen: stores.clock().now(),
     };
     // Registered before the first claim, so the reconciler never takes our
     // jobs for orphans.
-    stores.jobs.heartbeat(&record).await?;
+    stores.db.workers.heartbeat(&record).await?;
     info!(worker_id = %record.id, queues = ?record.queues, "worker started");
     let recorder = Recorder::spawn(stores.clone());
     let cancels = CancelRegistry::default();
     let background = CancellationToken::new();
     let beat = Heartbeat {
-        jobs: stores.jobs.clone(),
+        db: stores.db.clone(),
         metrics: stores.metrics.clone(),
         record: record.clone(),
         cancels: cancels.clone(),
@@ -169,7 +168,7 @@ pub async fn run_worker(
     }
     background.cancel();
     let _ = tokio::task::spawn_blocking(move || beat.join()).await;
-    stores.jobs.remove_worker(&record.id).await?;
+    stores.db.workers.remove(&record.id).await?;
     info!(worker_id = %record.id, "worker stopped");
     Ok(())
 }
@@ -178,7 +177,7 @@ pub async fn run_worker(
 /// many. On failure they are left to the reconciler, which counts them as
 /// attempts of a lost worker.
 async fn hand_back(stores: &Stores, worker: &WorkerId) -> usize {
-    match stores.jobs.release_attempts(worker).await {
+    match stores.db.jobs.release(worker).await {
         Ok(entries) => {
             stores.push_recorded(&entries).await;
             entries.len()

@@ -6,8 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use mixdown_jobs::{
     Stores,
+    clock::ManualClock,
+    db::{NewTrack, ScoredAttempt},
     ids::{JobId, TrackId},
-    store::{NewTrack, ScoredAttempt},
     time::Timestamp,
     tracks::{TrackPresets, original_key},
     voice::{Lockout, UserId, new_sample_key},
@@ -17,15 +18,17 @@ use mixdown_worker::{JanitorSettings, Reconciler, ReconcilerSettings};
 
 #[tokio::test]
 async fn the_janitor_sweeps_the_fleet_stores() {
-    let fleet = mixdown_testkit::FleetStores::create().await;
-    sweeps_what_is_old_enough(&fleet.stores).await;
+    let clock = ManualClock::new();
+    let fleet = mixdown_testkit::FleetStores::with_clock(clock.clone().into()).await;
+    sweeps_what_is_old_enough(&fleet.stores, &clock).await;
     fleet.cleanup().await;
 }
 
 #[tokio::test]
 async fn the_janitor_sweeps_the_embedded_stores() {
-    let (stores, _dir) = mixdown_testkit::embedded_stores().await;
-    sweeps_what_is_old_enough(&stores).await;
+    let clock = ManualClock::new();
+    let (stores, _dir) = mixdown_testkit::embedded_stores_with_clock(clock.clone().into()).await;
+    sweeps_what_is_old_enough(&stores, &clock).await;
 }
 
 fn reconciler(stores: &Stores, sample_retention: Option<Duration>) -> Reconciler {
@@ -57,7 +60,12 @@ async fn upload(
         callback_url: None,
         presets: TrackPresets::new(default_presets()).unwrap(),
     };
-    stores.jobs.create_upload(&track, expires).await.unwrap();
+    stores
+        .db
+        .tracks
+        .create_upload(&track, expires)
+        .await
+        .unwrap();
     let key = original_key(tenant, track.id);
     stores
         .objects
@@ -67,28 +75,20 @@ async fn upload(
     track.id
 }
 
-async fn sweeps_what_is_old_enough(stores: &Stores) {
-    let jobs = &stores.jobs;
-    let tenant = jobs.create_api_key("janitor").await.unwrap().tenant_id;
-    let expired = upload(
-        stores,
-        tenant,
-        Timestamp::now().minus(Duration::from_secs(1)),
-    )
-    .await;
-    let open = upload(
-        stores,
-        tenant,
-        Timestamp::now().plus(Duration::from_secs(600)),
-    )
-    .await;
+async fn sweeps_what_is_old_enough(stores: &Stores, clock: &ManualClock) {
+    let (tracks, voice) = (&stores.db.tracks, &stores.db.voice);
+    let tenant = stores.db.tenants.create_key("janitor").await;
+    let tenant = tenant.unwrap().tenant_id;
+    let expired = upload(stores, tenant, clock.now().minus(Duration::from_secs(1))).await;
+    let open = upload(stores, tenant, clock.now().plus(Duration::from_secs(600))).await;
     let user = UserId::parse("ann").unwrap();
     let rejected = ScoredAttempt {
         job_id: JobId::new(),
         accepted: false,
         score: 0.1,
     };
-    jobs.record_verification(tenant, &user, rejected)
+    voice
+        .record_verification(tenant, &user, rejected)
         .await
         .unwrap();
     let sample = new_sample_key(tenant);
@@ -96,7 +96,7 @@ async fn sweeps_what_is_old_enough(stores: &Stores) {
         .objects
         .put_bytes(&sample, Bytes::from_static(b"RIFF"));
     stored.await.unwrap();
-    let listed = jobs.add_voice_samples(tenant, &user, std::slice::from_ref(&sample));
+    let listed = voice.add_samples(tenant, &user, std::slice::from_ref(&sample));
     listed.await.unwrap();
     let lockout = Lockout {
         max_failures: 1,
@@ -105,32 +105,36 @@ async fn sweeps_what_is_old_enough(stores: &Stores) {
 
     // Samples kept on purpose stay, young history stays, expired uploads go.
     assert!(reconciler(stores, None).pass().await.unwrap());
-    let locked = jobs.verification_locked_until(tenant, &user, lockout).await;
+    let locked = voice
+        .verification_locked_until(tenant, &user, lockout)
+        .await;
     assert!(locked.unwrap().is_some(), "young history swept");
     assert_eq!(
-        jobs.voice_samples(tenant, &user).await.unwrap(),
+        voice.samples(tenant, &user).await.unwrap(),
         std::slice::from_ref(&sample)
     );
     assert!(
-        jobs.track(tenant, expired).await.unwrap().is_none(),
+        tracks.get(tenant, expired).await.unwrap().is_none(),
         "expired upload kept"
     );
     let gone = stores.objects.size(&original_key(tenant, expired)).await;
     assert!(gone.unwrap().is_none(), "expired upload's object kept");
     assert!(
-        jobs.track(tenant, open).await.unwrap().is_some(),
+        tracks.get(tenant, open).await.unwrap().is_some(),
         "open upload swept"
     );
     let kept = stores.objects.size(&original_key(tenant, open)).await;
     assert!(kept.unwrap().is_some(), "open upload's object swept");
 
     // Once old enough, history and left-behind samples go too.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    clock.advance(Duration::from_millis(300));
     let sweep = reconciler(stores, Some(Duration::from_millis(200)));
     assert!(sweep.pass().await.unwrap());
-    let locked = jobs.verification_locked_until(tenant, &user, lockout).await;
+    let locked = voice
+        .verification_locked_until(tenant, &user, lockout)
+        .await;
     assert!(locked.unwrap().is_none(), "old history kept");
-    assert!(jobs.voice_samples(tenant, &user).await.unwrap().is_empty());
+    assert!(voice.samples(tenant, &user).await.unwrap().is_empty());
     assert!(stores.objects.size(&sample).await.unwrap().is_none());
-    assert!(jobs.track(tenant, open).await.unwrap().is_some());
+    assert!(tracks.get(tenant, open).await.unwrap().is_some());
 }

@@ -566,12 +566,7 @@ async fn bad_uploads_are_refused_and_leave_nothing(app: &TestApp) {
         limit: 10,
         ..Default::default()
     };
-    let listed = app
-        .stores
-        .jobs
-        .list_jobs(app.tenant, &filter)
-        .await
-        .unwrap();
+    let listed = app.stores.db.jobs.list(app.tenant, &filter).await.unwrap();
     assert!(listed.is_empty(), "a refused upload made a job");
     app.stop().await;
 }

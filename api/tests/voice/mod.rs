@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use mixdown_api::VoiceLimits;
 use mixdown_jobs::{
     Stores,
+    db::ScoredAttempt,
     ids::JobId,
     objects::{ObjectKey, ObjectStore},
-    store::ScoredAttempt,
     voice::{Lockout, UserId, VoiceKey, VoiceKeys},
 };
 use mixdown_worker::VoiceSettings;
@@ -175,8 +175,9 @@ impl TestApp {
         let user = UserId::parse(p["user_id"].as_str().unwrap()).unwrap();
         let rows = self
             .stores
-            .jobs
-            .voice_samples(self.tenant, &user)
+            .db
+            .voice
+            .samples(self.tenant, &user)
             .await
             .unwrap();
         assert_eq!(rows, Vec::new());
@@ -208,8 +209,9 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
     let alice = UserId::parse("alice").unwrap();
     let stored = app
         .stores
-        .jobs
-        .voiceprint(app.tenant, &alice)
+        .db
+        .voice
+        .print(app.tenant, &alice)
         .await
         .unwrap()
         .unwrap();
@@ -237,8 +239,9 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
 
     let other = app
         .stores
-        .jobs
-        .create_api_key(&format!("o-{}", mixdown_testkit::unique()))
+        .db
+        .tenants
+        .create_key(&format!("o-{}", mixdown_testkit::unique()))
         .await
         .unwrap();
     let theirs = format!("Bearer {}", other.key);
@@ -337,7 +340,8 @@ async fn repeated_rejections_lock_verification_unless_the_lock_is_off(app: &Test
             score,
         };
         app.stores
-            .jobs
+            .db
+            .voice
             .record_verification(app.tenant, &carol, attempt)
             .await
             .unwrap();
@@ -370,7 +374,8 @@ async fn repeated_rejections_lock_verification_unless_the_lock_is_off(app: &Test
         };
         unlocked
             .stores
-            .jobs
+            .db
+            .voice
             .record_verification(unlocked.tenant, &carol, attempt)
             .await
             .unwrap();
@@ -506,8 +511,9 @@ async fn bad_voice_uploads_get_precise_errors_and_leave_nothing(app: &TestApp) {
     let dave = UserId::parse("dave").unwrap();
     assert_eq!(
         app.stores
-            .jobs
-            .voice_samples(app.tenant, &dave)
+            .db
+            .voice
+            .samples(app.tenant, &dave)
             .await
             .unwrap(),
         Vec::new()

@@ -11,7 +11,7 @@ use std::{
 use tokio::sync::Notify;
 
 use super::{Lease, QueueDepth, QueueEntry, ready_score};
-use crate::{ids::JobId, model::Priority, time::Timestamp};
+use crate::{clock::Clock, ids::JobId, model::Priority, time::Timestamp};
 
 #[derive(Debug, Default)]
 struct Lane {
@@ -96,16 +96,21 @@ struct State {
 }
 
 /// A queue in this process's memory; clones share it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EmbeddedQueue {
     state: Arc<Mutex<State>>,
     pushed: Arc<Notify>,
+    clock: Clock,
 }
 
 impl EmbeddedQueue {
-    /// An empty queue.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty queue that tells due from scheduled by `clock`.
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            state: Arc::default(),
+            pushed: Arc::default(),
+            clock,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -114,7 +119,7 @@ impl EmbeddedQueue {
     }
 
     pub(super) fn push(&self, entries: &[QueueEntry]) {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         {
             let mut state = self.state();
             for e in entries {
@@ -134,7 +139,7 @@ impl EmbeddedQueue {
         let Some(lane) = state.lanes.get_mut(queue) else {
             return Vec::new();
         };
-        let now = Timestamp::now();
+        let now = self.clock.now();
         lane.return_expired_leases(now);
         lane.promote_due(now);
         lane.lease(max, now.plus(lease))
@@ -153,7 +158,7 @@ impl EmbeddedQueue {
             .lanes
             .get(queue)
             .and_then(|l| l.scheduled.first().map(|(t, _)| *t));
-        let wait = next_due.map_or(limit, |t| t.since(Timestamp::now()).min(limit));
+        let wait = next_due.map_or(limit, |t| t.since(self.clock.now()).min(limit));
         let _ = tokio::time::timeout(wait, notified).await;
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::{Script, aio::ConnectionManager};
 
 use super::{Lease, PRIORITY_STRIDE, QueueDepth, QueueEntry, QueueError};
-use crate::{model::Priority, time::Timestamp};
+use crate::{clock::Clock, model::Priority, time::Timestamp};
 
 /// Returns expired leases (ids popped by a process that never claimed them)
 /// and at most 1,000 due scheduled entries to the ready set, then leases up
@@ -59,6 +59,7 @@ return 0
 pub struct RedisQueue {
     conn: ConnectionManager,
     prefix: String,
+    clock: Clock,
     pop: Script,
     lead: Script,
 }
@@ -72,13 +73,15 @@ impl std::fmt::Debug for RedisQueue {
 }
 
 impl RedisQueue {
-    /// Connects to `url`; keys are named `{prefix}:…`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
+    /// Connects to `url`; keys are named `{prefix}:…`. Due times are read
+    /// from `clock`, not from Redis: they are the database's times.
+    pub async fn connect(url: &str, prefix: &str, clock: Clock) -> Result<Self, QueueError> {
         let client = redis::Client::open(url)?;
         let conn = ConnectionManager::new(client).await?;
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
+            clock,
             pop: Script::new(POP_SCRIPT),
             lead: Script::new(LEAD_SCRIPT),
         })
@@ -101,7 +104,7 @@ impl RedisQueue {
     }
 
     async fn push_chunk(&self, entries: &[QueueEntry]) -> Result<(), QueueError> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let mut pipe = redis::pipe();
         for e in entries {
             if e.run_at <= now {
@@ -126,7 +129,7 @@ impl RedisQueue {
         max: usize,
         lease: Duration,
     ) -> Result<Vec<Lease>, QueueError> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let members: Vec<String> = self
             .pop
             .key(self.key(queue, "ready"))

@@ -1,14 +1,15 @@
-//! The job store contract, on Postgres and on SQLite.
+//! The jobs repository contract, on Postgres and on SQLite.
 
 use std::time::Duration;
 
 use crate::tenant;
 use mixdown_jobs::{
     callbacks::CallbackPayload,
+    clock::ManualClock,
+    db::{CancelOutcome, Database, Finish, RetryOutcome, WorkerRecord},
     ids::{JobId, TenantId, WorkerId},
     kind::{JobKind, JobPayload, NoopPayload},
     model::{JobError, JobFilter, JobState, MaxAttempts, NewJob, Outcome, Priority},
-    store::{CancelOutcome, Finish, JobStore, RetryOutcome, WorkerRecord},
     time::Timestamp,
 };
 use serde_json::json;
@@ -24,10 +25,8 @@ contract!(
     listing_filters_and_pages_newest_first,
     jobs_of_silent_workers_are_taken_back,
     recently_changed_queued_jobs_are_found_for_redrive,
-    api_keys_resolve_to_their_tenant,
     a_draining_worker_hands_back_its_attempts_uncounted,
     running_jobs_and_the_oldest_due_job_are_visible,
-    a_second_handle_reaches_the_same_database,
     every_end_of_a_job_with_a_callback_is_reported_once,
 );
 
@@ -49,8 +48,8 @@ fn worker() -> WorkerId {
     WorkerId::generate("contract")
 }
 
-async fn beat(store: &JobStore, id: &WorkerId) {
-    let now = Timestamp::now();
+async fn beat(db: &Database, clock: &ManualClock, id: &WorkerId) {
+    let now = clock.now();
     let record = WorkerRecord {
         id: id.clone(),
         queues: vec!["noop".into()],
@@ -60,7 +59,7 @@ async fn beat(store: &JobStore, id: &WorkerId) {
         started_at: now,
         last_seen: now,
     };
-    store.heartbeat(&record).await.unwrap();
+    db.workers.heartbeat(&record).await.unwrap();
 }
 
 fn success(id: JobId, attempt: u32) -> Finish {
@@ -88,14 +87,14 @@ fn failure(id: JobId, attempt: u32, retry_at: Option<Timestamp>) -> Finish {
     }
 }
 
-async fn a_job_is_recorded_queued_and_only_its_tenant_sees_it(store: &JobStore) {
-    let (a, b) = (tenant(store).await, tenant(store).await);
+async fn a_job_is_recorded_queued_and_only_its_tenant_sees_it(db: &Database, _clock: &ManualClock) {
+    let (a, b) = (tenant(db).await, tenant(db).await);
     let mut new = noop(a, 0);
     new.priority = Priority::new(7).unwrap();
     new.callback_url = Some("https://example.test/hook".into());
-    let inserted = store.insert_job(&new).await.unwrap();
+    let inserted = db.jobs.insert(&new).await.unwrap();
     assert!(inserted.created);
-    let job = store.get_job(a, inserted.job.id).await.unwrap().unwrap();
+    let job = db.jobs.get(a, inserted.job.id).await.unwrap().unwrap();
     assert_eq!(job, inserted.job);
     assert_eq!(job.state, JobState::Queued);
     assert_eq!(
@@ -108,29 +107,29 @@ async fn a_job_is_recorded_queued_and_only_its_tenant_sees_it(store: &JobStore) 
         Some("https://example.test/hook")
     );
     assert!(job.result.is_none() && job.error.is_none() && job.finished_at.is_none());
-    assert!(store.get_job(b, job.id).await.unwrap().is_none());
-    assert!(store.get_job(a, JobId::new()).await.unwrap().is_none());
+    assert!(db.jobs.get(b, job.id).await.unwrap().is_none());
+    assert!(db.jobs.get(a, JobId::new()).await.unwrap().is_none());
 }
 
-async fn an_idempotency_key_returns_the_first_job_per_tenant(store: &JobStore) {
-    let (a, b) = (tenant(store).await, tenant(store).await);
+async fn an_idempotency_key_returns_the_first_job_per_tenant(db: &Database, _clock: &ManualClock) {
+    let (a, b) = (tenant(db).await, tenant(db).await);
     let mut new = noop(a, 0);
     new.idempotency_key = Some("order-42".into());
-    let first = store.insert_job(&new).await.unwrap();
-    let again = store.insert_job(&new).await.unwrap();
+    let first = db.jobs.insert(&new).await.unwrap();
+    let again = db.jobs.insert(&new).await.unwrap();
     assert!(first.created && !again.created);
     assert_eq!(first.job.id, again.job.id);
     new.tenant_id = b;
-    let other = store.insert_job(&new).await.unwrap();
+    let other = db.jobs.insert(&new).await.unwrap();
     assert!(other.created);
     assert_ne!(other.job.id, first.job.id);
 }
 
-async fn a_job_is_claimed_once_per_attempt(store: &JobStore) {
-    let t = tenant(store).await;
-    let job = store.insert_job(&noop(t, 0)).await.unwrap().job;
+async fn a_job_is_claimed_once_per_attempt(db: &Database, _clock: &ManualClock) {
+    let t = tenant(db).await;
+    let job = db.jobs.insert(&noop(t, 0)).await.unwrap().job;
     let w = worker();
-    let claimed = store.claim_jobs(&[job.id, job.id], &w).await.unwrap();
+    let claimed = db.jobs.claim(&[job.id, job.id], &w).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!((claimed[0].id, claimed[0].attempt), (job.id, 1));
     assert!(matches!(
@@ -138,76 +137,80 @@ async fn a_job_is_claimed_once_per_attempt(store: &JobStore) {
         JobPayload::Noop(NoopPayload { .. })
     ));
     assert!(
-        store
-            .claim_jobs(&[job.id], &worker())
+        db.jobs
+            .claim(&[job.id], &worker())
             .await
             .unwrap()
             .is_empty()
     );
-    let running = store.get_job(t, job.id).await.unwrap().unwrap();
+    let running = db.jobs.get(t, job.id).await.unwrap().unwrap();
     assert_eq!((running.state, running.attempts), (JobState::Running, 1));
     assert!(running.started_at.is_some());
 }
 
-async fn successes_are_recorded_in_batches_and_stale_reports_are_ignored(store: &JobStore) {
-    let t = tenant(store).await;
+async fn successes_are_recorded_in_batches_and_stale_reports_are_ignored(
+    db: &Database,
+    _clock: &ManualClock,
+) {
+    let t = tenant(db).await;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(store.insert_job(&noop(t, 0)).await.unwrap().job.id);
+        ids.push(db.jobs.insert(&noop(t, 0)).await.unwrap().job.id);
     }
-    let claimed = store.claim_jobs(&ids, &worker()).await.unwrap();
+    let claimed = db.jobs.claim(&ids, &worker()).await.unwrap();
     assert_eq!(claimed.len(), 5);
     let mut batch: Vec<Finish> = ids.iter().map(|id| success(*id, 1)).collect();
     batch[0].attempt = 7; // a report of an attempt that is not the current one
-    let requeue = store.finish_attempts(&batch).await.unwrap();
+    let requeue = db.jobs.finish(&batch).await.unwrap();
     assert!(requeue.is_empty());
-    let stale = store.get_job(t, ids[0]).await.unwrap().unwrap();
+    let stale = db.jobs.get(t, ids[0]).await.unwrap().unwrap();
     assert_eq!(stale.state, JobState::Running);
     for id in &ids[1..] {
-        let job = store.get_job(t, *id).await.unwrap().unwrap();
+        let job = db.jobs.get(t, *id).await.unwrap().unwrap();
         assert_eq!(job.state, JobState::Succeeded);
         assert_eq!(job.result, Some(json!({"ok": 1})));
         assert_eq!(job.progress, 1.0);
         assert!(job.finished_at.is_some());
     }
     // Recording the same end twice changes nothing.
-    store.finish_attempts(&batch[1..2]).await.unwrap();
-    let job = store.get_job(t, ids[1]).await.unwrap().unwrap();
+    db.jobs.finish(&batch[1..2]).await.unwrap();
+    let job = db.jobs.get(t, ids[1]).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Succeeded);
 }
 
-async fn a_retryable_failure_requeues_until_attempts_run_out(store: &JobStore) {
-    let t = tenant(store).await;
-    let id = store.insert_job(&noop(t, 5)).await.unwrap().job.id;
-    store.claim_jobs(&[id], &worker()).await.unwrap();
-    let later = Timestamp::now().plus(Duration::from_secs(60));
-    let requeue = store
-        .finish_attempts(&[failure(id, 1, Some(later))])
+async fn a_retryable_failure_requeues_until_attempts_run_out(db: &Database, clock: &ManualClock) {
+    let t = tenant(db).await;
+    let id = db.jobs.insert(&noop(t, 5)).await.unwrap().job.id;
+    db.jobs.claim(&[id], &worker()).await.unwrap();
+    let later = clock.now().plus(Duration::from_secs(60));
+    let requeue = db
+        .jobs
+        .finish(&[failure(id, 1, Some(later))])
         .await
         .unwrap();
     assert_eq!(requeue.len(), 1);
     assert_eq!((requeue[0].id, requeue[0].run_at), (id, later));
-    let job = store.get_job(t, id).await.unwrap().unwrap();
+    let job = db.jobs.get(t, id).await.unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Queued, 1));
     assert_eq!(job.error.as_ref().map(|e| e.code.as_str()), Some("boom"));
     // Not due yet: not claimable.
-    assert!(store.claim_jobs(&[id], &worker()).await.unwrap().is_empty());
+    assert!(db.jobs.claim(&[id], &worker()).await.unwrap().is_empty());
 }
 
-async fn a_failed_job_can_be_retried_with_a_fresh_budget(store: &JobStore) {
-    let t = tenant(store).await;
-    let id = store.insert_job(&noop(t, 5)).await.unwrap().job.id;
-    for (attempt, retry_at) in [(1, Some(Timestamp::now())), (2, None)] {
-        store.claim_jobs(&[id], &worker()).await.unwrap();
-        store
-            .finish_attempts(&[failure(id, attempt, retry_at)])
+async fn a_failed_job_can_be_retried_with_a_fresh_budget(db: &Database, clock: &ManualClock) {
+    let t = tenant(db).await;
+    let id = db.jobs.insert(&noop(t, 5)).await.unwrap().job.id;
+    for (attempt, retry_at) in [(1, Some(clock.now())), (2, None)] {
+        db.jobs.claim(&[id], &worker()).await.unwrap();
+        db.jobs
+            .finish(&[failure(id, attempt, retry_at)])
             .await
             .unwrap();
     }
-    let failed = store.get_job(t, id).await.unwrap().unwrap();
+    let failed = db.jobs.get(t, id).await.unwrap().unwrap();
     assert_eq!((failed.state, failed.attempts), (JobState::Failed, 2));
     assert!(failed.finished_at.is_some());
-    let RetryOutcome::Requeued(job, entry) = store.retry_job(t, id).await.unwrap() else {
+    let RetryOutcome::Requeued(job, entry) = db.jobs.retry(t, id).await.unwrap() else {
         panic!("a failed job is retryable");
     };
     assert_eq!(
@@ -216,78 +219,78 @@ async fn a_failed_job_can_be_retried_with_a_fresh_budget(store: &JobStore) {
     );
     assert!(job.error.is_none() && job.finished_at.is_none());
     assert_eq!(entry.id, id);
-    let claimed = store.claim_jobs(&[id], &worker()).await.unwrap();
+    let claimed = db.jobs.claim(&[id], &worker()).await.unwrap();
     assert_eq!(claimed[0].attempt, 3);
-    store.finish_attempts(&[success(id, 3)]).await.unwrap();
+    db.jobs.finish(&[success(id, 3)]).await.unwrap();
     assert!(matches!(
-        store.retry_job(t, id).await.unwrap(),
+        db.jobs.retry(t, id).await.unwrap(),
         RetryOutcome::NotRetryable(_)
     ));
-    let other = tenant(store).await;
+    let other = tenant(db).await;
     assert!(matches!(
-        store.retry_job(other, id).await.unwrap(),
+        db.jobs.retry(other, id).await.unwrap(),
         RetryOutcome::NotFound
     ));
 }
 
-async fn cancelling_stops_queued_and_running_jobs(store: &JobStore) {
-    let t = tenant(store).await;
-    let queued = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
-    let CancelOutcome::Cancelled(job) = store.cancel_job(t, queued).await.unwrap() else {
+async fn cancelling_stops_queued_and_running_jobs(db: &Database, _clock: &ManualClock) {
+    let t = tenant(db).await;
+    let queued = db.jobs.insert(&noop(t, 0)).await.unwrap().job.id;
+    let CancelOutcome::Cancelled(job) = db.jobs.cancel(t, queued).await.unwrap() else {
         panic!("a queued job cancels at once");
     };
     assert_eq!(job.state, JobState::Cancelled);
     assert!(
-        store
-            .claim_jobs(&[queued], &worker())
+        db.jobs
+            .claim(&[queued], &worker())
             .await
             .unwrap()
             .is_empty()
     );
     assert!(matches!(
-        store.cancel_job(t, queued).await.unwrap(),
+        db.jobs.cancel(t, queued).await.unwrap(),
         CancelOutcome::AlreadyFinal(_)
     ));
 
-    let running = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
+    let running = db.jobs.insert(&noop(t, 0)).await.unwrap().job.id;
     let w = worker();
-    store.claim_jobs(&[running], &w).await.unwrap();
-    assert!(store.cancel_requests(&w).await.unwrap().is_empty());
-    let CancelOutcome::Requested(job) = store.cancel_job(t, running).await.unwrap() else {
+    db.jobs.claim(&[running], &w).await.unwrap();
+    assert!(db.jobs.cancel_requests(&w).await.unwrap().is_empty());
+    let CancelOutcome::Requested(job) = db.jobs.cancel(t, running).await.unwrap() else {
         panic!("a running job is asked to stop");
     };
     assert!(job.cancel_requested);
-    assert_eq!(store.cancel_requests(&w).await.unwrap(), vec![running]);
+    assert_eq!(db.jobs.cancel_requests(&w).await.unwrap(), vec![running]);
     let end = Finish {
         id: running,
         attempt: 1,
         outcome: Outcome::Cancelled,
         retry_at: None,
     };
-    store.finish_attempts(&[end]).await.unwrap();
-    let job = store.get_job(t, running).await.unwrap().unwrap();
+    db.jobs.finish(&[end]).await.unwrap();
+    let job = db.jobs.get(t, running).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Cancelled);
-    let stranger = tenant(store).await;
+    let stranger = tenant(db).await;
     assert!(matches!(
-        store.cancel_job(stranger, running).await.unwrap(),
+        db.jobs.cancel(stranger, running).await.unwrap(),
         CancelOutcome::NotFound
     ));
 }
 
-async fn listing_filters_and_pages_newest_first(store: &JobStore) {
-    let t = tenant(store).await;
+async fn listing_filters_and_pages_newest_first(db: &Database, _clock: &ManualClock) {
+    let t = tenant(db).await;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(store.insert_job(&noop(t, 0)).await.unwrap().job.id);
+        ids.push(db.jobs.insert(&noop(t, 0)).await.unwrap().job.id);
     }
-    store.cancel_job(t, ids[1]).await.unwrap();
+    db.jobs.cancel(t, ids[1]).await.unwrap();
     let mut filter = JobFilter {
         limit: 2,
         ..JobFilter::default()
     };
     let mut seen = Vec::new();
     loop {
-        let page = store.list_jobs(t, &filter).await.unwrap();
+        let page = db.jobs.list(t, &filter).await.unwrap();
         seen.extend(page.iter().map(|j| j.id));
         match page.last() {
             Some(last) if page.len() == 2 => filter.before = Some(last.id),
@@ -302,61 +305,69 @@ async fn listing_filters_and_pages_newest_first(store: &JobStore) {
         limit: 10,
         before: None,
     };
-    let page = store.list_jobs(t, &cancelled).await.unwrap();
+    let page = db.jobs.list(t, &cancelled).await.unwrap();
     assert_eq!(page.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[1]]);
-    let other = tenant(store).await;
-    assert!(store.list_jobs(other, &filter).await.unwrap().is_empty());
+    let other = tenant(db).await;
+    assert!(db.jobs.list(other, &filter).await.unwrap().is_empty());
 }
 
-async fn jobs_of_silent_workers_are_taken_back(store: &JobStore) {
-    let t = tenant(store).await;
+async fn jobs_of_silent_workers_are_taken_back(db: &Database, clock: &ManualClock) {
+    let t = tenant(db).await;
     let (alive, dead) = (worker(), worker());
-    beat(store, &alive).await;
-    beat(store, &dead).await;
+    beat(db, clock, &alive).await;
+    beat(db, clock, &dead).await;
     let mut new = noop(t, 0);
     new.max_attempts = MaxAttempts::new(1).unwrap();
-    let last_chance = store.insert_job(&new).await.unwrap().job.id;
-    let retryable = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
-    let safe = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
-    store
-        .claim_jobs(&[last_chance, retryable], &dead)
+    let last_chance = db.jobs.insert(&new).await.unwrap().job.id;
+    let retryable = db.jobs.insert(&noop(t, 0)).await.unwrap().job.id;
+    let safe = db.jobs.insert(&noop(t, 0)).await.unwrap().job.id;
+    db.jobs
+        .claim(&[last_chance, retryable], &dead)
         .await
         .unwrap();
-    store.claim_jobs(&[safe], &alive).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    beat(store, &alive).await;
-    let back = store.recover_orphans(Duration::from_secs(1)).await.unwrap();
+    db.jobs.claim(&[safe], &alive).await.unwrap();
+    clock.advance(Duration::from_millis(1200));
+    beat(db, clock, &alive).await;
+    let back = db
+        .jobs
+        .recover_orphans(Duration::from_secs(1))
+        .await
+        .unwrap();
     assert_eq!(
         back.iter().map(|e| e.id).collect::<Vec<_>>(),
         vec![retryable]
     );
-    let job = store.get_job(t, retryable).await.unwrap().unwrap();
+    let job = db.jobs.get(t, retryable).await.unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Queued, 1));
     assert_eq!(job.error.map(|e| e.code), Some("worker_lost".into()));
-    let job = store.get_job(t, last_chance).await.unwrap().unwrap();
+    let job = db.jobs.get(t, last_chance).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Failed);
-    let job = store.get_job(t, safe).await.unwrap().unwrap();
+    let job = db.jobs.get(t, safe).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Running);
-    let live = store.live_workers(Duration::from_secs(60)).await.unwrap();
+    let live = db.workers.live(Duration::from_secs(60)).await.unwrap();
     assert_eq!(
         live.iter().map(|w| w.id.clone()).collect::<Vec<_>>(),
         vec![alive]
     );
 }
 
-async fn recently_changed_queued_jobs_are_found_for_redrive(store: &JobStore) {
-    let t = tenant(store).await;
-    let start = Timestamp::now().minus(Duration::from_millis(1));
+async fn recently_changed_queued_jobs_are_found_for_redrive(db: &Database, clock: &ManualClock) {
+    let t = tenant(db).await;
+    let start = clock.now().minus(Duration::from_millis(1));
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(store.insert_job(&noop(t, 0)).await.unwrap().job.id);
+        ids.push(db.jobs.insert(&noop(t, 0)).await.unwrap().job.id);
     }
-    store.claim_jobs(&ids[..1], &worker()).await.unwrap();
-    let upto = Timestamp::now();
+    db.jobs.claim(&ids[..1], &worker()).await.unwrap();
+    let upto = clock.now();
     let mut after = (start, None);
     let mut found = Vec::new();
     loop {
-        let page = store.queued_changed_between(after, upto, 2).await.unwrap();
+        let page = db
+            .jobs
+            .queued_changed_between(after, upto, 2)
+            .await
+            .unwrap();
         let Some((changed, last)) = page.last() else {
             break;
         };
@@ -369,68 +380,57 @@ async fn recently_changed_queued_jobs_are_found_for_redrive(store: &JobStore) {
     assert_eq!(found, expected);
 }
 
-async fn api_keys_resolve_to_their_tenant(store: &JobStore) {
-    let name = format!("label-{}", mixdown_testkit::unique());
-    let first = store.create_api_key(&name).await.unwrap();
-    let second = store.create_api_key(&name).await.unwrap();
-    assert_eq!(first.tenant_id, second.tenant_id);
-    assert_ne!(first.key, second.key);
-    assert_eq!(
-        store.tenant_for_key(&first.key).await.unwrap(),
-        Some(first.tenant_id)
-    );
-    assert_eq!(store.tenant_for_key("mdk_not-a-key").await.unwrap(), None);
-    assert_eq!(
-        store.tenant_name(first.tenant_id).await.unwrap(),
-        Some(name)
-    );
-}
-
-async fn a_draining_worker_hands_back_its_attempts_uncounted(store: &JobStore) {
-    let t = tenant(store).await;
+async fn a_draining_worker_hands_back_its_attempts_uncounted(db: &Database, clock: &ManualClock) {
+    let t = tenant(db).await;
     let (w, other) = (worker(), worker());
-    beat(store, &w).await;
-    beat(store, &other).await;
-    let mine = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
-    let theirs = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
-    store.claim_jobs(&[mine], &w).await.unwrap();
-    store.claim_jobs(&[theirs], &other).await.unwrap();
-    let back = store.release_attempts(&w).await.unwrap();
+    beat(db, clock, &w).await;
+    beat(db, clock, &other).await;
+    let mine = db.jobs.insert(&noop(t, 0)).await.unwrap().job.id;
+    let theirs = db.jobs.insert(&noop(t, 0)).await.unwrap().job.id;
+    db.jobs.claim(&[mine], &w).await.unwrap();
+    db.jobs.claim(&[theirs], &other).await.unwrap();
+    let back = db.jobs.release(&w).await.unwrap();
     assert_eq!(back.iter().map(|e| e.id).collect::<Vec<_>>(), vec![mine]);
-    let job = store.get_job(t, mine).await.unwrap().unwrap();
+    let job = db.jobs.get(t, mine).await.unwrap().unwrap();
     assert_eq!(
         (job.state, job.attempts, job.max_attempts),
         (JobState::Queued, 1, 3),
         "attempts keep counting up; the budget grows instead"
     );
     // A late report of the handed-back attempt changes nothing.
-    store.finish_attempts(&[success(mine, 1)]).await.unwrap();
-    let job = store.get_job(t, mine).await.unwrap().unwrap();
+    db.jobs.finish(&[success(mine, 1)]).await.unwrap();
+    let job = db.jobs.get(t, mine).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Queued);
-    let again = store.claim_jobs(&[mine], &other).await.unwrap();
+    let again = db.jobs.claim(&[mine], &other).await.unwrap();
     assert_eq!(again[0].attempt, 2);
     assert_eq!(
-        store.get_job(t, theirs).await.unwrap().unwrap().state,
+        db.jobs.get(t, theirs).await.unwrap().unwrap().state,
         JobState::Running,
         "another worker's attempts stay"
     );
 }
 
-async fn running_jobs_and_the_oldest_due_job_are_visible(store: &JobStore) {
-    let t = tenant(store).await;
+async fn running_jobs_and_the_oldest_due_job_are_visible(db: &Database, clock: &ManualClock) {
+    let t = tenant(db).await;
     let w = worker();
-    beat(store, &w).await;
-    assert_eq!(store.oldest_due("noop").await.unwrap(), None);
-    let first = store.insert_job(&noop(t, 0)).await.unwrap().job;
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let second = store.insert_job(&noop(t, 0)).await.unwrap().job;
+    beat(db, clock, &w).await;
+    assert_eq!(db.jobs.oldest_due("noop").await.unwrap(), None);
+    let first = db.jobs.insert(&noop(t, 0)).await.unwrap().job;
+    clock.advance(Duration::from_millis(5));
+    let second = db.jobs.insert(&noop(t, 0)).await.unwrap().job;
     let mut later = noop(t, 0);
-    later.run_at = Some(Timestamp::now().plus(Duration::from_secs(60)));
-    store.insert_job(&later).await.unwrap();
-    assert_eq!(store.oldest_due("noop").await.unwrap(), Some(first.run_at));
-    store.claim_jobs(&[first.id], &w).await.unwrap();
-    assert_eq!(store.oldest_due("noop").await.unwrap(), Some(second.run_at));
-    let running = store.running_jobs().await.unwrap();
+    later.run_at = Some(clock.now().plus(Duration::from_secs(60)));
+    db.jobs.insert(&later).await.unwrap();
+    assert_eq!(
+        db.jobs.oldest_due("noop").await.unwrap(),
+        Some(first.run_at)
+    );
+    db.jobs.claim(&[first.id], &w).await.unwrap();
+    assert_eq!(
+        db.jobs.oldest_due("noop").await.unwrap(),
+        Some(second.run_at)
+    );
+    let running = db.jobs.running().await.unwrap();
     assert_eq!(running.len(), 1);
     assert_eq!(
         (running[0].id, running[0].tenant_id, &running[0].worker_id),
@@ -438,38 +438,31 @@ async fn running_jobs_and_the_oldest_due_job_are_visible(store: &JobStore) {
     );
 }
 
-async fn a_second_handle_reaches_the_same_database(store: &JobStore) {
-    let t = tenant(store).await;
-    let id = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
-    let alone = store.reopen_alone().await.unwrap();
-    assert!(alone.get_job(t, id).await.unwrap().is_some());
-    alone.close().await;
-}
-
-async fn every_end_of_a_job_with_a_callback_is_reported_once(store: &JobStore) {
-    let t = tenant(store).await;
+async fn every_end_of_a_job_with_a_callback_is_reported_once(db: &Database, _clock: &ManualClock) {
+    let t = tenant(db).await;
     let mut reported = noop(t, 0);
     reported.callback_url = Some("https://example.test/hook".into());
-    let id = store.insert_job(&reported).await.unwrap().job.id;
-    let silent = store.insert_job(&noop(t, 0)).await.unwrap().job.id;
-    let cancelled = store.insert_job(&reported).await.unwrap().job.id;
+    let id = db.jobs.insert(&reported).await.unwrap().job.id;
+    let silent = db.jobs.insert(&noop(t, 0)).await.unwrap().job.id;
+    let cancelled = db.jobs.insert(&reported).await.unwrap().job.id;
     assert!(
-        store.record_due_callbacks(100).await.unwrap().is_empty(),
+        db.jobs.record_due_callbacks(100).await.unwrap().is_empty(),
         "jobs that have not ended are not reported"
     );
-    store.claim_jobs(&[id, silent], &worker()).await.unwrap();
-    store
-        .finish_attempts(&[failure(id, 1, None), success(silent, 1)])
+    db.jobs.claim(&[id, silent], &worker()).await.unwrap();
+    db.jobs
+        .finish(&[failure(id, 1, None), success(silent, 1)])
         .await
         .unwrap();
-    store.cancel_job(t, cancelled).await.unwrap();
+    db.jobs.cancel(t, cancelled).await.unwrap();
 
-    let first = store.record_due_callbacks(100).await.unwrap();
+    let first = db.jobs.record_due_callbacks(100).await.unwrap();
     assert_eq!(first.len(), 2, "the failure and the cancellation");
     assert!(first.iter().all(|e| e.queue == "callback"));
-    let failed = store.get_job(t, id).await.unwrap().unwrap();
-    let report = store
-        .get_job(t, failed.callback_job_id.expect("marked"))
+    let failed = db.jobs.get(t, id).await.unwrap().unwrap();
+    let report = db
+        .jobs
+        .get(t, failed.callback_job_id.expect("marked"))
         .await
         .unwrap()
         .unwrap();
@@ -480,19 +473,19 @@ async fn every_end_of_a_job_with_a_callback_is_reported_once(store: &JobStore) {
         JobPayload::Callback(CallbackPayload { job_id: id })
     );
     assert!(report.callback_url.is_none(), "reports are not reported");
-    assert!(store.record_due_callbacks(100).await.unwrap().is_empty());
+    assert!(db.jobs.record_due_callbacks(100).await.unwrap().is_empty());
 
     // A retried job's next end is reported again.
     assert!(matches!(
-        store.retry_job(t, id).await.unwrap(),
+        db.jobs.retry(t, id).await.unwrap(),
         RetryOutcome::Requeued(..)
     ));
-    assert!(store.record_due_callbacks(100).await.unwrap().is_empty());
-    store.claim_jobs(&[id], &worker()).await.unwrap();
-    store.finish_attempts(&[success(id, 2)]).await.unwrap();
-    let second = store.record_due_callbacks(100).await.unwrap();
+    assert!(db.jobs.record_due_callbacks(100).await.unwrap().is_empty());
+    db.jobs.claim(&[id], &worker()).await.unwrap();
+    db.jobs.finish(&[success(id, 2)]).await.unwrap();
+    let second = db.jobs.record_due_callbacks(100).await.unwrap();
     assert_eq!(second.len(), 1);
     assert_ne!(second[0].id, report.id);
-    let succeeded = store.get_job(t, id).await.unwrap().unwrap();
+    let succeeded = db.jobs.get(t, id).await.unwrap().unwrap();
     assert_eq!(succeeded.callback_job_id, Some(second[0].id));
 }

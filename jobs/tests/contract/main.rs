@@ -1,20 +1,22 @@
-//! One contract for every backend: the job store (Postgres, SQLite), the
-//! queue (Redis, embedded) and the object store (S3, directory), each run
-//! against the real service.
+//! One contract for every backend: each repository of the database
+//! (Postgres, SQLite), the queue (Redis, embedded) and the object store (S3,
+//! directory), each run against the real service. Time is a manual clock the
+//! cases move, so nothing here waits for time to pass.
 
 /// Runs each case against a fresh, migrated Postgres database and a
-/// fresh SQLite file.
+/// fresh SQLite file, both reading time from a manual clock.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod postgres {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let db = mixdown_testkit::TestDatabase::create().await;
-                    let store = crate::migrated(&db.url).await;
-                    super::$case(&store).await;
-                    store.close().await;
-                    db.drop_database().await;
+                    let clock = mixdown_jobs::clock::ManualClock::new();
+                    let pg = mixdown_testkit::TestDatabase::create().await;
+                    let db = crate::migrated(&pg.url, &clock).await;
+                    super::$case(&db, &clock).await;
+                    db.close().await;
+                    pg.drop_database().await;
                 }
             )*
         }
@@ -22,8 +24,10 @@ macro_rules! contract {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let (stores, _dir) = mixdown_testkit::embedded_stores().await;
-                    super::$case(&stores.jobs).await;
+                    let clock = mixdown_jobs::clock::ManualClock::new();
+                    let (stores, _dir) =
+                        mixdown_testkit::embedded_stores_with_clock(clock.clone().into()).await;
+                    super::$case(&stores.db, &clock).await;
                 }
             )*
         }
@@ -33,22 +37,25 @@ macro_rules! contract {
 mod jobs;
 mod objects;
 mod queue;
+mod secrets;
+mod tenants;
 mod tracks;
 mod voice;
+mod workers;
 
-use mixdown_jobs::{ids::TenantId, store::JobStore};
+use mixdown_jobs::{clock::ManualClock, db::Database, ids::TenantId};
 
-/// A store over `url`, migrated (twice: every process migrates at start).
-async fn migrated(url: &str) -> JobStore {
-    let store = JobStore::connect(url).await.unwrap();
-    store.migrate().await.unwrap();
+/// A database over `url`, migrated (twice: every process migrates at start).
+async fn migrated(url: &str, clock: &ManualClock) -> Database {
+    let db = Database::connect(url, clock.clone().into()).await.unwrap();
+    db.migrate().await.unwrap();
     // Migrating twice is harmless: every process does it at start.
-    store.migrate().await.unwrap();
-    store
+    db.migrate().await.unwrap();
+    db
 }
 
 /// A fresh tenant.
-async fn tenant(store: &JobStore) -> TenantId {
+async fn tenant(db: &Database) -> TenantId {
     let name = format!("tenant-{}", mixdown_testkit::unique());
-    store.create_api_key(&name).await.unwrap().tenant_id
+    db.tenants.create_key(&name).await.unwrap().tenant_id
 }

@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use mixdown_jobs::{
+    clock::ManualClock,
     ids::JobId,
     model::Priority,
-    queue::{EmbeddedQueue, Queue, QueueEntry, RedisQueue},
+    queue::{Queue, QueueEntry, RedisQueue},
     time::Timestamp,
 };
 
@@ -15,15 +16,20 @@ macro_rules! contract {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    super::$case(&super::redis_queue().await).await;
+                    let clock = mixdown_jobs::clock::ManualClock::new();
+                    super::$case(&super::redis_queue(&clock).await, &clock).await;
                 }
             )*
         }
         mod embedded {
+            use mixdown_jobs::queue::{EmbeddedQueue, Queue};
+
             $(
                 #[tokio::test]
                 async fn $case() {
-                    super::$case(&super::embedded_queue()).await;
+                    let clock = mixdown_jobs::clock::ManualClock::new();
+                    let queue = Queue::Embedded(EmbeddedQueue::new(clock.clone().into()));
+                    super::$case(&queue, &clock).await;
                 }
             )*
         }
@@ -39,14 +45,11 @@ contract!(
     a_million_due_jobs_come_out_in_slices,
 );
 
-async fn redis_queue() -> Queue {
+async fn redis_queue(clock: &ManualClock) -> Queue {
     let prefix = format!("mixdown-test-{}", mixdown_testkit::unique());
-    let q = RedisQueue::connect(&mixdown_testkit::redis_url(), &prefix).await;
+    let url = mixdown_testkit::redis_url();
+    let q = RedisQueue::connect(&url, &prefix, clock.clone().into()).await;
     Queue::Redis(q.expect("connect to test Redis"))
-}
-
-fn embedded_queue() -> Queue {
-    Queue::Embedded(EmbeddedQueue::new())
 }
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -66,8 +69,8 @@ async fn pop_ids(q: &Queue, max: usize) -> Vec<JobId> {
     leases.iter().map(|l| l.id).collect()
 }
 
-async fn due_jobs_come_out_by_priority_then_age(q: &Queue) {
-    let now = Timestamp::now();
+async fn due_jobs_come_out_by_priority_then_age(q: &Queue, clock: &ManualClock) {
+    let now = clock.now();
     let old_low = entry(0, now.minus(Duration::from_secs(10)));
     let new_low = entry(0, now);
     let high = entry(50, now);
@@ -87,41 +90,41 @@ async fn due_jobs_come_out_by_priority_then_age(q: &Queue) {
     assert!(q.pop("other", 3, LEASE).await.unwrap().is_empty());
 }
 
-async fn scheduled_jobs_wait_for_their_time(q: &Queue) {
-    let soon = entry(100, Timestamp::now().plus(Duration::from_millis(300)));
+async fn scheduled_jobs_wait_for_their_time(q: &Queue, clock: &ManualClock) {
+    let soon = entry(100, clock.now().plus(Duration::from_millis(300)));
     q.push(std::slice::from_ref(&soon)).await.unwrap();
     let depth = q.depth("noop").await.unwrap();
     assert_eq!((depth.ready, depth.scheduled), (0, 1));
     assert!(pop_ids(q, 10).await.is_empty());
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    clock.advance(Duration::from_millis(350));
     assert_eq!(pop_ids(q, 10).await, vec![soon.id]);
 }
 
-async fn pushing_twice_keeps_one_entry(q: &Queue) {
-    let e = entry(0, Timestamp::now());
+async fn pushing_twice_keeps_one_entry(q: &Queue, clock: &ManualClock) {
+    let e = entry(0, clock.now());
     q.push(&[e.clone(), e.clone()]).await.unwrap();
     q.push(std::slice::from_ref(&e)).await.unwrap();
     assert_eq!(q.depth("noop").await.unwrap().ready, 1);
     assert_eq!(pop_ids(q, 10).await, vec![e.id]);
 }
 
-async fn an_unacknowledged_lease_returns_its_id(q: &Queue) {
-    let e = entry(0, Timestamp::now());
+async fn an_unacknowledged_lease_returns_its_id(q: &Queue, clock: &ManualClock) {
+    let e = entry(0, clock.now());
     q.push(std::slice::from_ref(&e)).await.unwrap();
     let short = Duration::from_millis(200);
     let leases = q.pop("noop", 10, short).await.unwrap();
     assert_eq!(leases.len(), 1);
     assert!(q.pop("noop", 10, short).await.unwrap().is_empty());
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    clock.advance(Duration::from_millis(250));
     let again = q.pop("noop", 10, short).await.unwrap();
     assert_eq!(again.iter().map(|l| l.id).collect::<Vec<_>>(), vec![e.id]);
     q.ack("noop", &again).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    clock.advance(Duration::from_millis(250));
     assert!(q.pop("noop", 10, short).await.unwrap().is_empty());
     assert_eq!(q.depth("noop").await.unwrap().ready, 0);
 }
 
-async fn the_redrive_mark_and_lead_are_kept(q: &Queue) {
+async fn the_redrive_mark_and_lead_are_kept(q: &Queue, _clock: &ManualClock) {
     assert_eq!(q.redrive_mark().await.unwrap(), None);
     let mark = Timestamp::from_millis(1_700_000_000_000);
     q.set_redrive_mark(mark).await.unwrap();
@@ -137,16 +140,16 @@ async fn the_redrive_mark_and_lead_are_kept(q: &Queue) {
 /// A million jobs that all fell due between two fetches (a fan-out, a
 /// backlog after an outage) come out in bounded slices: no reply grows with
 /// the backlog, so no fetch fails or kills its worker.
-async fn a_million_due_jobs_come_out_in_slices(q: &Queue) {
+async fn a_million_due_jobs_come_out_in_slices(q: &Queue, clock: &ManualClock) {
     const JOBS: usize = 1_000_000;
-    let due = Timestamp::now().plus(Duration::from_secs(2));
+    let due = clock.now().plus(Duration::from_secs(2));
     for _ in 0..JOBS / 50_000 {
         let chunk: Vec<QueueEntry> = (0..50_000).map(|_| entry(0, due)).collect();
         q.push(&chunk).await.unwrap();
     }
     let depth = q.depth("noop").await.unwrap();
     assert_eq!(depth.ready + depth.scheduled, JOBS as u64);
-    tokio::time::sleep(due.since(Timestamp::now()) + Duration::from_millis(50)).await;
+    clock.advance(due.since(clock.now()) + Duration::from_millis(50));
     let mut total = 0;
     loop {
         let leases = q.pop("noop", 1000, LEASE).await.unwrap();

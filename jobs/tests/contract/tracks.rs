@@ -1,14 +1,14 @@
-//! The track store contract, on Postgres and on SQLite: a track and its
+//! The tracks repository contract, on Postgres and on SQLite: a track and its
 //! jobs are recorded together, once, however often a step is repeated.
 
 use std::{collections::BTreeMap, time::Duration};
 
 use mixdown_jobs::{
+    clock::ManualClock,
+    db::{CompleteOutcome, Database, NewTrack},
     ids::{TenantId, TrackId},
     kind::JobPayload,
     model::NewJob,
-    store::{CompleteOutcome, JobStore, NewTrack},
-    time::Timestamp,
     tracks::{
         IngestPayload, LoudnessRecord, RecordedState, TrackMetadata, TrackPresets, TrackResult,
         TranscodePayload, WaveformLevel, WaveformRecord, output_key,
@@ -23,7 +23,6 @@ contract!(
     ingest_records_one_transcode_job_however_often_it_runs,
     a_presigned_upload_starts_once_and_not_after_it_expires,
     a_finished_track_keeps_its_whole_result,
-    the_shared_secret_is_made_once,
 );
 
 fn new_track(tenant: TenantId) -> NewTrack {
@@ -61,53 +60,65 @@ fn metadata() -> TrackMetadata {
     }
 }
 
-async fn a_track_and_its_ingest_are_recorded_together(store: &JobStore) {
-    let tenant = tenant(store).await;
+async fn a_track_and_its_ingest_are_recorded_together(db: &Database, _clock: &ManualClock) {
+    let tenant = tenant(db).await;
     let new = new_track(tenant);
-    let (track, job) = store.create_track(&new, &ingest(&new)).await.unwrap();
+    let (track, job) = db.tracks.create(&new, &ingest(&new)).await.unwrap();
     assert_eq!(track.state, RecordedState::Processing);
     assert_eq!(track.ingest_job_id, Some(job.id));
     assert_eq!(track.presets, new.presets);
-    let read = store.track(tenant, new.id).await.unwrap().unwrap();
+    let read = db.tracks.get(tenant, new.id).await.unwrap().unwrap();
     assert_eq!(read.job_ids(), [job.id]);
-    assert_eq!(store.track_jobs(&read).await.unwrap()[0].id, job.id);
-    let stranger = crate::tenant(store).await;
-    assert!(store.track(stranger, new.id).await.unwrap().is_none());
+    assert_eq!(db.tracks.jobs(&read).await.unwrap()[0].id, job.id);
+    let stranger = crate::tenant(db).await;
+    assert!(db.tracks.get(stranger, new.id).await.unwrap().is_none());
 }
 
-async fn ingest_records_one_transcode_job_however_often_it_runs(store: &JobStore) {
-    let tenant = tenant(store).await;
+async fn ingest_records_one_transcode_job_however_often_it_runs(
+    db: &Database,
+    _clock: &ManualClock,
+) {
+    let tenant = tenant(db).await;
     let new = new_track(tenant);
-    store.create_track(&new, &ingest(&new)).await.unwrap();
-    let (first, created) = store
+    db.tracks.create(&new, &ingest(&new)).await.unwrap();
+    let (first, created) = db
+        .tracks
         .record_ingest(tenant, new.id, &metadata(), None, &transcode(&new))
         .await
         .unwrap();
     assert!(created);
-    let (again, created) = store
+    let (again, created) = db
+        .tracks
         .record_ingest(tenant, new.id, &metadata(), None, &transcode(&new))
         .await
         .unwrap();
     assert!(!created, "a repeated ingest makes no second transcode");
     assert_eq!(first.id, again.id);
-    let track = store.track(tenant, new.id).await.unwrap().unwrap();
+    let track = db.tracks.get(tenant, new.id).await.unwrap().unwrap();
     assert_eq!(track.transcode_job_id, Some(first.id));
     assert_eq!(track.metadata, Some(metadata()));
-    let jobs = store.track_jobs(&track).await.unwrap();
+    let jobs = db.tracks.jobs(&track).await.unwrap();
     assert_eq!(jobs.len(), 2, "the dropped duplicate left no job row");
 }
 
-async fn a_presigned_upload_starts_once_and_not_after_it_expires(store: &JobStore) {
-    let tenant = tenant(store).await;
+async fn a_presigned_upload_starts_once_and_not_after_it_expires(
+    db: &Database,
+    clock: &ManualClock,
+) {
+    let tenant = tenant(db).await;
     let new = new_track(tenant);
-    let expires = Timestamp::now().plus(Duration::from_secs(60));
-    let waiting = store.create_upload(&new, expires).await.unwrap();
+    let expires = clock.now().plus(Duration::from_secs(60));
+    let waiting = db.tracks.create_upload(&new, expires).await.unwrap();
     assert_eq!(waiting.state, RecordedState::Uploaded);
     assert!(waiting.ingest_job_id.is_none());
-    let stranger = crate::tenant(store).await;
-    let other = store.complete_upload(stranger, new.id, &ingest(&new)).await;
+    let stranger = crate::tenant(db).await;
+    let other = db
+        .tracks
+        .complete_upload(stranger, new.id, &ingest(&new))
+        .await;
     assert!(matches!(other.unwrap(), CompleteOutcome::NotFound));
-    let CompleteOutcome::Started(track, job) = store
+    let CompleteOutcome::Started(track, job) = db
+        .tracks
         .complete_upload(tenant, new.id, &ingest(&new))
         .await
         .unwrap()
@@ -115,7 +126,8 @@ async fn a_presigned_upload_starts_once_and_not_after_it_expires(store: &JobStor
         panic!("the first complete starts the track");
     };
     assert_eq!(track.state, RecordedState::Processing);
-    let CompleteOutcome::AlreadyStarted(_, same) = store
+    let CompleteOutcome::AlreadyStarted(_, same) = db
+        .tracks
         .complete_upload(tenant, new.id, &ingest(&new))
         .await
         .unwrap()
@@ -125,21 +137,24 @@ async fn a_presigned_upload_starts_once_and_not_after_it_expires(store: &JobStor
     assert_eq!(same.id, job.id);
 
     let late = new_track(tenant);
-    let past = Timestamp::now().minus(Duration::from_secs(1));
-    store.create_upload(&late, past).await.unwrap();
-    let outcome = store.complete_upload(tenant, late.id, &ingest(&late)).await;
+    let past = clock.now().minus(Duration::from_secs(1));
+    db.tracks.create_upload(&late, past).await.unwrap();
+    let outcome = db
+        .tracks
+        .complete_upload(tenant, late.id, &ingest(&late))
+        .await;
     assert!(matches!(outcome.unwrap(), CompleteOutcome::Expired));
-    let track = store.track(tenant, late.id).await.unwrap().unwrap();
+    let track = db.tracks.get(tenant, late.id).await.unwrap().unwrap();
     assert_eq!(
         (track.state, track.ingest_job_id),
         (RecordedState::Uploaded, None)
     );
 }
 
-async fn a_finished_track_keeps_its_whole_result(store: &JobStore) {
-    let tenant = tenant(store).await;
+async fn a_finished_track_keeps_its_whole_result(db: &Database, _clock: &ManualClock) {
+    let tenant = tenant(db).await;
     let new = new_track(tenant);
-    store.create_track(&new, &ingest(&new)).await.unwrap();
+    db.tracks.create(&new, &ingest(&new)).await.unwrap();
     let key = |p: &str| output_key(tenant, new.id, p).unwrap();
     let result = TrackResult {
         loudness: LoudnessRecord {
@@ -158,15 +173,8 @@ async fn a_finished_track_keeps_its_whole_result(store: &JobStore) {
             summary: vec![0.0, 0.5, 1.0],
         },
     };
-    store.finish_track(tenant, new.id, &result).await.unwrap();
-    let track = store.track(tenant, new.id).await.unwrap().unwrap();
+    db.tracks.finish(tenant, new.id, &result).await.unwrap();
+    let track = db.tracks.get(tenant, new.id).await.unwrap().unwrap();
     assert_eq!(track.state, RecordedState::Ready);
     assert_eq!(track.result, Some(result));
-}
-
-async fn the_shared_secret_is_made_once(store: &JobStore) {
-    let name = format!("secret-{}", mixdown_testkit::unique());
-    let first = store.shared_secret(&name, || "a".into()).await.unwrap();
-    let second = store.shared_secret(&name, || "b".into()).await.unwrap();
-    assert_eq!((first.as_str(), second.as_str()), ("a", "a"));
 }

@@ -1,11 +1,11 @@
-//! The voice store contract, on Postgres and on SQLite.
+//! The voice repository contract, on Postgres and on SQLite.
 
 use std::time::Duration;
 
 use mixdown_jobs::{
+    clock::ManualClock,
+    db::{Database, ScoredAttempt},
     ids::JobId,
-    store::{JobStore, ScoredAttempt},
-    time::Timestamp,
     voice::{Lockout, Sealed, UserId, VoiceprintSummary},
 };
 
@@ -16,8 +16,11 @@ contract!(
     verifications_in_flight_count_against_the_lock,
 );
 
-async fn an_enrollment_that_began_before_a_forget_writes_no_print(store: &JobStore) {
-    let tenant = tenant(store).await;
+async fn an_enrollment_that_began_before_a_forget_writes_no_print(
+    db: &Database,
+    clock: &ManualClock,
+) {
+    let tenant = tenant(db).await;
     let user = UserId::parse("ann").unwrap();
     let summary = VoiceprintSummary {
         model: "m1".into(),
@@ -29,33 +32,35 @@ async fn an_enrollment_that_began_before_a_forget_writes_no_print(store: &JobSto
         nonce: vec![1; 12],
         ciphertext: vec![2; 40],
     };
-    let began = Timestamp::now();
+    let began = clock.now();
     assert!(
-        store
-            .put_voiceprint(tenant, &user, &summary, &sealed, began)
+        db.voice
+            .put_print(tenant, &user, &summary, &sealed, began)
             .await
             .unwrap()
     );
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    assert!(store.forget_voice_user(tenant, &user).await.unwrap());
-    let late = store
-        .put_voiceprint(tenant, &user, &summary, &sealed, began)
+    clock.advance(Duration::from_millis(5));
+    assert!(db.voice.forget_user(tenant, &user).await.unwrap());
+    let late = db
+        .voice
+        .put_print(tenant, &user, &summary, &sealed, began)
         .await;
     assert!(
         !late.unwrap(),
         "a print from before the forgetting came back"
     );
-    assert!(store.voiceprint(tenant, &user).await.unwrap().is_none());
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let again = store
-        .put_voiceprint(tenant, &user, &summary, &sealed, Timestamp::now())
+    assert!(db.voice.print(tenant, &user).await.unwrap().is_none());
+    clock.advance(Duration::from_millis(5));
+    let again = db
+        .voice
+        .put_print(tenant, &user, &summary, &sealed, clock.now())
         .await;
     assert!(again.unwrap(), "enrolling anew after forgetting works");
-    assert!(store.prune_forgotten_users(Timestamp::now()).await.unwrap() == 1);
+    assert!(db.voice.prune_forgotten_users(clock.now()).await.unwrap() == 1);
 }
 
-async fn verifications_in_flight_count_against_the_lock(store: &JobStore) {
-    let tenant = tenant(store).await;
+async fn verifications_in_flight_count_against_the_lock(db: &Database, _clock: &ManualClock) {
+    let tenant = tenant(db).await;
     let user = UserId::parse("bob").unwrap();
     let lockout = Lockout {
         max_failures: 3,
@@ -67,16 +72,20 @@ async fn verifications_in_flight_count_against_the_lock(store: &JobStore) {
         score: 0.2,
     };
     for _ in 0..2 {
-        let recorded = store.record_verification(tenant, &user, rejected(JobId::new()));
+        let recorded = db
+            .voice
+            .record_verification(tenant, &user, rejected(JobId::new()));
         recorded.await.unwrap();
     }
     // Two rejections: one more attempt may run, a second one beside it may not.
     let (first, second) = (JobId::new(), JobId::new());
-    let begun = store
+    let begun = db
+        .voice
         .begin_verification(tenant, &user, first, lockout)
         .await;
     assert_eq!(begun.unwrap(), None);
-    let again = store
+    let again = db
+        .voice
         .begin_verification(tenant, &user, first, lockout)
         .await;
     assert_eq!(
@@ -84,7 +93,8 @@ async fn verifications_in_flight_count_against_the_lock(store: &JobStore) {
         None,
         "a re-run of the same job is not its own rival"
     );
-    let beside = store
+    let beside = db
+        .voice
         .begin_verification(tenant, &user, second, lockout)
         .await;
     assert!(
@@ -92,33 +102,33 @@ async fn verifications_in_flight_count_against_the_lock(store: &JobStore) {
         "a parallel attempt got past the lock"
     );
     assert!(
-        store
+        db.voice
             .verification_locked_until(tenant, &user, lockout)
             .await
             .unwrap()
             .is_some()
     );
     // An attempt that ends unscored does not count.
-    store.abandon_verification(first).await.unwrap();
+    db.voice.abandon_verification(first).await.unwrap();
     assert!(
-        store
+        db.voice
             .verification_locked_until(tenant, &user, lockout)
             .await
             .unwrap()
             .is_none()
     );
     // A scored rejection does.
-    store
+    db.voice
         .begin_verification(tenant, &user, first, lockout)
         .await
         .unwrap();
-    store
+    db.voice
         .record_verification(tenant, &user, rejected(first))
         .await
         .unwrap();
-    store.abandon_verification(first).await.unwrap();
+    db.voice.abandon_verification(first).await.unwrap();
     assert!(
-        store
+        db.voice
             .verification_locked_until(tenant, &user, lockout)
             .await
             .unwrap()

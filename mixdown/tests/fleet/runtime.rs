@@ -148,8 +148,8 @@ async fn a_job_that_crashes_its_worker_counts_each_crash_and_ends_failed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_recorded_but_never_pushed_still_runs() {
     let fleet = Fleet::start(FleetOptions::default()).await;
-    let jobs = &fleet.stores.stores.jobs;
-    let tenant = jobs.tenant_for_key(&fleet.key).await.unwrap().unwrap();
+    let db = &fleet.stores.stores.db;
+    let tenant = db.tenants.tenant_for_key(&fleet.key).await.unwrap().unwrap();
     // What a crash between the row and the push leaves behind.
     let new = NewJob {
         tenant_id: tenant,
@@ -161,7 +161,7 @@ async fn a_job_recorded_but_never_pushed_still_runs() {
         callback_url: None,
         idempotency_key: None,
     };
-    let id = jobs.insert_job(&new).await.unwrap().job.id.to_string();
+    let id = db.jobs.insert(&new).await.unwrap().job.id.to_string();
     let job = fleet
         .client()
         .wait_state(&id, "succeeded", Duration::from_secs(20))

@@ -96,8 +96,8 @@ impl Resolve for AllowedAddresses {
 
 pub(crate) async fn run(p: &CallbackPayload, ctx: &JobContext) -> Result<Value, HandlerError> {
     let tenant = ctx.job.tenant_id;
-    let jobs = &ctx.stores.jobs;
-    let ended = jobs.get_job(tenant, p.job_id).await;
+    let db = &ctx.stores.db;
+    let ended = db.jobs.get(tenant, p.job_id).await;
     let ended = ended.map_err(HandlerError::database)?.ok_or_else(|| {
         HandlerError::failed(
             "callback_subject_missing",
@@ -112,9 +112,9 @@ pub(crate) async fn run(p: &CallbackPayload, ctx: &JobContext) -> Result<Value, 
     let client = &ctx.callbacks;
     let (url, _) = resolve(url, client.settings).await?;
     let body = serde_json::to_vec(&event(&ended)).expect("JSON values serialise");
-    let secret = jobs.callback_secret(tenant).await;
+    let secret = db.secrets.callback_secret(tenant).await;
     let secret = secret.map_err(HandlerError::database)?;
-    let now = Timestamp::now().millis() / 1000;
+    let now = ctx.stores.clock().now().millis() / 1000;
     let sent = client
         .http()
         .await?

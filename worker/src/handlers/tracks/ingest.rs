@@ -50,8 +50,9 @@ pub(crate) async fn run(p: &IngestPayload, ctx: &JobContext) -> Result<Value, Ha
             JobPayload::Transcode(TranscodePayload { track_id: track.id }),
         )
     };
-    let jobs = &ctx.stores.jobs;
-    let recorded = jobs.record_ingest(tenant, track.id, &metadata, cover_key.as_ref(), &transcode);
+    let tracks = &ctx.stores.db.tracks;
+    let recorded =
+        tracks.record_ingest(tenant, track.id, &metadata, cover_key.as_ref(), &transcode);
     let (job, created) = recorded.await.map_err(HandlerError::database)?;
     if created {
         ctx.stores.announce(&job).await;

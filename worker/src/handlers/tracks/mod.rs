@@ -8,7 +8,7 @@ mod transcode;
 
 use std::{path::PathBuf, time::Duration};
 
-use mixdown_jobs::{ids::TrackId, store::TrackRecord};
+use mixdown_jobs::{db::TrackRecord, ids::TrackId};
 use mixdown_media::{
     decode::{DecodeError, DecodeLimits, ErrorCode},
     format::{ChannelCount, SampleRate},
@@ -45,7 +45,7 @@ impl Default for TrackSettings {
 
 /// The job's track, which must be the job's tenant's.
 async fn load_track(ctx: &JobContext, id: TrackId) -> Result<TrackRecord, HandlerError> {
-    let track = ctx.stores.jobs.track(ctx.job.tenant_id, id).await;
+    let track = ctx.stores.db.tracks.get(ctx.job.tenant_id, id).await;
     track.map_err(HandlerError::database)?.ok_or_else(|| {
         HandlerError::failed(
             "track_missing",

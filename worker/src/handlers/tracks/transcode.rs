@@ -8,9 +8,9 @@ use std::{
 };
 
 use mixdown_jobs::{
+    db::TrackRecord,
     ids::{TenantId, TrackId},
     objects::ObjectKey,
-    store::TrackRecord,
     tracks::{
         LoudnessRecord, OutputRecord, RecordedState, TrackResult, TranscodePayload, WaveformLevel,
         WaveformRecord, output_key,
@@ -81,8 +81,9 @@ pub(crate) async fn run(p: &TranscodePayload, ctx: &JobContext) -> Result<Value,
     };
     let finished = ctx
         .stores
-        .jobs
-        .finish_track(track.tenant_id, track.id, &result);
+        .db
+        .tracks
+        .finish(track.tenant_id, track.id, &result);
     finished.await.map_err(HandlerError::database)?;
     ctx.stores
         .metrics
@@ -180,7 +181,7 @@ fn transcode_failure(err: TranscodeError) -> HandlerError {
 /// Writes the latest progress to the job row at most once per
 /// [`PROGRESS_EVERY`], until the encoder drops its sender.
 async fn report_progress(ctx: &JobContext, mut watcher: watch::Receiver<f64>) {
-    let jobs = &ctx.stores.jobs;
+    let jobs = &ctx.stores.db.jobs;
     while watcher.changed().await.is_ok() {
         let done = *watcher.borrow_and_update();
         if let Err(err) = jobs.set_progress(ctx.job.id, ctx.job.attempt, done).await {

@@ -39,8 +39,9 @@ async fn enroll(
     };
     let written =
         ctx.stores
-            .jobs
-            .put_voiceprint(tenant, &p.user_id, &summary, &sealed, ctx.job.run_at);
+            .db
+            .voice
+            .put_print(tenant, &p.user_id, &summary, &sealed, ctx.job.run_at);
     if !written.await.map_err(HandlerError::database)? {
         let message = "the user was forgotten while this enrollment ran; enroll again";
         return Err(HandlerError::failed("user_forgotten", message, false));

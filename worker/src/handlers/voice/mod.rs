@@ -156,8 +156,9 @@ async fn clean_up<T>(
             continue;
         }
         if let Err(err) = stores
-            .jobs
-            .remove_voice_samples(std::slice::from_ref(key))
+            .db
+            .voice
+            .remove_samples(std::slice::from_ref(key))
             .await
         {
             warn!(key = %key, error = %err, "deleted sample still listed");

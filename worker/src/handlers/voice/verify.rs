@@ -2,7 +2,7 @@
 //! the verdict, which the lockout counts.
 
 use mixdown_jobs::{
-    store::{ScoredAttempt, StoredVoiceprint},
+    db::{ScoredAttempt, StoredVoiceprint},
     voice::VoiceVerifyPayload,
 };
 use mixdown_voice::{Verification, Voiceprint};
@@ -30,11 +30,11 @@ async fn verify(
 ) -> Result<Value, HandlerError> {
     let tenant = ctx.job.tenant_id;
     check_keys(tenant, std::slice::from_ref(&p.sample))?;
-    let jobs = &ctx.stores.jobs;
+    let voice_db = &ctx.stores.db.voice;
     // Checked here too, with this attempt noted first: verifications queued
     // before the lock engaged, or running side by side, must not score past it.
     let lockout = voice.settings.lockout;
-    let locked = jobs.begin_verification(tenant, &p.user_id, ctx.job.id, lockout);
+    let locked = voice_db.begin_verification(tenant, &p.user_id, ctx.job.id, lockout);
     if let Some(until) = locked.await.map_err(HandlerError::database)? {
         let message = format!(
             "too many rejected verifications; locked until {}",
@@ -45,7 +45,7 @@ async fn verify(
     let verdict = match scored(p, ctx, voice).await {
         Ok(verdict) => verdict,
         Err(err) => {
-            if let Err(e) = jobs.abandon_verification(ctx.job.id).await {
+            if let Err(e) = voice_db.abandon_verification(ctx.job.id).await {
                 tracing::warn!(error = %e, "unscored verification still noted");
             }
             return Err(err);
@@ -56,7 +56,8 @@ async fn verify(
         accepted: verdict.accepted,
         score: f64::from(verdict.score),
     };
-    jobs.record_verification(tenant, &p.user_id, attempt)
+    voice_db
+        .record_verification(tenant, &p.user_id, attempt)
         .await
         .map_err(HandlerError::database)?;
     Ok(json!({
@@ -76,8 +77,9 @@ async fn scored(
 ) -> Result<Verification, HandlerError> {
     let stored = ctx
         .stores
-        .jobs
-        .voiceprint(ctx.job.tenant_id, &p.user_id)
+        .db
+        .voice
+        .print(ctx.job.tenant_id, &p.user_id)
         .await;
     let stored = stored.map_err(HandlerError::database)?.ok_or_else(|| {
         let message = format!("{} has no voiceprint", p.user_id);
@@ -105,8 +107,9 @@ async fn open(
         let was = &stored.sealed.key_id;
         let moved = ctx
             .stores
-            .jobs
-            .reseal_voiceprint(tenant, &p.user_id, was, &resealed);
+            .db
+            .voice
+            .reseal(tenant, &p.user_id, was, &resealed);
         if let Err(err) = moved.await {
             tracing::warn!(error = %err, "voiceprint not moved to the current key");
         }

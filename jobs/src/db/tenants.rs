@@ -4,8 +4,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::{JobStore, StoreError, rows::parse_id};
-use crate::{ids::TenantId, time::Timestamp};
+use super::{Conn, StoreError, rows::parse_id};
+use crate::ids::TenantId;
 
 /// A freshly made API key: shown once, never stored in clear.
 #[derive(Debug, Clone)]
@@ -20,11 +20,21 @@ fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-impl JobStore {
+/// The tenants and API keys tables.
+#[derive(Debug, Clone)]
+pub struct TenantRepo {
+    db: Conn,
+}
+
+impl TenantRepo {
+    pub(super) fn new(db: Conn) -> Self {
+        Self { db }
+    }
+
     /// Makes a new API key for the tenant called `name`, creating the tenant
     /// on first use.
-    pub async fn create_api_key(&self, name: &str) -> Result<NewApiKey, StoreError> {
-        let now = Timestamp::now().millis();
+    pub async fn create_key(&self, name: &str) -> Result<NewApiKey, StoreError> {
+        let now = self.db.clock.now().millis();
         sqlx::query(
             "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO NOTHING",
@@ -32,11 +42,11 @@ impl JobStore {
         .bind(TenantId::new().to_string())
         .bind(name.to_owned())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         let row = sqlx::query("SELECT id FROM tenants WHERE name = $1")
             .bind(name.to_owned())
-            .fetch_one(&self.pool)
+            .fetch_one(&self.db.pool)
             .await?;
         let tenant_id = parse_id(&row, "id", TenantId::parse)?;
         let mut secret = [0u8; 24];
@@ -46,7 +56,7 @@ impl JobStore {
             .bind(hash_key(&key))
             .bind(tenant_id.to_string())
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await?;
         Ok(NewApiKey { tenant_id, key })
     }
@@ -55,17 +65,17 @@ impl JobStore {
     pub async fn tenant_for_key(&self, key: &str) -> Result<Option<TenantId>, StoreError> {
         let row = sqlx::query("SELECT tenant_id FROM api_keys WHERE key_hash = $1")
             .bind(hash_key(key))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await?;
         row.map(|r| parse_id(&r, "tenant_id", TenantId::parse))
             .transpose()
     }
 
     /// The name of a tenant.
-    pub async fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError> {
+    pub async fn name(&self, id: TenantId) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT name FROM tenants WHERE id = $1")
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await?;
         Ok(row.map(|r| r.try_get("name")).transpose()?)
     }

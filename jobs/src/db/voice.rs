@@ -4,7 +4,7 @@
 use base64::{Engine, engine::general_purpose::STANDARD};
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
-use super::{JobStore, StoreError, rows::non_negative};
+use super::{Conn, StoreError, rows::non_negative};
 use crate::{
     ids::{JobId, TenantId},
     objects::ObjectKey,
@@ -68,11 +68,21 @@ fn voiceprint_from_row(row: &AnyRow) -> Result<StoredVoiceprint, StoreError> {
     })
 }
 
-impl JobStore {
+/// The voiceprints, verification history and waiting samples.
+#[derive(Debug, Clone)]
+pub struct VoiceRepo {
+    db: Conn,
+}
+
+impl VoiceRepo {
+    pub(super) fn new(db: Conn) -> Self {
+        Self { db }
+    }
+
     /// Writes the print of `user`, replacing an earlier one (whose first
     /// enrollment time is kept), unless the user was forgotten at or after
     /// `enrolling_since`: then nothing is written and the answer is false.
-    pub async fn put_voiceprint(
+    pub async fn put_print(
         &self,
         tenant: TenantId,
         user: &UserId,
@@ -99,15 +109,15 @@ impl JobStore {
         .bind(sealed.key_id.clone())
         .bind(STANDARD.encode(&sealed.nonce))
         .bind(STANDARD.encode(&sealed.ciphertext))
-        .bind(Timestamp::now().millis())
+        .bind(self.db.clock.now().millis())
         .bind(enrolling_since.millis())
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// The print of `user`, if the tenant has one.
-    pub async fn voiceprint(
+    pub async fn print(
         &self,
         tenant: TenantId,
         user: &UserId,
@@ -118,14 +128,14 @@ impl JobStore {
         )
         .bind(tenant.to_string())
         .bind(user.as_str().to_owned())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await?;
         row.as_ref().map(voiceprint_from_row).transpose()
     }
 
     /// Replaces the sealed bytes of a print still sealed under key `was`
     /// (moving it to the current key); a print written since is left alone.
-    pub async fn reseal_voiceprint(
+    pub async fn reseal(
         &self,
         tenant: TenantId,
         user: &UserId,
@@ -142,7 +152,7 @@ impl JobStore {
         .bind(tenant.to_string())
         .bind(user.as_str().to_owned())
         .bind(was.to_owned())
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         Ok(())
     }
@@ -150,19 +160,15 @@ impl JobStore {
     /// Deletes the print and the verification history of `user`, and notes
     /// the forgetting so an enrollment already running cannot write a print
     /// after it; true if there was a print or history.
-    pub async fn forget_voice_user(
-        &self,
-        tenant: TenantId,
-        user: &UserId,
-    ) -> Result<bool, StoreError> {
+    pub async fn forget_user(&self, tenant: TenantId, user: &UserId) -> Result<bool, StoreError> {
         sqlx::query(
             "INSERT INTO voice_forgotten (tenant_id, user_id, forgotten_at) VALUES ($1, $2, $3) \
              ON CONFLICT (tenant_id, user_id) DO UPDATE SET forgotten_at = excluded.forgotten_at",
         )
         .bind(tenant.to_string())
         .bind(user.as_str().to_owned())
-        .bind(Timestamp::now().millis())
-        .execute(&self.pool)
+        .bind(self.db.clock.now().millis())
+        .execute(&self.db.pool)
         .await?;
         let mut forgot = false;
         for table in ["voiceprints", "voice_attempts"] {
@@ -170,7 +176,7 @@ impl JobStore {
             let done = sqlx::query(AssertSqlSafe(sql))
                 .bind(tenant.to_string())
                 .bind(user.as_str().to_owned())
-                .execute(&self.pool)
+                .execute(&self.db.pool)
                 .await?;
             forgot |= done.rows_affected() > 0;
         }
@@ -197,8 +203,8 @@ impl JobStore {
         .bind(tenant.to_string())
         .bind(user.as_str().to_owned())
         .bind(IN_FLIGHT)
-        .bind(Timestamp::now().millis())
-        .execute(&self.pool)
+        .bind(self.db.clock.now().millis())
+        .execute(&self.db.pool)
         .await?;
         let locked = self.locked_until(tenant, user, lockout, Some(job)).await?;
         if locked.is_some() {
@@ -225,8 +231,8 @@ impl JobStore {
         .bind(user.as_str().to_owned())
         .bind(i64::from(attempt.accepted))
         .bind(attempt.score)
-        .bind(Timestamp::now().millis())
-        .execute(&self.pool)
+        .bind(self.db.clock.now().millis())
+        .execute(&self.db.pool)
         .await?;
         Ok(())
     }
@@ -237,7 +243,7 @@ impl JobStore {
         sqlx::query("DELETE FROM voice_attempts WHERE job_id = $1 AND accepted = $2")
             .bind(job.to_string())
             .bind(IN_FLIGHT)
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await?;
         Ok(())
     }
@@ -265,7 +271,7 @@ impl JobStore {
         if lockout.max_failures == 0 {
             return Ok(None);
         }
-        let since = Timestamp::now().minus(lockout.window);
+        let since = self.db.clock.now().minus(lockout.window);
         let rows = sqlx::query(
             "SELECT created_at FROM voice_attempts \
              WHERE tenant_id = $1 AND user_id = $2 AND accepted <> 1 AND created_at > $3 \
@@ -279,7 +285,7 @@ impl JobStore {
         .bind(since.millis())
         .bind(i64::from(lockout.max_failures))
         .bind(except.map(|j| j.to_string()).unwrap_or_default())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         if rows.len() < lockout.max_failures as usize {
             return Ok(None);
@@ -289,13 +295,13 @@ impl JobStore {
     }
 
     /// Notes uploaded samples of `user`, so forgetting the user finds them.
-    pub async fn add_voice_samples(
+    pub async fn add_samples(
         &self,
         tenant: TenantId,
         user: &UserId,
         keys: &[ObjectKey],
     ) -> Result<(), StoreError> {
-        let now = Timestamp::now().millis();
+        let now = self.db.clock.now().millis();
         for key in keys {
             sqlx::query(
                 "INSERT INTO voice_samples (object_key, tenant_id, user_id, created_at) \
@@ -305,14 +311,14 @@ impl JobStore {
             .bind(tenant.to_string())
             .bind(user.as_str().to_owned())
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await?;
         }
         Ok(())
     }
 
     /// Samples of `user` still in the object store.
-    pub async fn voice_samples(
+    pub async fn samples(
         &self,
         tenant: TenantId,
         user: &UserId,
@@ -322,17 +328,17 @@ impl JobStore {
         )
         .bind(tenant.to_string())
         .bind(user.as_str().to_owned())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         rows.iter().map(sample_key).collect()
     }
 
     /// Forgets samples whose objects were deleted.
-    pub async fn remove_voice_samples(&self, keys: &[ObjectKey]) -> Result<(), StoreError> {
+    pub async fn remove_samples(&self, keys: &[ObjectKey]) -> Result<(), StoreError> {
         for key in keys {
             sqlx::query("DELETE FROM voice_samples WHERE object_key = $1")
                 .bind(key.as_str().to_owned())
-                .execute(&self.pool)
+                .execute(&self.db.pool)
                 .await?;
         }
         Ok(())
@@ -340,10 +346,10 @@ impl JobStore {
 
     /// Forgets scored verifications older than `before`: past the lockout
     /// window they count for nothing. Returns how many went.
-    pub async fn prune_voice_attempts(&self, before: Timestamp) -> Result<u64, StoreError> {
+    pub async fn prune_attempts(&self, before: Timestamp) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM voice_attempts WHERE created_at < $1")
             .bind(before.millis())
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await?;
         Ok(done.rows_affected())
     }
@@ -353,14 +359,14 @@ impl JobStore {
     pub async fn prune_forgotten_users(&self, before: Timestamp) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM voice_forgotten WHERE forgotten_at < $1")
             .bind(before.millis())
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await?;
         Ok(done.rows_affected())
     }
 
     /// Up to `limit` samples stored before `before` and still listed: left
     /// behind by jobs that never cleaned up (timed out, lost with a worker).
-    pub async fn voice_samples_before(
+    pub async fn samples_before(
         &self,
         before: Timestamp,
         limit: u32,
@@ -371,7 +377,7 @@ impl JobStore {
         )
         .bind(before.millis())
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         rows.iter().map(sample_key).collect()
     }

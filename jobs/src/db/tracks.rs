@@ -6,8 +6,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
 use super::{
-    JobStore, StoreError,
-    jobs::insert_job_row,
+    Conn, StoreError,
+    jobs::{insert_job_row, select_job},
     rows::{JOB_COLUMNS, job_from_row, parse_id},
 };
 use crate::{
@@ -164,7 +164,17 @@ fn track_from_row(row: &AnyRow) -> Result<TrackRecord, StoreError> {
     })
 }
 
-impl JobStore {
+/// The tracks table.
+#[derive(Debug, Clone)]
+pub struct TrackRepo {
+    db: Conn,
+}
+
+impl TrackRepo {
+    pub(super) fn new(db: Conn) -> Self {
+        Self { db }
+    }
+
     async fn insert_track(
         &self,
         new: &NewTrack,
@@ -173,7 +183,7 @@ impl JobStore {
         expires: Option<Timestamp>,
         conn: &mut sqlx::AnyConnection,
     ) -> Result<TrackRecord, StoreError> {
-        let now = Timestamp::now().millis();
+        let now = self.db.clock.now().millis();
         let sql = format!(
             "INSERT INTO tracks (id, tenant_id, state, title, owner_id, callback_url, presets, \
              original_key, upload_expires_at, ingest_job_id, created_at, updated_at) \
@@ -198,13 +208,13 @@ impl JobStore {
 
     /// Records a track whose original is stored, together with its ingest
     /// job: both or neither.
-    pub async fn create_track(
+    pub async fn create(
         &self,
         new: &NewTrack,
         ingest: &NewJob,
     ) -> Result<(TrackRecord, Job), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let job = insert_job_row(&mut *tx, ingest)
+        let mut tx = self.db.pool.begin().await?;
+        let job = insert_job_row(&mut *tx, ingest, self.db.clock.now())
             .await?
             .ok_or_else(|| StoreError::Corrupt("an ingest job conflicted".into()))?;
         let track = self
@@ -221,7 +231,7 @@ impl JobStore {
         new: &NewTrack,
         expires: Timestamp,
     ) -> Result<TrackRecord, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool.acquire().await?;
         self.insert_track(new, RecordedState::Uploaded, None, Some(expires), &mut conn)
             .await
     }
@@ -234,7 +244,7 @@ impl JobStore {
         id: TrackId,
         ingest: &NewJob,
     ) -> Result<CompleteOutcome, StoreError> {
-        let Some(track) = self.track(tenant, id).await? else {
+        let Some(track) = self.get(tenant, id).await? else {
             return Ok(CompleteOutcome::NotFound);
         };
         if track.state != RecordedState::Uploaded {
@@ -242,12 +252,12 @@ impl JobStore {
         }
         if track
             .upload_expires_at
-            .is_some_and(|at| at < Timestamp::now())
+            .is_some_and(|at| at < self.db.clock.now())
         {
             return Ok(CompleteOutcome::Expired);
         }
-        let mut tx = self.pool.begin().await?;
-        let job = insert_job_row(&mut *tx, ingest)
+        let mut tx = self.db.pool.begin().await?;
+        let job = insert_job_row(&mut *tx, ingest, self.db.clock.now())
             .await?
             .ok_or_else(|| StoreError::Corrupt("an ingest job conflicted".into()))?;
         let sql = format!(
@@ -257,7 +267,7 @@ impl JobStore {
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(job.id.to_string())
-            .bind(Timestamp::now().millis())
+            .bind(self.db.clock.now().millis())
             .bind(id.to_string())
             .bind(tenant.to_string())
             .fetch_optional(&mut *tx)
@@ -271,7 +281,7 @@ impl JobStore {
             // Another request completed it first: keep its job, drop ours.
             None => {
                 tx.rollback().await?;
-                let track = self.track(tenant, id).await?;
+                let track = self.get(tenant, id).await?;
                 let track = track.ok_or_else(|| StoreError::Corrupt("track vanished".into()))?;
                 self.already_started(track).await
             }
@@ -280,7 +290,7 @@ impl JobStore {
 
     async fn already_started(&self, track: TrackRecord) -> Result<CompleteOutcome, StoreError> {
         let job = match track.ingest_job_id {
-            Some(id) => self.get_job(track.tenant_id, id).await?,
+            Some(id) => select_job(&self.db.pool, track.tenant_id, id).await?,
             None => None,
         };
         let job = job.ok_or_else(|| StoreError::Corrupt("a started track has no ingest".into()))?;
@@ -289,7 +299,7 @@ impl JobStore {
 
     /// The tenant's track `id`; `None` when it does not exist or is another
     /// tenant's.
-    pub async fn track(
+    pub async fn get(
         &self,
         tenant: TenantId,
         id: TrackId,
@@ -298,20 +308,20 @@ impl JobStore {
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id.to_string())
             .bind(tenant.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await?;
         row.as_ref().map(track_from_row).transpose()
     }
 
     /// The track's jobs, ingest first.
-    pub async fn track_jobs(&self, track: &TrackRecord) -> Result<Vec<Job>, StoreError> {
+    pub async fn jobs(&self, track: &TrackRecord) -> Result<Vec<Job>, StoreError> {
         let ids = track.job_ids();
         let mut jobs = Vec::with_capacity(ids.len());
         for id in ids {
             let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
             let row = sqlx::query(AssertSqlSafe(sql))
                 .bind(id.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.db.pool)
                 .await?;
             if let Some(row) = row {
                 jobs.push(job_from_row(&row)?);
@@ -331,8 +341,8 @@ impl JobStore {
         cover: Option<&ObjectKey>,
         transcode: &NewJob,
     ) -> Result<(Job, bool), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let job = insert_job_row(&mut *tx, transcode)
+        let mut tx = self.db.pool.begin().await?;
+        let job = insert_job_row(&mut *tx, transcode, self.db.clock.now())
             .await?
             .ok_or_else(|| StoreError::Corrupt("a transcode job conflicted".into()))?;
         let updated = sqlx::query(
@@ -342,7 +352,7 @@ impl JobStore {
         .bind(json(metadata))
         .bind(cover.map(ToString::to_string))
         .bind(job.id.to_string())
-        .bind(Timestamp::now().millis())
+        .bind(self.db.clock.now().millis())
         .bind(id.to_string())
         .bind(tenant.to_string())
         .execute(&mut *tx)
@@ -352,9 +362,9 @@ impl JobStore {
             return Ok((job, true));
         }
         tx.rollback().await?;
-        let track = self.track(tenant, id).await?;
+        let track = self.get(tenant, id).await?;
         let existing = match track.and_then(|t| t.transcode_job_id) {
-            Some(job_id) => self.get_job(tenant, job_id).await?,
+            Some(job_id) => select_job(&self.db.pool, tenant, job_id).await?,
             None => None,
         };
         let job = existing.ok_or_else(|| StoreError::Corrupt("ingested track lost".into()))?;
@@ -363,7 +373,7 @@ impl JobStore {
 
     /// Marks the track ready with its loudness, outputs and waveform, in one
     /// statement.
-    pub async fn finish_track(
+    pub async fn finish(
         &self,
         tenant: TenantId,
         id: TrackId,
@@ -376,10 +386,10 @@ impl JobStore {
         .bind(json(&result.loudness))
         .bind(json(&result.outputs))
         .bind(json(&result.waveform))
-        .bind(Timestamp::now().millis())
+        .bind(self.db.clock.now().millis())
         .bind(id.to_string())
         .bind(tenant.to_string())
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         Ok(())
     }
@@ -398,7 +408,7 @@ impl JobStore {
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(before.millis())
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await?;
         rows.iter().map(track_from_row).collect()
     }
@@ -410,37 +420,9 @@ impl JobStore {
             "DELETE FROM tracks WHERE id = $1 AND state = 'uploaded' AND upload_expires_at < $2",
         )
         .bind(id.to_string())
-        .bind(Timestamp::now().millis())
-        .execute(&self.pool)
+        .bind(self.db.clock.now().millis())
+        .execute(&self.db.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
-
-    /// The secret stored as `name`, made by `fresh` (e.g. [`random_secret`]) and
-    /// stored on first use; every process sharing the database gets the same one.
-    pub async fn shared_secret(
-        &self,
-        name: &str,
-        fresh: impl FnOnce() -> String,
-    ) -> Result<String, StoreError> {
-        sqlx::query(
-            "INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(name)
-        .bind(fresh())
-        .bind(Timestamp::now().millis())
-        .execute(&self.pool)
-        .await?;
-        let row = sqlx::query("SELECT value FROM secrets WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("value")?)
-    }
-}
-
-/// A fresh secret for [`JobStore::shared_secret`]: 32 random bytes in hex.
-pub fn random_secret() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
 }

@@ -1,21 +1,20 @@
-//! Recording the `callback` jobs that report ended jobs, and the secrets they sign with.
+//! The callback outbox: recording the `callback` jobs that report ended jobs.
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{
-    JobStore, StoreError,
-    jobs::insert_job_row,
+use super::{JobRepo, insert_job_row};
+use crate::db::{
+    StoreError,
     rows::{JOB_COLUMNS, job_from_row},
 };
 use crate::{
-    callbacks::{CallbackPayload, SECRET_NAME, tenant_secret},
-    ids::TenantId,
+    callbacks::CallbackPayload,
     kind::JobPayload,
     model::{Job, NewJob},
     queue::QueueEntry,
 };
 
-impl JobStore {
+impl JobRepo {
     /// Records a `callback` job for each of up to `limit` ended jobs whose end has a
     /// callback URL and no report yet, and returns them to push. A job and its report
     /// are marked together, and the report's idempotency key names the end it reports,
@@ -30,7 +29,7 @@ impl JobStore {
              ORDER BY finished_at LIMIT {limit}"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await?;
         let mut recorded = Vec::new();
         for ended in rows.iter().map(job_from_row) {
@@ -46,14 +45,16 @@ impl JobStore {
         let end = ended.finished_at.map_or(0, |t| t.millis());
         let report = NewJob {
             parent_id: Some(ended.id),
-            idempotency_key: Some(format!("callback:{}:{end}", ended.id)),
+            // An end is its attempt and its time: a retried job that ends again
+            // within the same millisecond still gets its own report.
+            idempotency_key: Some(format!("callback:{}:{}:{end}", ended.id, ended.attempts)),
             ..NewJob::with_defaults(
                 ended.tenant_id,
                 JobPayload::Callback(CallbackPayload { job_id: ended.id }),
             )
         };
-        let mut tx = self.pool.begin().await?;
-        let inserted = insert_job_row(&mut *tx, &report).await?;
+        let mut tx = self.db.pool.begin().await?;
+        let inserted = insert_job_row(&mut *tx, &report, self.db.clock.now()).await?;
         let report_id = match &inserted {
             Some(job) => job.id.to_string(),
             None => {
@@ -80,13 +81,5 @@ impl JobStore {
         }
         tx.commit().await?;
         Ok(inserted)
-    }
-
-    /// The secret `tenant` checks its callbacks' signatures with.
-    pub async fn callback_secret(&self, tenant: TenantId) -> Result<String, StoreError> {
-        let master = self
-            .shared_secret(SECRET_NAME, super::random_secret)
-            .await?;
-        Ok(tenant_secret(&master, tenant))
     }
 }

@@ -1,0 +1,248 @@
+//! Job rows: accepting, reading, listing, cancelling and retrying; the
+//! attempts' transitions are in `attempts`, recovery in `recovery`.
+//!
+//! Each transition is one conditional `UPDATE`: the `WHERE` clause names the
+//! state (and, for a running job, the attempt) it expects, so a stale worker,
+//! a duplicate delivery or a racing API replica changes nothing.
+
+mod attempts;
+mod outbox;
+mod recovery;
+
+use sqlx::{AssertSqlSafe, Row, any::AnyRow};
+
+pub use self::{
+    attempts::{ClaimedJob, Finish},
+    recovery::RunningJob,
+};
+use super::{
+    Conn, StoreError,
+    rows::{JOB_COLUMNS, job_from_row, parse_id, parse_kind},
+};
+use crate::{
+    ids::{JobId, TenantId},
+    model::{Job, JobFilter, NewJob, Priority},
+    queue::QueueEntry,
+    time::Timestamp,
+};
+
+/// The answer to accepting a job.
+#[derive(Debug, Clone)]
+pub struct Inserted {
+    /// The job, as stored.
+    pub job: Job,
+    /// False when an earlier request with the same idempotency key made it.
+    pub created: bool,
+}
+
+/// The answer to a cancel request.
+#[derive(Debug, Clone)]
+pub enum CancelOutcome {
+    /// It was queued and will never run.
+    Cancelled(Job),
+    /// It is running and will stop at its next checkpoint.
+    Requested(Job),
+    /// It had already ended.
+    AlreadyFinal(Job),
+    /// No such job for this tenant.
+    NotFound,
+}
+
+/// The answer to a retry request.
+#[derive(Debug, Clone)]
+pub enum RetryOutcome {
+    /// It is queued again; push this entry to the queue.
+    Requeued(Job, QueueEntry),
+    /// It is not failed or cancelled.
+    NotRetryable(Job),
+    /// No such job for this tenant.
+    NotFound,
+}
+
+/// The jobs table.
+#[derive(Debug, Clone)]
+pub struct JobRepo {
+    db: Conn,
+}
+
+/// `$start, $start+1, …` for `count` binds.
+fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Records `new` as a queued job at `now` through `executor` (the pool, or
+/// a transaction that records more with it); `None` when its idempotency
+/// key was used before.
+pub(in crate::db) async fn insert_job_row<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    new: &NewJob,
+    now: Timestamp,
+) -> Result<Option<Job>, StoreError> {
+    let kind = new.payload.kind();
+    let run_at = new.run_at.unwrap_or(now).max(now);
+    let sql = format!(
+        "INSERT INTO jobs (id, tenant_id, kind, queue, state, payload, priority, max_attempts, \
+         attempt_budget, run_at, created_at, updated_at, parent_id, callback_url, \
+         idempotency_key) \
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7, $8, $9, $9, $10, $11, $12) \
+         ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(JobId::new().to_string())
+        .bind(new.tenant_id.to_string())
+        .bind(kind.as_str())
+        .bind(kind.queue())
+        .bind(new.payload.to_json().to_string())
+        .bind(new.priority.get())
+        .bind(new.max_attempts.get() as i32)
+        .bind(run_at.millis())
+        .bind(now.millis())
+        .bind(new.parent_id.map(|id| id.to_string()))
+        .bind(new.callback_url.clone())
+        .bind(new.idempotency_key.clone())
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+/// The tenant's job `id` through `executor`.
+pub(in crate::db) async fn select_job<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    tenant: TenantId,
+    id: JobId,
+) -> Result<Option<Job>, StoreError> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND tenant_id = $2");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+impl JobRepo {
+    pub(in crate::db) fn new(db: Conn) -> Self {
+        Self { db }
+    }
+
+    /// Records a new queued job, or returns the one made earlier with the same
+    /// idempotency key by the same tenant.
+    pub async fn insert(&self, new: &NewJob) -> Result<Inserted, StoreError> {
+        let now = self.db.clock.now();
+        if let Some(job) = insert_job_row(&self.db.pool, new, now).await? {
+            return Ok(Inserted { job, created: true });
+        }
+        let key = new.idempotency_key.as_deref().unwrap_or_default();
+        let job = self.by_idempotency_key(new.tenant_id, key).await?;
+        Ok(Inserted {
+            job: job.ok_or_else(|| StoreError::Corrupt("insert conflicted on no key".into()))?,
+            created: false,
+        })
+    }
+
+    async fn by_idempotency_key(
+        &self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<Job>, StoreError> {
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2");
+        self.fetch(sql, &[tenant.to_string(), key.to_owned()]).await
+    }
+
+    /// The tenant's job `id`; `None` when it does not exist or is another tenant's.
+    pub async fn get(&self, tenant: TenantId, id: JobId) -> Result<Option<Job>, StoreError> {
+        select_job(&self.db.pool, tenant, id).await
+    }
+
+    async fn fetch(&self, sql: String, binds: &[String]) -> Result<Option<Job>, StoreError> {
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for b in binds {
+            query = query.bind(b.clone());
+        }
+        let row = query.fetch_optional(&self.db.pool).await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    /// The tenant's jobs, newest first, filtered and paged by `filter`.
+    pub async fn list(&self, tenant: TenantId, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 \
+             AND (CAST($2 AS TEXT) IS NULL OR state = $2) \
+             AND (CAST($3 AS TEXT) IS NULL OR kind = $3) \
+             AND (CAST($4 AS TEXT) IS NULL OR id < $4) \
+             ORDER BY id DESC LIMIT $5"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(filter.state.map(|s| s.as_str()))
+            .bind(filter.kind.map(|k| k.as_str()))
+            .bind(filter.before.map(|id| id.to_string()))
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Cancels a queued job at once, or asks a running one to stop.
+    pub async fn cancel(&self, tenant: TenantId, id: JobId) -> Result<CancelOutcome, StoreError> {
+        let now = self.db.clock.now().millis();
+        let binds = [id.to_string(), tenant.to_string()];
+        let sql = format!(
+            "UPDATE jobs SET state = 'cancelled', finished_at = {now}, updated_at = {now} \
+             WHERE id = $1 AND tenant_id = $2 AND state = 'queued' RETURNING {JOB_COLUMNS}"
+        );
+        if let Some(job) = self.fetch(sql, &binds).await? {
+            return Ok(CancelOutcome::Cancelled(job));
+        }
+        let sql = format!(
+            "UPDATE jobs SET cancel_requested = 1, updated_at = {now} \
+             WHERE id = $1 AND tenant_id = $2 AND state = 'running' RETURNING {JOB_COLUMNS}"
+        );
+        if let Some(job) = self.fetch(sql, &binds).await? {
+            return Ok(CancelOutcome::Requested(job));
+        }
+        Ok(match self.get(tenant, id).await? {
+            Some(job) => CancelOutcome::AlreadyFinal(job),
+            None => CancelOutcome::NotFound,
+        })
+    }
+
+    /// Queues a failed or cancelled job again with a fresh budget of attempts.
+    /// Attempts keep counting up, so a late report of an old attempt never
+    /// matches the new one.
+    pub async fn retry(&self, tenant: TenantId, id: JobId) -> Result<RetryOutcome, StoreError> {
+        let now = self.db.clock.now().millis();
+        let sql = format!(
+            "UPDATE jobs SET state = 'queued', run_at = {now}, updated_at = {now}, \
+             max_attempts = attempts + attempt_budget, \
+             finished_at = NULL, error_code = NULL, error_message = NULL, result = NULL, \
+             progress = 0, cancel_requested = 0, callback_job_id = NULL \
+             WHERE id = $1 AND tenant_id = $2 AND state IN ('failed', 'cancelled') \
+             RETURNING {JOB_COLUMNS}"
+        );
+        let binds = [id.to_string(), tenant.to_string()];
+        if let Some(job) = self.fetch(sql, &binds).await? {
+            let entry = QueueEntry::for_job(&job);
+            return Ok(RetryOutcome::Requeued(job, entry));
+        }
+        Ok(match self.get(tenant, id).await? {
+            Some(job) => RetryOutcome::NotRetryable(job),
+            None => RetryOutcome::NotFound,
+        })
+    }
+}
+
+/// The queue entry of a row that selected `id, priority, run_at, kind`.
+pub(in crate::db) fn entry_from_row(row: &AnyRow) -> Result<QueueEntry, StoreError> {
+    Ok(QueueEntry {
+        id: parse_id(row, "id", JobId::parse)?,
+        queue: parse_kind(row.try_get("kind")?)?.queue().to_owned(),
+        priority: Priority::new(row.try_get::<i64, _>("priority")?)
+            .ok_or_else(|| StoreError::Corrupt("priority out of range".into()))?,
+        run_at: Timestamp::from_millis(row.try_get("run_at")?),
+    })
+}

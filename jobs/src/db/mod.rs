@@ -1,0 +1,173 @@
+//! The database, the system of record: one pool over Postgres (fleet) or
+//! SQLite (embedded) through sqlx's `Any` driver, one SQL dialect for both,
+//! and a repository per aggregate over that pool: jobs, tracks, voice,
+//! tenants and their keys, workers, shared secrets.
+
+mod jobs;
+mod rows;
+mod secrets;
+mod tenants;
+mod tracks;
+mod voice;
+mod workers;
+
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
+
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::Migrator,
+};
+
+pub use self::{
+    jobs::{CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RetryOutcome, RunningJob},
+    secrets::{SecretRepo, random_secret},
+    tenants::{NewApiKey, TenantRepo},
+    tracks::{CompleteOutcome, NewTrack, TrackRecord, TrackRepo},
+    voice::{ScoredAttempt, StoredVoiceprint, VoiceRepo},
+    workers::{WorkerRecord, WorkerRepo},
+};
+use crate::clock::Clock;
+
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// A failure of the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row does not parse: written by a newer or broken version.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Which engine a database runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    /// PostgreSQL: the fleet's shared database.
+    Postgres,
+    /// SQLite: one file, for the embedded mode.
+    Sqlite,
+}
+
+/// What every repository holds: the shared pool and the clock it reads.
+#[derive(Debug, Clone)]
+struct Conn {
+    pool: AnyPool,
+    clock: Clock,
+}
+
+/// Handle to the database and its repositories; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Jobs: accepted, claimed, finished, recovered.
+    pub jobs: JobRepo,
+    /// Tracks and their presigned uploads.
+    pub tracks: TrackRepo,
+    /// Voiceprints, verification history and waiting samples.
+    pub voice: VoiceRepo,
+    /// Tenants and their API keys.
+    pub tenants: TenantRepo,
+    /// Worker processes and their heartbeats.
+    pub workers: WorkerRepo,
+    /// Secrets every process sharing the database shares.
+    pub secrets: SecretRepo,
+    conn: Conn,
+    url: Arc<str>,
+}
+
+impl Database {
+    /// Connects to a `postgres://` or `sqlite:` URL (without migrating);
+    /// every repository reads time from `clock`.
+    pub async fn connect(url: &str, clock: Clock) -> Result<Self, StoreError> {
+        Self::open(url, clock, None).await
+    }
+
+    /// Opens (creating if needed) the SQLite file at `path`.
+    pub async fn open_sqlite(path: &Path, clock: Clock) -> Result<Self, StoreError> {
+        Self::connect(&format!("sqlite://{}?mode=rwc", path.display()), clock).await
+    }
+
+    async fn open(
+        url: &str,
+        clock: Clock,
+        max_connections: Option<u32>,
+    ) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else {
+            Engine::Postgres
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        let mut pool = pool_options(engine);
+        if let Some(max) = max_connections {
+            pool = pool.max_connections(max);
+        }
+        let conn = Conn {
+            pool: pool.connect_with(options).await?,
+            clock,
+        };
+        Ok(Self {
+            jobs: JobRepo::new(conn.clone()),
+            tracks: TrackRepo::new(conn.clone()),
+            voice: VoiceRepo::new(conn.clone()),
+            tenants: TenantRepo::new(conn.clone()),
+            workers: WorkerRepo::new(conn.clone()),
+            secrets: SecretRepo::new(conn.clone()),
+            conn,
+            url: url.into(),
+        })
+    }
+
+    /// A second handle to the same database over one connection of its own,
+    /// opened on the calling runtime: for work that must go on while the
+    /// runtime of the first handle is busy (a worker's heartbeat).
+    pub async fn reopen_alone(&self) -> Result<Self, StoreError> {
+        Self::open(&self.url, self.conn.clock.clone(), Some(1)).await
+    }
+
+    /// The clock the repositories read.
+    pub fn clock(&self) -> &Clock {
+        &self.conn.clock
+    }
+
+    /// Applies pending migrations; safe to call from every process at start.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.conn.pool).await?;
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.conn.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.conn.pool.close().await;
+    }
+}
+
+fn pool_options(engine: Engine) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+    match engine {
+        Engine::Postgres => options.max_connections(16),
+        // One writer at a time in SQLite: more connections only add lock waits.
+        Engine::Sqlite => options.max_connections(4).after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                )
+                .await?;
+                Ok(())
+            })
+        }),
+    }
+}
