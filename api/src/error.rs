@@ -1,6 +1,8 @@
 //! The one error type of the API and its JSON shape:
-//! `{"error": {"code": "snake_case", "message": "…", "field": "…"}}`.
+//! `{"error": {"code": "snake_case", "message": "…", "field": "…"}}`. The
+//! code comes from the catalogue, and with it the HTTP status.
 
+use mixdown_jobs::{codes::ErrorCode, payload::PayloadError};
 use poem::{
     Response,
     error::ResponseError,
@@ -14,15 +16,20 @@ use tracing::error;
 #[error("{code}: {message}")]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     field: Option<String>,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
-    /// An error with a status, a stable code and a sentence.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with a catalogue code (which fixes the status) and a sentence.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status = code
+            .http_status()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            // A code that only ever ends jobs has no answer of its own.
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self {
             status,
             code,
@@ -32,29 +39,24 @@ impl ApiError {
         }
     }
 
-    /// A 422 that names the field at fault.
-    pub fn invalid_field(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+    /// An error that names the field at fault.
+    pub fn invalid_field(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
         Self {
             field: Some(field.to_owned()),
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            ..Self::new(code, message)
         }
     }
 
     /// The 404 for anything the tenant may not see, so ids cannot be probed.
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no such {what}"),
-        )
+        Self::new(ErrorCode::NotFound, format!("no such {what}"))
     }
 
     /// A failure of a store behind the API: logged here, hidden from the client.
     pub fn unavailable(err: impl std::fmt::Display) -> Self {
         error!(error = %err, "store failure");
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ErrorCode::Unavailable,
             "a backing service is unavailable; try again",
         )
     }
@@ -68,7 +70,7 @@ impl ApiError {
     }
 
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 
@@ -78,13 +80,19 @@ impl ApiError {
     }
 }
 
+impl From<PayloadError> for ApiError {
+    fn from(err: PayloadError) -> Self {
+        Self::invalid_field(ErrorCode::InvalidPayload, &err.field, err.message)
+    }
+}
+
 impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         self.status
     }
 
     fn as_response(&self) -> Response {
-        let mut body = json!({"code": self.code, "message": self.message});
+        let mut body = json!({"code": self.code.as_str(), "message": self.message});
         if let Some(field) = &self.field {
             body["field"] = json!(field);
         }
@@ -109,16 +117,22 @@ pub fn to_api_error(err: poem::Error) -> ApiError {
     }
     let status = err.status();
     let (code, message) = match status {
-        StatusCode::UNAUTHORIZED => ("unauthorized", "missing or unknown API key".to_owned()),
-        StatusCode::NOT_FOUND => ("not_found", "no such resource".to_owned()),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", err.to_string()),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large".into()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", err.to_string()),
-        s if s.is_client_error() => ("invalid_request", err.to_string()),
+        StatusCode::UNAUTHORIZED => (ErrorCode::Unauthorized, "missing or unknown API key".into()),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such resource".into()),
+        StatusCode::METHOD_NOT_ALLOWED => (ErrorCode::MethodNotAllowed, err.to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (ErrorCode::PayloadTooLarge, "request body too large".into())
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorCode::UnsupportedMediaType, err.to_string()),
+        s if s.is_client_error() => (ErrorCode::InvalidRequest, err.to_string()),
         _ => {
             error!(error = %err, "unexpected error");
-            ("internal_error", "internal error".to_owned())
+            (ErrorCode::InternalError, "internal error".to_owned())
         }
     };
-    ApiError::new(status, code, message)
+    // The HTTP layer's own status stands: an odd 4xx stays what it was.
+    ApiError {
+        status,
+        ..ApiError::new(code, message)
+    }
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use mixdown_jobs::codes::ErrorCode;
 use mixdown_jobs::objects::{ObjectError, ObjectKey};
 use poem::{
     Body, Response, Route, handler,
@@ -76,8 +77,7 @@ async fn checked_key(
 ) -> Result<ObjectKey, ApiError> {
     let refused = || {
         ApiError::new(
-            StatusCode::FORBIDDEN,
-            "invalid_signature",
+            ErrorCode::InvalidSignature,
             "the URL is not signed, its signature does not match, or it has expired",
         )
     };

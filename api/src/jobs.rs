@@ -4,13 +4,15 @@ use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use mixdown_jobs::{
+    codes::ErrorCode,
     db::{CancelOutcome, RetryOutcome},
     ids::JobId,
-    kind::{JobKind, JobPayload},
+    kind::JobKind,
     model::{JobFilter, JobState, MaxAttempts, NewJob, Priority},
+    payload::JobPayload,
     time::Timestamp,
 };
-use poem::{http::StatusCode, web::Data};
+use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Header, Path, Query},
@@ -118,7 +120,9 @@ impl JobsApi {
             Some(s) if (0.0..=MAX_WAIT.as_secs_f64()).contains(&s) => Duration::from_secs_f64(s),
             Some(_) => {
                 let message = "must be between 0 and 60 seconds";
-                return Err(ApiError::invalid_field("invalid_field", "wait", message).into());
+                return Err(
+                    ApiError::invalid_field(ErrorCode::InvalidField, "wait", message).into(),
+                );
             }
         };
         let deadline = tokio::time::Instant::now() + wait;
@@ -187,7 +191,7 @@ impl JobsApi {
             }
             CancelOutcome::Requested(job) => Ok(Json(job.into())),
             CancelOutcome::AlreadyFinal(job) => Err(conflict(
-                "not_cancellable",
+                ErrorCode::NotCancellable,
                 format!("the job already ended: {}", job.state),
             )),
             CancelOutcome::NotFound => Err(ApiError::not_found("job").into()),
@@ -210,7 +214,7 @@ impl JobsApi {
                 Ok(Json(job.into()))
             }
             RetryOutcome::NotRetryable(job) => Err(conflict(
-                "not_retryable",
+                ErrorCode::NotRetryable,
                 format!(
                     "only failed or cancelled jobs can be retried; this one is {}",
                     job.state
@@ -221,8 +225,8 @@ impl JobsApi {
     }
 }
 
-fn conflict(code: &'static str, message: String) -> poem::Error {
-    ApiError::new(StatusCode::CONFLICT, code, message).into()
+fn conflict(code: ErrorCode, message: String) -> poem::Error {
+    ApiError::new(code, message).into()
 }
 
 /// Ids that do not parse cannot exist: the same 404 as any unknown job.
@@ -243,19 +247,18 @@ fn new_job(
             body.kind,
             known.join(", ")
         );
-        ApiError::invalid_field("unknown_kind", "kind", message)
+        ApiError::invalid_field(ErrorCode::UnknownKind, "kind", message)
     })?;
     if !kind.submittable() {
         let message =
             format!("{kind} jobs are made by the /v1/voice endpoints, which store their samples");
         return Err(ApiError::invalid_field(
-            "kind_not_submittable",
+            ErrorCode::KindNotSubmittable,
             "kind",
             message,
         ));
     }
-    let payload = JobPayload::parse(kind, body.payload.as_ref())
-        .map_err(|e| ApiError::invalid_field("invalid_payload", &e.field, e.message))?;
+    let payload = JobPayload::parse(kind, body.payload.as_ref()).map_err(ApiError::from)?;
     Ok(NewJob {
         tenant_id: tenant.0,
         payload,
@@ -293,7 +296,7 @@ fn bounded<T, B: std::fmt::Display>(
         .map(|v| {
             parse(v).ok_or_else(|| {
                 let message = format!("must be between {min} and {max}, got {v}");
-                ApiError::invalid_field("invalid_field", field, message)
+                ApiError::invalid_field(ErrorCode::InvalidField, field, message)
             })
         })
         .transpose()
@@ -301,11 +304,15 @@ fn bounded<T, B: std::fmt::Display>(
 
 fn parse_run_at(text: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
     let t = Timestamp::parse_rfc3339(text).ok_or_else(|| {
-        ApiError::invalid_field("invalid_field", "run_at", "must be an RFC 3339 instant")
+        ApiError::invalid_field(
+            ErrorCode::InvalidField,
+            "run_at",
+            "must be an RFC 3339 instant",
+        )
     })?;
     if t > now.plus(MAX_SCHEDULE_AHEAD) {
         return Err(ApiError::invalid_field(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "run_at",
             "must be within a year from now",
         ));
@@ -322,7 +329,7 @@ pub(crate) fn check_callback_url(url: String) -> Result<String, ApiError> {
         Ok(url)
     } else {
         Err(ApiError::invalid_field(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "callback_url",
             format!("must be an http(s) URL of at most {MAX_CALLBACK_URL} bytes"),
         ))
@@ -337,7 +344,7 @@ fn check_idempotency_key(key: String) -> Result<String, ApiError> {
         Ok(key)
     } else {
         Err(ApiError::invalid_field(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "Idempotency-Key",
             format!("must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"),
         ))
@@ -350,8 +357,9 @@ fn job_filter(
     limit: Option<u32>,
     cursor: Option<String>,
 ) -> Result<JobFilter, ApiError> {
-    let invalid =
-        |field: &str, message: &str| ApiError::invalid_field("invalid_field", field, message);
+    let invalid = |field: &str, message: &str| {
+        ApiError::invalid_field(ErrorCode::InvalidField, field, message)
+    };
     let state = state
         .map(|s| JobState::parse(&s).ok_or_else(|| invalid("state", "unknown state")))
         .transpose()?;

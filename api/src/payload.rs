@@ -1,7 +1,8 @@
 //! A strict JSON request body: documented through poem-openapi, parsed with
 //! serde so that every error names the field at fault, and bounded in size.
 
-use poem::{Request, RequestBody, error::ReadBodyError, http::StatusCode};
+use mixdown_jobs::codes::ErrorCode;
+use poem::{Request, RequestBody, error::ReadBodyError};
 use poem_openapi::{
     payload::{ParsePayload, Payload},
     registry::{MetaSchemaRef, Registry},
@@ -47,11 +48,10 @@ impl<T: Type + DeserializeOwned> ParsePayload for StrictJson<T> {
             .await
             .map_err(|e| match e {
                 ReadBodyError::PayloadTooLarge => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
+                    ErrorCode::PayloadTooLarge,
                     format!("request body exceeds {limit} bytes"),
                 ),
-                other => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", other.to_string()),
+                other => ApiError::new(ErrorCode::InvalidBody, other.to_string()),
             })?;
         Ok(Self(parse(&bytes)?))
     }
@@ -67,14 +67,14 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", inner.to_string())
+            ApiError::new(ErrorCode::InvalidJson, inner.to_string())
         } else {
             let field = if path == "." { "body" } else { path.as_str() };
-            ApiError::invalid_field("invalid_field", field, inner.to_string())
+            ApiError::invalid_field(ErrorCode::InvalidField, field, inner.to_string())
         }
     })?;
     de.end()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.to_string()))?;
     Ok(value)
 }
 
@@ -95,19 +95,19 @@ mod tests {
     #[test]
     fn broken_json_is_a_400() {
         let err = parse::<Body>(b"{\"kind\": ").unwrap_err();
-        assert_eq!(err.code(), "invalid_json");
+        assert_eq!(err.code(), ErrorCode::InvalidJson);
     }
 
     #[test]
     fn a_wrong_type_is_a_422_naming_the_field() {
         let err = parse::<Body>(br#"{"kind": "noop", "priority": "high"}"#).unwrap_err();
-        assert_eq!(err.code(), "invalid_field");
+        assert_eq!(err.code(), ErrorCode::InvalidField);
         assert_eq!(err.field(), Some("priority"));
     }
 
     #[test]
     fn trailing_garbage_is_refused() {
         let err = parse::<Body>(br#"{"kind": "noop"} x"#).unwrap_err();
-        assert_eq!(err.code(), "invalid_json");
+        assert_eq!(err.code(), ErrorCode::InvalidJson);
     }
 }

@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mixdown_jobs::{Stores, ids::TenantId, voice::Lockout};
+use mixdown_jobs::{Stores, codes::ErrorCode, ids::TenantId, voice::Lockout};
 use mixdown_media::transcode::{Preset, default_presets};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
@@ -147,13 +147,7 @@ impl AppState {
             .tenant_for_key(key)
             .await
             .map_err(ApiError::unavailable)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    poem::http::StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "missing or unknown API key",
-                )
-            })?;
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing or unknown API key"))?;
         if let Ok(mut map) = self.keys.write() {
             map.insert(key.to_owned(), (tenant, Instant::now()));
         }

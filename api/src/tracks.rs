@@ -4,15 +4,16 @@
 //! with its state, metadata, loudness and expiring output URLs.
 
 use mixdown_jobs::{
+    codes::ErrorCode,
     db::{CompleteOutcome, NewTrack, TrackRecord},
     ids::{TenantId, TrackId},
-    kind::JobPayload,
     model::{Job, JobState, NewJob},
     objects::ObjectKey,
+    payload::JobPayload,
     tracks::{IngestPayload, RecordedState, TrackPresets, WaveformRecord, original_key},
     voice::UserId,
 };
-use poem::{Body, Request, RequestBody, http::StatusCode, web::Data};
+use poem::{Body, Request, RequestBody, web::Data};
 use poem_openapi::{
     ApiRequest, ApiResponse, OpenApi, impl_apirequest_for_payload,
     param::{Path, Query},
@@ -128,18 +129,22 @@ impl Fields {
             Some(names) => TrackPresets::pick(catalog, names),
             None => TrackPresets::new(catalog.clone()),
         }
-        .map_err(|m| ApiError::invalid_field("invalid_presets", "presets", m))?;
+        .map_err(|m| ApiError::invalid_field(ErrorCode::InvalidPresets, "presets", m))?;
         if let Some(title) = &self.title
             && (title.len() > MAX_TITLE || title.chars().any(char::is_control))
         {
             let message = format!("must be at most {MAX_TITLE} bytes without control characters");
-            return Err(ApiError::invalid_field("invalid_field", "title", message));
+            return Err(ApiError::invalid_field(
+                ErrorCode::InvalidField,
+                "title",
+                message,
+            ));
         }
         let owner_id = self
             .owner_id
             .map(|o| UserId::parse(&o).map(String::from))
             .transpose()
-            .map_err(|m| ApiError::invalid_field("invalid_field", "owner_id", m))?;
+            .map_err(|m| ApiError::invalid_field(ErrorCode::InvalidField, "owner_id", m))?;
         Ok(NewTrack {
             id: TrackId::new(),
             tenant_id: tenant,
@@ -203,7 +208,7 @@ impl TracksApi {
         if size == 0 {
             discard(&state, std::slice::from_ref(&key)).await;
             let message = "the upload holds no bytes";
-            return Err(ApiError::invalid_field("empty_audio", "file", message).into());
+            return Err(ApiError::invalid_field(ErrorCode::EmptyAudio, "file", message).into());
         }
         let ingest = ingest_job(&track);
         match state.stores.db.tracks.create(&track, &ingest).await {
@@ -299,8 +304,7 @@ impl TracksApi {
             CompleteOutcome::Expired => {
                 discard(&state, &[track.original_key]).await;
                 Err(ApiError::new(
-                    StatusCode::GONE,
-                    "upload_expired",
+                    ErrorCode::UploadExpired,
                     "the upload was not completed in time; start a new one",
                 )
                 .into())
@@ -362,19 +366,27 @@ async fn read_form(
                 size = Some(store_upload(state, &key, part.into_async_read(), limit).await?);
             } else if name == "file" {
                 let message = "only one file part is accepted";
-                return Err(ApiError::invalid_field("invalid_field", "file", message));
+                return Err(ApiError::invalid_field(
+                    ErrorCode::InvalidField,
+                    "file",
+                    message,
+                ));
             } else {
                 let value = read_text(part, MAX_TEXT_PART).await?;
                 if !fields.set(&name, value) {
                     let message = format!(
                         "unknown part {name:?}; expected file, title, owner_id, presets, callback_url"
                     );
-                    return Err(ApiError::invalid_field("unknown_field", &name, message));
+                    return Err(ApiError::invalid_field(
+                        ErrorCode::UnknownField,
+                        &name,
+                        message,
+                    ));
                 }
             }
         }
         let size = size.ok_or_else(|| {
-            ApiError::invalid_field("missing_field", "file", "the file part is missing")
+            ApiError::invalid_field(ErrorCode::MissingField, "file", "the file part is missing")
         })?;
         let track = std::mem::take(&mut fields).into_track(state, tenant)?;
         Ok((NewTrack { id, ..track }, size))
@@ -395,20 +407,17 @@ async fn check_uploaded(state: &AppState, key: &ObjectKey) -> Result<(), ApiErro
     let limit = state.settings.tracks.max_upload_bytes;
     match size.map_err(ApiError::unavailable)? {
         None => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "upload_missing",
+            ErrorCode::UploadMissing,
             "nothing was uploaded to put_url yet",
         )),
         Some(0) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "empty_audio",
+            ErrorCode::EmptyAudio,
             "the upload holds no bytes",
         )),
         Some(n) if n > limit => {
             discard(state, std::slice::from_ref(key)).await;
             Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("an upload exceeds {limit} bytes"),
             ))
         }
@@ -445,7 +454,7 @@ fn client_state(
                                 "processing was cancelled".to_owned(),
                             )
                         },
-                        |e| (e.code.clone(), e.message.clone()),
+                        |e| (e.code.as_str().to_owned(), e.message.clone()),
                     );
                     ("failed", progress, Some(reason))
                 }

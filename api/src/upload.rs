@@ -4,10 +4,10 @@
 
 use std::marker::PhantomData;
 
+use mixdown_jobs::codes::ErrorCode;
 use mixdown_jobs::objects::{ObjectKey, StreamError};
 use poem::{
     FromRequest, Request, RequestBody,
-    http::StatusCode,
     web::{Field, Multipart},
 };
 use poem_openapi::{
@@ -74,7 +74,7 @@ impl<F> StreamedForm<F> {
 }
 
 fn invalid_multipart(message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", message)
+    ApiError::new(ErrorCode::InvalidMultipart, message)
 }
 
 /// A binary (file) property of a form schema.
@@ -92,8 +92,7 @@ pub(crate) async fn read_text(field: Field, limit: usize) -> Result<String, ApiE
         .map_err(|e| invalid_multipart(e.to_string()))?;
     if bytes.len() > limit {
         return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("a text part exceeds {limit} bytes"),
         ));
     }
@@ -116,15 +115,12 @@ pub(crate) async fn store_upload(
         .await
         .map_err(|e| match e {
             StreamError::TooLarge { limit } => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("an upload exceeds {limit} bytes"),
             ),
-            StreamError::Read(e) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                format!("the upload broke off: {e}"),
-            ),
+            StreamError::Read(e) => {
+                ApiError::new(ErrorCode::InvalidBody, format!("the upload broke off: {e}"))
+            }
             StreamError::Store(e) => ApiError::unavailable(e),
         })
 }

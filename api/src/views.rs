@@ -81,9 +81,10 @@ impl From<Job> for JobView {
             finished_at: job.finished_at.map(time),
             run_at: time(job.run_at),
             result: job.result,
-            error: job
-                .error
-                .map(|JobError { code, message }| ErrorView { code, message }),
+            error: job.error.map(|JobError { code, message }| ErrorView {
+                code: code.as_str().to_owned(),
+                message,
+            }),
             parent_id: job.parent_id.map(|id| id.to_string()),
             callback_url: job.callback_url,
             callback_job_id: job.callback_job_id.map(|id| id.to_string()),

@@ -3,16 +3,17 @@
 //! user. Verification is refused while a user is locked out.
 
 use mixdown_jobs::{
+    codes::ErrorCode,
     ids::TenantId,
-    kind::JobPayload,
     model::NewJob,
     objects::ObjectKey,
+    payload::JobPayload,
     voice::{
         MAX_ENROLL_SAMPLES, SampleKeys, UserId, VoiceEnrollPayload, VoiceVerifyPayload,
         new_sample_key,
     },
 };
-use poem::{http::StatusCode, web::Data};
+use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::Path,
@@ -118,7 +119,9 @@ impl VoiceApi {
             discard(&state, &keys).await;
             let got = keys.len();
             let message = format!("an enrollment needs at least {min} samples, got {got}");
-            return Err(ApiError::invalid_field("not_enough_samples", "sample", message).into());
+            return Err(
+                ApiError::invalid_field(ErrorCode::NotEnoughSamples, "sample", message).into(),
+            );
         };
         let payload = JobPayload::VoiceEnroll(VoiceEnrollPayload {
             user_id: user.clone(),
@@ -253,7 +256,7 @@ async fn read_parts<F>(
             Some("user_id") if user.is_none() => {
                 let text = read_text(part, UserId::MAX_LEN).await?;
                 let parsed = UserId::parse(&text)
-                    .map_err(|m| ApiError::invalid_field("invalid_field", "user_id", m))?;
+                    .map_err(|m| ApiError::invalid_field(ErrorCode::InvalidField, "user_id", m))?;
                 user = Some(parsed);
             }
             Some("sample") if keys.len() < max => {
@@ -264,19 +267,27 @@ async fn read_parts<F>(
             Some("sample") => {
                 let message = format!("at most {max} sample parts");
                 return Err(ApiError::invalid_field(
-                    "too_many_samples",
+                    ErrorCode::TooManySamples,
                     "sample",
                     message,
                 ));
             }
             Some("user_id") => {
                 let message = "user_id is given more than once";
-                return Err(ApiError::invalid_field("invalid_field", "user_id", message));
+                return Err(ApiError::invalid_field(
+                    ErrorCode::InvalidField,
+                    "user_id",
+                    message,
+                ));
             }
             other => {
                 let name = other.unwrap_or("").to_owned();
                 let message = format!("unknown part {name:?}; expected user_id and sample");
-                return Err(ApiError::invalid_field("unknown_field", &name, message));
+                return Err(ApiError::invalid_field(
+                    ErrorCode::UnknownField,
+                    &name,
+                    message,
+                ));
             }
         }
     }
@@ -285,7 +296,7 @@ async fn read_parts<F>(
 
 fn missing(field: &str) -> ApiError {
     ApiError::invalid_field(
-        "missing_field",
+        ErrorCode::MissingField,
         field,
         format!("the {field} part is missing"),
     )
@@ -309,12 +320,7 @@ async fn check_unlocked(state: &AppState, tenant: TenantId, user: &UserId) -> Re
                 "too many rejected verifications of {user}; try again after {}",
                 until.to_rfc3339()
             );
-            Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "verification_locked",
-                message,
-            )
-            .retry_after(wait))
+            Err(ApiError::new(ErrorCode::VerificationLocked, message).retry_after(wait))
         }
     }
 }

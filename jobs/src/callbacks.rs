@@ -6,7 +6,11 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::ids::{JobId, TenantId};
+use crate::{
+    ids::{JobId, TenantId, TrackId},
+    model::{Job, JobError, JobState},
+    time::Timestamp,
+};
 
 /// Name of the fleet's master callback secret among the database's shared secrets.
 pub const SECRET_NAME: &str = "callback_signing_key";
@@ -20,6 +24,101 @@ pub const SIGNATURE_HEADER: &str = "Mixdown-Signature";
 pub struct CallbackPayload {
     /// The ended job (for a track's jobs, the report is about the track).
     pub job_id: JobId,
+}
+
+/// The body of a callback: the end of a job, or of a track's processing.
+/// It says where to read the rest, so no URL in it goes stale in a log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum CallbackEvent {
+    /// `job.succeeded`, `job.failed` or `job.cancelled`.
+    Job(JobEnd),
+    /// `track.ready` or `track.failed`.
+    Track(TrackEnd),
+}
+
+/// A job's end, after its last attempt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobEnd {
+    /// `job.` and the job's state.
+    pub event: String,
+    /// The job.
+    pub job_id: JobId,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Its final state.
+    pub state: &'static str,
+    /// Attempts it took.
+    pub attempts: u32,
+    /// What it produced.
+    pub result: Option<serde_json::Value>,
+    /// Why it failed.
+    pub error: Option<JobError>,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Where to read it.
+    pub status_url: String,
+}
+
+impl JobEnd {
+    /// The end of `job`.
+    pub fn of(job: &Job) -> Self {
+        Self {
+            event: format!("job.{}", job.state),
+            job_id: job.id,
+            kind: job.kind.as_str(),
+            state: job.state.as_str(),
+            attempts: job.attempts,
+            result: job.result.clone(),
+            error: job.error.clone(),
+            finished_at: job.finished_at.map(Timestamp::to_rfc3339),
+            status_url: format!("/v1/jobs/{}", job.id),
+        }
+    }
+}
+
+/// The end of a track's processing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrackEnd {
+    /// `track.ready` or `track.failed`.
+    pub event: &'static str,
+    /// The track.
+    pub track_id: TrackId,
+    /// `ready` or `failed`.
+    pub state: &'static str,
+    /// Why it failed.
+    pub error: Option<JobError>,
+    /// The job whose end ended the processing.
+    pub job_id: JobId,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Where to read it.
+    pub status_url: String,
+}
+
+impl TrackEnd {
+    /// The end of `track`'s processing, told by `job`'s end.
+    pub fn of(track: TrackId, job: &Job) -> Self {
+        let ready = job.state == JobState::Succeeded;
+        Self {
+            event: if ready { "track.ready" } else { "track.failed" },
+            track_id: track,
+            state: if ready { "ready" } else { "failed" },
+            error: job.error.clone(),
+            job_id: job.id,
+            finished_at: job.finished_at.map(Timestamp::to_rfc3339),
+            status_url: format!("/v1/tracks/{track}"),
+        }
+    }
+}
+
+/// What a delivered `callback` job produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryResult {
+    /// The receiver's answer.
+    pub status: u16,
+    /// Where it was delivered.
+    pub url: String,
 }
 
 /// The secret a tenant checks its callbacks with: an HMAC of its id under the master

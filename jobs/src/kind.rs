@@ -1,15 +1,6 @@
-//! Job kinds, their queues and defaults, and their typed payloads.
+//! Job kinds, their queues, and their defaults of attempts and time.
 
 use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
-
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use crate::{
-    callbacks::CallbackPayload,
-    tracks::{IngestPayload, TranscodePayload},
-    voice::{VoiceEnrollPayload, VoiceVerifyPayload},
-};
 
 /// What a job does; each kind has its own queue so it can be scaled alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -168,195 +159,9 @@ impl fmt::Display for JobKind {
     }
 }
 
-/// A payload that does not fit its kind, naming the offending field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct PayloadError {
-    /// Dotted path of the field, starting at `payload`.
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-/// A job's input, typed per kind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobPayload {
-    /// Input of a `noop` job.
-    Noop(NoopPayload),
-    /// Input of a `voice_enroll` job.
-    VoiceEnroll(VoiceEnrollPayload),
-    /// Input of a `voice_verify` job.
-    VoiceVerify(VoiceVerifyPayload),
-    /// Input of an `ingest` job.
-    Ingest(IngestPayload),
-    /// Input of a `transcode` job.
-    Transcode(TranscodePayload),
-    /// Input of a `callback` job.
-    Callback(CallbackPayload),
-}
-
-impl JobPayload {
-    /// Parses `value` as the payload of `kind`; absent means an empty object.
-    pub fn parse(kind: JobKind, value: Option<&Value>) -> Result<Self, PayloadError> {
-        let empty = Value::Object(Default::default());
-        let value = value.filter(|v| !v.is_null()).unwrap_or(&empty);
-        if !value.is_object() {
-            return Err(PayloadError {
-                field: "payload".into(),
-                message: "must be a JSON object".into(),
-            });
-        }
-        match kind {
-            JobKind::Noop => parse_typed(value).map(JobPayload::Noop),
-            JobKind::VoiceEnroll => parse_typed(value).map(JobPayload::VoiceEnroll),
-            JobKind::VoiceVerify => parse_typed(value).map(JobPayload::VoiceVerify),
-            JobKind::Ingest => parse_typed(value).map(JobPayload::Ingest),
-            JobKind::Transcode => parse_typed(value).map(JobPayload::Transcode),
-            JobKind::Callback => parse_typed(value).map(JobPayload::Callback),
-        }
-    }
-
-    /// The kind this payload belongs to.
-    pub fn kind(&self) -> JobKind {
-        match self {
-            JobPayload::Noop(_) => JobKind::Noop,
-            JobPayload::VoiceEnroll(_) => JobKind::VoiceEnroll,
-            JobPayload::VoiceVerify(_) => JobKind::VoiceVerify,
-            JobPayload::Ingest(_) => JobKind::Ingest,
-            JobPayload::Transcode(_) => JobKind::Transcode,
-            JobPayload::Callback(_) => JobKind::Callback,
-        }
-    }
-
-    /// The payload as stored and shown.
-    pub fn to_json(&self) -> Value {
-        match self {
-            JobPayload::Noop(p) => serde_json::to_value(p),
-            JobPayload::VoiceEnroll(p) => serde_json::to_value(p),
-            JobPayload::VoiceVerify(p) => serde_json::to_value(p),
-            JobPayload::Ingest(p) => serde_json::to_value(p),
-            JobPayload::Transcode(p) => serde_json::to_value(p),
-            JobPayload::Callback(p) => serde_json::to_value(p),
-        }
-        .unwrap_or(Value::Null)
-    }
-}
-
-fn parse_typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, PayloadError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        PayloadError {
-            field: if path == "." {
-                "payload".into()
-            } else {
-                format!("payload.{path}")
-            },
-            message: err.into_inner().to_string(),
-        }
-    })
-}
-
-/// Longest sleep a `noop` job may ask for.
-pub const MAX_NOOP_SLEEP_MS: u64 = 10 * 60 * 1000;
-/// Most attempts a `noop` job may ask to fail.
-pub const MAX_NOOP_FAIL_ATTEMPTS: u32 = 100;
-
-/// Input of a `noop` job. Besides sleeping and failing, it can misbehave the
-/// way real handlers do (crash the process, hog its thread) so that a fleet's
-/// recovery can be proven; workers honour those faults only when fault
-/// injection is enabled for them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NoopPayload {
-    /// How long to sleep, in milliseconds.
-    pub sleep_ms: Bounded<MAX_NOOP_SLEEP_MS>,
-    /// How many first attempts fail on purpose.
-    pub fail_attempts: Bounded<{ MAX_NOOP_FAIL_ATTEMPTS as u64 }>,
-    /// Whether those failures are permanent (not worth another attempt).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub fail_permanently: bool,
-    /// How many first attempts abort the worker process (fault injection).
-    #[serde(skip_serializing_if = "Bounded::is_zero")]
-    pub abort_attempts: Bounded<{ MAX_NOOP_FAIL_ATTEMPTS as u64 }>,
-    /// How long to block the worker thread before sleeping, in milliseconds,
-    /// as CPU-bound code run on the async executor would (fault injection).
-    #[serde(skip_serializing_if = "Bounded::is_zero")]
-    pub block_ms: Bounded<MAX_NOOP_SLEEP_MS>,
-}
-
-impl NoopPayload {
-    /// Whether the payload asks for a fault only fault injection allows.
-    pub fn injects_faults(&self) -> bool {
-        self.abort_attempts.get() > 0 || self.block_ms.get() > 0
-    }
-}
-
-/// A non-negative integer no larger than `MAX`, checked as it is parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "u64", into = "u64")]
-pub struct Bounded<const MAX: u64>(u64);
-
-impl<const MAX: u64> Bounded<MAX> {
-    /// The value.
-    pub fn get(self) -> u64 {
-        self.0
-    }
-
-    /// Whether it is zero (then it is left out of a stored payload).
-    pub fn is_zero(&self) -> bool {
-        self.0 == 0
-    }
-}
-
-impl<const MAX: u64> TryFrom<u64> for Bounded<MAX> {
-    type Error = String;
-
-    fn try_from(v: u64) -> Result<Self, String> {
-        if v <= MAX {
-            Ok(Self(v))
-        } else {
-            Err(format!("must be at most {MAX}, got {v}"))
-        }
-    }
-}
-
-impl<const MAX: u64> From<Bounded<MAX>> for u64 {
-    fn from(b: Bounded<MAX>) -> u64 {
-        b.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-
-    #[test]
-    fn a_missing_payload_means_all_defaults() {
-        let p = JobPayload::parse(JobKind::Noop, None).unwrap();
-        assert_eq!(p, JobPayload::Noop(NoopPayload::default()));
-    }
-
-    #[test]
-    fn a_wrong_type_names_the_field() {
-        let err = JobPayload::parse(JobKind::Noop, Some(&json!({"sleep_ms": "x"}))).unwrap_err();
-        assert_eq!(err.field, "payload.sleep_ms");
-    }
-
-    #[test]
-    fn negative_and_absurd_values_are_refused() {
-        for bad in [json!({"sleep_ms": -1}), json!({"sleep_ms": 1u64 << 40})] {
-            let err = JobPayload::parse(JobKind::Noop, Some(&bad)).unwrap_err();
-            assert_eq!(err.field, "payload.sleep_ms", "{bad}");
-        }
-    }
-
-    #[test]
-    fn unknown_fields_are_refused() {
-        let err = JobPayload::parse(JobKind::Noop, Some(&json!({"slep_ms": 1}))).unwrap_err();
-        assert!(err.message.contains("slep_ms"), "{err}");
-    }
 
     #[test]
     fn timeouts_default_per_kind_and_parse_overrides() {
@@ -377,26 +182,6 @@ mod tests {
             assert!(bad.parse::<Timeouts>().is_err(), "{bad}");
         }
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-    }
-
-    #[test]
-    fn voice_payloads_parse_typed_ids_and_keys() {
-        let ok = json!({"user_id": "alice", "sample": "voice/t/1"});
-        let p = JobPayload::parse(JobKind::VoiceVerify, Some(&ok)).unwrap();
-        assert_eq!(p.to_json(), ok);
-        let err = JobPayload::parse(
-            JobKind::VoiceVerify,
-            Some(&json!({"user_id": "a b", "sample": "voice/t/1"})),
-        );
-        assert_eq!(err.unwrap_err().field, "payload.user_id");
-        let err = JobPayload::parse(
-            JobKind::VoiceVerify,
-            Some(&json!({"user_id": "a", "sample": "../x"})),
-        );
-        assert_eq!(err.unwrap_err().field, "payload.sample");
-        let none = json!({"user_id": "a", "samples": []});
-        let err = JobPayload::parse(JobKind::VoiceEnroll, Some(&none)).unwrap_err();
-        assert_eq!(err.field, "payload.samples");
     }
 
     #[test]

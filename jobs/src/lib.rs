@@ -5,13 +5,17 @@
 pub mod backoff;
 pub mod callbacks;
 pub mod clock;
+pub mod codes;
 pub mod db;
 pub mod ids;
 pub mod kind;
 pub mod metrics;
 pub mod model;
+pub mod noop;
 pub mod objects;
+pub mod payload;
 pub mod queue;
+pub mod result;
 mod stores;
 pub mod time;
 pub mod tracks;

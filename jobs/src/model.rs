@@ -5,8 +5,11 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::{
+    codes::ErrorCode,
     ids::{JobId, TenantId},
-    kind::{JobKind, JobPayload},
+    kind::JobKind,
+    payload::JobPayload,
+    result::JobResult,
     time::Timestamp,
 };
 
@@ -109,12 +112,22 @@ bounded_int!(
 );
 
 /// Why an attempt did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct JobError {
-    /// Stable snake_case code.
-    pub code: String,
+    /// Its code in the catalogue.
+    pub code: ErrorCode,
     /// Human sentence.
     pub message: String,
+}
+
+impl JobError {
+    /// An error with `code`, told by `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 /// A job as the database records it.
@@ -203,7 +216,7 @@ impl NewJob {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Done, with this result.
-    Succeeded(Value),
+    Succeeded(JobResult),
     /// Failed; `retryable` says whether another attempt can help.
     Failed {
         /// Why.

@@ -15,14 +15,16 @@ use mixdown_jobs::{
     db::{ClaimedJob, Finish},
     ids::{JobId, WorkerId},
     kind::Timeouts,
-    model::{JobError, Outcome},
+    model::Outcome,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span, warn};
 
 use crate::{
-    context::{HandlerError, JobContext},
-    handlers::{self, callback::CallbackClient, tracks::TrackSettings, voice::VoiceRuntime},
+    failure::{AttemptFailure, HandlerError},
+    handlers::{
+        self, JobContext, callback::CallbackClient, tracks::TrackSettings, voice::VoiceRuntime,
+    },
     recorder::Recorder,
 };
 
@@ -155,21 +157,17 @@ async fn run_guarded(ctx: &JobContext, timeout: Duration) -> Outcome {
     ctx.cancel.cancel();
     match outcome {
         Ok(Ok(Ok(result))) => Outcome::Succeeded(result),
-        Ok(Ok(Err(HandlerError::Cancelled))) => Outcome::Cancelled,
-        Ok(Ok(Err(HandlerError::Failed { error, retryable }))) => {
-            Outcome::Failed { error, retryable }
-        }
-        Ok(Err(_elapsed)) => failure("timeout", format!("attempt ran past {timeout:?}"), true),
-        Err(_panic) => failure("internal_error", "the handler panicked".into(), false),
+        Ok(Ok(Err(error))) => error.into(),
+        Ok(Err(_elapsed)) => HandlerError::from(AttemptFailure::Timeout(timeout)).into(),
+        Err(_panic) => HandlerError::from(AttemptFailure::Panicked).into(),
     }
 }
 
-fn failure(code: &str, message: String, retryable: bool) -> Outcome {
-    Outcome::Failed {
-        error: JobError {
-            code: code.to_owned(),
-            message,
-        },
-        retryable,
+impl From<HandlerError> for Outcome {
+    fn from(error: HandlerError) -> Self {
+        match error {
+            HandlerError::Cancelled => Outcome::Cancelled,
+            HandlerError::Failed { error, retryable } => Outcome::Failed { error, retryable },
+        }
     }
 }

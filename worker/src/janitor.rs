@@ -5,10 +5,8 @@
 
 use std::time::Duration;
 
-use mixdown_jobs::Stores;
+use mixdown_jobs::{Stores, db::StoreError};
 use tracing::{info, warn};
-
-use crate::reconciler::ReconcileError;
 
 /// Rows looked at per sweep and kind; the next sweep takes the rest.
 const BATCH: u32 = 500;
@@ -39,10 +37,7 @@ impl Default for JanitorSettings {
 }
 
 /// One sweep over everything the janitor looks after.
-pub(crate) async fn sweep(
-    stores: &Stores,
-    settings: &JanitorSettings,
-) -> Result<(), ReconcileError> {
+pub(crate) async fn sweep(stores: &Stores, settings: &JanitorSettings) -> Result<(), StoreError> {
     let now = stores.clock().now();
     let (tracks, voice) = (&stores.db.tracks, &stores.db.voice);
     let mut uploads = 0;

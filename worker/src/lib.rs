@@ -2,8 +2,8 @@
 //! store, runs them, records how each attempt ended, beats its heart, and
 //! reconciles the queue with the record.
 
-mod context;
 mod execute;
+mod failure;
 mod fetch;
 mod handlers;
 mod heartbeat;

@@ -5,6 +5,7 @@ use sqlx::{Row, any::AnyRow};
 
 use super::StoreError;
 use crate::{
+    codes::ErrorCode,
     ids::{JobId, TenantId},
     kind::JobKind,
     model::{Job, JobError, JobState, Priority},
@@ -42,10 +43,13 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
             .try_get::<Option<String>, _>("result")?
             .map(parse_json)
             .transpose()?,
-        error: error_code.map(|code| JobError {
-            code,
-            message: error_message.unwrap_or_default(),
-        }),
+        error: error_code
+            .map(|code| {
+                let code = ErrorCode::parse(&code)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown error code {code:?}")))?;
+                Ok::<_, StoreError>(JobError::new(code, error_message.unwrap_or_default()))
+            })
+            .transpose()?,
         parent_id: parse_opt_id(row.try_get("parent_id")?)?,
         callback_url: row.try_get("callback_url")?,
         callback_job_id: parse_opt_id(row.try_get("callback_job_id")?)?,

@@ -211,3 +211,31 @@ pub struct TrackResult {
     /// Peaks drawn from the same decode.
     pub waveform: WaveformRecord,
 }
+
+/// What an `ingest` job produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestResult {
+    /// The track it described.
+    pub track_id: TrackId,
+    /// What it learned.
+    pub metadata: TrackMetadata,
+    /// Whether the original carries cover art.
+    pub cover: bool,
+    /// Where the cover art was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover_key: Option<ObjectKey>,
+}
+
+/// What a `transcode` job produced: every output of its presets, stored,
+/// and what the same decode measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscodeResult {
+    /// Outputs, in the order of the presets.
+    pub outputs: Vec<OutputRecord>,
+    /// Loudness of the decoded original.
+    pub loudness: LoudnessRecord,
+    /// Peaks drawn from the same decode.
+    pub waveform: WaveformRecord,
+    /// Seconds of audio decoded.
+    pub audio_seconds: f64,
+}

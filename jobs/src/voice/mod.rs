@@ -127,6 +127,34 @@ pub struct VoiceVerifyPayload {
     pub sample: ObjectKey,
 }
 
+/// What a `voice_enroll` job produced: the new print's summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollResult {
+    /// Whose print.
+    pub user_id: UserId,
+    /// Version of the model that made it.
+    pub model: String,
+    /// Samples it averages.
+    pub samples: u32,
+    /// Speech in the enrollment, seconds.
+    pub speech_seconds: f64,
+}
+
+/// What a `voice_verify` job produced: the verdict and what it rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct VerifyResult {
+    /// Cosine similarity of the sample to the print.
+    pub score: f64,
+    /// The threshold the sample was held to.
+    pub threshold: f64,
+    /// Whether the voice is the user's.
+    pub accepted: bool,
+    /// The sample's estimated signal-to-noise ratio, dB.
+    pub snr_db: f64,
+    /// Whether the sample is telephone-band.
+    pub narrow_band: bool,
+}
+
 /// After `max_failures` rejected verifications of a user within `window`,
 /// verifying that user is refused until the window has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,10 +6,13 @@ use crate::tenant;
 use mixdown_jobs::{
     callbacks::CallbackPayload,
     clock::ManualClock,
+    codes::ErrorCode,
     db::{CancelOutcome, Database, Finish, RetryOutcome, WorkerRecord},
     ids::{JobId, TenantId, WorkerId},
-    kind::{JobKind, JobPayload, NoopPayload},
+    kind::JobKind,
     model::{JobError, JobFilter, JobState, MaxAttempts, NewJob, Outcome, Priority},
+    noop::{NoopPayload, NoopResult},
+    payload::JobPayload,
     time::Timestamp,
 };
 use serde_json::json;
@@ -66,16 +69,20 @@ fn success(id: JobId, attempt: u32) -> Finish {
     Finish {
         id,
         attempt,
-        outcome: Outcome::Succeeded(json!({"ok": attempt})),
+        outcome: Outcome::Succeeded(
+            NoopResult {
+                slept_ms: 0,
+                attempt,
+                worker_id: "contract".into(),
+            }
+            .into(),
+        ),
         retry_at: None,
     }
 }
 
 fn failure(id: JobId, attempt: u32, retry_at: Option<Timestamp>) -> Finish {
-    let error = JobError {
-        code: "boom".into(),
-        message: "it broke".into(),
-    };
+    let error = JobError::new(ErrorCode::NoopFailure, "it broke");
     Finish {
         id,
         attempt,
@@ -168,7 +175,8 @@ async fn successes_are_recorded_in_batches_and_stale_reports_are_ignored(
     for id in &ids[1..] {
         let job = db.jobs.get(t, *id).await.unwrap().unwrap();
         assert_eq!(job.state, JobState::Succeeded);
-        assert_eq!(job.result, Some(json!({"ok": 1})));
+        let result = json!({"slept_ms": 0, "attempt": 1, "worker_id": "contract"});
+        assert_eq!(job.result, Some(result));
         assert_eq!(job.progress, 1.0);
         assert!(job.finished_at.is_some());
     }
@@ -192,7 +200,7 @@ async fn a_retryable_failure_requeues_until_attempts_run_out(db: &Database, cloc
     assert_eq!((requeue[0].id, requeue[0].run_at), (id, later));
     let job = db.jobs.get(t, id).await.unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Queued, 1));
-    assert_eq!(job.error.as_ref().map(|e| e.code.as_str()), Some("boom"));
+    assert_eq!(job.error.map(|e| e.code), Some(ErrorCode::NoopFailure));
     // Not due yet: not claimable.
     assert!(db.jobs.claim(&[id], &worker()).await.unwrap().is_empty());
 }
@@ -339,7 +347,7 @@ async fn jobs_of_silent_workers_are_taken_back(db: &Database, clock: &ManualCloc
     );
     let job = db.jobs.get(t, retryable).await.unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Queued, 1));
-    assert_eq!(job.error.map(|e| e.code), Some("worker_lost".into()));
+    assert_eq!(job.error.map(|e| e.code), Some(ErrorCode::WorkerLost));
     let job = db.jobs.get(t, last_chance).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Failed);
     let job = db.jobs.get(t, safe).await.unwrap().unwrap();

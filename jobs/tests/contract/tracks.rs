@@ -7,8 +7,8 @@ use mixdown_jobs::{
     clock::ManualClock,
     db::{CompleteOutcome, Database, NewTrack},
     ids::{TenantId, TrackId},
-    kind::JobPayload,
     model::NewJob,
+    payload::JobPayload,
     tracks::{
         IngestPayload, LoudnessRecord, RecordedState, TrackMetadata, TrackPresets, TrackResult,
         TranscodePayload, WaveformLevel, WaveformRecord, output_key,

@@ -51,7 +51,7 @@ async fn a_second_handle_reaches_the_same_database(db: &Database, _clock: &Manua
         .jobs
         .insert(&mixdown_jobs::model::NewJob::with_defaults(
             t,
-            mixdown_jobs::kind::JobPayload::Noop(Default::default()),
+            mixdown_jobs::payload::JobPayload::Noop(Default::default()),
         ))
         .await
         .unwrap()

@@ -8,8 +8,9 @@ use std::{
 };
 
 use mixdown_jobs::{
-    kind::{JobKind, JobPayload},
+    kind::JobKind,
     model::{MaxAttempts, NewJob, Priority},
+    payload::JobPayload,
 };
 use serde_json::{Value, json};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -149,7 +150,12 @@ async fn a_job_that_crashes_its_worker_counts_each_crash_and_ends_failed() {
 async fn a_job_recorded_but_never_pushed_still_runs() {
     let fleet = Fleet::start(FleetOptions::default()).await;
     let db = &fleet.stores.stores.db;
-    let tenant = db.tenants.tenant_for_key(&fleet.key).await.unwrap().unwrap();
+    let tenant = db
+        .tenants
+        .tenant_for_key(&fleet.key)
+        .await
+        .unwrap()
+        .unwrap();
     // What a crash between the row and the push leaves behind.
     let new = NewJob {
         tenant_id: tenant,

@@ -13,17 +13,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mixdown_jobs::{
-    callbacks::{CallbackPayload, SIGNATURE_HEADER, signature},
-    kind::JobKind,
-    model::{Job, JobState},
-    time::Timestamp,
+    callbacks::{
+        CallbackEvent, CallbackPayload, DeliveryResult, JobEnd, SIGNATURE_HEADER, TrackEnd,
+        signature,
+    },
+    codes::ErrorCode,
+    ids::JobId,
+    model::Job,
+    payload::JobPayload,
 };
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{StatusCode, Url, redirect::Policy};
-use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use crate::context::{HandlerError, JobContext};
+use super::JobContext;
+use crate::failure::{Failure, Infra, infra_from};
 
 /// How long a receiver has to answer.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,7 +65,7 @@ impl CallbackClient {
     }
 
     /// The client, made on the first delivery.
-    async fn http(&self) -> Result<&reqwest::Client, HandlerError> {
+    async fn http(&self) -> Result<&reqwest::Client, CallbackError> {
         let build = || async {
             reqwest::Client::builder()
                 .redirect(Policy::none())
@@ -70,7 +74,7 @@ impl CallbackClient {
                 // a name that changes its answer after the check gets no further.
                 .dns_resolver(Arc::new(AllowedAddresses(self.settings)))
                 .build()
-                .map_err(|e| HandlerError::failed("internal_error", e.to_string(), false))
+                .map_err(CallbackError::Client)
         };
         self.http.get_or_try_init(build).await
     }
@@ -94,26 +98,79 @@ impl Resolve for AllowedAddresses {
     }
 }
 
-pub(crate) async fn run(p: &CallbackPayload, ctx: &JobContext) -> Result<Value, HandlerError> {
+/// Why a report was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CallbackError {
+    /// The reported job is gone, or has no callback URL.
+    #[error("job {0} is gone or has no callback URL")]
+    SubjectMissing(JobId),
+    /// The URL reaches no address a callback may go to.
+    #[error("{0}")]
+    AddressRefused(String),
+    /// The receiver could not be reached.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The receiver answered with an error status.
+    #[error("{url} answered {status}")]
+    Refused {
+        /// Where the report went.
+        url: Url,
+        /// What came back.
+        status: StatusCode,
+    },
+    /// The HTTP client could not be built.
+    #[error("the HTTP client could not be built: {0}")]
+    Client(reqwest::Error),
+    /// A store failed.
+    #[error(transparent)]
+    Infra(#[from] Infra),
+}
+
+infra_from!(CallbackError);
+
+impl Failure for CallbackError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            CallbackError::SubjectMissing(_) => ErrorCode::CallbackSubjectMissing,
+            CallbackError::AddressRefused(_) => ErrorCode::CallbackAddressRefused,
+            CallbackError::Unreachable(_) => ErrorCode::CallbackUnreachable,
+            CallbackError::Refused { .. } => ErrorCode::CallbackRefused,
+            CallbackError::Client(_) => ErrorCode::InternalError,
+            CallbackError::Infra(e) => e.code(),
+        }
+    }
+
+    /// 408, 429, 5xx and network errors may pass; any other answer will not.
+    fn retryable(&self) -> bool {
+        match self {
+            CallbackError::Unreachable(_) => true,
+            CallbackError::Refused { status, .. } => {
+                *status == StatusCode::REQUEST_TIMEOUT
+                    || *status == StatusCode::TOO_MANY_REQUESTS
+                    || status.is_server_error()
+            }
+            CallbackError::Infra(e) => e.retryable(),
+            _ => false,
+        }
+    }
+}
+
+pub(crate) async fn run(
+    p: &CallbackPayload,
+    ctx: &JobContext,
+) -> Result<DeliveryResult, CallbackError> {
     let tenant = ctx.job.tenant_id;
     let db = &ctx.stores.db;
-    let ended = db.jobs.get(tenant, p.job_id).await;
-    let ended = ended.map_err(HandlerError::database)?.ok_or_else(|| {
-        HandlerError::failed(
-            "callback_subject_missing",
-            format!("no job {}", p.job_id),
-            false,
-        )
-    })?;
-    let url = ended.callback_url.as_deref().ok_or_else(|| {
-        let message = format!("job {} has no callback URL", ended.id);
-        HandlerError::failed("callback_subject_missing", message, false)
-    })?;
+    let ended = db.jobs.get(tenant, p.job_id).await?;
+    let ended = ended.ok_or(CallbackError::SubjectMissing(p.job_id))?;
+    let url = ended
+        .callback_url
+        .as_deref()
+        .ok_or(CallbackError::SubjectMissing(p.job_id))?;
     let client = &ctx.callbacks;
     let (url, _) = resolve(url, client.settings).await?;
-    let body = serde_json::to_vec(&event(&ended)).expect("JSON values serialise");
-    let secret = db.secrets.callback_secret(tenant).await;
-    let secret = secret.map_err(HandlerError::database)?;
+    let body = serde_json::to_vec(&event(&ended)).expect("events serialise");
+    let secret = db.secrets.callback_secret(tenant).await?;
     let now = ctx.stores.clock().now().millis() / 1000;
     let sent = client
         .http()
@@ -126,57 +183,37 @@ pub(crate) async fn run(p: &CallbackPayload, ctx: &JobContext) -> Result<Value, 
         .send()
         .await;
     let status = sent
-        .map_err(|e| HandlerError::failed("callback_unreachable", e.to_string(), true))?
+        .map_err(|e| CallbackError::Unreachable(e.to_string()))?
         .status();
-    if status.is_success() {
-        return Ok(json!({ "status": status.as_u16(), "url": url.as_str() }));
+    if !status.is_success() {
+        return Err(CallbackError::Refused { url, status });
     }
-    let retryable = status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error();
-    let message = format!("{url} answered {status}");
-    Err(HandlerError::failed("callback_refused", message, retryable))
+    Ok(DeliveryResult {
+        status: status.as_u16(),
+        url: url.to_string(),
+    })
 }
 
 /// The report of `ended`: about its track for a track's jobs, about itself otherwise.
-fn event(ended: &Job) -> Value {
-    let error = ended
-        .error
-        .as_ref()
-        .map(|e| json!({ "code": e.code, "message": e.message }));
-    let finished_at = ended.finished_at.map(Timestamp::to_rfc3339);
-    if matches!(ended.kind, JobKind::Ingest | JobKind::Transcode) {
-        let track_id = ended.payload["track_id"].clone();
-        let ready = ended.kind == JobKind::Transcode && ended.state == JobState::Succeeded;
-        let state = if ready { "ready" } else { "failed" };
-        return json!({
-            "event": format!("track.{state}"),
-            "track_id": track_id,
-            "state": state,
-            "error": error,
-            "job_id": ended.id.to_string(),
-            "finished_at": finished_at,
-            "status_url": format!("/v1/tracks/{}", track_id.as_str().unwrap_or_default()),
-        });
+fn event(ended: &Job) -> CallbackEvent {
+    let track = match JobPayload::parse(ended.kind, Some(&ended.payload)) {
+        Ok(JobPayload::Ingest(p)) => Some(p.track_id),
+        Ok(JobPayload::Transcode(p)) => Some(p.track_id),
+        _ => None,
+    };
+    match track {
+        Some(track) => CallbackEvent::Track(TrackEnd::of(track, ended)),
+        None => CallbackEvent::Job(JobEnd::of(ended)),
     }
-    json!({
-        "event": format!("job.{}", ended.state.as_str()),
-        "job_id": ended.id.to_string(),
-        "kind": ended.kind.as_str(),
-        "state": ended.state.as_str(),
-        "attempts": ended.attempts,
-        "result": ended.result,
-        "error": error,
-        "finished_at": finished_at,
-        "status_url": format!("/v1/jobs/{}", ended.id),
-    })
 }
 
 /// Parses `url` and finds the address to deliver to, refusing non-public ones unless
 /// allowed.
-async fn resolve(url: &str, settings: CallbackSettings) -> Result<(Url, SocketAddr), HandlerError> {
-    let refused =
-        |message: String| HandlerError::failed("callback_address_refused", message, false);
+async fn resolve(
+    url: &str,
+    settings: CallbackSettings,
+) -> Result<(Url, SocketAddr), CallbackError> {
+    let refused = CallbackError::AddressRefused;
     let parsed = Url::parse(url).map_err(|e| refused(format!("{url}: {e}")))?;
     let host = parsed
         .host_str()
@@ -188,7 +225,7 @@ async fn resolve(url: &str, settings: CallbackSettings) -> Result<(Url, SocketAd
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| HandlerError::failed("callback_unreachable", format!("{host}: {e}"), true))?
+        .map_err(|e| CallbackError::Unreachable(format!("{host}: {e}")))?
         .collect();
     let address = addresses
         .iter()
@@ -256,8 +293,9 @@ mod tests {
     async fn a_private_receiver_is_refused_unless_allowed() {
         let url = "http://127.0.0.1:9/hook";
         let refused = resolve(url, CallbackSettings::default()).await.unwrap_err();
-        assert!(
-            refused.to_string().starts_with("callback_address_refused"),
+        assert_eq!(
+            refused.code(),
+            ErrorCode::CallbackAddressRefused,
             "{refused}"
         );
         let allowed = CallbackSettings {

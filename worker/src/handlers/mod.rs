@@ -1,35 +1,64 @@
-//! One handler per job kind, chosen by the payload's type.
+//! One handler per job kind, chosen by the payload's type, and what a
+//! handler gets besides its payload.
 
 pub(crate) mod callback;
 mod noop;
 pub(crate) mod tracks;
 pub(crate) mod voice;
 
-use mixdown_jobs::kind::JobPayload;
-use serde_json::Value;
+use std::sync::Arc;
+
+use mixdown_jobs::{Stores, db::ClaimedJob, ids::WorkerId, payload::JobPayload, result::JobResult};
+use tokio_util::sync::CancellationToken;
 use tracing::Span;
 
-use crate::context::{HandlerError, JobContext};
+use self::{callback::CallbackClient, tracks::TrackSettings, voice::VoiceRuntime};
+use crate::failure::{HandlerError, Infra};
+
+/// The running attempt as a handler sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct JobContext {
+    /// The claimed job.
+    pub job: ClaimedJob,
+    /// Fires when the client asked to cancel the job.
+    pub cancel: CancellationToken,
+    /// The process running it.
+    pub worker_id: WorkerId,
+    /// Whether `noop` faults (crash, hog a thread) are honoured.
+    pub fault_injection: bool,
+    /// The stores, for handlers that read inputs and write results.
+    pub stores: Stores,
+    /// The voice engine and its settings, on workers that run voice queues.
+    pub voice: Option<Arc<VoiceRuntime>>,
+    /// Limits and scratch space of the track handlers.
+    pub tracks: Arc<TrackSettings>,
+    /// The client that delivers callbacks, and where they may go.
+    pub callbacks: Arc<CallbackClient>,
+}
 
 /// Runs the handler of the job's kind.
-pub(crate) async fn run(ctx: &JobContext) -> Result<Value, HandlerError> {
-    match &ctx.job.payload {
-        JobPayload::Noop(p) => noop::run(p, ctx).await,
-        JobPayload::VoiceEnroll(p) => voice::enroll(p, ctx).await,
-        JobPayload::VoiceVerify(p) => voice::verify(p, ctx).await,
-        JobPayload::Ingest(p) => tracks::ingest(p, ctx).await,
-        JobPayload::Transcode(p) => tracks::transcode(p, ctx).await,
-        JobPayload::Callback(p) => callback::run(p, ctx).await,
-    }
+pub(crate) async fn run(ctx: &JobContext) -> Result<JobResult, HandlerError> {
+    Ok(match &ctx.job.payload {
+        JobPayload::Noop(p) => noop::run(p, ctx).await?.into(),
+        JobPayload::VoiceEnroll(p) => voice::enroll(p, ctx).await?.into(),
+        JobPayload::VoiceVerify(p) => voice::verify(p, ctx).await?.into(),
+        JobPayload::Ingest(p) => tracks::ingest(p, ctx).await?.into(),
+        JobPayload::Transcode(p) => tracks::transcode(p, ctx).await?.into(),
+        JobPayload::Callback(p) => callback::run(p, ctx).await?.into(),
+    })
 }
 
 /// Runs `work` on a blocking thread inside the job's span, so CPU-heavy
 /// work never stalls the other attempts of its queue.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, HandlerError> + Send + 'static,
-) -> Result<T, HandlerError> {
+pub(crate) async fn blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<Infra> + Send + 'static,
+{
     let span = Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
-        .map_err(|e| HandlerError::failed("internal_error", e.to_string(), false))?
+        .map_err(|e| E::from(Infra::Blocking(e.to_string())))?
 }

@@ -12,8 +12,9 @@ use crate::{
         rows::{non_negative, parse_id, parse_json, parse_kind},
     },
     ids::{JobId, TenantId, WorkerId},
-    kind::{JobKind, JobPayload},
+    kind::JobKind,
     model::{JobState, Outcome, Priority},
+    payload::JobPayload,
     queue::QueueEntry,
     time::Timestamp,
 };
@@ -124,7 +125,7 @@ impl JobRepo {
             let mut query = sqlx::query(AssertSqlSafe(sql)).bind(self.db.clock.now().millis());
             for f in chunk {
                 let result = match &f.outcome {
-                    Outcome::Succeeded(v) => v.to_string(),
+                    Outcome::Succeeded(r) => r.to_json().to_string(),
                     _ => Value::Null.to_string(),
                 };
                 query = query
@@ -143,12 +144,12 @@ impl JobRepo {
             Outcome::Cancelled => (JobState::Cancelled, None, None),
             Outcome::Failed { error, .. } if f.retry_at.is_some() => (
                 JobState::Queued,
-                Some(error.code.clone()),
+                Some(error.code.as_str()),
                 Some(error.message.clone()),
             ),
             Outcome::Failed { error, .. } => (
                 JobState::Failed,
-                Some(error.code.clone()),
+                Some(error.code.as_str()),
                 Some(error.message.clone()),
             ),
             Outcome::Succeeded(_) => return Ok(None),

@@ -9,8 +9,8 @@ use crate::db::{
 };
 use crate::{
     callbacks::CallbackPayload,
-    kind::JobPayload,
     model::{Job, NewJob},
+    payload::JobPayload,
     queue::QueueEntry,
 };
 

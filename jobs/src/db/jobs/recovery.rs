@@ -8,6 +8,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::JobRepo;
 use crate::{
+    codes::ErrorCode,
     db::{
         StoreError,
         jobs::entry_from_row,
@@ -44,26 +45,29 @@ impl JobRepo {
         let cutoff = now.minus(max_age).millis();
         let orphaned = "state = 'running' AND (worker_id IS NULL OR worker_id NOT IN \
              (SELECT id FROM workers WHERE last_seen >= $2))";
+        let code = ErrorCode::WorkerLost.as_str();
         let message = "the worker running this job stopped";
         let fail = format!(
             "UPDATE jobs SET state = 'failed', finished_at = $1, updated_at = $1, \
-             worker_id = NULL, error_code = 'worker_lost', error_message = $3 \
+             worker_id = NULL, error_code = $3, error_message = $4 \
              WHERE {orphaned} AND attempts >= max_attempts"
         );
         sqlx::query(AssertSqlSafe(fail))
             .bind(now.millis())
             .bind(cutoff)
+            .bind(code)
             .bind(message)
             .execute(&self.db.pool)
             .await?;
         let requeue = format!(
             "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $1, worker_id = NULL, \
-             error_code = 'worker_lost', error_message = $3 \
+             error_code = $3, error_message = $4 \
              WHERE {orphaned} RETURNING id, priority, run_at, kind"
         );
         let rows = sqlx::query(AssertSqlSafe(requeue))
             .bind(now.millis())
             .bind(cutoff)
+            .bind(code)
             .bind(message)
             .fetch_all(&self.db.pool)
             .await?;

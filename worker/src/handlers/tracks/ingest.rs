@@ -5,24 +5,20 @@ use std::{fs::File, io::Read, path::Path, time::Duration};
 
 use bytes::Bytes;
 use mixdown_jobs::{
-    kind::JobPayload,
     model::NewJob,
-    tracks::{IngestPayload, TrackMetadata, TranscodePayload, cover_key},
+    payload::JobPayload,
+    tracks::{IngestPayload, IngestResult, TrackMetadata, TranscodePayload, cover_key},
 };
 use mixdown_media::{
     decode::{Decoder, Probe},
     tags::{Cover, read_tags},
 };
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{TrackSettings, decode_failure, fetch_original, load_track, scratch};
-use crate::{
-    context::{HandlerError, JobContext},
-    handlers::blocking,
-};
+use super::{TrackError, TrackSettings, fetch_original, load_track, scratch};
+use crate::handlers::{JobContext, blocking};
 
-pub(crate) async fn run(p: &IngestPayload, ctx: &JobContext) -> Result<Value, HandlerError> {
+pub(crate) async fn run(p: &IngestPayload, ctx: &JobContext) -> Result<IngestResult, TrackError> {
     let tenant = ctx.job.tenant_id;
     let track = load_track(ctx, p.track_id).await?;
     let dir = scratch(ctx)?;
@@ -30,13 +26,13 @@ pub(crate) async fn run(p: &IngestPayload, ctx: &JobContext) -> Result<Value, Ha
     let settings = TrackSettings::clone(&ctx.tracks);
     let (metadata, cover) = blocking(move || describe(&path, size, &settings)).await?;
     if ctx.cancel.is_cancelled() {
-        return Err(HandlerError::Cancelled);
+        return Err(TrackError::Cancelled);
     }
     let cover_key = match cover {
         Some(cover) => {
             let key = cover_key(tenant, track.id, cover.mime.as_deref().unwrap_or_default());
             let stored = ctx.stores.objects.put_bytes(&key, Bytes::from(cover.data));
-            stored.await.map_err(HandlerError::storage)?;
+            stored.await?;
             Some(key)
         }
         None => None,
@@ -53,16 +49,16 @@ pub(crate) async fn run(p: &IngestPayload, ctx: &JobContext) -> Result<Value, Ha
     let tracks = &ctx.stores.db.tracks;
     let recorded =
         tracks.record_ingest(tenant, track.id, &metadata, cover_key.as_ref(), &transcode);
-    let (job, created) = recorded.await.map_err(HandlerError::database)?;
+    let (job, created) = recorded.await?;
     if created {
         ctx.stores.announce(&job).await;
     }
-    Ok(json!({
-        "track_id": track.id.to_string(),
-        "metadata": metadata,
-        "cover": cover_key.is_some(),
-        "transcode_job_id": job.id.to_string(),
-    }))
+    Ok(IngestResult {
+        track_id: track.id,
+        metadata,
+        cover: cover_key.is_some(),
+        cover_key,
+    })
 }
 
 /// Everything ingest learns from the file, or why it is refused.
@@ -70,25 +66,23 @@ fn describe(
     path: &Path,
     size: u64,
     settings: &TrackSettings,
-) -> Result<(TrackMetadata, Option<Cover>), HandlerError> {
+) -> Result<(TrackMetadata, Option<Cover>), TrackError> {
     let sha256 = sha256_of(path)?;
-    let mut decoder = Decoder::open_path(path, settings.limits).map_err(decode_failure)?;
+    let mut decoder = Decoder::open_path(path, settings.limits)?;
     let probe = decoder.probe().clone();
     let duration = match probe.duration {
         Some(d) => d,
         // Nothing declared the length: decode to count it (bounded by the limits).
         None => {
-            while decoder.next_block().map_err(decode_failure)?.is_some() {}
+            while decoder.next_block()?.is_some() {}
             decoder.duration_decoded()
         }
     };
     if duration < settings.min_duration {
-        let message = format!(
-            "{:.3} s of audio; at least {:.3} s is needed",
-            duration.as_secs_f64(),
-            settings.min_duration.as_secs_f64()
-        );
-        return Err(HandlerError::failed("too_short", message, false));
+        return Err(TrackError::TooShort {
+            found: duration,
+            min: settings.min_duration,
+        });
     }
     let tags = read_tags(path);
     Ok((
@@ -117,8 +111,8 @@ fn metadata(
     }
 }
 
-fn sha256_of(path: &Path) -> Result<String, HandlerError> {
-    let failed = |e: std::io::Error| HandlerError::failed("read_failed", e.to_string(), true);
+fn sha256_of(path: &Path) -> Result<String, TrackError> {
+    let failed = |e: std::io::Error| TrackError::Decode(e.into());
     let mut file = File::open(path).map_err(failed)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -8,15 +8,110 @@ mod transcode;
 
 use std::{path::PathBuf, time::Duration};
 
-use mixdown_jobs::{db::TrackRecord, ids::TrackId};
+use mixdown_jobs::{codes::ErrorCode, db::TrackRecord, ids::TrackId, objects::ObjectError};
 use mixdown_media::{
-    decode::{DecodeError, DecodeLimits, ErrorCode},
+    decode::{DecodeError, DecodeLimits},
     format::{ChannelCount, SampleRate},
+    transcode::TranscodeError,
 };
 use tempfile::TempDir;
 
 pub(crate) use self::{ingest::run as ingest, transcode::run as transcode};
-use crate::context::{HandlerError, JobContext};
+use super::JobContext;
+use crate::failure::{Failure, Infra, infra_from};
+
+/// Why a track's job did not produce its result.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TrackError {
+    /// The job's track does not exist for its tenant.
+    #[error("no track {0} for this tenant")]
+    Missing(TrackId),
+    /// The uploaded original is gone.
+    #[error("the uploaded original is gone")]
+    OriginalMissing,
+    /// The scratch directory could not be used.
+    #[error("no scratch space in {}: {source}", dir.display())]
+    Scratch {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The original could not be decoded (or read).
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// An output could not be made.
+    #[error(transparent)]
+    Transcode(TranscodeError),
+    /// Less audio than a track needs.
+    #[error("{:.3} s of audio; at least {:.3} s is needed", found.as_secs_f64(), min.as_secs_f64())]
+    TooShort {
+        /// What the original holds.
+        found: Duration,
+        /// The least accepted.
+        min: Duration,
+    },
+    /// The loudness meter refused the format.
+    #[error("loudness: {0}")]
+    Loudness(String),
+    /// The waveform's files could not be written.
+    #[error("waveform: {0}")]
+    Waveform(String),
+    /// An output path the transcoder made cannot be a key: a bug.
+    #[error("output path {0} cannot be a key")]
+    OutputKey(String),
+    /// Cancelled at a checkpoint.
+    #[error("cancelled")]
+    Cancelled,
+    /// A store failed.
+    #[error(transparent)]
+    Infra(#[from] Infra),
+}
+
+infra_from!(TrackError);
+
+impl From<TranscodeError> for TrackError {
+    fn from(err: TranscodeError) -> Self {
+        match err {
+            TranscodeError::Stopped => TrackError::Cancelled,
+            TranscodeError::Decode(e) => TrackError::Decode(e),
+            other => TrackError::Transcode(other),
+        }
+    }
+}
+
+impl Failure for TrackError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            TrackError::Missing(_) => ErrorCode::TrackMissing,
+            TrackError::OriginalMissing => ErrorCode::OriginalMissing,
+            TrackError::Scratch { .. } => ErrorCode::ScratchUnavailable,
+            TrackError::Decode(e) => e.code().into(),
+            TrackError::Transcode(e) => ErrorCode::named(e.code()),
+            TrackError::TooShort { .. } => ErrorCode::TooShort,
+            TrackError::Loudness(_) => ErrorCode::UnsupportedFormat,
+            TrackError::Waveform(_) => ErrorCode::WriteFailed,
+            TrackError::OutputKey(_) => ErrorCode::InternalError,
+            TrackError::Cancelled => ErrorCode::Cancelled,
+            TrackError::Infra(e) => e.code(),
+        }
+    }
+
+    /// The uploader's audio fails for good; the machine's troubles may pass.
+    fn retryable(&self) -> bool {
+        match self {
+            TrackError::Scratch { .. } | TrackError::Waveform(_) => true,
+            TrackError::Decode(e) => !e.is_client_error(),
+            TrackError::Transcode(e) => e.code() == ErrorCode::WriteFailed.as_str(),
+            TrackError::Infra(e) => e.retryable(),
+            _ => false,
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        matches!(self, TrackError::Cancelled)
+    }
+}
 
 /// Limits and scratch space of the track handlers.
 #[derive(Debug, Clone)]
@@ -44,26 +139,20 @@ impl Default for TrackSettings {
 }
 
 /// The job's track, which must be the job's tenant's.
-async fn load_track(ctx: &JobContext, id: TrackId) -> Result<TrackRecord, HandlerError> {
-    let track = ctx.stores.db.tracks.get(ctx.job.tenant_id, id).await;
-    track.map_err(HandlerError::database)?.ok_or_else(|| {
-        HandlerError::failed(
-            "track_missing",
-            format!("no track {id} for this tenant"),
-            false,
-        )
-    })
+async fn load_track(ctx: &JobContext, id: TrackId) -> Result<TrackRecord, TrackError> {
+    let track = ctx.stores.db.tracks.get(ctx.job.tenant_id, id).await?;
+    track.ok_or(TrackError::Missing(id))
 }
 
 /// A fresh scratch directory, removed when dropped.
-fn scratch(ctx: &JobContext) -> Result<TempDir, HandlerError> {
+fn scratch(ctx: &JobContext) -> Result<TempDir, TrackError> {
     let dir = &ctx.tracks.scratch_dir;
     tempfile::Builder::new()
         .prefix("mixdown-")
         .tempdir_in(dir)
-        .map_err(|e| {
-            let message = format!("no scratch directory in {}: {e}", dir.display());
-            HandlerError::failed("scratch_unavailable", message, true)
+        .map_err(|source| TrackError::Scratch {
+            dir: dir.clone(),
+            source,
         })
 }
 
@@ -72,7 +161,7 @@ async fn fetch_original(
     ctx: &JobContext,
     track: &TrackRecord,
     dir: &TempDir,
-) -> Result<(PathBuf, u64), HandlerError> {
+) -> Result<(PathBuf, u64), TrackError> {
     let path = dir.path().join("original");
     let size = ctx
         .stores
@@ -80,16 +169,43 @@ async fn fetch_original(
         .download(&track.original_key, &path)
         .await
         .map_err(|e| match e {
-            mixdown_jobs::objects::ObjectError::NotFound(_) => {
-                HandlerError::failed("original_missing", "the uploaded original is gone", false)
-            }
-            other => HandlerError::storage(other),
+            ObjectError::NotFound(_) => TrackError::OriginalMissing,
+            other => other.into(),
         })?;
     Ok((path, size))
 }
 
-/// A decoder's refusal: the uploader's problem, except a failed read.
-fn decode_failure(err: DecodeError) -> HandlerError {
-    let retryable = err.code() == ErrorCode::ReadFailed;
-    HandlerError::failed(err.code().as_str(), err.to_string(), retryable)
+#[cfg(test)]
+mod tests {
+    use mixdown_media::transcode::SinkError;
+
+    use super::*;
+
+    #[test]
+    fn every_code_the_transcoder_gives_is_in_the_catalogue() {
+        let cause = || -> mixdown_media::transcode::Cause { "x".into() };
+        let preset = || "p".to_owned();
+        let errors = [
+            TranscodeError::Encode {
+                preset: preset(),
+                step: "open",
+                cause: cause(),
+            },
+            TranscodeError::Write {
+                preset: preset(),
+                step: "write",
+                cause: cause(),
+            },
+            TranscodeError::ClipOutsideAudio { preset: preset() },
+            TranscodeError::DuplicatePreset(preset()),
+            TranscodeError::Sink(SinkError::new("x")),
+        ];
+        for err in errors {
+            let name = err.code();
+            let failure = TrackError::from(err);
+            assert_eq!(failure.code().as_str(), name);
+        }
+        let stopped = TrackError::from(TranscodeError::Stopped);
+        assert!(stopped.cancelled());
+    }
 }

@@ -12,29 +12,25 @@ use mixdown_jobs::{
     ids::{TenantId, TrackId},
     objects::ObjectKey,
     tracks::{
-        LoudnessRecord, OutputRecord, RecordedState, TrackResult, TranscodePayload, WaveformLevel,
-        WaveformRecord, output_key,
+        LoudnessRecord, OutputRecord, RecordedState, TrackResult, TranscodePayload,
+        TranscodeResult, WaveformLevel, WaveformRecord, output_key,
     },
 };
 use mixdown_media::{
     decode::{DecodeLimits, Decoder},
     loudness::LoudnessMeter,
-    transcode::{BlockSink, Flow, Preset, Rendition, TranscodeError, transcode},
+    transcode::{BlockSink, Flow, Preset, Rendition, transcode},
     waveform::{
         DEFAULT_SUMMARY_POINTS,
         levels::{Levels, LevelsSink},
     },
 };
-use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::{decode_failure, fetch_original, load_track, scratch};
-use crate::{
-    context::{HandlerError, JobContext},
-    handlers::blocking,
-};
+use super::{TrackError, fetch_original, load_track, scratch};
+use crate::handlers::{JobContext, blocking};
 
 /// Where the waveform's files go among the outputs.
 const WAVEFORM_DIR: &str = "waveform";
@@ -42,20 +38,30 @@ const WAVEFORM_DIR: &str = "waveform";
 /// Shortest time between two progress writes.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
-pub(crate) async fn run(p: &TranscodePayload, ctx: &JobContext) -> Result<Value, HandlerError> {
+pub(crate) async fn run(
+    p: &TranscodePayload,
+    ctx: &JobContext,
+) -> Result<TranscodeResult, TrackError> {
     let track = load_track(ctx, p.track_id).await?;
     // A re-run after the track was finished (the attempt's end was lost)
     // has nothing left to do.
     if let (RecordedState::Ready, Some(result)) = (track.state, &track.result) {
-        return Ok(summary(result));
+        return Ok(TranscodeResult {
+            outputs: result.outputs.clone(),
+            loudness: result.loudness,
+            waveform: result.waveform.clone(),
+            audio_seconds: 0.0,
+        });
     }
     let dir = scratch(ctx)?;
     let (original, _) = fetch_original(ctx, &track, &dir).await?;
     let out_dir = dir.path().join("out");
     let waveform_dir = dir.path().join(WAVEFORM_DIR);
     for made in [&out_dir, &waveform_dir] {
-        std::fs::create_dir(made)
-            .map_err(|e| HandlerError::failed("scratch_unavailable", e.to_string(), true))?;
+        std::fs::create_dir(made).map_err(|source| TrackError::Scratch {
+            dir: made.clone(),
+            source,
+        })?;
     }
     let (progress, watcher) = watch::channel(0.0);
     let job = Encode {
@@ -73,35 +79,29 @@ pub(crate) async fn run(p: &TranscodePayload, ctx: &JobContext) -> Result<Value,
     let encoded = encoded?;
     let outputs = store_outputs(ctx, &track, &out_dir, &encoded.renditions).await?;
     let waveform = store_waveform(ctx, &track, encoded.levels).await?;
-    let seconds = encoded.seconds;
     let result = TrackResult {
         loudness: encoded.loudness,
         outputs,
         waveform,
     };
-    let finished = ctx
-        .stores
-        .db
-        .tracks
-        .finish(track.tenant_id, track.id, &result);
-    finished.await.map_err(HandlerError::database)?;
+    let tracks = &ctx.stores.db.tracks;
+    tracks.finish(track.tenant_id, track.id, &result).await?;
     ctx.stores
         .metrics
         .audio_seconds
         .with_label_values(&["transcode"])
-        .inc_by(seconds);
-    info!(outputs = result.outputs.len(), seconds, "track ready");
-    Ok(summary(&result))
-}
-
-/// What the job's result shows: the outputs' presets and sizes, and loudness.
-fn summary(result: &TrackResult) -> Value {
-    let outputs: Vec<Value> = result
-        .outputs
-        .iter()
-        .map(|o| json!({"preset": o.preset, "size_bytes": o.size_bytes}))
-        .collect();
-    json!({"outputs": outputs, "loudness": result.loudness})
+        .inc_by(encoded.seconds);
+    info!(
+        outputs = result.outputs.len(),
+        seconds = encoded.seconds,
+        "track ready"
+    );
+    Ok(TranscodeResult {
+        outputs: result.outputs,
+        loudness: result.loudness,
+        waveform: result.waveform,
+        audio_seconds: encoded.seconds,
+    })
 }
 
 /// The blocking part: decode once, encode and measure.
@@ -115,14 +115,13 @@ struct Encode {
 }
 
 impl Encode {
-    fn run(self, progress: &watch::Sender<f64>) -> Result<Encoded, HandlerError> {
-        let mut decoder =
-            Decoder::open_path(&self.original, self.limits).map_err(decode_failure)?;
+    fn run(self, progress: &watch::Sender<f64>) -> Result<Encoded, TrackError> {
+        let mut decoder = Decoder::open_path(&self.original, self.limits)?;
         let format = decoder.format();
-        let mut meter = LoudnessMeter::new(format)
-            .map_err(|e| HandlerError::failed("unsupported_format", e.to_string(), false))?;
+        let mut meter =
+            LoudnessMeter::new(format).map_err(|e| TrackError::Loudness(e.to_string()))?;
         let mut peaks = LevelsSink::create(&self.waveform_dir, format, DEFAULT_SUMMARY_POINTS)
-            .map_err(|e| HandlerError::failed("write_failed", e.to_string(), true))?;
+            .map_err(|e| TrackError::Waveform(e.to_string()))?;
         let mut on_progress = |done: f64| {
             progress.send_replace(done);
             if self.cancel.is_cancelled() {
@@ -138,8 +137,7 @@ impl Encode {
             &self.out_dir,
             sinks,
             &mut on_progress,
-        )
-        .map_err(transcode_failure)?;
+        )?;
         let loudness = meter.loudness();
         let record = LoudnessRecord {
             integrated_lufs: loudness.integrated_lufs,
@@ -147,9 +145,9 @@ impl Encode {
             lra_lu: loudness.loudness_range_lu,
             replaygain_track_gain_db: loudness.replaygain_track_gain_db,
         };
-        let levels = peaks.into_levels().ok_or_else(|| {
-            HandlerError::failed("internal_error", "the waveform was not finished", false)
-        })?;
+        let levels = peaks
+            .into_levels()
+            .ok_or_else(|| TrackError::Waveform("the waveform was not finished".into()))?;
         Ok(Encoded {
             renditions,
             loudness: record,
@@ -165,17 +163,6 @@ struct Encoded {
     loudness: LoudnessRecord,
     levels: Levels,
     seconds: f64,
-}
-
-fn transcode_failure(err: TranscodeError) -> HandlerError {
-    match err {
-        TranscodeError::Stopped => HandlerError::Cancelled,
-        TranscodeError::Decode(e) => decode_failure(e),
-        other => {
-            let retryable = other.code() == "write_failed";
-            HandlerError::failed(other.code(), other.to_string(), retryable)
-        }
-    }
 }
 
 /// Writes the latest progress to the job row at most once per
@@ -197,7 +184,7 @@ async fn store_outputs(
     track: &TrackRecord,
     out_dir: &Path,
     renditions: &[Rendition],
-) -> Result<Vec<OutputRecord>, HandlerError> {
+) -> Result<Vec<OutputRecord>, TrackError> {
     let mut outputs = Vec::with_capacity(renditions.len());
     for r in renditions {
         let mut files = Vec::with_capacity(r.files.len());
@@ -229,10 +216,10 @@ async fn store_file(
     track: &TrackRecord,
     relative: &str,
     source: &Path,
-) -> Result<ObjectKey, HandlerError> {
+) -> Result<ObjectKey, TrackError> {
     let key = key_of(track.tenant_id, track.id, relative)?;
     let stored = ctx.stores.objects.put_file(&key, source);
-    stored.await.map_err(HandlerError::storage)?;
+    stored.await?;
     Ok(key)
 }
 
@@ -241,11 +228,10 @@ async fn store_waveform(
     ctx: &JobContext,
     track: &TrackRecord,
     levels: Levels,
-) -> Result<WaveformRecord, HandlerError> {
-    let relative = |path: &Path| -> Result<String, HandlerError> {
-        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-            HandlerError::failed("internal_error", "a waveform file has no name", false)
-        })?;
+) -> Result<WaveformRecord, TrackError> {
+    let relative = |path: &Path| -> Result<String, TrackError> {
+        let name = path.file_name().and_then(|n| n.to_str());
+        let name = name.ok_or_else(|| TrackError::OutputKey(path.display().to_string()))?;
         Ok(format!("{WAVEFORM_DIR}/{name}"))
     };
     let mut stored = Vec::with_capacity(levels.dat.len());
@@ -264,9 +250,6 @@ async fn store_waveform(
     })
 }
 
-fn key_of(tenant: TenantId, track: TrackId, relative: &str) -> Result<ObjectKey, HandlerError> {
-    output_key(tenant, track, relative).ok_or_else(|| {
-        let message = format!("output path {relative} cannot be a key");
-        HandlerError::failed("internal_error", message, false)
-    })
+fn key_of(tenant: TenantId, track: TrackId, relative: &str) -> Result<ObjectKey, TrackError> {
+    output_key(tenant, track, relative).ok_or_else(|| TrackError::OutputKey(relative.to_owned()))
 }

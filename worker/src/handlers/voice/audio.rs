@@ -4,12 +4,12 @@ use std::{io::Cursor, time::Duration};
 
 use bytes::Bytes;
 use mixdown_media::{
-    decode::{DecodeError, DecodeLimits, Decoder, ErrorCode},
+    decode::{DecodeError, DecodeLimits, Decoder},
     format::{ChannelCount, SampleRate},
 };
 use mixdown_voice::Audio;
 
-use crate::context::HandlerError;
+use super::VoiceJobError;
 
 /// Longest sample decoded: speech for a voiceprint needs seconds, not minutes.
 const MAX_SAMPLE_DURATION: Duration = Duration::from_secs(60);
@@ -33,11 +33,8 @@ impl Mono {
 }
 
 /// Decodes sample `index` of a job, averaging its channels.
-pub(super) fn decode(bytes: Bytes, index: usize) -> Result<Mono, HandlerError> {
-    let failed = |e: DecodeError| {
-        let retryable = e.code() == ErrorCode::ReadFailed;
-        HandlerError::failed(e.code().as_str(), format!("sample {index}: {e}"), retryable)
-    };
+pub(super) fn decode(bytes: Bytes, index: usize) -> Result<Mono, VoiceJobError> {
+    let failed = |source: DecodeError| VoiceJobError::Decode { index, source };
     let limits = DecodeLimits {
         max_duration: MAX_SAMPLE_DURATION,
         max_sample_rate: SampleRate::new(MAX_SAMPLE_RATE).expect("a valid rate"),

@@ -1,18 +1,17 @@
 //! `voice_enroll`: every sample must pass the gates; their embeddings make
 //! the user's voiceprint, sealed and written over any earlier one.
 
-use mixdown_jobs::voice::{VoiceEnrollPayload, VoiceprintSummary};
+use mixdown_jobs::voice::{EnrollResult, VoiceEnrollPayload, VoiceprintSummary};
 use mixdown_voice::Voiceprint;
-use serde_json::{Value, json};
 use tokio::runtime::Handle;
 
-use super::{VoiceRuntime, audio, check_keys, clean_up, fetch, runtime, voice_failure};
-use crate::{
-    context::{HandlerError, JobContext},
-    handlers::blocking,
-};
+use super::{VoiceJobError, VoiceRuntime, audio, check_keys, clean_up, fetch, runtime};
+use crate::handlers::{JobContext, blocking};
 
-pub(crate) async fn run(p: &VoiceEnrollPayload, ctx: &JobContext) -> Result<Value, HandlerError> {
+pub(crate) async fn run(
+    p: &VoiceEnrollPayload,
+    ctx: &JobContext,
+) -> Result<EnrollResult, VoiceJobError> {
     let voice = runtime(ctx)?;
     let keys = p.samples.as_slice();
     let outcome = enroll(p, ctx, voice).await;
@@ -24,7 +23,7 @@ async fn enroll(
     p: &VoiceEnrollPayload,
     ctx: &JobContext,
     voice: &VoiceRuntime,
-) -> Result<Value, HandlerError> {
+) -> Result<EnrollResult, VoiceJobError> {
     let tenant = ctx.job.tenant_id;
     check_keys(tenant, p.samples.as_slice())?;
     let print = embed_all(p, ctx, voice).await?;
@@ -42,16 +41,15 @@ async fn enroll(
             .db
             .voice
             .put_print(tenant, &p.user_id, &summary, &sealed, ctx.job.run_at);
-    if !written.await.map_err(HandlerError::database)? {
-        let message = "the user was forgotten while this enrollment ran; enroll again";
-        return Err(HandlerError::failed("user_forgotten", message, false));
+    if !written.await? {
+        return Err(VoiceJobError::UserForgotten);
     }
-    Ok(json!({
-        "user_id": p.user_id.as_str(),
-        "model": summary.model,
-        "samples": summary.samples,
-        "speech_seconds": super::json_f32(print.speech_seconds()),
-    }))
+    Ok(EnrollResult {
+        user_id: p.user_id.clone(),
+        model: summary.model,
+        samples: summary.samples,
+        speech_seconds: super::json_f32(print.speech_seconds()),
+    })
 }
 
 /// Fetches, decodes, gates and embeds the samples one at a time on a
@@ -60,7 +58,7 @@ async fn embed_all(
     p: &VoiceEnrollPayload,
     ctx: &JobContext,
     voice: &VoiceRuntime,
-) -> Result<Voiceprint, HandlerError> {
+) -> Result<Voiceprint, VoiceJobError> {
     let engine = voice.engine().await?;
     let (stores, cancel, handle) = (ctx.stores.clone(), ctx.cancel.clone(), Handle::current());
     let keys = p.samples.as_slice().to_vec();
@@ -68,13 +66,13 @@ async fn embed_all(
         let mut enrollment = engine.enrollment();
         for (index, key) in keys.iter().enumerate() {
             if cancel.is_cancelled() {
-                return Err(HandlerError::Cancelled);
+                return Err(VoiceJobError::Cancelled);
             }
             let bytes = handle.block_on(fetch(&stores, key, index))?;
             let mono = audio::decode(bytes, index)?;
-            enrollment.add(mono.audio()).map_err(voice_failure)?;
+            enrollment.add(mono.audio())?;
         }
-        enrollment.finish().map_err(voice_failure)
+        Ok(enrollment.finish()?)
     })
     .await
 }

@@ -3,19 +3,18 @@
 
 use mixdown_jobs::{
     db::{ScoredAttempt, StoredVoiceprint},
-    voice::VoiceVerifyPayload,
+    voice::{VerifyResult, VoiceVerifyPayload},
 };
 use mixdown_voice::{Verification, Voiceprint};
-use serde_json::{Value, json};
 use tokio::runtime::Handle;
 
-use super::{VoiceRuntime, audio, check_keys, clean_up, fetch, runtime, voice_failure};
-use crate::{
-    context::{HandlerError, JobContext},
-    handlers::blocking,
-};
+use super::{VoiceJobError, VoiceRuntime, audio, check_keys, clean_up, fetch, runtime};
+use crate::handlers::{JobContext, blocking};
 
-pub(crate) async fn run(p: &VoiceVerifyPayload, ctx: &JobContext) -> Result<Value, HandlerError> {
+pub(crate) async fn run(
+    p: &VoiceVerifyPayload,
+    ctx: &JobContext,
+) -> Result<VerifyResult, VoiceJobError> {
     let voice = runtime(ctx)?;
     let keys = std::slice::from_ref(&p.sample);
     let outcome = verify(p, ctx, voice).await;
@@ -27,7 +26,7 @@ async fn verify(
     p: &VoiceVerifyPayload,
     ctx: &JobContext,
     voice: &VoiceRuntime,
-) -> Result<Value, HandlerError> {
+) -> Result<VerifyResult, VoiceJobError> {
     let tenant = ctx.job.tenant_id;
     check_keys(tenant, std::slice::from_ref(&p.sample))?;
     let voice_db = &ctx.stores.db.voice;
@@ -35,12 +34,8 @@ async fn verify(
     // before the lock engaged, or running side by side, must not score past it.
     let lockout = voice.settings.lockout;
     let locked = voice_db.begin_verification(tenant, &p.user_id, ctx.job.id, lockout);
-    if let Some(until) = locked.await.map_err(HandlerError::database)? {
-        let message = format!(
-            "too many rejected verifications; locked until {}",
-            until.to_rfc3339()
-        );
-        return Err(HandlerError::failed("verification_locked", message, false));
+    if let Some(until) = locked.await? {
+        return Err(VoiceJobError::Locked(until));
     }
     let verdict = match scored(p, ctx, voice).await {
         Ok(verdict) => verdict,
@@ -58,15 +53,14 @@ async fn verify(
     };
     voice_db
         .record_verification(tenant, &p.user_id, attempt)
-        .await
-        .map_err(HandlerError::database)?;
-    Ok(json!({
-        "score": super::json_f32(verdict.score),
-        "threshold": super::json_f32(verdict.threshold),
-        "accepted": verdict.accepted,
-        "snr_db": super::json_f32(verdict.snr_db),
-        "narrow_band": verdict.narrow_band,
-    }))
+        .await?;
+    Ok(VerifyResult {
+        score: super::json_f32(verdict.score),
+        threshold: super::json_f32(verdict.threshold),
+        accepted: verdict.accepted,
+        snr_db: super::json_f32(verdict.snr_db),
+        narrow_band: verdict.narrow_band,
+    })
 }
 
 /// Scores the sample against the user's print.
@@ -74,17 +68,14 @@ async fn scored(
     p: &VoiceVerifyPayload,
     ctx: &JobContext,
     voice: &VoiceRuntime,
-) -> Result<Verification, HandlerError> {
+) -> Result<Verification, VoiceJobError> {
     let stored = ctx
         .stores
         .db
         .voice
         .print(ctx.job.tenant_id, &p.user_id)
         .await;
-    let stored = stored.map_err(HandlerError::database)?.ok_or_else(|| {
-        let message = format!("{} has no voiceprint", p.user_id);
-        HandlerError::failed("not_enrolled", message, false)
-    })?;
+    let stored = stored?.ok_or_else(|| VoiceJobError::NotEnrolled(p.user_id.clone()))?;
     let print = open(p, ctx, voice, &stored).await?;
     score(p, ctx, voice, print).await
 }
@@ -95,9 +86,9 @@ async fn open(
     ctx: &JobContext,
     voice: &VoiceRuntime,
     stored: &StoredVoiceprint,
-) -> Result<Voiceprint, HandlerError> {
+) -> Result<Voiceprint, VoiceJobError> {
     let (tenant, keys) = (ctx.job.tenant_id, &voice.settings.keys);
-    let corrupt = |m: String| HandlerError::failed("voiceprint_unreadable", m, false);
+    let corrupt = VoiceJobError::Unreadable;
     let bytes = keys
         .open(&stored.sealed, tenant, &p.user_id)
         .map_err(|e| corrupt(e.to_string()))?;
@@ -122,13 +113,13 @@ async fn score(
     ctx: &JobContext,
     voice: &VoiceRuntime,
     print: Voiceprint,
-) -> Result<Verification, HandlerError> {
+) -> Result<Verification, VoiceJobError> {
     let engine = voice.engine().await?;
     let (stores, handle, key) = (ctx.stores.clone(), Handle::current(), p.sample.clone());
     blocking(move || {
         let bytes = handle.block_on(fetch(&stores, &key, 0))?;
         let mono = audio::decode(bytes, 0)?;
-        engine.verify(&print, mono.audio()).map_err(voice_failure)
+        Ok(engine.verify(&print, mono.audio())?)
     })
     .await
 }

@@ -1,0 +1,181 @@
+//! Every error code a client can see, in one catalogue: the codes of API
+//! answers (with the HTTP status they come with) and the codes a job's
+//! `error` carries. The README's catalogue lists the same table.
+
+use std::fmt;
+
+macro_rules! catalogue {
+    ($($variant:ident = $code:literal, $status:expr, $meaning:literal;)*) => {
+        /// A stable snake_case error code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(#[doc = $meaning] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the catalogue's order.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The code as sent and stored.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+
+            /// The HTTP status an API answer with this code carries; `None`
+            /// for codes that only ever end a job.
+            pub fn http_status(self) -> Option<u16> {
+                match self {
+                    $(ErrorCode::$variant => $status,)*
+                }
+            }
+
+            /// What the code means, in one sentence.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $meaning,)*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    // Requests the API refuses.
+    InvalidJson = "invalid_json", Some(400), "The body is not well-formed JSON.";
+    InvalidBody = "invalid_body", Some(400), "The body could not be read: it broke off, or is not what the route takes.";
+    InvalidMultipart = "invalid_multipart", Some(400), "A multipart body that does not parse, or a text part that is not UTF-8.";
+    InvalidRequest = "invalid_request", Some(400), "A request the HTTP layer refuses; the message says why.";
+    Unauthorized = "unauthorized", Some(401), "No API key, or one that is not known.";
+    InvalidSignature = "invalid_signature", Some(403), "A served URL whose signature does not match, or that has expired.";
+    NotFound = "not_found", Some(404), "No such resource for this tenant; another tenant's ids answer the same.";
+    MethodNotAllowed = "method_not_allowed", Some(405), "The route does not take this method.";
+    NotCancellable = "not_cancellable", Some(409), "The job already ended.";
+    NotRetryable = "not_retryable", Some(409), "Only failed or cancelled jobs can be retried.";
+    UploadMissing = "upload_missing", Some(409), "Nothing was uploaded to the presigned URL yet.";
+    UploadExpired = "upload_expired", Some(410), "The presigned upload was not completed in time.";
+    PayloadTooLarge = "payload_too_large", Some(413), "The body, an upload or a part is larger than the limit.";
+    UnsupportedMediaType = "unsupported_media_type", Some(415), "The body's content type is not one the route takes.";
+    UnknownKind = "unknown_kind", Some(422), "No job kind has that name.";
+    KindNotSubmittable = "kind_not_submittable", Some(422), "Jobs of that kind are made by their own endpoints or by the fleet.";
+    InvalidPayload = "invalid_payload", Some(422), "A job's payload does not fit its kind; `field` names the part.";
+    InvalidField = "invalid_field", Some(422), "A field or parameter has a bad value; `field` names it.";
+    MissingField = "missing_field", Some(422), "A required field or part is missing; `field` names it.";
+    UnknownField = "unknown_field", Some(422), "A field or part the route does not take; `field` names it.";
+    InvalidPresets = "invalid_presets", Some(422), "Unknown, repeated or too many presets.";
+    TooManySamples = "too_many_samples", Some(422), "More voice samples than the request takes.";
+    NotEnoughSamples = "not_enough_samples", Some(422), "Fewer voice samples than an enrollment needs.";
+    EmptyAudio = "empty_audio", Some(422), "No bytes, or no audio frames.";
+    VerificationLocked = "verification_locked", Some(429), "Too many rejected verifications of the user lately; `Retry-After` says when to come back.";
+    Unavailable = "unavailable", Some(503), "A store behind the API cannot be reached; try again.";
+    InternalError = "internal_error", Some(500), "A fault of Mixdown's own (a panic, a bug); it is logged.";
+    // Ends of jobs.
+    Timeout = "timeout", None, "An attempt ran past its kind's time limit.";
+    WorkerLost = "worker_lost", None, "The worker running the attempt stopped (crashed, or was killed).";
+    Cancelled = "cancelled", None, "Processing was cancelled: a track one of whose jobs was cancelled.";
+    DatabaseUnavailable = "database_unavailable", None, "The database could not be reached; another attempt follows.";
+    StorageUnavailable = "storage_unavailable", None, "The object store could not be reached; another attempt follows.";
+    ScratchUnavailable = "scratch_unavailable", None, "The worker's scratch directory could not be used.";
+    NoopFailure = "noop_failure", None, "A `noop` job failed on request.";
+    FaultInjectionDisabled = "fault_injection_disabled", None, "A `noop` job asked for a fault this worker does not inject.";
+    TrackMissing = "track_missing", None, "The job's track does not exist (any more).";
+    OriginalMissing = "original_missing", None, "The track's uploaded original is gone.";
+    ReadFailed = "read_failed", None, "The input could not be read; not the uploader's fault.";
+    UnsupportedFormat = "unsupported_format", None, "Not audio, or a container or codec no decoder reads.";
+    CorruptAudio = "corrupt_audio", None, "Audio whose data is damaged or cut short.";
+    TooLong = "too_long", None, "Longer than the duration limit.";
+    TooShort = "too_short", None, "Shorter than the least duration (or, for voice, too little speech).";
+    EncodeFailed = "encode_failed", None, "An encoder could not be set up or refused the audio.";
+    WriteFailed = "write_failed", None, "An output could not be written.";
+    ClipOutsideAudio = "clip_outside_audio", None, "A preset's clip starts after the audio ends.";
+    DuplicatePreset = "duplicate_preset", None, "Two presets share a name.";
+    SinkFailed = "sink_failed", None, "An analysis fed from the decode (loudness, peaks) failed.";
+    CallbackSubjectMissing = "callback_subject_missing", None, "The job a callback reports is gone, or has no callback URL.";
+    CallbackAddressRefused = "callback_address_refused", None, "The callback URL reaches no public address.";
+    CallbackUnreachable = "callback_unreachable", None, "The callback receiver could not be reached; another attempt follows.";
+    CallbackRefused = "callback_refused", None, "The callback receiver answered with an error status.";
+    VoiceUnconfigured = "voice_unconfigured", None, "The worker runs no voice engine.";
+    VoiceModelMissing = "voice_model_missing", None, "The worker's voice model file is absent.";
+    VoiceModelInvalid = "voice_model_invalid", None, "The worker's voice model file is unreadable.";
+    SampleMissing = "sample_missing", None, "An uploaded voice sample is gone.";
+    NotEnrolled = "not_enrolled", None, "The user has no voiceprint.";
+    ReenrollRequired = "reenroll_required", None, "The voiceprint was made by another model; enroll again.";
+    VoiceprintUnreadable = "voiceprint_unreadable", None, "The voiceprint is sealed under a key no longer configured.";
+    UserForgotten = "user_forgotten", None, "The user was forgotten while the enrollment ran.";
+    UnsupportedSampleRate = "unsupported_sample_rate", None, "A voice sample's rate the engine does not take.";
+    TooQuiet = "too_quiet", None, "A voice sample is too quiet.";
+    Clipped = "clipped", None, "A voice sample is clipped.";
+    NotSpeech = "not_speech", None, "No speech was found in a voice sample.";
+    TooNoisy = "too_noisy", None, "A voice sample is too noisy.";
+}
+
+impl ErrorCode {
+    /// The code named `name`, if the catalogue has it.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+
+    /// The code a pure crate (the decoder, the encoder, the voice engine)
+    /// names by text; those crates know no catalogue, and every name they
+    /// give is in it (their tests say so), so an unknown one is a fault of
+    /// Mixdown's own.
+    pub fn named(name: &str) -> Self {
+        Self::parse(name).unwrap_or(ErrorCode::InternalError)
+    }
+}
+
+impl From<mixdown_media::decode::ErrorCode> for ErrorCode {
+    fn from(code: mixdown_media::decode::ErrorCode) -> Self {
+        Self::named(code.as_str())
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_parse_back() {
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            let name = code.as_str();
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+            assert_eq!(ErrorCode::parse(name), Some(*code));
+            assert!(
+                !ErrorCode::ALL[..i].iter().any(|c| c.as_str() == name),
+                "{name} twice"
+            );
+        }
+        assert_eq!(ErrorCode::parse("nope"), None);
+        assert_eq!(ErrorCode::named("nope"), ErrorCode::InternalError);
+    }
+
+    #[test]
+    fn every_decoder_code_is_in_the_catalogue() {
+        use mixdown_media::decode::ErrorCode as Decode;
+        for code in [
+            Decode::UnsupportedFormat,
+            Decode::CorruptAudio,
+            Decode::EmptyAudio,
+            Decode::TooLong,
+            Decode::ReadFailed,
+        ] {
+            assert_eq!(ErrorCode::from(code).as_str(), code.as_str());
+        }
+    }
+}

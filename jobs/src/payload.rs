@@ -1,0 +1,151 @@
+//! A job's input, typed per kind and parsed at the edge.
+
+use serde_json::Value;
+
+use crate::{
+    callbacks::CallbackPayload,
+    kind::JobKind,
+    noop::NoopPayload,
+    tracks::{IngestPayload, TranscodePayload},
+    voice::{VoiceEnrollPayload, VoiceVerifyPayload},
+};
+
+/// A payload that does not fit its kind, naming the offending field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct PayloadError {
+    /// Dotted path of the field, starting at `payload`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// A job's input, typed per kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobPayload {
+    /// Input of a `noop` job.
+    Noop(NoopPayload),
+    /// Input of a `voice_enroll` job.
+    VoiceEnroll(VoiceEnrollPayload),
+    /// Input of a `voice_verify` job.
+    VoiceVerify(VoiceVerifyPayload),
+    /// Input of an `ingest` job.
+    Ingest(IngestPayload),
+    /// Input of a `transcode` job.
+    Transcode(TranscodePayload),
+    /// Input of a `callback` job.
+    Callback(CallbackPayload),
+}
+
+impl JobPayload {
+    /// Parses `value` as the payload of `kind`; absent means an empty object.
+    pub fn parse(kind: JobKind, value: Option<&Value>) -> Result<Self, PayloadError> {
+        let empty = Value::Object(Default::default());
+        let value = value.filter(|v| !v.is_null()).unwrap_or(&empty);
+        if !value.is_object() {
+            return Err(PayloadError {
+                field: "payload".into(),
+                message: "must be a JSON object".into(),
+            });
+        }
+        match kind {
+            JobKind::Noop => parse_typed(value).map(JobPayload::Noop),
+            JobKind::VoiceEnroll => parse_typed(value).map(JobPayload::VoiceEnroll),
+            JobKind::VoiceVerify => parse_typed(value).map(JobPayload::VoiceVerify),
+            JobKind::Ingest => parse_typed(value).map(JobPayload::Ingest),
+            JobKind::Transcode => parse_typed(value).map(JobPayload::Transcode),
+            JobKind::Callback => parse_typed(value).map(JobPayload::Callback),
+        }
+    }
+
+    /// The kind this payload belongs to.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            JobPayload::Noop(_) => JobKind::Noop,
+            JobPayload::VoiceEnroll(_) => JobKind::VoiceEnroll,
+            JobPayload::VoiceVerify(_) => JobKind::VoiceVerify,
+            JobPayload::Ingest(_) => JobKind::Ingest,
+            JobPayload::Transcode(_) => JobKind::Transcode,
+            JobPayload::Callback(_) => JobKind::Callback,
+        }
+    }
+
+    /// The payload as stored and shown.
+    pub fn to_json(&self) -> Value {
+        match self {
+            JobPayload::Noop(p) => serde_json::to_value(p),
+            JobPayload::VoiceEnroll(p) => serde_json::to_value(p),
+            JobPayload::VoiceVerify(p) => serde_json::to_value(p),
+            JobPayload::Ingest(p) => serde_json::to_value(p),
+            JobPayload::Transcode(p) => serde_json::to_value(p),
+            JobPayload::Callback(p) => serde_json::to_value(p),
+        }
+        .unwrap_or(Value::Null)
+    }
+}
+
+fn parse_typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, PayloadError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        PayloadError {
+            field: if path == "." {
+                "payload".into()
+            } else {
+                format!("payload.{path}")
+            },
+            message: err.into_inner().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    #[test]
+    fn a_missing_payload_means_all_defaults() {
+        let p = JobPayload::parse(JobKind::Noop, None).unwrap();
+        assert_eq!(p, JobPayload::Noop(NoopPayload::default()));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field() {
+        let err = JobPayload::parse(JobKind::Noop, Some(&json!({"sleep_ms": "x"}))).unwrap_err();
+        assert_eq!(err.field, "payload.sleep_ms");
+    }
+
+    #[test]
+    fn negative_and_absurd_values_are_refused() {
+        for bad in [json!({"sleep_ms": -1}), json!({"sleep_ms": 1u64 << 40})] {
+            let err = JobPayload::parse(JobKind::Noop, Some(&bad)).unwrap_err();
+            assert_eq!(err.field, "payload.sleep_ms", "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = JobPayload::parse(JobKind::Noop, Some(&json!({"slep_ms": 1}))).unwrap_err();
+        assert!(err.message.contains("slep_ms"), "{err}");
+    }
+
+    #[test]
+    fn voice_payloads_parse_typed_ids_and_keys() {
+        let ok = json!({"user_id": "alice", "sample": "voice/t/1"});
+        let p = JobPayload::parse(JobKind::VoiceVerify, Some(&ok)).unwrap();
+        assert_eq!(p.to_json(), ok);
+        let err = JobPayload::parse(
+            JobKind::VoiceVerify,
+            Some(&json!({"user_id": "a b", "sample": "voice/t/1"})),
+        );
+        assert_eq!(err.unwrap_err().field, "payload.user_id");
+        let err = JobPayload::parse(
+            JobKind::VoiceVerify,
+            Some(&json!({"user_id": "a", "sample": "../x"})),
+        );
+        assert_eq!(err.unwrap_err().field, "payload.sample");
+        let none = json!({"user_id": "a", "samples": []});
+        let err = JobPayload::parse(JobKind::VoiceEnroll, Some(&none)).unwrap_err();
+        assert_eq!(err.field, "payload.samples");
+    }
+}
