@@ -182,14 +182,18 @@ impl JobsApi {
         let id = parse_job_id(&job_id)?;
         let outcome = state.stores.db.jobs.cancel(tenant.0, id).await;
         match outcome.map_err(ApiError::unavailable)? {
-            CancelOutcome::Cancelled(job) => {
+            CancelOutcome::Cancelled(job, woken) => {
                 let finished = &state.stores.metrics.jobs_finished;
                 finished
                     .with_label_values(&[job.kind.as_str(), "cancelled"])
                     .inc();
+                state.stores.push_recorded(&woken).await;
                 Ok(Json(job.into()))
             }
-            CancelOutcome::Requested(job) => Ok(Json(job.into())),
+            CancelOutcome::Requested(job, woken) => {
+                state.stores.push_recorded(&woken).await;
+                Ok(Json(job.into()))
+            }
             CancelOutcome::AlreadyFinal(job) => Err(conflict(
                 ErrorCode::NotCancellable,
                 format!("the job already ended: {}", job.state),
@@ -209,8 +213,8 @@ impl JobsApi {
         let id = parse_job_id(&job_id)?;
         let outcome = state.stores.db.jobs.retry(tenant.0, id).await;
         match outcome.map_err(ApiError::unavailable)? {
-            RetryOutcome::Requeued(job, entry) => {
-                state.stores.push_recorded(&[entry]).await;
+            RetryOutcome::Requeued(job, entries) => {
+                state.stores.push_recorded(&entries).await;
                 Ok(Json(job.into()))
             }
             RetryOutcome::NotRetryable(job) => Err(conflict(

@@ -5,13 +5,13 @@
 
 use mixdown_jobs::{
     codes::ErrorCode,
-    db::{CompleteOutcome, NewTrack, TrackRecord},
+    db::{CompleteOutcome, Started},
     ids::{TenantId, TrackId},
-    model::{Job, JobState, NewJob},
+    model::Job,
     objects::ObjectKey,
-    payload::JobPayload,
-    tracks::{IngestPayload, RecordedState, TrackPresets, WaveformRecord, original_key},
+    tracks::{NewTrack, TrackPresets, TrackRecord, TrackState, WaveformRecord, original_key},
     voice::UserId,
+    workflow::track::start,
 };
 use poem::{Body, Request, RequestBody, web::Data};
 use poem_openapi::{
@@ -210,12 +210,8 @@ impl TracksApi {
             let message = "the upload holds no bytes";
             return Err(ApiError::invalid_field(ErrorCode::EmptyAudio, "file", message).into());
         }
-        let ingest = ingest_job(&track);
-        match state.stores.db.tracks.create(&track, &ingest).await {
-            Ok((track, job)) => {
-                state.stores.announce(&job).await;
-                Ok(Accepted::Track(Json(AcceptedTrackView::new(&track, &job))))
-            }
+        match state.stores.db.tracks.create(&track, &start(&track)).await {
+            Ok(started) => Ok(Accepted::Track(Json(announce(&state, started).await?))),
             Err(err) => {
                 discard(&state, &[key]).await;
                 Err(ApiError::unavailable(err).into())
@@ -276,7 +272,7 @@ impl TracksApi {
         let track = state.stores.db.tracks.get(tenant.0, id).await;
         let track = track.map_err(ApiError::unavailable)?;
         let track = track.ok_or_else(|| ApiError::not_found("upload"))?;
-        if track.state == RecordedState::Uploaded {
+        if track.state == TrackState::Uploaded {
             check_uploaded(&state, &track.original_key).await?;
         }
         let new = NewTrack {
@@ -291,12 +287,11 @@ impl TracksApi {
             .stores
             .db
             .tracks
-            .complete_upload(tenant.0, id, &ingest_job(&new))
+            .complete_upload(tenant.0, id, &start(&new))
             .await;
         match outcome.map_err(ApiError::unavailable)? {
-            CompleteOutcome::Started(track, job) => {
-                state.stores.announce(&job).await;
-                Ok(Accepted::Track(Json(AcceptedTrackView::new(&track, &job))))
+            CompleteOutcome::Started(started) => {
+                Ok(Accepted::Track(Json(announce(&state, started).await?)))
             }
             CompleteOutcome::AlreadyStarted(track, job) => {
                 Ok(Accepted::Track(Json(AcceptedTrackView::new(&track, &job))))
@@ -329,22 +324,26 @@ impl TracksApi {
             .await
             .map_err(ApiError::unavailable)?;
         let track = track.ok_or_else(|| ApiError::not_found("track"))?;
+        let workflow = match track.job_id {
+            Some(job) => state.stores.db.jobs.get(tenant.0, job).await,
+            None => Ok(None),
+        };
+        let workflow = workflow.map_err(ApiError::unavailable)?;
         let track_jobs = tracks.jobs(&track).await;
         let track_jobs = track_jobs.map_err(ApiError::unavailable)?;
-        Ok(Json(track_view(&state, track, track_jobs).await?))
+        Ok(Json(track_view(&state, track, workflow, track_jobs).await?))
     }
 }
 
-/// The ingest job of a new track; it reports the track's end to the
-/// track's callback.
-fn ingest_job(track: &NewTrack) -> NewJob {
-    NewJob {
-        callback_url: track.callback_url.clone(),
-        ..NewJob::with_defaults(
-            track.tenant_id,
-            JobPayload::Ingest(IngestPayload { track_id: track.id }),
-        )
-    }
+/// Counts and pushes the jobs of a track whose processing started; the
+/// answer names its first job, ingest.
+async fn announce(state: &AppState, started: Started) -> Result<AcceptedTrackView, ApiError> {
+    let mut jobs = started.children;
+    let ingest = jobs.first().cloned();
+    let ingest = ingest.ok_or_else(|| ApiError::unavailable("a started track has no ingest"))?;
+    jobs.push(started.workflow);
+    state.stores.announce(&jobs).await;
+    Ok(AcceptedTrackView::new(&started.track, &ingest))
 }
 
 /// Reads a multipart upload: the file goes to the store as it arrives; a
@@ -425,50 +424,18 @@ async fn check_uploaded(state: &AppState, key: &ObjectKey) -> Result<(), ApiErro
     }
 }
 
-/// The state clients see: a track whose ingest or transcode job failed or
-/// was cancelled is failed with that job's reason.
-fn client_state(
-    track: &TrackRecord,
-    jobs: &[Job],
-) -> (&'static str, f64, Option<(String, String)>) {
-    match track.state {
-        RecordedState::Uploaded => ("uploaded", 0.0, None),
-        RecordedState::Ready => ("ready", 1.0, None),
-        RecordedState::Processing => {
-            let ended = jobs
-                .iter()
-                .find(|j| matches!(j.state, JobState::Failed | JobState::Cancelled));
-            // Ingest is a small part of the work; transcoding the rest.
-            let progress = match (jobs.first(), jobs.get(1)) {
-                (_, Some(transcode)) => 0.05 + 0.95 * transcode.progress,
-                (Some(ingest), None) if ingest.state == JobState::Succeeded => 0.05,
-                _ => 0.0,
-            };
-            match ended {
-                None => ("processing", progress, None),
-                Some(job) => {
-                    let reason = job.error.as_ref().map_or_else(
-                        || {
-                            (
-                                "cancelled".to_owned(),
-                                "processing was cancelled".to_owned(),
-                            )
-                        },
-                        |e| (e.code.as_str().to_owned(), e.message.clone()),
-                    );
-                    ("failed", progress, Some(reason))
-                }
-            }
-        }
-    }
-}
-
+/// A track as clients read it: its stored state and error, its workflow's
+/// progress, its outputs' URLs and its workflow's jobs.
 async fn track_view(
     state: &AppState,
     track: TrackRecord,
+    workflow: Option<Job>,
     jobs: Vec<Job>,
 ) -> Result<TrackView, ApiError> {
-    let (client, progress, error) = client_state(&track, &jobs);
+    let progress = match track.state {
+        TrackState::Ready => 1.0,
+        _ => workflow.map_or(0.0, |w| w.progress),
+    };
     let ttl = state.settings.tracks.url_ttl;
     let cover_url = match &track.cover_key {
         Some(key) => Some(url_for(state, key, ttl).await?),
@@ -487,9 +454,9 @@ async fn track_view(
     }
     Ok(TrackView {
         track_id: track.id.to_string(),
-        state: client.to_owned(),
+        state: track.state.as_str().to_owned(),
         progress,
-        error: error.map(|(code, message)| ErrorView { code, message }),
+        error: track.error.map(ErrorView::from),
         title: track.title,
         owner_id: track.owner_id,
         presets: track

@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 
 use mixdown_jobs::{
-    db::TrackRecord,
     model::{Job, JobError},
     time::Timestamp,
-    tracks::{LoudnessRecord, OutputRecord, TrackMetadata},
+    tracks::{LoudnessRecord, OutputRecord, TrackMetadata, TrackRecord},
 };
 use poem_openapi::Object;
 use serde_json::Value;
@@ -18,6 +17,15 @@ pub struct ErrorView {
     pub code: String,
     /// Human sentence.
     pub message: String,
+}
+
+impl From<JobError> for ErrorView {
+    fn from(JobError { code, message }: JobError) -> Self {
+        Self {
+            code: code.as_str().to_owned(),
+            message,
+        }
+    }
 }
 
 /// A job as clients read it.
@@ -70,7 +78,7 @@ impl From<Job> for JobView {
         Self {
             job_id: job.id.to_string(),
             kind: job.kind.as_str().to_owned(),
-            state: job.state.as_str().to_owned(),
+            state: job.state.client_name().to_owned(),
             attempts: job.attempts,
             max_attempts: job.max_attempts,
             progress: job.progress,
@@ -81,10 +89,7 @@ impl From<Job> for JobView {
             finished_at: job.finished_at.map(time),
             run_at: time(job.run_at),
             result: job.result,
-            error: job.error.map(|JobError { code, message }| ErrorView {
-                code: code.as_str().to_owned(),
-                message,
-            }),
+            error: job.error.map(ErrorView::from),
             parent_id: job.parent_id.map(|id| id.to_string()),
             callback_url: job.callback_url,
             callback_job_id: job.callback_job_id.map(|id| id.to_string()),
@@ -108,7 +113,7 @@ impl From<&Job> for AcceptedView {
     fn from(job: &Job) -> Self {
         Self {
             job_id: job.id.to_string(),
-            state: job.state.as_str().to_owned(),
+            state: job.state.client_name().to_owned(),
             status_url: format!("/v1/jobs/{}", job.id),
         }
     }
@@ -313,7 +318,7 @@ impl From<&Job> for TrackJobView {
         Self {
             job_id: job.id.to_string(),
             kind: job.kind.as_str().to_owned(),
-            state: job.state.as_str().to_owned(),
+            state: job.state.client_name().to_owned(),
             progress: job.progress,
         }
     }

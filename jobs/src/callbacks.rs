@@ -8,7 +8,7 @@ use sha2::Sha256;
 
 use crate::{
     ids::{JobId, TenantId, TrackId},
-    model::{Job, JobError, JobState},
+    model::{Job, JobError},
     time::Timestamp,
 };
 
@@ -32,14 +32,14 @@ pub struct CallbackPayload {
 #[serde(untagged)]
 pub enum CallbackEvent {
     /// `job.succeeded`, `job.failed` or `job.cancelled`.
-    Job(JobEnd),
+    Job(JobReport),
     /// `track.ready` or `track.failed`.
-    Track(TrackEnd),
+    Track(TrackReport),
 }
 
 /// A job's end, after its last attempt.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct JobEnd {
+pub struct JobReport {
     /// `job.` and the job's state.
     pub event: String,
     /// The job.
@@ -60,7 +60,7 @@ pub struct JobEnd {
     pub status_url: String,
 }
 
-impl JobEnd {
+impl JobReport {
     /// The end of `job`.
     pub fn of(job: &Job) -> Self {
         Self {
@@ -77,9 +77,9 @@ impl JobEnd {
     }
 }
 
-/// The end of a track's processing.
+/// The end of a track's processing (built by `workflow::track::report`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TrackEnd {
+pub struct TrackReport {
     /// `track.ready` or `track.failed`.
     pub event: &'static str,
     /// The track.
@@ -88,28 +88,12 @@ pub struct TrackEnd {
     pub state: &'static str,
     /// Why it failed.
     pub error: Option<JobError>,
-    /// The job whose end ended the processing.
+    /// The track's workflow job.
     pub job_id: JobId,
     /// When it ended.
     pub finished_at: Option<String>,
     /// Where to read it.
     pub status_url: String,
-}
-
-impl TrackEnd {
-    /// The end of `track`'s processing, told by `job`'s end.
-    pub fn of(track: TrackId, job: &Job) -> Self {
-        let ready = job.state == JobState::Succeeded;
-        Self {
-            event: if ready { "track.ready" } else { "track.failed" },
-            track_id: track,
-            state: if ready { "ready" } else { "failed" },
-            error: job.error.clone(),
-            job_id: job.id,
-            finished_at: job.finished_at.map(Timestamp::to_rfc3339),
-            status_url: format!("/v1/tracks/{track}"),
-        }
-    }
 }
 
 /// What a delivered `callback` job produced.

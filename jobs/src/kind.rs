@@ -15,18 +15,22 @@ pub enum JobKind {
     Ingest,
     /// Decodes a track once into every output of its presets, with loudness.
     Transcode,
+    /// A track's workflow: waits for its ingest and transcodes, decides what
+    /// follows each, and stores the track's end (see `workflow::track`).
+    Track,
     /// Reports a job's or a track's end to its callback URL.
     Callback,
 }
 
 impl JobKind {
     /// Every kind, in the order the API lists them.
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::Noop,
         JobKind::VoiceEnroll,
         JobKind::VoiceVerify,
         JobKind::Ingest,
         JobKind::Transcode,
+        JobKind::Track,
         JobKind::Callback,
     ];
 
@@ -43,6 +47,7 @@ impl JobKind {
             JobKind::VoiceVerify => "voice_verify",
             JobKind::Ingest => "ingest",
             JobKind::Transcode => "transcode",
+            JobKind::Track => "track",
             JobKind::Callback => "callback",
         }
     }
@@ -72,7 +77,8 @@ impl JobKind {
             | JobKind::VoiceEnroll
             | JobKind::VoiceVerify
             | JobKind::Ingest
-            | JobKind::Transcode => 3,
+            | JobKind::Transcode
+            | JobKind::Track => 3,
             // With the default backoff (1 s doubling, capped at 10 min, jittered by
             // half) twelve attempts ride out 13 to 27 minutes of a receiver being down.
             JobKind::Callback => 12,
@@ -91,6 +97,8 @@ impl JobKind {
             JobKind::Ingest => Duration::from_secs(10 * 60),
             // A 4-hour original runs at tens of times real time.
             JobKind::Transcode => Duration::from_secs(2 * 60 * 60),
+            // A few reads and one write per step.
+            JobKind::Track => Duration::from_secs(60),
             // One POST with its own shorter timeout.
             JobKind::Callback => Duration::from_secs(60),
         }

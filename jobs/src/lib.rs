@@ -20,5 +20,6 @@ mod stores;
 pub mod time;
 pub mod tracks;
 pub mod voice;
+pub mod workflow;
 
 pub use stores::Stores;

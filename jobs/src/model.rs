@@ -11,6 +11,7 @@ use crate::{
     payload::JobPayload,
     result::JobResult,
     time::Timestamp,
+    workflow::Child,
 };
 
 /// Where a job is in its life.
@@ -20,6 +21,9 @@ pub enum JobState {
     Queued,
     /// Claimed by a worker and running.
     Running,
+    /// Its own step is done and it waits for its children to end; clients
+    /// see it as running.
+    Waiting,
     /// Finished with a result.
     Succeeded,
     /// Out of attempts, or failed for good; retryable by hand.
@@ -30,22 +34,33 @@ pub enum JobState {
 
 impl JobState {
     /// Every state.
-    pub const ALL: [JobState; 5] = [
+    pub const ALL: [JobState; 6] = [
         JobState::Queued,
         JobState::Running,
+        JobState::Waiting,
         JobState::Succeeded,
         JobState::Failed,
         JobState::Cancelled,
     ];
 
-    /// The wire and storage name.
+    /// The storage name.
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Queued => "queued",
             JobState::Running => "running",
+            JobState::Waiting => "waiting",
             JobState::Succeeded => "succeeded",
             JobState::Failed => "failed",
             JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state as clients see it: a parent waiting for its children is
+    /// still at work, so it shows as `running`.
+    pub fn client_name(self) -> &'static str {
+        match self {
+            JobState::Waiting => JobState::Running.as_str(),
+            other => other.as_str(),
         }
     }
 
@@ -226,6 +241,8 @@ pub enum Outcome {
     },
     /// Stopped at a checkpoint because cancellation was requested.
     Cancelled,
+    /// Its own step is done: record these children and wait for them.
+    Awaiting(Vec<Child>),
 }
 
 /// Which jobs a listing wants.

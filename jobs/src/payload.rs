@@ -6,7 +6,7 @@ use crate::{
     callbacks::CallbackPayload,
     kind::JobKind,
     noop::NoopPayload,
-    tracks::{IngestPayload, TranscodePayload},
+    tracks::TrackPayload,
     voice::{VoiceEnrollPayload, VoiceVerifyPayload},
 };
 
@@ -30,9 +30,11 @@ pub enum JobPayload {
     /// Input of a `voice_verify` job.
     VoiceVerify(VoiceVerifyPayload),
     /// Input of an `ingest` job.
-    Ingest(IngestPayload),
+    Ingest(TrackPayload),
     /// Input of a `transcode` job.
-    Transcode(TranscodePayload),
+    Transcode(TrackPayload),
+    /// Input of a `track` job.
+    Track(TrackPayload),
     /// Input of a `callback` job.
     Callback(CallbackPayload),
 }
@@ -54,6 +56,7 @@ impl JobPayload {
             JobKind::VoiceVerify => parse_typed(value).map(JobPayload::VoiceVerify),
             JobKind::Ingest => parse_typed(value).map(JobPayload::Ingest),
             JobKind::Transcode => parse_typed(value).map(JobPayload::Transcode),
+            JobKind::Track => parse_typed(value).map(JobPayload::Track),
             JobKind::Callback => parse_typed(value).map(JobPayload::Callback),
         }
     }
@@ -66,6 +69,7 @@ impl JobPayload {
             JobPayload::VoiceVerify(_) => JobKind::VoiceVerify,
             JobPayload::Ingest(_) => JobKind::Ingest,
             JobPayload::Transcode(_) => JobKind::Transcode,
+            JobPayload::Track(_) => JobKind::Track,
             JobPayload::Callback(_) => JobKind::Callback,
         }
     }
@@ -78,6 +82,7 @@ impl JobPayload {
             JobPayload::VoiceVerify(p) => serde_json::to_value(p),
             JobPayload::Ingest(p) => serde_json::to_value(p),
             JobPayload::Transcode(p) => serde_json::to_value(p),
+            JobPayload::Track(p) => serde_json::to_value(p),
             JobPayload::Callback(p) => serde_json::to_value(p),
         }
         .unwrap_or(Value::Null)

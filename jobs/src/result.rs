@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::{
     callbacks::DeliveryResult,
     noop::NoopResult,
-    tracks::{IngestResult, TranscodeResult},
+    tracks::{IngestResult, TrackReady, TranscodeResult},
     voice::{EnrollResult, VerifyResult},
 };
 
@@ -24,6 +24,8 @@ pub enum JobResult {
     Ingest(Box<IngestResult>),
     /// Of a `transcode` job.
     Transcode(Box<TranscodeResult>),
+    /// Of a `track` job.
+    Track(TrackReady),
     /// Of a `callback` job.
     Callback(DeliveryResult),
 }
@@ -53,5 +55,6 @@ from_result!(
     VerifyResult => VoiceVerify,
     IngestResult => Ingest boxed yes,
     TranscodeResult => Transcode boxed yes,
+    TrackReady => Track,
     DeliveryResult => Callback,
 );

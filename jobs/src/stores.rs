@@ -6,7 +6,7 @@ use crate::{
     clock::Clock,
     db::{Database, Inserted, StoreError},
     metrics::Metrics,
-    model::{Job, NewJob},
+    model::{Job, JobState, NewJob},
     objects::ObjectStore,
     queue::{Queue, QueueEntry},
 };
@@ -36,19 +36,25 @@ impl Stores {
     pub async fn submit(&self, new: &NewJob) -> Result<Inserted, StoreError> {
         let inserted = self.db.jobs.insert(new).await?;
         if inserted.created {
-            self.announce(&inserted.job).await;
+            self.announce(std::slice::from_ref(&inserted.job)).await;
         }
         Ok(inserted)
     }
 
-    /// Counts a job just recorded as queued and pushes it; for jobs recorded
-    /// together with other rows (a track and its ingest job).
-    pub async fn announce(&self, job: &Job) {
-        self.metrics
-            .jobs_enqueued
-            .with_label_values(&[job.kind.as_str()])
-            .inc();
-        self.push_recorded(&[QueueEntry::for_job(job)]).await;
+    /// Counts jobs just recorded and pushes those that are queued (a parent
+    /// waiting for its children is pushed when it wakes); for jobs recorded
+    /// together with other rows (a track and its workflow).
+    pub async fn announce(&self, jobs: &[Job]) {
+        for job in jobs {
+            let kind = job.kind.as_str();
+            self.metrics.jobs_enqueued.with_label_values(&[kind]).inc();
+        }
+        let queued: Vec<QueueEntry> = jobs
+            .iter()
+            .filter(|j| j.state == JobState::Queued)
+            .map(QueueEntry::for_job)
+            .collect();
+        self.push_recorded(&queued).await;
     }
 
     /// Pushes entries of jobs already recorded as queued. A failed push is

@@ -16,6 +16,7 @@ use mixdown_jobs::{
     ids::{JobId, WorkerId},
     kind::Timeouts,
     model::Outcome,
+    workflow::Next,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span, warn};
@@ -37,8 +38,14 @@ impl CancelRegistry {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn register(&self, id: JobId) -> CancellationToken {
-        self.map().entry(id).or_default().clone()
+    /// The token of attempt `id`, fired already when the job was asked to
+    /// stop before it was claimed.
+    fn register(&self, id: JobId, cancelled: bool) -> CancellationToken {
+        let token = self.map().entry(id).or_default().clone();
+        if cancelled {
+            token.cancel();
+        }
+        token
     }
 
     fn remove(&self, id: JobId) {
@@ -90,7 +97,7 @@ impl Executor {
         in_flight.inc();
         let started = Instant::now();
         let ctx = JobContext {
-            cancel: self.cancels.register(job.id),
+            cancel: self.cancels.register(job.id, job.cancel_requested),
             job,
             worker_id: self.worker_id.clone(),
             fault_injection: self.fault_injection,
@@ -144,6 +151,7 @@ fn outcome_label(finish: &Finish) -> &'static str {
         (Outcome::Cancelled, _) => "cancelled",
         (Outcome::Failed { .. }, Some(_)) => "retried",
         (Outcome::Failed { .. }, None) => "failed",
+        (Outcome::Awaiting(_), _) => "waiting",
     }
 }
 
@@ -156,7 +164,8 @@ async fn run_guarded(ctx: &JobContext, timeout: Duration) -> Outcome {
     // token: stop it too, whatever ended the attempt.
     ctx.cancel.cancel();
     match outcome {
-        Ok(Ok(Ok(result))) => Outcome::Succeeded(result),
+        Ok(Ok(Ok(Next::Done(result)))) => Outcome::Succeeded(result),
+        Ok(Ok(Ok(Next::Await(children)))) => Outcome::Awaiting(children),
         Ok(Ok(Err(error))) => error.into(),
         Ok(Err(_elapsed)) => HandlerError::from(AttemptFailure::Timeout(timeout)).into(),
         Err(_panic) => HandlerError::from(AttemptFailure::Panicked).into(),

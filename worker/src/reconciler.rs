@@ -7,9 +7,11 @@
 //!    crash between recording a job and pushing it. When the queue has lost
 //!    its mark (a new namespace, or Redis restarted empty) every queued job is
 //!    pushed again. Pushing is idempotent, so overlap costs nothing but time.
-//! 3. ended jobs with a callback URL get the `callback` job that reports
+//! 3. parents still waiting though every child has ended (the wake was lost
+//!    to a crash, or a child ended by recovery) are queued to run on;
+//! 4. ended jobs with a callback URL get the `callback` job that reports
 //!    their end (the outbox: whichever way a job ended, it is found here);
-//! 4. at most every [`JanitorSettings::every`], the janitor sweeps.
+//! 5. at most every [`JanitorSettings::every`], the janitor sweeps.
 
 use std::{
     sync::{Arc, Mutex},
@@ -133,6 +135,11 @@ impl Reconciler {
         queue
             .set_redrive_mark(now.minus(self.settings.grace))
             .await?;
+        let woken = self.stores.db.jobs.wake_stalled(PAGE).await?;
+        if !woken.is_empty() {
+            info!(jobs = woken.len(), "woke parents whose children had ended");
+            queue.push(&woken).await?;
+        }
         let callbacks = self.stores.db.jobs.record_due_callbacks(PAGE).await?;
         if !callbacks.is_empty() {
             queue.push(&callbacks).await?;

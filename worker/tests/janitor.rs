@@ -7,10 +7,10 @@ use bytes::Bytes;
 use mixdown_jobs::{
     Stores,
     clock::ManualClock,
-    db::{NewTrack, ScoredAttempt},
+    db::ScoredAttempt,
     ids::{JobId, TrackId},
     time::Timestamp,
-    tracks::{TrackPresets, original_key},
+    tracks::{NewTrack, TrackPresets, original_key},
     voice::{Lockout, UserId, new_sample_key},
 };
 use mixdown_media::transcode::default_presets;

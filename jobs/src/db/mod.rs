@@ -23,7 +23,7 @@ pub use self::{
     jobs::{CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RetryOutcome, RunningJob},
     secrets::{SecretRepo, random_secret},
     tenants::{NewApiKey, TenantRepo},
-    tracks::{CompleteOutcome, NewTrack, TrackRecord, TrackRepo},
+    tracks::{CompleteOutcome, Started, TrackRepo},
     voice::{ScoredAttempt, StoredVoiceprint, VoiceRepo},
     workers::{WorkerRecord, WorkerRepo},
 };

@@ -1,93 +1,46 @@
-//! Track rows: created with their ingest job in one transaction, described
-//! by ingest together with the transcode job it spawns, and finished whole
-//! by one statement.
+//! Track rows: recorded with their workflow's first jobs in one
+//! transaction, described once ingest has passed, and ended by one write
+//! (`workflow::track` says when).
 
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
 use super::{
     Conn, StoreError,
-    jobs::{insert_job_row, select_job},
-    rows::{JOB_COLUMNS, job_from_row, parse_id},
+    jobs::{record_start, select_children},
+    rows::parse_id,
 };
 use crate::{
+    codes::ErrorCode,
     ids::{JobId, TenantId, TrackId},
-    model::{Job, NewJob},
+    kind::JobKind,
+    model::{Job, JobError},
     objects::ObjectKey,
     time::Timestamp,
-    tracks::{RecordedState, TrackMetadata, TrackPresets, TrackResult, original_key},
+    tracks::{
+        NewTrack, TrackMetadata, TrackOutcome, TrackRecord, TrackResult, TrackState, original_key,
+    },
+    workflow::Start,
 };
 
-/// A track to be recorded.
+/// A track whose processing started: it, its workflow's `track` job, and
+/// the jobs that run first (to push).
 #[derive(Debug, Clone)]
-pub struct NewTrack {
-    /// Its id, made by the API before the original is stored under it.
-    pub id: TrackId,
-    /// Its owner.
-    pub tenant_id: TenantId,
-    /// Title given at upload.
-    pub title: Option<String>,
-    /// The tenant's user who owns it.
-    pub owner_id: Option<String>,
-    /// Where to report the end of its processing.
-    pub callback_url: Option<String>,
-    /// The outputs it asks for.
-    pub presets: TrackPresets,
-}
-
-/// A track as stored.
-#[derive(Debug, Clone)]
-pub struct TrackRecord {
-    /// Its id.
-    pub id: TrackId,
-    /// Its owner.
-    pub tenant_id: TenantId,
-    /// What the pipeline recorded.
-    pub state: RecordedState,
-    /// Title given at upload.
-    pub title: Option<String>,
-    /// The tenant's user who owns it.
-    pub owner_id: Option<String>,
-    /// Where to report the end of its processing.
-    pub callback_url: Option<String>,
-    /// The outputs it asks for.
-    pub presets: TrackPresets,
-    /// Where the original is.
-    pub original_key: ObjectKey,
-    /// Until when a presigned upload may be completed.
-    pub upload_expires_at: Option<Timestamp>,
-    /// The ingest job, once the original is there.
-    pub ingest_job_id: Option<JobId>,
-    /// The transcode job, once ingest has passed.
-    pub transcode_job_id: Option<JobId>,
-    /// What ingest learned.
-    pub metadata: Option<TrackMetadata>,
-    /// The embedded cover art.
-    pub cover_key: Option<ObjectKey>,
-    /// Loudness and outputs, once ready.
-    pub result: Option<TrackResult>,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// When it last changed.
-    pub updated_at: Timestamp,
-}
-
-impl TrackRecord {
-    /// The ids of its jobs so far, ingest first.
-    pub fn job_ids(&self) -> Vec<JobId> {
-        [self.ingest_job_id, self.transcode_job_id]
-            .into_iter()
-            .flatten()
-            .collect()
-    }
+pub struct Started {
+    /// The track.
+    pub track: TrackRecord,
+    /// Its workflow's job, waiting for its children.
+    pub workflow: Job,
+    /// The children that run first (ingest).
+    pub children: Vec<Job>,
 }
 
 /// The answer to completing a presigned upload.
 #[derive(Debug, Clone)]
 pub enum CompleteOutcome {
-    /// Processing starts with this ingest job; push it.
-    Started(TrackRecord, Job),
-    /// It was completed before: the same track and job, nothing to push.
+    /// Processing starts; push the children.
+    Started(Started),
+    /// It was completed before: the same track and its ingest job, nothing to push.
     AlreadyStarted(TrackRecord, Job),
     /// Its time ran out.
     Expired,
@@ -96,8 +49,8 @@ pub enum CompleteOutcome {
 }
 
 /// The columns every track query selects.
-const TRACK_COLUMNS: &str = "id, tenant_id, state, title, owner_id, callback_url, presets, \
-     original_key, upload_expires_at, ingest_job_id, transcode_job_id, metadata, cover_key, \
+const TRACK_COLUMNS: &str = "id, tenant_id, state, error_code, error_message, title, owner_id, \
+     callback_url, presets, original_key, upload_expires_at, job_id, metadata, cover_key, \
      loudness, outputs, waveform, created_at, updated_at";
 
 fn json<T: Serialize>(value: &T) -> String {
@@ -122,21 +75,25 @@ fn parse_key(row: &AnyRow, column: &str) -> Result<Option<ObjectKey>, StoreError
 
 fn track_from_row(row: &AnyRow) -> Result<TrackRecord, StoreError> {
     let state: String = row.try_get("state")?;
-    let optional_id = |column: &str| -> Result<Option<JobId>, StoreError> {
-        let text: Option<String> = row.try_get(column)?;
-        text.map(|t| {
-            JobId::parse(&t).ok_or_else(|| StoreError::Corrupt(format!("tracks.{column}")))
+    let job_id: Option<String> = row.try_get("job_id")?;
+    let error_code: Option<String> = row.try_get("error_code")?;
+    let error = error_code
+        .map(|code| {
+            let code = ErrorCode::parse(&code)
+                .ok_or_else(|| StoreError::Corrupt(format!("tracks.error_code {code:?}")))?;
+            let message: Option<String> = row.try_get("error_message")?;
+            Ok::<_, StoreError>(JobError::new(code, message.unwrap_or_default()))
         })
-        .transpose()
-    };
+        .transpose()?;
     let loudness = parse_json(row, "loudness")?;
     let outputs = parse_json(row, "outputs")?;
     let waveform = parse_json(row, "waveform")?;
     Ok(TrackRecord {
         id: parse_id(row, "id", TrackId::parse)?,
         tenant_id: parse_id(row, "tenant_id", TenantId::parse)?,
-        state: RecordedState::parse(&state)
+        state: TrackState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown track state {state:?}")))?,
+        error,
         title: row.try_get("title")?,
         owner_id: row.try_get("owner_id")?,
         callback_url: row.try_get("callback_url")?,
@@ -147,8 +104,9 @@ fn track_from_row(row: &AnyRow) -> Result<TrackRecord, StoreError> {
         upload_expires_at: row
             .try_get::<Option<i64>, _>("upload_expires_at")?
             .map(Timestamp::from_millis),
-        ingest_job_id: optional_id("ingest_job_id")?,
-        transcode_job_id: optional_id("transcode_job_id")?,
+        job_id: job_id
+            .map(|t| JobId::parse(&t).ok_or_else(|| StoreError::Corrupt("tracks.job_id".into())))
+            .transpose()?,
         metadata: parse_json(row, "metadata")?,
         cover_key: parse_key(row, "cover_key")?,
         result: loudness
@@ -178,15 +136,15 @@ impl TrackRepo {
     async fn insert_track(
         &self,
         new: &NewTrack,
-        state: RecordedState,
-        ingest: Option<&Job>,
+        state: TrackState,
+        job: Option<&Job>,
         expires: Option<Timestamp>,
         conn: &mut sqlx::AnyConnection,
     ) -> Result<TrackRecord, StoreError> {
         let now = self.db.clock.now().millis();
         let sql = format!(
             "INSERT INTO tracks (id, tenant_id, state, title, owner_id, callback_url, presets, \
-             original_key, upload_expires_at, ingest_job_id, created_at, updated_at) \
+             original_key, upload_expires_at, job_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {TRACK_COLUMNS}"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
@@ -199,29 +157,27 @@ impl TrackRepo {
             .bind(json(&new.presets))
             .bind(original_key(new.tenant_id, new.id).to_string())
             .bind(expires.map(Timestamp::millis))
-            .bind(ingest.map(|j| j.id.to_string()))
+            .bind(job.map(|j| j.id.to_string()))
             .bind(now)
             .fetch_one(&mut *conn)
             .await?;
         track_from_row(&row)
     }
 
-    /// Records a track whose original is stored, together with its ingest
-    /// job: both or neither.
-    pub async fn create(
-        &self,
-        new: &NewTrack,
-        ingest: &NewJob,
-    ) -> Result<(TrackRecord, Job), StoreError> {
+    /// Records a track whose original is stored, `processing`, together with
+    /// its workflow's first jobs (`start`): all or nothing.
+    pub async fn create(&self, new: &NewTrack, start: &Start) -> Result<Started, StoreError> {
         let mut tx = self.db.pool.begin().await?;
-        let job = insert_job_row(&mut *tx, ingest, self.db.clock.now())
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("an ingest job conflicted".into()))?;
+        let (workflow, children) = record_start(&mut tx, start, self.db.clock.now()).await?;
         let track = self
-            .insert_track(new, RecordedState::Processing, Some(&job), None, &mut tx)
+            .insert_track(new, TrackState::Processing, Some(&workflow), None, &mut tx)
             .await?;
         tx.commit().await?;
-        Ok((track, job))
+        Ok(Started {
+            track,
+            workflow,
+            children,
+        })
     }
 
     /// Records a track whose original a presigned upload will bring before
@@ -232,22 +188,22 @@ impl TrackRepo {
         expires: Timestamp,
     ) -> Result<TrackRecord, StoreError> {
         let mut conn = self.db.pool.acquire().await?;
-        self.insert_track(new, RecordedState::Uploaded, None, Some(expires), &mut conn)
+        self.insert_track(new, TrackState::Uploaded, None, Some(expires), &mut conn)
             .await
     }
 
-    /// Starts processing a presigned upload with `ingest`, once; completing
-    /// it again answers the same track and job.
+    /// Starts processing a presigned upload with its workflow (`start`),
+    /// once; completing it again answers the same track and ingest job.
     pub async fn complete_upload(
         &self,
         tenant: TenantId,
         id: TrackId,
-        ingest: &NewJob,
+        start: &Start,
     ) -> Result<CompleteOutcome, StoreError> {
         let Some(track) = self.get(tenant, id).await? else {
             return Ok(CompleteOutcome::NotFound);
         };
-        if track.state != RecordedState::Uploaded {
+        if track.state != TrackState::Uploaded {
             return self.already_started(track).await;
         }
         if track
@@ -257,16 +213,14 @@ impl TrackRepo {
             return Ok(CompleteOutcome::Expired);
         }
         let mut tx = self.db.pool.begin().await?;
-        let job = insert_job_row(&mut *tx, ingest, self.db.clock.now())
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("an ingest job conflicted".into()))?;
+        let (workflow, children) = record_start(&mut tx, start, self.db.clock.now()).await?;
         let sql = format!(
-            "UPDATE tracks SET state = 'processing', ingest_job_id = $1, \
-             upload_expires_at = NULL, updated_at = $2 \
-             WHERE id = $3 AND tenant_id = $4 AND state = 'uploaded' RETURNING {TRACK_COLUMNS}"
+            "UPDATE tracks SET state = 'processing', job_id = $1, upload_expires_at = NULL, \
+             updated_at = $2 WHERE id = $3 AND tenant_id = $4 AND state = 'uploaded' \
+             RETURNING {TRACK_COLUMNS}"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(job.id.to_string())
+            .bind(workflow.id.to_string())
             .bind(self.db.clock.now().millis())
             .bind(id.to_string())
             .bind(tenant.to_string())
@@ -276,9 +230,13 @@ impl TrackRepo {
             Some(row) => {
                 let track = track_from_row(&row)?;
                 tx.commit().await?;
-                Ok(CompleteOutcome::Started(track, job))
+                Ok(CompleteOutcome::Started(Started {
+                    track,
+                    workflow,
+                    children,
+                }))
             }
-            // Another request completed it first: keep its job, drop ours.
+            // Another request completed it first: keep its jobs, drop ours.
             None => {
                 tx.rollback().await?;
                 let track = self.get(tenant, id).await?;
@@ -289,12 +247,11 @@ impl TrackRepo {
     }
 
     async fn already_started(&self, track: TrackRecord) -> Result<CompleteOutcome, StoreError> {
-        let job = match track.ingest_job_id {
-            Some(id) => select_job(&self.db.pool, track.tenant_id, id).await?,
-            None => None,
-        };
-        let job = job.ok_or_else(|| StoreError::Corrupt("a started track has no ingest".into()))?;
-        Ok(CompleteOutcome::AlreadyStarted(track, job))
+        let jobs = self.jobs(&track).await?;
+        let ingest = jobs.into_iter().find(|j| j.kind == JobKind::Ingest);
+        let ingest =
+            ingest.ok_or_else(|| StoreError::Corrupt("a started track has no ingest".into()))?;
+        Ok(CompleteOutcome::AlreadyStarted(track, ingest))
     }
 
     /// The tenant's track `id`; `None` when it does not exist or is another
@@ -313,79 +270,58 @@ impl TrackRepo {
         row.as_ref().map(track_from_row).transpose()
     }
 
-    /// The track's jobs, ingest first.
+    /// The track's jobs so far (its workflow's children), ingest first.
     pub async fn jobs(&self, track: &TrackRecord) -> Result<Vec<Job>, StoreError> {
-        let ids = track.job_ids();
-        let mut jobs = Vec::with_capacity(ids.len());
-        for id in ids {
-            let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
-            let row = sqlx::query(AssertSqlSafe(sql))
-                .bind(id.to_string())
-                .fetch_optional(&self.db.pool)
-                .await?;
-            if let Some(row) = row {
-                jobs.push(job_from_row(&row)?);
-            }
+        match track.job_id {
+            Some(workflow) => select_children(&self.db.pool, workflow).await,
+            None => Ok(Vec::new()),
         }
-        Ok(jobs)
     }
 
-    /// Stores what ingest learned and records the transcode job, once: a
-    /// repeated ingest gets the job recorded the first time. `created` says
-    /// whether the job is new (and must be pushed).
-    pub async fn record_ingest(
+    /// Stores what ingest learned about the track's original.
+    pub async fn describe(
         &self,
         tenant: TenantId,
         id: TrackId,
         metadata: &TrackMetadata,
         cover: Option<&ObjectKey>,
-        transcode: &NewJob,
-    ) -> Result<(Job, bool), StoreError> {
-        let mut tx = self.db.pool.begin().await?;
-        let job = insert_job_row(&mut *tx, transcode, self.db.clock.now())
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("a transcode job conflicted".into()))?;
-        let updated = sqlx::query(
-            "UPDATE tracks SET metadata = $1, cover_key = $2, transcode_job_id = $3, \
-             updated_at = $4 WHERE id = $5 AND tenant_id = $6 AND transcode_job_id IS NULL",
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tracks SET metadata = $1, cover_key = $2, updated_at = $3 \
+             WHERE id = $4 AND tenant_id = $5",
         )
         .bind(json(metadata))
         .bind(cover.map(ToString::to_string))
-        .bind(job.id.to_string())
         .bind(self.db.clock.now().millis())
         .bind(id.to_string())
         .bind(tenant.to_string())
-        .execute(&mut *tx)
+        .execute(&self.db.pool)
         .await?;
-        if updated.rows_affected() == 1 {
-            tx.commit().await?;
-            return Ok((job, true));
-        }
-        tx.rollback().await?;
-        let track = self.get(tenant, id).await?;
-        let existing = match track.and_then(|t| t.transcode_job_id) {
-            Some(job_id) => select_job(&self.db.pool, tenant, job_id).await?,
-            None => None,
-        };
-        let job = existing.ok_or_else(|| StoreError::Corrupt("ingested track lost".into()))?;
-        Ok((job, false))
+        Ok(())
     }
 
-    /// Marks the track ready with its loudness, outputs and waveform, in one
-    /// statement.
+    /// Stores how the track's processing ended, whole, in one statement:
+    /// ready with its loudness, outputs and waveform, or failed with why.
     pub async fn finish(
         &self,
         tenant: TenantId,
         id: TrackId,
-        result: &TrackResult,
+        outcome: &TrackOutcome,
     ) -> Result<(), StoreError> {
+        let (result, error): (Option<&TrackResult>, Option<&JobError>) = match outcome {
+            TrackOutcome::Ready(result) => (Some(result), None),
+            TrackOutcome::Failed(error) => (None, Some(error)),
+        };
         sqlx::query(
-            "UPDATE tracks SET state = 'ready', loudness = $1, outputs = $2, waveform = $3, \
-             updated_at = $4 WHERE id = $5 AND tenant_id = $6",
+            "UPDATE tracks SET state = $1, error_code = $2, error_message = $3, loudness = $4, \
+             outputs = $5, waveform = $6, updated_at = $7 WHERE id = $8 AND tenant_id = $9",
         )
-        .bind(json(&result.loudness))
-        .bind(json(&result.outputs))
-        .bind(json(&result.waveform))
+        .bind(outcome.state().as_str())
+        .bind(error.map(|e| e.code.as_str()))
+        .bind(error.map(|e| e.message.clone()))
+        .bind(result.map(|r| json(&r.loudness)))
+        .bind(result.map(|r| json(&r.outputs)))
+        .bind(result.map(|r| json(&r.waveform)))
         .bind(self.db.clock.now().millis())
         .bind(id.to_string())
         .bind(tenant.to_string())
@@ -425,4 +361,22 @@ impl TrackRepo {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// Puts the track of workflow job `workflow` back to `processing`, its
+/// earlier end forgotten: a retry reopened the workflow.
+pub(in crate::db) async fn reopen(
+    tx: &mut sqlx::AnyConnection,
+    workflow: JobId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE tracks SET state = 'processing', error_code = NULL, error_message = NULL, \
+         updated_at = $1 WHERE job_id = $2",
+    )
+    .bind(now.millis())
+    .bind(workflow.to_string())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -7,12 +7,22 @@ mod s3;
 use std::{fmt, path::Path, time::Duration};
 
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use self::{
     dir::DirStore,
     s3::{S3Settings, S3Store},
 };
+
+/// What a download wrote: the object's size and its SHA-256, in hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    /// Bytes written.
+    pub size: u64,
+    /// SHA-256 of those bytes, hex.
+    pub sha256: String,
+}
 
 /// A streamed read of one object.
 pub type ObjectReader = std::pin::Pin<Box<dyn AsyncRead + Send>>;
@@ -188,14 +198,29 @@ impl ObjectStore {
         }
     }
 
-    /// Copies the object under `key` into a new file at `path`, streaming;
-    /// returns its size.
-    pub async fn download(&self, key: &ObjectKey, path: &Path) -> Result<u64, ObjectError> {
+    /// Copies the object under `key` into a new file at `path`, streaming,
+    /// and hashes it on the way: one read of the object gives the file, its
+    /// size and its SHA-256.
+    pub async fn download(&self, key: &ObjectKey, path: &Path) -> Result<Downloaded, ObjectError> {
         let mut reader = self.read(key).await?;
         let mut file = tokio::fs::File::create(path).await?;
-        let size = tokio::io::copy(&mut reader, &mut file).await?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = reader.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).await?;
+            size += n as u64;
+        }
         file.sync_data().await?;
-        Ok(size)
+        Ok(Downloaded {
+            size,
+            sha256: hex::encode(hasher.finalize()),
+        })
     }
 
     /// The object's size in bytes, or `None` when there is none.

@@ -1,49 +1,59 @@
-//! Tracks: an uploaded original and what its pipeline makes of it. The
-//! pipeline is two jobs: `ingest` proves the bytes are audio and describes
-//! them, then `transcode` decodes once into every output and measures
-//! loudness in the same pass, and marks the track ready.
+//! Tracks: an uploaded original and what its pipeline makes of it — the
+//! values a track holds and its jobs exchange. The pipeline itself (what
+//! follows what, and who writes the track's state) is `workflow::track`.
 
 mod keys;
+mod record;
 
 use std::collections::BTreeMap;
 
 use mixdown_media::transcode::{Preset, PresetSpec};
 use serde::{Deserialize, Serialize};
 
-pub use self::keys::{cover_key, is_track_key, original_key, output_key};
+pub use self::{
+    keys::{cover_key, is_track_key, original_key, output_key},
+    record::{NewTrack, TrackOutcome, TrackRecord},
+};
 use crate::{ids::TrackId, objects::ObjectKey};
 
 /// Most presets one track may ask for.
 pub const MAX_PRESETS: usize = 16;
 
-/// Where a track is, as the pipeline records it. A failed track is not
-/// recorded here: it is one whose ingest or transcode job failed or was
-/// cancelled, so retrying that job revives the track.
+/// Where a track is: stored as the track's workflow moves it, and shown to
+/// clients as it is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordedState {
+pub enum TrackState {
     /// A presigned upload waits for its bytes and its `complete` call.
     Uploaded,
     /// The original is stored; its jobs run.
     Processing,
     /// Every output is stored.
     Ready,
+    /// A job of the track failed or was cancelled; retrying it revives the track.
+    Failed,
 }
 
-impl RecordedState {
-    /// The storage name.
+impl TrackState {
+    const ALL: [TrackState; 4] = [
+        TrackState::Uploaded,
+        TrackState::Processing,
+        TrackState::Ready,
+        TrackState::Failed,
+    ];
+
+    /// The storage and wire name.
     pub fn as_str(self) -> &'static str {
         match self {
-            RecordedState::Uploaded => "uploaded",
-            RecordedState::Processing => "processing",
-            RecordedState::Ready => "ready",
+            TrackState::Uploaded => "uploaded",
+            TrackState::Processing => "processing",
+            TrackState::Ready => "ready",
+            TrackState::Failed => "failed",
         }
     }
 
     /// The state stored as `name`, if there is one.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Uploaded, Self::Processing, Self::Ready]
-            .into_iter()
-            .find(|s| s.as_str() == name)
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 }
 
@@ -104,19 +114,12 @@ impl From<TrackPresets> for Vec<PresetSpec> {
     }
 }
 
-/// Input of an `ingest` job.
+/// Input of the track kinds (`ingest`, `transcode`, `track`): the track.
+/// Everything else (the original, the presets) is the track's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IngestPayload {
-    /// The track whose original to check.
-    pub track_id: TrackId,
-}
-
-/// Input of a `transcode` job: the presets are the track's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TranscodePayload {
-    /// The track to transcode.
+pub struct TrackPayload {
+    /// The track.
     pub track_id: TrackId,
 }
 
@@ -201,7 +204,7 @@ pub struct WaveformRecord {
     pub summary: Vec<f32>,
 }
 
-/// Everything the transcode pass stores besides the objects themselves.
+/// Everything the transcode pass makes besides the objects themselves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackResult {
     /// Loudness of the decoded original.
@@ -230,12 +233,18 @@ pub struct IngestResult {
 /// and what the same decode measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TranscodeResult {
-    /// Outputs, in the order of the presets.
-    pub outputs: Vec<OutputRecord>,
-    /// Loudness of the decoded original.
-    pub loudness: LoudnessRecord,
-    /// Peaks drawn from the same decode.
-    pub waveform: WaveformRecord,
+    /// The outputs, loudness and peaks.
+    #[serde(flatten)]
+    pub made: TrackResult,
     /// Seconds of audio decoded.
     pub audio_seconds: f64,
+}
+
+/// What a `track` job produced once its track is ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackReady {
+    /// The track.
+    pub track_id: TrackId,
+    /// How many outputs it has.
+    pub outputs: usize,
 }

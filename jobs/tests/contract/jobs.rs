@@ -226,7 +226,7 @@ async fn a_failed_job_can_be_retried_with_a_fresh_budget(db: &Database, clock: &
         (JobState::Queued, 2, 4)
     );
     assert!(job.error.is_none() && job.finished_at.is_none());
-    assert_eq!(entry.id, id);
+    assert_eq!(entry.iter().map(|e| e.id).collect::<Vec<_>>(), [id]);
     let claimed = db.jobs.claim(&[id], &worker()).await.unwrap();
     assert_eq!(claimed[0].attempt, 3);
     db.jobs.finish(&[success(id, 3)]).await.unwrap();
@@ -244,7 +244,7 @@ async fn a_failed_job_can_be_retried_with_a_fresh_budget(db: &Database, clock: &
 async fn cancelling_stops_queued_and_running_jobs(db: &Database, _clock: &ManualClock) {
     let t = tenant(db).await;
     let queued = db.jobs.insert(&noop(t, 0)).await.unwrap().job.id;
-    let CancelOutcome::Cancelled(job) = db.jobs.cancel(t, queued).await.unwrap() else {
+    let CancelOutcome::Cancelled(job, _) = db.jobs.cancel(t, queued).await.unwrap() else {
         panic!("a queued job cancels at once");
     };
     assert_eq!(job.state, JobState::Cancelled);
@@ -264,7 +264,7 @@ async fn cancelling_stops_queued_and_running_jobs(db: &Database, _clock: &Manual
     let w = worker();
     db.jobs.claim(&[running], &w).await.unwrap();
     assert!(db.jobs.cancel_requests(&w).await.unwrap().is_empty());
-    let CancelOutcome::Requested(job) = db.jobs.cancel(t, running).await.unwrap() else {
+    let CancelOutcome::Requested(job, _) = db.jobs.cancel(t, running).await.unwrap() else {
         panic!("a running job is asked to stop");
     };
     assert!(job.cancel_requested);

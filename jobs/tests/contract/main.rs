@@ -34,6 +34,7 @@ macro_rules! contract {
     };
 }
 
+mod family;
 mod jobs;
 mod objects;
 mod queue;

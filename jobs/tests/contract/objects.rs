@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mixdown_jobs::objects::{ObjectError, ObjectKey, ObjectStore};
+use sha2::{Digest, Sha256};
 
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
@@ -34,6 +35,7 @@ contract!(
     an_object_reads_back_as_written_and_is_replaced_whole,
     a_missing_object_is_reported_as_missing,
     a_file_is_stored_by_streaming_it,
+    a_download_writes_the_object_and_hashes_it_on_the_way,
     a_presigned_url_reads_the_object,
 );
 
@@ -80,6 +82,23 @@ async fn a_file_is_stored_by_streaming_it(store: &ObjectStore) {
     store.put_file(&k, &path).await.unwrap();
     assert_eq!(store.size(&k).await.unwrap(), Some(data.len() as u64));
     assert_eq!(store.get_bytes(&k).await.unwrap(), Bytes::from(data));
+}
+
+async fn a_download_writes_the_object_and_hashes_it_on_the_way(store: &ObjectStore) {
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 241) as u8).collect();
+    let k = key("original");
+    store
+        .put_bytes(&k, Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copy");
+    let got = store.download(&k, &path).await.unwrap();
+    assert_eq!(got.size, data.len() as u64);
+    assert_eq!(got.sha256, hex::encode(Sha256::digest(&data)));
+    assert_eq!(std::fs::read(&path).unwrap(), data);
+    let gone = store.download(&key("gone"), &path).await;
+    assert!(matches!(gone, Err(ObjectError::NotFound(_))));
 }
 
 async fn a_presigned_url_reads_the_object(store: &ObjectStore) {

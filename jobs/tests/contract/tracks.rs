@@ -1,28 +1,31 @@
-//! The tracks repository contract, on Postgres and on SQLite: a track and its
-//! jobs are recorded together, once, however often a step is repeated.
+//! The tracks repository contract, on Postgres and on SQLite: a track and
+//! its workflow are recorded together, once, and the track stores its own
+//! end, failed included.
 
 use std::{collections::BTreeMap, time::Duration};
 
 use mixdown_jobs::{
     clock::ManualClock,
-    db::{CompleteOutcome, Database, NewTrack},
+    codes::ErrorCode,
+    db::{CompleteOutcome, Database},
     ids::{TenantId, TrackId},
-    model::NewJob,
-    payload::JobPayload,
+    kind::JobKind,
+    model::{JobError, JobState},
     tracks::{
-        IngestPayload, LoudnessRecord, RecordedState, TrackMetadata, TrackPresets, TrackResult,
-        TranscodePayload, WaveformLevel, WaveformRecord, output_key,
+        LoudnessRecord, NewTrack, TrackMetadata, TrackOutcome, TrackPresets, TrackResult,
+        TrackState, WaveformLevel, WaveformRecord, original_key, output_key,
     },
+    workflow::track,
 };
 use mixdown_media::transcode::default_presets;
 
 use crate::tenant;
 
 contract!(
-    a_track_and_its_ingest_are_recorded_together,
-    ingest_records_one_transcode_job_however_often_it_runs,
+    a_track_and_its_workflow_are_recorded_together,
     a_presigned_upload_starts_once_and_not_after_it_expires,
-    a_finished_track_keeps_its_whole_result,
+    a_described_track_keeps_what_ingest_learned,
+    a_finished_track_keeps_its_whole_result_or_its_error,
 );
 
 fn new_track(tenant: TenantId) -> NewTrack {
@@ -31,19 +34,9 @@ fn new_track(tenant: TenantId) -> NewTrack {
         tenant_id: tenant,
         title: Some("Song".into()),
         owner_id: None,
-        callback_url: None,
+        callback_url: Some("https://example.test/hook".into()),
         presets: TrackPresets::new(default_presets()).unwrap(),
     }
-}
-
-fn ingest(track: &NewTrack) -> NewJob {
-    let payload = JobPayload::Ingest(IngestPayload { track_id: track.id });
-    NewJob::with_defaults(track.tenant_id, payload)
-}
-
-fn transcode(track: &NewTrack) -> NewJob {
-    let payload = JobPayload::Transcode(TranscodePayload { track_id: track.id });
-    NewJob::with_defaults(track.tenant_id, payload)
 }
 
 fn metadata() -> TrackMetadata {
@@ -60,45 +53,33 @@ fn metadata() -> TrackMetadata {
     }
 }
 
-async fn a_track_and_its_ingest_are_recorded_together(db: &Database, _clock: &ManualClock) {
+async fn a_track_and_its_workflow_are_recorded_together(db: &Database, _clock: &ManualClock) {
     let tenant = tenant(db).await;
     let new = new_track(tenant);
-    let (track, job) = db.tracks.create(&new, &ingest(&new)).await.unwrap();
-    assert_eq!(track.state, RecordedState::Processing);
-    assert_eq!(track.ingest_job_id, Some(job.id));
-    assert_eq!(track.presets, new.presets);
+    let started = db.tracks.create(&new, &track::start(&new)).await.unwrap();
+    assert_eq!(started.track.state, TrackState::Processing);
+    assert_eq!(started.track.job_id, Some(started.workflow.id));
+    assert_eq!(started.track.presets, new.presets);
+    let workflow = &started.workflow;
+    assert_eq!(
+        (workflow.kind, workflow.state),
+        (JobKind::Track, JobState::Waiting)
+    );
+    assert_eq!(workflow.callback_url, new.callback_url);
+    let [ingest] = started.children.as_slice() else {
+        panic!("one first child: {:?}", started.children);
+    };
+    assert_eq!(
+        (ingest.kind, ingest.state),
+        (JobKind::Ingest, JobState::Queued)
+    );
+    assert_eq!(ingest.parent_id, Some(workflow.id));
+    assert!(ingest.callback_url.is_none(), "only the workflow reports");
     let read = db.tracks.get(tenant, new.id).await.unwrap().unwrap();
-    assert_eq!(read.job_ids(), [job.id]);
-    assert_eq!(db.tracks.jobs(&read).await.unwrap()[0].id, job.id);
+    let jobs = db.tracks.jobs(&read).await.unwrap();
+    assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<_>>(), [ingest.id]);
     let stranger = crate::tenant(db).await;
     assert!(db.tracks.get(stranger, new.id).await.unwrap().is_none());
-}
-
-async fn ingest_records_one_transcode_job_however_often_it_runs(
-    db: &Database,
-    _clock: &ManualClock,
-) {
-    let tenant = tenant(db).await;
-    let new = new_track(tenant);
-    db.tracks.create(&new, &ingest(&new)).await.unwrap();
-    let (first, created) = db
-        .tracks
-        .record_ingest(tenant, new.id, &metadata(), None, &transcode(&new))
-        .await
-        .unwrap();
-    assert!(created);
-    let (again, created) = db
-        .tracks
-        .record_ingest(tenant, new.id, &metadata(), None, &transcode(&new))
-        .await
-        .unwrap();
-    assert!(!created, "a repeated ingest makes no second transcode");
-    assert_eq!(first.id, again.id);
-    let track = db.tracks.get(tenant, new.id).await.unwrap().unwrap();
-    assert_eq!(track.transcode_job_id, Some(first.id));
-    assert_eq!(track.metadata, Some(metadata()));
-    let jobs = db.tracks.jobs(&track).await.unwrap();
-    assert_eq!(jobs.len(), 2, "the dropped duplicate left no job row");
 }
 
 async fn a_presigned_upload_starts_once_and_not_after_it_expires(
@@ -109,52 +90,66 @@ async fn a_presigned_upload_starts_once_and_not_after_it_expires(
     let new = new_track(tenant);
     let expires = clock.now().plus(Duration::from_secs(60));
     let waiting = db.tracks.create_upload(&new, expires).await.unwrap();
-    assert_eq!(waiting.state, RecordedState::Uploaded);
-    assert!(waiting.ingest_job_id.is_none());
+    assert_eq!(waiting.state, TrackState::Uploaded);
+    assert!(waiting.job_id.is_none());
+    assert!(db.tracks.jobs(&waiting).await.unwrap().is_empty());
+    let start = track::start(&new);
     let stranger = crate::tenant(db).await;
-    let other = db
-        .tracks
-        .complete_upload(stranger, new.id, &ingest(&new))
-        .await;
+    let other = db.tracks.complete_upload(stranger, new.id, &start).await;
     assert!(matches!(other.unwrap(), CompleteOutcome::NotFound));
-    let CompleteOutcome::Started(track, job) = db
-        .tracks
-        .complete_upload(tenant, new.id, &ingest(&new))
-        .await
-        .unwrap()
-    else {
+    let first = db.tracks.complete_upload(tenant, new.id, &start).await;
+    let CompleteOutcome::Started(started) = first.unwrap() else {
         panic!("the first complete starts the track");
     };
-    assert_eq!(track.state, RecordedState::Processing);
-    let CompleteOutcome::AlreadyStarted(_, same) = db
-        .tracks
-        .complete_upload(tenant, new.id, &ingest(&new))
-        .await
-        .unwrap()
-    else {
+    assert_eq!(started.track.state, TrackState::Processing);
+    let again = db.tracks.complete_upload(tenant, new.id, &start).await;
+    let CompleteOutcome::AlreadyStarted(_, same) = again.unwrap() else {
         panic!("a second complete answers the first");
     };
-    assert_eq!(same.id, job.id);
+    assert_eq!(same.id, started.children[0].id);
 
     let late = new_track(tenant);
-    let past = clock.now().minus(Duration::from_secs(1));
-    db.tracks.create_upload(&late, past).await.unwrap();
+    db.tracks
+        .create_upload(&late, clock.now().plus(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(2));
     let outcome = db
         .tracks
-        .complete_upload(tenant, late.id, &ingest(&late))
+        .complete_upload(tenant, late.id, &track::start(&late))
         .await;
     assert!(matches!(outcome.unwrap(), CompleteOutcome::Expired));
     let track = db.tracks.get(tenant, late.id).await.unwrap().unwrap();
+    assert_eq!((track.state, track.job_id), (TrackState::Uploaded, None));
+    let expired = db.tracks.expired_uploads(clock.now(), 10).await.unwrap();
     assert_eq!(
-        (track.state, track.ingest_job_id),
-        (RecordedState::Uploaded, None)
+        expired.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [late.id],
+        "only the late upload expired"
     );
+    assert!(db.tracks.delete_expired_upload(late.id).await.unwrap());
+    assert_eq!(original_key(tenant, late.id), track.original_key);
 }
 
-async fn a_finished_track_keeps_its_whole_result(db: &Database, _clock: &ManualClock) {
+async fn a_described_track_keeps_what_ingest_learned(db: &Database, _clock: &ManualClock) {
     let tenant = tenant(db).await;
     let new = new_track(tenant);
-    db.tracks.create(&new, &ingest(&new)).await.unwrap();
+    db.tracks.create(&new, &track::start(&new)).await.unwrap();
+    let cover = mixdown_jobs::tracks::cover_key(tenant, new.id, "image/png");
+    db.tracks
+        .describe(tenant, new.id, &metadata(), Some(&cover))
+        .await
+        .unwrap();
+    let read = db.tracks.get(tenant, new.id).await.unwrap().unwrap();
+    assert_eq!(read.metadata, Some(metadata()));
+    assert_eq!(read.cover_key, Some(cover));
+    assert_eq!(read.state, TrackState::Processing);
+}
+
+async fn a_finished_track_keeps_its_whole_result_or_its_error(db: &Database, _clock: &ManualClock) {
+    let tenant = tenant(db).await;
+    let new = new_track(tenant);
+    db.tracks.create(&new, &track::start(&new)).await.unwrap();
     let key = |p: &str| output_key(tenant, new.id, p).unwrap();
     let result = TrackResult {
         loudness: LoudnessRecord {
@@ -173,8 +168,21 @@ async fn a_finished_track_keeps_its_whole_result(db: &Database, _clock: &ManualC
             summary: vec![0.0, 0.5, 1.0],
         },
     };
-    db.tracks.finish(tenant, new.id, &result).await.unwrap();
+    let ready = TrackOutcome::Ready(result.clone());
+    db.tracks.finish(tenant, new.id, &ready).await.unwrap();
     let track = db.tracks.get(tenant, new.id).await.unwrap().unwrap();
-    assert_eq!(track.state, RecordedState::Ready);
-    assert_eq!(track.result, Some(result));
+    assert_eq!(track.state, TrackState::Ready);
+    assert_eq!((track.result, track.error), (Some(result), None));
+
+    let broken = new_track(tenant);
+    db.tracks
+        .create(&broken, &track::start(&broken))
+        .await
+        .unwrap();
+    let error = JobError::new(ErrorCode::CorruptAudio, "truncated audio");
+    let failed = TrackOutcome::Failed(error.clone());
+    db.tracks.finish(tenant, broken.id, &failed).await.unwrap();
+    let track = db.tracks.get(tenant, broken.id).await.unwrap().unwrap();
+    assert_eq!(track.state, TrackState::Failed);
+    assert_eq!((track.result, track.error), (None, Some(error)));
 }

@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use mixdown_jobs::{
     callbacks::{
-        CallbackEvent, CallbackPayload, DeliveryResult, JobEnd, SIGNATURE_HEADER, TrackEnd,
-        signature,
+        CallbackEvent, CallbackPayload, DeliveryResult, JobReport, SIGNATURE_HEADER, signature,
     },
     codes::ErrorCode,
+    db::Database,
     ids::JobId,
     model::Job,
     payload::JobPayload,
+    workflow::track,
 };
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{StatusCode, Url, redirect::Policy};
@@ -169,7 +170,7 @@ pub(crate) async fn run(
         .ok_or(CallbackError::SubjectMissing(p.job_id))?;
     let client = &ctx.callbacks;
     let (url, _) = resolve(url, client.settings).await?;
-    let body = serde_json::to_vec(&event(&ended)).expect("events serialise");
+    let body = serde_json::to_vec(&event(db, &ended).await?).expect("events serialise");
     let secret = db.secrets.callback_secret(tenant).await?;
     let now = ctx.stores.clock().now().millis() / 1000;
     let sent = client
@@ -194,17 +195,15 @@ pub(crate) async fn run(
     })
 }
 
-/// The report of `ended`: about its track for a track's jobs, about itself otherwise.
-fn event(ended: &Job) -> CallbackEvent {
-    let track = match JobPayload::parse(ended.kind, Some(&ended.payload)) {
-        Ok(JobPayload::Ingest(p)) => Some(p.track_id),
-        Ok(JobPayload::Transcode(p)) => Some(p.track_id),
-        _ => None,
-    };
-    match track {
-        Some(track) => CallbackEvent::Track(TrackEnd::of(track, ended)),
-        None => CallbackEvent::Job(JobEnd::of(ended)),
+/// The report of `ended`: about its track for a track's workflow job (as
+/// the workflow says), about itself otherwise.
+async fn event(db: &Database, ended: &Job) -> Result<CallbackEvent, CallbackError> {
+    if let Ok(JobPayload::Track(p)) = JobPayload::parse(ended.kind, Some(&ended.payload)) {
+        let track = db.tracks.get(ended.tenant_id, p.track_id).await?;
+        let track = track.ok_or(CallbackError::SubjectMissing(ended.id))?;
+        return Ok(CallbackEvent::Track(track::report(&track, ended)));
     }
+    Ok(CallbackEvent::Job(JobReport::of(ended)))
 }
 
 /// Parses `url` and finds the address to deliver to, refusing non-public ones unless

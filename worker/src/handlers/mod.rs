@@ -8,7 +8,7 @@ pub(crate) mod voice;
 
 use std::sync::Arc;
 
-use mixdown_jobs::{Stores, db::ClaimedJob, ids::WorkerId, payload::JobPayload, result::JobResult};
+use mixdown_jobs::{Stores, db::ClaimedJob, ids::WorkerId, payload::JobPayload, workflow::Next};
 use tokio_util::sync::CancellationToken;
 use tracing::Span;
 
@@ -37,13 +37,14 @@ pub(crate) struct JobContext {
 }
 
 /// Runs the handler of the job's kind.
-pub(crate) async fn run(ctx: &JobContext) -> Result<JobResult, HandlerError> {
+pub(crate) async fn run(ctx: &JobContext) -> Result<Next, HandlerError> {
     Ok(match &ctx.job.payload {
         JobPayload::Noop(p) => noop::run(p, ctx).await?.into(),
         JobPayload::VoiceEnroll(p) => voice::enroll(p, ctx).await?.into(),
         JobPayload::VoiceVerify(p) => voice::verify(p, ctx).await?.into(),
         JobPayload::Ingest(p) => tracks::ingest(p, ctx).await?.into(),
         JobPayload::Transcode(p) => tracks::transcode(p, ctx).await?.into(),
+        JobPayload::Track(p) => tracks::advance(p, ctx).await?,
         JobPayload::Callback(p) => callback::run(p, ctx).await?.into(),
     })
 }

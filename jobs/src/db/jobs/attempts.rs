@@ -4,7 +4,7 @@
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
-use super::{JobRepo, placeholders};
+use super::{JobRepo, family, placeholders};
 use crate::{
     db::{
         StoreError,
@@ -17,6 +17,7 @@ use crate::{
     payload::JobPayload,
     queue::QueueEntry,
     time::Timestamp,
+    workflow::Child,
 };
 
 /// A job a worker has claimed for one attempt.
@@ -36,6 +37,9 @@ pub struct ClaimedJob {
     pub priority: Priority,
     /// When it became due: the start of its wait in the queue.
     pub run_at: Timestamp,
+    /// Whether someone asked it to stop before it was claimed (a parent
+    /// woken after its children were cancelled).
+    pub cancel_requested: bool,
 }
 
 impl ClaimedJob {
@@ -75,7 +79,8 @@ impl JobRepo {
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = $1, \
              updated_at = $1, worker_id = $2, progress = 0 \
              WHERE state = 'queued' AND run_at <= $1 AND id IN ({}) \
-             RETURNING id, tenant_id, kind, payload, attempts, max_attempts, priority, run_at",
+             RETURNING id, tenant_id, kind, payload, attempts, max_attempts, priority, run_at, \
+             cancel_requested",
             placeholders(3, ids.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql))
@@ -88,21 +93,29 @@ impl JobRepo {
         rows.iter().map(claimed_from_row).collect()
     }
 
-    /// Records the end of many attempts in one statement per outcome class;
-    /// returns the jobs to push back to the queue for another attempt.
+    /// Records the end of many attempts, the successes in one statement;
+    /// returns what to push: jobs back for another attempt, children a
+    /// parent now waits for, and parents whose last child just ended.
     pub async fn finish(&self, batch: &[Finish]) -> Result<Vec<QueueEntry>, StoreError> {
         let (succeeded, others): (Vec<&Finish>, Vec<&Finish>) = batch
             .iter()
             .partition(|f| matches!(f.outcome, Outcome::Succeeded(_)));
-        self.record_successes(&succeeded).await?;
-        let mut requeue = Vec::new();
+        let mut parents = self.record_successes(&succeeded).await?;
+        let mut push = Vec::new();
         for finish in others {
-            requeue.extend(self.record_other(finish).await?);
+            let ended = self.record_other(finish).await?;
+            push.extend(ended.push);
+            parents.extend(ended.parent);
         }
-        Ok(requeue)
+        parents.sort();
+        parents.dedup();
+        push.extend(self.settle(&parents).await?);
+        Ok(push)
     }
 
-    async fn record_successes(&self, batch: &[&Finish]) -> Result<(), StoreError> {
+    /// Returns the parents of the children that succeeded.
+    async fn record_successes(&self, batch: &[&Finish]) -> Result<Vec<JobId>, StoreError> {
+        let mut parents = Vec::new();
         // SQLite allows 32,766 binds per statement; stay well below.
         for chunk in batch.chunks(1000) {
             if chunk.is_empty() {
@@ -120,7 +133,7 @@ impl JobRepo {
                  finished_at = $1, updated_at = $1, worker_id = NULL, error_code = NULL, \
                  error_message = NULL FROM (VALUES {values}) AS v \
                  WHERE jobs.id = v.column1 AND jobs.attempts = v.column2 \
-                 AND jobs.state = 'running'"
+                 AND jobs.state = 'running' RETURNING jobs.parent_id, jobs.child_weight"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql)).bind(self.db.clock.now().millis());
             for f in chunk {
@@ -133,12 +146,14 @@ impl JobRepo {
                     .bind(i64::from(f.attempt))
                     .bind(result);
             }
-            query.execute(&self.db.pool).await?;
+            for row in query.fetch_all(&self.db.pool).await? {
+                parents.extend(awaiting_parent(&row)?);
+            }
         }
-        Ok(())
+        Ok(parents)
     }
 
-    async fn record_other(&self, f: &Finish) -> Result<Option<QueueEntry>, StoreError> {
+    async fn record_other(&self, f: &Finish) -> Result<Ended, StoreError> {
         let now = self.db.clock.now();
         let (state, code, message) = match &f.outcome {
             Outcome::Cancelled => (JobState::Cancelled, None, None),
@@ -152,14 +167,15 @@ impl JobRepo {
                 Some(error.code.as_str()),
                 Some(error.message.clone()),
             ),
-            Outcome::Succeeded(_) => return Ok(None),
+            Outcome::Awaiting(children) => return self.record_awaiting(f, children).await,
+            Outcome::Succeeded(_) => return Ok(Ended::default()),
         };
         let finished_at = state.is_final().then_some(now.millis());
         let run_at = f.retry_at.unwrap_or(now);
         let sql = "UPDATE jobs SET state = $1, error_code = $2, error_message = $3, \
              finished_at = $4, run_at = $5, updated_at = $6, worker_id = NULL \
              WHERE id = $7 AND attempts = $8 AND state = 'running' \
-             RETURNING id, priority, run_at, kind";
+             RETURNING id, priority, run_at, kind, parent_id, child_weight";
         let row = sqlx::query(sql)
             .bind(state.as_str())
             .bind(code)
@@ -171,27 +187,59 @@ impl JobRepo {
             .bind(i64::from(f.attempt))
             .fetch_optional(&self.db.pool)
             .await?;
-        match row {
-            Some(row) if state == JobState::Queued => Ok(Some(entry_from_row(&row)?)),
-            _ => Ok(None),
+        let Some(row) = row else {
+            return Ok(Ended::default());
+        };
+        if state == JobState::Queued {
+            return Ok(Ended {
+                push: vec![entry_from_row(&row)?],
+                parent: None,
+            });
         }
+        Ok(Ended {
+            push: Vec::new(),
+            parent: awaiting_parent(&row)?,
+        })
     }
 
-    /// Stores the progress of a running attempt (0 to 1).
+    /// A parent's step ended by recording children: they and the parent's
+    /// wait are written together; the parent itself is settled after, in
+    /// case every child had already ended.
+    async fn record_awaiting(&self, f: &Finish, children: &[Child]) -> Result<Ended, StoreError> {
+        let mut tx = self.db.pool.begin().await?;
+        let now = self.db.clock.now();
+        let recorded = family::await_children(&mut tx, f.id, f.attempt, children, now).await?;
+        tx.commit().await?;
+        Ok(match recorded {
+            Some(jobs) => Ended {
+                push: jobs.iter().map(QueueEntry::for_job).collect(),
+                parent: Some(f.id),
+            },
+            None => Ended::default(),
+        })
+    }
+
+    /// Stores the progress of a running attempt (0 to 1), and so its
+    /// parent's, when a parent waits for it.
     pub async fn set_progress(
         &self,
         id: JobId,
         attempt: u32,
         progress: f64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE jobs SET progress = $1 WHERE id = $2 AND attempts = $3 AND state = 'running'",
+        let row = sqlx::query(
+            "UPDATE jobs SET progress = $1 WHERE id = $2 AND attempts = $3 AND state = 'running' \
+             RETURNING parent_id, child_weight",
         )
         .bind(progress.clamp(0.0, 1.0))
         .bind(id.to_string())
         .bind(i64::from(attempt))
-        .execute(&self.db.pool)
+        .fetch_optional(&self.db.pool)
         .await?;
+        if let Some(parent) = row.as_ref().map(awaiting_parent).transpose()?.flatten() {
+            // Only a parent whose last child just ended wakes, and this one runs.
+            self.settle(&[parent]).await?;
+        }
         Ok(())
     }
 
@@ -210,6 +258,26 @@ impl JobRepo {
     }
 }
 
+/// What recording one end leaves to do.
+#[derive(Default)]
+struct Ended {
+    /// Entries to push.
+    push: Vec<QueueEntry>,
+    /// A parent to settle.
+    parent: Option<JobId>,
+}
+
+/// The parent waiting for the job a row (`parent_id, child_weight`) names.
+fn awaiting_parent(row: &AnyRow) -> Result<Option<JobId>, StoreError> {
+    if row.try_get::<Option<f64>, _>("child_weight")?.is_none() {
+        return Ok(None);
+    }
+    let parent: Option<String> = row.try_get("parent_id")?;
+    parent
+        .map(|p| JobId::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("bad id {p:?}"))))
+        .transpose()
+}
+
 fn claimed_from_row(row: &AnyRow) -> Result<ClaimedJob, StoreError> {
     let kind = parse_kind(row.try_get("kind")?)?;
     let payload = parse_json(row.try_get("payload")?)?;
@@ -224,5 +292,6 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedJob, StoreError> {
         priority: Priority::new(row.try_get::<i64, _>("priority")?)
             .ok_or_else(|| StoreError::Corrupt("priority out of range".into()))?,
         run_at: Timestamp::from_millis(row.try_get("run_at")?),
+        cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
     })
 }

@@ -6,11 +6,13 @@
 //! a duplicate delivery or a racing API replica changes nothing.
 
 mod attempts;
+mod family;
 mod outbox;
 mod recovery;
 
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
+pub(in crate::db) use self::family::{record_start, select_children};
 pub use self::{
     attempts::{ClaimedJob, Finish},
     recovery::RunningJob,
@@ -21,9 +23,10 @@ use super::{
 };
 use crate::{
     ids::{JobId, TenantId},
-    model::{Job, JobFilter, NewJob, Priority},
+    model::{Job, JobFilter, JobState, NewJob, Priority},
     queue::QueueEntry,
     time::Timestamp,
+    workflow::Weight,
 };
 
 /// The answer to accepting a job.
@@ -35,13 +38,13 @@ pub struct Inserted {
     pub created: bool,
 }
 
-/// The answer to a cancel request.
+/// The answer to a cancel request; the entries are parents it woke, to push.
 #[derive(Debug, Clone)]
 pub enum CancelOutcome {
     /// It was queued and will never run.
-    Cancelled(Job),
-    /// It is running and will stop at its next checkpoint.
-    Requested(Job),
+    Cancelled(Job, Vec<QueueEntry>),
+    /// It is running (or waiting for children) and will stop at its next checkpoint.
+    Requested(Job, Vec<QueueEntry>),
     /// It had already ended.
     AlreadyFinal(Job),
     /// No such job for this tenant.
@@ -51,8 +54,8 @@ pub enum CancelOutcome {
 /// The answer to a retry request.
 #[derive(Debug, Clone)]
 pub enum RetryOutcome {
-    /// It is queued again; push this entry to the queue.
-    Requeued(Job, QueueEntry),
+    /// It runs again (or waits for its children again); push these entries.
+    Requeued(Job, Vec<QueueEntry>),
     /// It is not failed or cancelled.
     NotRetryable(Job),
     /// No such job for this tenant.
@@ -73,21 +76,39 @@ fn placeholders(start: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// Records `new` as a queued job at `now` through `executor` (the pool, or
-/// a transaction that records more with it); `None` when its idempotency
-/// key was used before.
+/// Where a new job stands among its relatives.
+#[derive(Debug, Clone, Copy)]
+pub(in crate::db) enum Place {
+    /// On its own: queued (its `parent_id`, if any, only names who made it).
+    Alone,
+    /// A workflow's parent: waiting from the start for the children it
+    /// plans, which weigh this much in all.
+    Parent(Weight),
+    /// A child its parent waits for, with its share of the parent's work.
+    Child(JobId, Weight),
+}
+
+/// Records `new` at `now` through `executor` (the pool, or a transaction
+/// that records more with it); `None` when its idempotency key was used
+/// before.
 pub(in crate::db) async fn insert_job_row<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     new: &NewJob,
+    place: Place,
     now: Timestamp,
 ) -> Result<Option<Job>, StoreError> {
     let kind = new.payload.kind();
     let run_at = new.run_at.unwrap_or(now).max(now);
+    let (state, parent, child_weight, planned) = match place {
+        Place::Alone => (JobState::Queued, new.parent_id, None, 0.0),
+        Place::Parent(planned) => (JobState::Waiting, new.parent_id, None, planned.get()),
+        Place::Child(parent, weight) => (JobState::Queued, Some(parent), Some(weight.get()), 0.0),
+    };
     let sql = format!(
         "INSERT INTO jobs (id, tenant_id, kind, queue, state, payload, priority, max_attempts, \
          attempt_budget, run_at, created_at, updated_at, parent_id, callback_url, \
-         idempotency_key) \
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7, $8, $9, $9, $10, $11, $12) \
+         idempotency_key, child_weight, planned_weight) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}"
     );
     let row = sqlx::query(AssertSqlSafe(sql))
@@ -95,14 +116,17 @@ pub(in crate::db) async fn insert_job_row<'e>(
         .bind(new.tenant_id.to_string())
         .bind(kind.as_str())
         .bind(kind.queue())
+        .bind(state.as_str())
         .bind(new.payload.to_json().to_string())
         .bind(new.priority.get())
         .bind(new.max_attempts.get() as i32)
         .bind(run_at.millis())
         .bind(now.millis())
-        .bind(new.parent_id.map(|id| id.to_string()))
+        .bind(parent.map(|id| id.to_string()))
         .bind(new.callback_url.clone())
         .bind(new.idempotency_key.clone())
+        .bind(child_weight)
+        .bind(planned)
         .fetch_optional(executor)
         .await?;
     row.as_ref().map(job_from_row).transpose()
@@ -132,7 +156,7 @@ impl JobRepo {
     /// idempotency key by the same tenant.
     pub async fn insert(&self, new: &NewJob) -> Result<Inserted, StoreError> {
         let now = self.db.clock.now();
-        if let Some(job) = insert_job_row(&self.db.pool, new, now).await? {
+        if let Some(job) = insert_job_row(&self.db.pool, new, Place::Alone, now).await? {
             return Ok(Inserted { job, created: true });
         }
         let key = new.idempotency_key.as_deref().unwrap_or_default();
@@ -167,11 +191,13 @@ impl JobRepo {
         row.as_ref().map(job_from_row).transpose()
     }
 
-    /// The tenant's jobs, newest first, filtered and paged by `filter`.
+    /// The tenant's jobs, newest first, filtered and paged by `filter`; a
+    /// parent waiting for its children counts as running.
     pub async fn list(&self, tenant: TenantId, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 \
-             AND (CAST($2 AS TEXT) IS NULL OR state = $2) \
+             AND (CAST($2 AS TEXT) IS NULL OR state = $2 \
+                  OR (CAST($2 AS TEXT) = 'running' AND state = 'waiting')) \
              AND (CAST($3 AS TEXT) IS NULL OR kind = $3) \
              AND (CAST($4 AS TEXT) IS NULL OR id < $4) \
              ORDER BY id DESC LIMIT $5"
@@ -187,7 +213,9 @@ impl JobRepo {
         rows.iter().map(job_from_row).collect()
     }
 
-    /// Cancels a queued job at once, or asks a running one to stop.
+    /// Cancels a queued job at once, or asks a running one to stop at its
+    /// next checkpoint; a waiting parent is asked to stop with all its
+    /// children (`family`).
     pub async fn cancel(&self, tenant: TenantId, id: JobId) -> Result<CancelOutcome, StoreError> {
         let now = self.db.clock.now().millis();
         let binds = [id.to_string(), tenant.to_string()];
@@ -196,14 +224,23 @@ impl JobRepo {
              WHERE id = $1 AND tenant_id = $2 AND state = 'queued' RETURNING {JOB_COLUMNS}"
         );
         if let Some(job) = self.fetch(sql, &binds).await? {
-            return Ok(CancelOutcome::Cancelled(job));
+            let wake = self
+                .settle(&job.parent_id.into_iter().collect::<Vec<_>>())
+                .await?;
+            return Ok(CancelOutcome::Cancelled(job, wake));
         }
         let sql = format!(
             "UPDATE jobs SET cancel_requested = 1, updated_at = {now} \
-             WHERE id = $1 AND tenant_id = $2 AND state = 'running' RETURNING {JOB_COLUMNS}"
+             WHERE id = $1 AND tenant_id = $2 AND state IN ('running', 'waiting') \
+             RETURNING {JOB_COLUMNS}"
         );
         if let Some(job) = self.fetch(sql, &binds).await? {
-            return Ok(CancelOutcome::Requested(job));
+            let mut wake = Vec::new();
+            if job.state == JobState::Waiting {
+                self.cancel_family(job.id).await?;
+                wake = self.settle(&[job.id]).await?;
+            }
+            return Ok(CancelOutcome::Requested(job, wake));
         }
         Ok(match self.get(tenant, id).await? {
             Some(job) => CancelOutcome::AlreadyFinal(job),
@@ -211,24 +248,16 @@ impl JobRepo {
         })
     }
 
-    /// Queues a failed or cancelled job again with a fresh budget of attempts.
-    /// Attempts keep counting up, so a late report of an old attempt never
-    /// matches the new one.
+    /// Runs a failed or cancelled job again with a fresh budget of attempts
+    /// (a parent: its failed children), and reopens the workflow it belongs
+    /// to (`family`).
     pub async fn retry(&self, tenant: TenantId, id: JobId) -> Result<RetryOutcome, StoreError> {
-        let now = self.db.clock.now().millis();
-        let sql = format!(
-            "UPDATE jobs SET state = 'queued', run_at = {now}, updated_at = {now}, \
-             max_attempts = attempts + attempt_budget, \
-             finished_at = NULL, error_code = NULL, error_message = NULL, result = NULL, \
-             progress = 0, cancel_requested = 0, callback_job_id = NULL \
-             WHERE id = $1 AND tenant_id = $2 AND state IN ('failed', 'cancelled') \
-             RETURNING {JOB_COLUMNS}"
-        );
-        let binds = [id.to_string(), tenant.to_string()];
-        if let Some(job) = self.fetch(sql, &binds).await? {
-            let entry = QueueEntry::for_job(&job);
-            return Ok(RetryOutcome::Requeued(job, entry));
+        let mut tx = self.db.pool.begin().await?;
+        if let Some(retried) = family::retry_in(&mut tx, tenant, id, self.db.clock.now()).await? {
+            tx.commit().await?;
+            return Ok(RetryOutcome::Requeued(retried.job, retried.entries));
         }
+        tx.rollback().await?;
         Ok(match self.get(tenant, id).await? {
             Some(job) => RetryOutcome::NotRetryable(job),
             None => RetryOutcome::NotFound,

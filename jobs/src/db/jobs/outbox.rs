@@ -2,7 +2,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{JobRepo, insert_job_row};
+use super::{JobRepo, Place, insert_job_row};
 use crate::db::{
     StoreError,
     rows::{JOB_COLUMNS, job_from_row},
@@ -18,14 +18,12 @@ impl JobRepo {
     /// Records a `callback` job for each of up to `limit` ended jobs whose end has a
     /// callback URL and no report yet, and returns them to push. A job and its report
     /// are marked together, and the report's idempotency key names the end it reports,
-    /// so a repeated or concurrent pass records nothing twice. An ingest that succeeded
-    /// is not reported: its track goes on to its transcode.
+    /// so a repeated or concurrent pass records nothing twice.
     pub async fn record_due_callbacks(&self, limit: u32) -> Result<Vec<QueueEntry>, StoreError> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs \
              WHERE callback_url IS NOT NULL AND callback_job_id IS NULL \
              AND state IN ('succeeded', 'failed', 'cancelled') \
-             AND NOT (kind = 'ingest' AND state = 'succeeded') \
              ORDER BY finished_at LIMIT {limit}"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -54,7 +52,7 @@ impl JobRepo {
             )
         };
         let mut tx = self.db.pool.begin().await?;
-        let inserted = insert_job_row(&mut *tx, &report, self.db.clock.now()).await?;
+        let inserted = insert_job_row(&mut *tx, &report, Place::Alone, self.db.clock.now()).await?;
         let report_id = match &inserted {
             Some(job) => job.id.to_string(),
             None => {

@@ -1,30 +1,30 @@
-//! Ingest: proves the original is audio within the limits, describes it
-//! (format, tags, cover art, checksum) and records the transcode job.
+//! Ingest: proves the original is audio within the limits and describes it
+//! (format, tags, cover art, checksum). The original is read once: hashed
+//! while it is fetched, then probed. What follows is the track workflow's
+//! call (`workflow::track`).
 
-use std::{fs::File, io::Read, path::Path, time::Duration};
+use std::{path::Path, time::Duration};
 
 use bytes::Bytes;
 use mixdown_jobs::{
-    model::NewJob,
-    payload::JobPayload,
-    tracks::{IngestPayload, IngestResult, TrackMetadata, TranscodePayload, cover_key},
+    objects::Downloaded,
+    tracks::{IngestResult, TrackMetadata, TrackPayload, cover_key},
 };
 use mixdown_media::{
     decode::{Decoder, Probe},
     tags::{Cover, read_tags},
 };
-use sha2::{Digest, Sha256};
 
 use super::{TrackError, TrackSettings, fetch_original, load_track, scratch};
 use crate::handlers::{JobContext, blocking};
 
-pub(crate) async fn run(p: &IngestPayload, ctx: &JobContext) -> Result<IngestResult, TrackError> {
+pub(crate) async fn run(p: &TrackPayload, ctx: &JobContext) -> Result<IngestResult, TrackError> {
     let tenant = ctx.job.tenant_id;
     let track = load_track(ctx, p.track_id).await?;
     let dir = scratch(ctx)?;
-    let (path, size) = fetch_original(ctx, &track, &dir).await?;
+    let (path, fetched) = fetch_original(ctx, &track, &dir).await?;
     let settings = TrackSettings::clone(&ctx.tracks);
-    let (metadata, cover) = blocking(move || describe(&path, size, &settings)).await?;
+    let (metadata, cover) = blocking(move || describe(&path, fetched, &settings)).await?;
     if ctx.cancel.is_cancelled() {
         return Err(TrackError::Cancelled);
     }
@@ -37,22 +37,6 @@ pub(crate) async fn run(p: &IngestPayload, ctx: &JobContext) -> Result<IngestRes
         }
         None => None,
     };
-    let transcode = NewJob {
-        parent_id: Some(ctx.job.id),
-        // The track's end is reported from its jobs' ends.
-        callback_url: track.callback_url.clone(),
-        ..NewJob::with_defaults(
-            tenant,
-            JobPayload::Transcode(TranscodePayload { track_id: track.id }),
-        )
-    };
-    let tracks = &ctx.stores.db.tracks;
-    let recorded =
-        tracks.record_ingest(tenant, track.id, &metadata, cover_key.as_ref(), &transcode);
-    let (job, created) = recorded.await?;
-    if created {
-        ctx.stores.announce(&job).await;
-    }
     Ok(IngestResult {
         track_id: track.id,
         metadata,
@@ -64,10 +48,9 @@ pub(crate) async fn run(p: &IngestPayload, ctx: &JobContext) -> Result<IngestRes
 /// Everything ingest learns from the file, or why it is refused.
 fn describe(
     path: &Path,
-    size: u64,
+    fetched: Downloaded,
     settings: &TrackSettings,
 ) -> Result<(TrackMetadata, Option<Cover>), TrackError> {
-    let sha256 = sha256_of(path)?;
     let mut decoder = Decoder::open_path(path, settings.limits)?;
     let probe = decoder.probe().clone();
     let duration = match probe.duration {
@@ -85,17 +68,13 @@ fn describe(
         });
     }
     let tags = read_tags(path);
-    Ok((
-        metadata(&probe, duration, size, sha256, tags.text),
-        tags.cover,
-    ))
+    Ok((metadata(&probe, duration, fetched, tags.text), tags.cover))
 }
 
 fn metadata(
     probe: &Probe,
     duration: Duration,
-    size: u64,
-    sha256: String,
+    fetched: Downloaded,
     tags: std::collections::BTreeMap<String, String>,
 ) -> TrackMetadata {
     TrackMetadata {
@@ -106,22 +85,7 @@ fn metadata(
         channels: probe.format.channels.get(),
         bit_rate: probe.bit_rate,
         tags,
-        sha256,
-        size_bytes: size,
+        sha256: fetched.sha256,
+        size_bytes: fetched.size,
     }
-}
-
-fn sha256_of(path: &Path) -> Result<String, TrackError> {
-    let failed = |e: std::io::Error| TrackError::Decode(e.into());
-    let mut file = File::open(path).map_err(failed)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(failed)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }

@@ -1,14 +1,22 @@
 //! The track kinds: `ingest` checks and describes an original, `transcode`
-//! decodes it once into every output. Both copy the original to a scratch
-//! directory first (decoders need a seekable file) and do their CPU work on
+//! decodes it once into every output, and `track` carries out the track
+//! workflow's decisions. The first two copy the original to a scratch
+//! directory (decoders need a seekable file) and do their CPU work on
 //! blocking threads.
 
 mod ingest;
 mod transcode;
+mod workflow;
 
 use std::{path::PathBuf, time::Duration};
 
-use mixdown_jobs::{codes::ErrorCode, db::TrackRecord, ids::TrackId, objects::ObjectError};
+use mixdown_jobs::{
+    codes::ErrorCode,
+    ids::TrackId,
+    model::JobError,
+    objects::{Downloaded, ObjectError},
+    tracks::TrackRecord,
+};
 use mixdown_media::{
     decode::{DecodeError, DecodeLimits},
     format::{ChannelCount, SampleRate},
@@ -16,7 +24,7 @@ use mixdown_media::{
 };
 use tempfile::TempDir;
 
-pub(crate) use self::{ingest::run as ingest, transcode::run as transcode};
+pub(crate) use self::{ingest::run as ingest, transcode::run as transcode, workflow::advance};
 use super::JobContext;
 use crate::failure::{Failure, Infra, infra_from};
 
@@ -60,6 +68,9 @@ pub(crate) enum TrackError {
     /// An output path the transcoder made cannot be a key: a bug.
     #[error("output path {0} cannot be a key")]
     OutputKey(String),
+    /// A job of the track failed or was cancelled, so the track failed.
+    #[error("{}", .0.message)]
+    Step(JobError),
     /// Cancelled at a checkpoint.
     #[error("cancelled")]
     Cancelled,
@@ -92,6 +103,7 @@ impl Failure for TrackError {
             TrackError::Loudness(_) => ErrorCode::UnsupportedFormat,
             TrackError::Waveform(_) => ErrorCode::WriteFailed,
             TrackError::OutputKey(_) => ErrorCode::InternalError,
+            TrackError::Step(error) => error.code,
             TrackError::Cancelled => ErrorCode::Cancelled,
             TrackError::Infra(e) => e.code(),
         }
@@ -156,14 +168,15 @@ fn scratch(ctx: &JobContext) -> Result<TempDir, TrackError> {
         })
 }
 
-/// Copies the track's original into `dir`.
+/// Copies the track's original into `dir`, once per attempt: its size and
+/// SHA-256 come with it.
 async fn fetch_original(
     ctx: &JobContext,
     track: &TrackRecord,
     dir: &TempDir,
-) -> Result<(PathBuf, u64), TrackError> {
+) -> Result<(PathBuf, Downloaded), TrackError> {
     let path = dir.path().join("original");
-    let size = ctx
+    let fetched = ctx
         .stores
         .objects
         .download(&track.original_key, &path)
@@ -172,7 +185,7 @@ async fn fetch_original(
             ObjectError::NotFound(_) => TrackError::OriginalMissing,
             other => other.into(),
         })?;
-    Ok((path, size))
+    Ok((path, fetched))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Transcode: one decode of the original feeds every preset's encoder and
-//! the loudness meter side by side; the outputs are stored under the
-//! track's keys and the track is marked ready with all of them at once.
+//! Transcode: one decode of the original feeds every preset's encoder, the
+//! loudness meter and the peaks side by side; the outputs are stored under
+//! the track's keys and returned, for the track workflow to make the track
+//! ready with.
 
 use std::{
     path::{Path, PathBuf},
@@ -8,12 +9,11 @@ use std::{
 };
 
 use mixdown_jobs::{
-    db::TrackRecord,
     ids::{TenantId, TrackId},
     objects::ObjectKey,
     tracks::{
-        LoudnessRecord, OutputRecord, RecordedState, TrackResult, TranscodePayload,
-        TranscodeResult, WaveformLevel, WaveformRecord, output_key,
+        LoudnessRecord, OutputRecord, TrackPayload, TrackRecord, TrackResult, TranscodeResult,
+        WaveformLevel, WaveformRecord, output_key,
     },
 };
 use mixdown_media::{
@@ -38,21 +38,8 @@ const WAVEFORM_DIR: &str = "waveform";
 /// Shortest time between two progress writes.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
-pub(crate) async fn run(
-    p: &TranscodePayload,
-    ctx: &JobContext,
-) -> Result<TranscodeResult, TrackError> {
+pub(crate) async fn run(p: &TrackPayload, ctx: &JobContext) -> Result<TranscodeResult, TrackError> {
     let track = load_track(ctx, p.track_id).await?;
-    // A re-run after the track was finished (the attempt's end was lost)
-    // has nothing left to do.
-    if let (RecordedState::Ready, Some(result)) = (track.state, &track.result) {
-        return Ok(TranscodeResult {
-            outputs: result.outputs.clone(),
-            loudness: result.loudness,
-            waveform: result.waveform.clone(),
-            audio_seconds: 0.0,
-        });
-    }
     let dir = scratch(ctx)?;
     let (original, _) = fetch_original(ctx, &track, &dir).await?;
     let out_dir = dir.path().join("out");
@@ -79,27 +66,22 @@ pub(crate) async fn run(
     let encoded = encoded?;
     let outputs = store_outputs(ctx, &track, &out_dir, &encoded.renditions).await?;
     let waveform = store_waveform(ctx, &track, encoded.levels).await?;
-    let result = TrackResult {
-        loudness: encoded.loudness,
-        outputs,
-        waveform,
-    };
-    let tracks = &ctx.stores.db.tracks;
-    tracks.finish(track.tenant_id, track.id, &result).await?;
     ctx.stores
         .metrics
         .audio_seconds
         .with_label_values(&["transcode"])
         .inc_by(encoded.seconds);
     info!(
-        outputs = result.outputs.len(),
+        outputs = outputs.len(),
         seconds = encoded.seconds,
-        "track ready"
+        "transcoded"
     );
     Ok(TranscodeResult {
-        outputs: result.outputs,
-        loudness: result.loudness,
-        waveform: result.waveform,
+        made: TrackResult {
+            loudness: encoded.loudness,
+            outputs,
+            waveform,
+        },
         audio_seconds: encoded.seconds,
     })
 }

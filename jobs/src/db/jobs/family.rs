@@ -1,0 +1,344 @@
+//! Parents and children: how the database keeps a workflow's jobs.
+//!
+//! A child is a row with a `parent_id` and a `child_weight`; a parent waits
+//! in state `waiting` until none of its children is left to end. Waking is
+//! done by whoever ends the last child, after that end is committed, so the
+//! last one always sees the others' ends; a crash in between is healed by
+//! the reconciler's [`JobRepo::wake_stalled`]. A parent's progress is its
+//! children's, weighted, over the weight its workflow planned.
+
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use super::{JobRepo, Place, entry_from_row, insert_job_row, placeholders, select_job};
+use crate::{
+    db::{
+        StoreError,
+        rows::{JOB_COLUMNS, job_from_row, parse_id, parse_kind},
+        tracks,
+    },
+    ids::{JobId, TenantId},
+    kind::JobKind,
+    model::{Job, JobState, NewJob, Priority},
+    queue::QueueEntry,
+    time::Timestamp,
+    workflow::{Child, Start},
+};
+
+/// A child of the parent the outer query names, that its parent waits for.
+const AWAITED: &str = "c.parent_id = jobs.id AND c.child_weight IS NOT NULL";
+
+/// The states a job has ended in.
+const ENDED: &str = "('succeeded', 'failed', 'cancelled')";
+
+/// The job a child step of `parent` becomes: the parent's tenant and
+/// priority, its kind's attempts, and a key that no client can send (it has
+/// a space), so recording the step again keeps the first.
+fn child_job(parent: JobId, tenant: TenantId, priority: Priority, child: &Child) -> NewJob {
+    NewJob {
+        priority,
+        idempotency_key: Some(format!("workflow {parent} {}", child.step)),
+        ..NewJob::with_defaults(tenant, child.payload.clone())
+    }
+}
+
+/// The children `parent` waits for through `executor`, in the order they
+/// were recorded.
+pub(in crate::db) async fn select_children<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    parent: JobId,
+) -> Result<Vec<Job>, StoreError> {
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE parent_id = $1 AND child_weight IS NOT NULL \
+         ORDER BY id"
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(parent.to_string())
+        .fetch_all(executor)
+        .await?;
+    rows.iter().map(job_from_row).collect()
+}
+
+/// Records a workflow: its parent, waiting, and its first children, in
+/// `tx`. Returns the parent and the children to push.
+pub(in crate::db) async fn record_start(
+    tx: &mut AnyConnection,
+    start: &Start,
+    now: Timestamp,
+) -> Result<(Job, Vec<Job>), StoreError> {
+    let parent = insert_job_row(&mut *tx, &start.parent, Place::Parent(start.planned), now)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("a workflow's job conflicted".into()))?;
+    let children = record_children(tx, &parent, &start.children, now).await?;
+    Ok((parent, children))
+}
+
+async fn record_children(
+    tx: &mut AnyConnection,
+    parent: &Job,
+    children: &[Child],
+    now: Timestamp,
+) -> Result<Vec<Job>, StoreError> {
+    let mut recorded = Vec::with_capacity(children.len());
+    for child in children {
+        let new = child_job(parent.id, parent.tenant_id, parent.priority, child);
+        let place = Place::Child(parent.id, child.weight);
+        recorded.extend(insert_job_row(&mut *tx, &new, place, now).await?);
+    }
+    Ok(recorded)
+}
+
+/// Ends a running attempt of `parent` by recording `children` and making
+/// it wait for them, in `tx`; `None` when the attempt is stale.
+pub(in crate::db) async fn await_children(
+    tx: &mut AnyConnection,
+    parent: JobId,
+    attempt: u32,
+    children: &[Child],
+    now: Timestamp,
+) -> Result<Option<Vec<Job>>, StoreError> {
+    let sql = format!(
+        "UPDATE jobs SET state = 'waiting', worker_id = NULL, updated_at = $1 \
+         WHERE id = $2 AND attempts = $3 AND state = 'running' RETURNING {JOB_COLUMNS}"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(now.millis())
+        .bind(parent.to_string())
+        .bind(i64::from(attempt))
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(parent) = row.as_ref().map(job_from_row).transpose()? else {
+        return Ok(None);
+    };
+    Ok(Some(record_children(tx, &parent, children, now).await?))
+}
+
+impl JobRepo {
+    /// The children `parent` waits for, in the order they were recorded.
+    pub async fn children(&self, parent: JobId) -> Result<Vec<Job>, StoreError> {
+        select_children(&self.db.pool, parent).await
+    }
+
+    /// Refreshes the progress of the waiting `parents` from their children's,
+    /// and wakes those with no child left to end: they are queued to run
+    /// again with a fresh budget of attempts. Returns the entries to push.
+    pub async fn settle(&self, parents: &[JobId]) -> Result<Vec<QueueEntry>, StoreError> {
+        if parents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = parents.iter().map(ToString::to_string).collect();
+        let progress = format!(
+            "UPDATE jobs SET progress = COALESCE((SELECT \
+             SUM(c.child_weight * (CASE WHEN c.state IN {ENDED} THEN 1.0 ELSE c.progress END)) \
+             / (CASE WHEN SUM(c.child_weight) > jobs.planned_weight \
+                THEN SUM(c.child_weight) ELSE jobs.planned_weight END) \
+             FROM jobs c WHERE {AWAITED}), 0) \
+             WHERE state = 'waiting' AND id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(progress));
+        for id in &ids {
+            query = query.bind(id.clone());
+        }
+        query.execute(&self.db.pool).await?;
+        self.wake(Some(&ids), None).await
+    }
+
+    /// Wakes up to `limit` waiting parents with no child left to end: the
+    /// reconciler's net for a wake lost to a crash. Returns the entries to push.
+    pub async fn wake_stalled(&self, limit: u32) -> Result<Vec<QueueEntry>, StoreError> {
+        self.wake(None, Some(limit)).await
+    }
+
+    /// Queues the waiting parents among `ids` (or any, at most `limit`)
+    /// whose children have all ended.
+    async fn wake(
+        &self,
+        ids: Option<&[String]>,
+        limit: Option<u32>,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
+        let among = match ids {
+            Some(ids) => format!("AND id IN ({})", placeholders(2, ids.len())),
+            None => format!(
+                "AND id IN (SELECT id FROM jobs WHERE state = 'waiting' ORDER BY updated_at \
+                 LIMIT {})",
+                limit.unwrap_or(1000)
+            ),
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $1, \
+             max_attempts = attempts + attempt_budget \
+             WHERE state = 'waiting' {among} AND NOT EXISTS \
+             (SELECT 1 FROM jobs c WHERE {AWAITED} AND c.state NOT IN {ENDED}) \
+             RETURNING id, priority, run_at, kind"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(self.db.clock.now().millis());
+        for id in ids.unwrap_or_default() {
+            query = query.bind(id.clone());
+        }
+        let rows = query.fetch_all(&self.db.pool).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Asks a waiting parent, and every child of it not yet ended, to stop:
+    /// queued children are cancelled at once, running ones asked at their
+    /// next checkpoint, waiting ones (parents themselves) the same way down.
+    /// The parent wakes, and ends cancelled, once its children have ended.
+    pub(super) async fn cancel_family(&self, parent: JobId) -> Result<(), StoreError> {
+        let now = self.db.clock.now().millis();
+        let mut level = vec![parent.to_string()];
+        while !level.is_empty() {
+            let set = placeholders(2, level.len());
+            let requested = format!(
+                "UPDATE jobs SET cancel_requested = 1, updated_at = $1 WHERE id IN ({set})"
+            );
+            let queued = format!(
+                "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1 \
+                 WHERE state = 'queued' AND child_weight IS NOT NULL AND parent_id IN ({set})"
+            );
+            let below = format!(
+                "SELECT id FROM jobs WHERE state IN ('running', 'waiting') \
+                 AND child_weight IS NOT NULL AND parent_id IN ({set})"
+            );
+            let mut next = Vec::new();
+            for (i, sql) in [requested, queued, below].into_iter().enumerate() {
+                let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
+                for id in &level {
+                    query = query.bind(id.clone());
+                }
+                if i == 2 {
+                    let rows = query.fetch_all(&self.db.pool).await?;
+                    for row in &rows {
+                        next.push(row.try_get::<String, _>("id")?);
+                    }
+                } else {
+                    query.execute(&self.db.pool).await?;
+                }
+            }
+            level = next;
+        }
+        Ok(())
+    }
+}
+
+/// What a retry sent back to the queue.
+pub(super) struct Retried {
+    /// The retried job, as it is now.
+    pub job: Job,
+    /// The entries to push.
+    pub entries: Vec<QueueEntry>,
+}
+
+/// Retries the failed or cancelled job `id` of `tenant` in `tx`: a parent
+/// whose children failed gets those children queued again and waits for
+/// them; any other job is queued again itself. Either way, every ancestor
+/// that had ended is reopened: it waits again, and its workflow's state
+/// goes back to what it shows while it works. `None` when the job is not
+/// failed or cancelled.
+pub(super) async fn retry_in(
+    tx: &mut AnyConnection,
+    tenant: TenantId,
+    id: JobId,
+    now: Timestamp,
+) -> Result<Option<Retried>, StoreError> {
+    let Some(job) = select_job(&mut *tx, tenant, id).await? else {
+        return Ok(None);
+    };
+    if !matches!(job.state, JobState::Failed | JobState::Cancelled) {
+        return Ok(None);
+    }
+    let failed = sqlx::query(
+        "SELECT id FROM jobs WHERE parent_id = $1 AND child_weight IS NOT NULL \
+         AND state IN ('failed', 'cancelled')",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut entries = Vec::new();
+    if failed.is_empty() {
+        entries.extend(reset(tx, &job.id.to_string(), "queued", now).await?);
+    } else {
+        for row in &failed {
+            let child: String = row.try_get("id")?;
+            entries.extend(reset(tx, &child, "queued", now).await?);
+        }
+        reset(tx, &job.id.to_string(), "waiting", now).await?;
+    }
+    reopened(tx, job.kind, job.id, now).await?;
+    reopen_ancestors(tx, job.parent_id, now).await?;
+    let job = select_job(&mut *tx, tenant, id).await?;
+    let job = job.ok_or_else(|| StoreError::Corrupt("a retried job vanished".into()))?;
+    Ok(Some(Retried { job, entries }))
+}
+
+/// Puts the ended job `id` in `state` (queued or waiting) with a fresh
+/// budget of attempts and its end forgotten. Attempts keep counting up, so
+/// a late report of an old attempt never matches the new one. Returns the
+/// entry to push when it is queued.
+async fn reset(
+    tx: &mut AnyConnection,
+    id: &str,
+    state: &str,
+    now: Timestamp,
+) -> Result<Option<QueueEntry>, StoreError> {
+    let row = sqlx::query(
+        "UPDATE jobs SET state = $1, run_at = $2, updated_at = $2, \
+         max_attempts = attempts + attempt_budget, \
+         finished_at = NULL, error_code = NULL, error_message = NULL, result = NULL, \
+         cancel_requested = 0, callback_job_id = NULL, \
+         progress = CASE WHEN $1 = 'queued' THEN 0 ELSE progress END \
+         WHERE id = $3 AND state IN ('succeeded', 'failed', 'cancelled') \
+         RETURNING id, priority, run_at, kind",
+    )
+    .bind(state)
+    .bind(now.millis())
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match row {
+        Some(row) if state == "queued" => Ok(Some(entry_from_row(&row)?)),
+        _ => Ok(None),
+    }
+}
+
+/// Reopens every ancestor from `parent` up that had ended: a retried child
+/// means its parent is at work again.
+async fn reopen_ancestors(
+    tx: &mut AnyConnection,
+    mut parent: Option<JobId>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    while let Some(id) = parent {
+        let row =
+            sqlx::query("SELECT kind, parent_id, state, child_weight FROM jobs WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(row) = row else { break };
+        let state: String = row.try_get("state")?;
+        if !JobState::parse(&state).is_some_and(JobState::is_final) {
+            break;
+        }
+        reset(tx, &id.to_string(), "waiting", now).await?;
+        reopened(tx, parse_kind(row.try_get("kind")?)?, id, now).await?;
+        let is_child = row.try_get::<Option<f64>, _>("child_weight")?.is_some();
+        parent = match row.try_get::<Option<String>, _>("parent_id")? {
+            Some(_) if is_child => Some(parse_id(&row, "parent_id", JobId::parse)?),
+            _ => None,
+        };
+    }
+    Ok(())
+}
+
+/// What reopening a workflow job shows: each workflow's client-visible
+/// state goes back to "at work" (`workflow::track`: the track is processing).
+async fn reopened(
+    tx: &mut AnyConnection,
+    kind: JobKind,
+    id: JobId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    match kind {
+        JobKind::Track => tracks::reopen(tx, id, now).await,
+        _ => Ok(()),
+    }
+}
