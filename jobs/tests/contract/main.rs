@@ -36,6 +36,7 @@ macro_rules! contract {
 
 mod family;
 mod jobs;
+mod migration;
 mod objects;
 mod queue;
 mod secrets;
