@@ -41,7 +41,7 @@ pub(crate) async fn url_for(
     let signer = state.signer().await?;
     let expires = state.stores.clock().now().plus(ttl);
     let path = signer.sign("GET", &files_path(key), expires);
-    Ok(format!("{}{path}", state.settings.tracks.public_url))
+    Ok(format!("{}{path}", state.public_url()))
 }
 
 /// A URL that stores a body under `key` with a plain PUT until `ttl` passes.
@@ -57,7 +57,7 @@ pub(crate) async fn upload_url_for(
     let signer = state.signer().await?;
     let expires = state.stores.clock().now().plus(ttl);
     let path = signer.sign("PUT", &files_path(key), expires);
-    Ok(format!("{}{path}", state.settings.tracks.public_url))
+    Ok(format!("{}{path}", state.public_url()))
 }
 
 fn files_path(key: &ObjectKey) -> String {
@@ -149,7 +149,7 @@ async fn sign_segments(
     text: &str,
 ) -> Result<String, ApiError> {
     let dir = playlist.as_str().rsplit_once('/').map_or("", |(d, _)| d);
-    let ttl = state.settings.tracks.url_ttl;
+    let ttl = state.url_ttl();
     let mut out = String::with_capacity(text.len() * 2);
     for line in text.lines() {
         let segment = (!line.is_empty() && !line.starts_with('#'))
@@ -186,7 +186,7 @@ async fn receive(
     body: Body,
 ) -> poem::Result<StatusCode> {
     let key = checked_key(&state, "PUT", &key, signature.map(|q| q.0)).await?;
-    let limit = state.settings.tracks.max_upload_bytes;
+    let limit = state.settings.max_upload_bytes;
     store_upload(&state, &key, body.into_async_read(), limit).await?;
     Ok(StatusCode::OK)
 }

@@ -211,7 +211,7 @@ impl JobsApi {
         job_id: Path<String>,
     ) -> poem::Result<Json<JobView>> {
         let id = parse_job_id(&job_id)?;
-        let outcome = state.stores.db.jobs.retry(tenant.0, id).await;
+        let outcome = state.stores.db.retry(tenant.0, id).await;
         match outcome.map_err(ApiError::unavailable)? {
             RetryOutcome::Requeued(job, entries) => {
                 state.stores.push_recorded(&entries).await;

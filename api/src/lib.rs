@@ -9,6 +9,7 @@ mod files;
 mod jobs;
 mod ops;
 mod payload;
+mod settings;
 mod signing;
 mod state;
 mod tracks;
@@ -23,7 +24,8 @@ use poem_openapi::OpenApiService;
 pub use error::ApiError;
 use ops::Draining;
 pub use ops::ops_routes;
-pub use state::{ApiSettings, AppState, TrackLimits, VoiceLimits};
+pub use settings::ApiSettings;
+pub use state::AppState;
 use tokio_util::sync::CancellationToken;
 
 /// The whole HTTP application over `state`, testable without a socket.

@@ -124,10 +124,10 @@ impl Fields {
 
     /// The track these fields describe, or the field at fault.
     fn into_track(self, state: &AppState, tenant: TenantId) -> Result<NewTrack, ApiError> {
-        let catalog = &state.settings.tracks.presets;
+        let catalog = state.presets();
         let presets = match self.presets.as_deref() {
             Some(names) => TrackPresets::pick(catalog, names),
-            None => TrackPresets::new(catalog.clone()),
+            None => TrackPresets::new(catalog.to_vec()),
         }
         .map_err(|m| ApiError::invalid_field(ErrorCode::InvalidPresets, "presets", m))?;
         if let Some(title) = &self.title
@@ -198,7 +198,7 @@ impl TracksApi {
             Upload::Raw(RawAudio(body)) => {
                 let track = fields.into_track(&state, tenant)?;
                 let key = original_key(tenant, track.id);
-                let limit = state.settings.tracks.max_upload_bytes;
+                let limit = state.settings.max_upload_bytes;
                 let size = store_upload(&state, &key, body.into_async_read(), limit).await?;
                 (track, (key, size))
             }
@@ -243,7 +243,7 @@ impl TracksApi {
             callback_url: callback_url.0,
         };
         let track = fields.into_track(&state, tenant.0)?;
-        let ttl = state.settings.tracks.upload_ttl;
+        let ttl = state.url_ttl();
         let expires = state.stores.clock().now().plus(ttl);
         let key = original_key(tenant.0, track.id);
         let put_url = upload_url_for(&state, &key, ttl).await?;
@@ -254,7 +254,7 @@ impl TracksApi {
             put_url,
             method: "PUT".into(),
             expires_at: expires.to_rfc3339(),
-            max_bytes: state.settings.tracks.max_upload_bytes,
+            max_bytes: state.settings.max_upload_bytes,
             complete_url: format!("/v1/uploads/{}/complete", track.id),
         }))
     }
@@ -361,7 +361,7 @@ async fn read_form(
         while let Some(part) = form.next_part().await? {
             let name = part.name().unwrap_or("").to_owned();
             if name == "file" && size.is_none() {
-                let limit = state.settings.tracks.max_upload_bytes;
+                let limit = state.settings.max_upload_bytes;
                 size = Some(store_upload(state, &key, part.into_async_read(), limit).await?);
             } else if name == "file" {
                 let message = "only one file part is accepted";
@@ -403,7 +403,7 @@ async fn read_form(
 /// an oversized one is deleted.
 async fn check_uploaded(state: &AppState, key: &ObjectKey) -> Result<(), ApiError> {
     let size = state.stores.objects.size(key).await;
-    let limit = state.settings.tracks.max_upload_bytes;
+    let limit = state.settings.max_upload_bytes;
     match size.map_err(ApiError::unavailable)? {
         None => Err(ApiError::new(
             ErrorCode::UploadMissing,
@@ -436,7 +436,7 @@ async fn track_view(
         TrackState::Ready => 1.0,
         _ => workflow.map_or(0.0, |w| w.progress),
     };
-    let ttl = state.settings.tracks.url_ttl;
+    let ttl = state.url_ttl();
     let cover_url = match &track.cover_key {
         Some(key) => Some(url_for(state, key, ttl).await?),
         None => None,
@@ -477,7 +477,7 @@ async fn track_view(
 }
 
 async fn waveform_view(state: &AppState, w: WaveformRecord) -> Result<WaveformView, ApiError> {
-    let ttl = state.settings.tracks.url_ttl;
+    let ttl = state.url_ttl();
     let mut levels = Vec::with_capacity(w.levels.len());
     for level in &w.levels {
         levels.push(WaveformLevelView {

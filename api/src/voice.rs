@@ -110,7 +110,7 @@ impl VoiceApi {
         form: StreamedForm<EnrollmentForm>,
     ) -> poem::Result<Queued> {
         let (user, keys) = read_samples(&state, tenant.0, form, MAX_ENROLL_SAMPLES).await?;
-        let min = state.settings.voice.enrollment_samples;
+        let min = state.fleet.voice_enroll_samples.get();
         // `read_samples` took at most MAX_ENROLL_SAMPLES, so only the minimum can fail.
         let samples = SampleKeys::try_from(keys.clone())
             .ok()
@@ -250,7 +250,7 @@ async fn read_parts<F>(
     keys: &mut Vec<ObjectKey>,
 ) -> Result<Option<UserId>, ApiError> {
     let mut user = None;
-    let limit = state.settings.voice.max_sample_bytes;
+    let limit = state.settings.voice_max_sample_bytes;
     while let Some(part) = form.next_part().await? {
         match part.name() {
             Some("user_id") if user.is_none() => {
@@ -304,7 +304,7 @@ fn missing(field: &str) -> ApiError {
 
 /// 429 while the user is locked out of verification.
 async fn check_unlocked(state: &AppState, tenant: TenantId, user: &UserId) -> Result<(), ApiError> {
-    let lockout = state.settings.voice.lockout;
+    let lockout = state.fleet.lockout();
     let locked = state
         .stores
         .db

@@ -58,7 +58,7 @@ impl WorkersApi {
     #[oai(path = "/workers", method = "get")]
     async fn list(&self, state: Data<&AppState>, tenant: Tenant) -> poem::Result<Json<WorkerList>> {
         let db = &state.stores.db;
-        let live = db.workers.live(state.settings.worker_dead_after).await;
+        let live = db.workers.live(state.fleet.dead_after_ms.get()).await;
         let live = live.map_err(ApiError::unavailable)?;
         let running = db.jobs.running().await.map_err(ApiError::unavailable)?;
         let mut by_worker: HashMap<&str, Vec<&RunningJob>> = HashMap::new();

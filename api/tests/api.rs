@@ -1,14 +1,16 @@
 //! The jobs API of the contract, end to end against the real stores: the
 //! fleet trio (Postgres, Redis, S3) and the embedded one (SQLite, in-memory
-//! queue, directory), with a worker running in process where a test needs one.
+//! queue, directory). A worker driven step by step runs what a test needs
+//! run; a real worker runs in the background where a test is about
+//! attempts running beside requests.
 
 use std::time::Duration;
 
-use mixdown_api::{ApiSettings, AppState, TrackLimits, VoiceLimits, app};
-use mixdown_jobs::{Stores, backoff::Backoff, ids::TenantId, kind::JobKind};
-use mixdown_worker::{
-    CallbackSettings, ReconcilerSettings, VoiceSettings, WorkerSettings, run_worker,
+use mixdown_api::{ApiSettings, AppState, app};
+use mixdown_jobs::{
+    Stores, clock::ManualClock, ids::TenantId, kind::JobKind, settings::JobsSettings,
 };
+use mixdown_worker::{Concurrency, Stepper, WorkerPlan, WorkerSettings, run_worker};
 use poem::{
     EndpointExt,
     endpoint::BoxEndpoint,
@@ -19,14 +21,19 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// Runs each case against the fleet trio (Postgres, Redis, S3) and the
+/// embedded one (SQLite, in-memory queue, directory), both on a manual
+/// clock: what a case waits for, it runs (`TestApp::run_due`) or the time
+/// it moves (`TestApp::advance`).
 macro_rules! both_modes {
     ($($case:ident),* $(,)?) => {
         mod fleet {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let fleet = mixdown_testkit::FleetStores::create().await;
-                    let app = super::TestApp::new(fleet.stores.clone()).await;
+                    let clock = mixdown_jobs::clock::ManualClock::new();
+                    let fleet = mixdown_testkit::FleetStores::with_clock(clock.clone().into()).await;
+                    let app = super::TestApp::new(fleet.stores.clone(), clock).await;
                     super::$case(&app).await;
                     app.stop().await;
                     fleet.cleanup().await;
@@ -37,8 +44,10 @@ macro_rules! both_modes {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let (stores, _dir) = mixdown_testkit::embedded_stores().await;
-                    let app = super::TestApp::new(stores).await;
+                    let clock = mixdown_jobs::clock::ManualClock::new();
+                    let (stores, _dir) =
+                        mixdown_testkit::embedded_stores_with_clock(clock.clone().into()).await;
+                    let app = super::TestApp::new(stores, clock).await;
                     super::$case(&app).await;
                     app.stop().await;
                 }
@@ -54,7 +63,7 @@ both_modes!(
     bad_requests_get_precise_errors_and_write_nothing,
     listing_filters_and_pages_with_a_cursor,
     a_queued_job_cancelled_never_runs_and_a_running_one_stops,
-    a_failed_job_is_retried_by_hand,
+    a_failed_job_backs_off_then_is_retried_by_hand,
     operations_endpoints_answer,
     a_client_can_wait_for_a_job_to_end,
     a_job_end_is_reported_by_a_signed_post_retried_until_taken,
@@ -65,34 +74,94 @@ mod receiver;
 mod tracks;
 mod voice;
 
+fn ms(n: u64) -> mixdown_settings::Millis {
+    Duration::from_millis(n).into()
+}
+
+/// The API's settings in tests: small bodies, so limits are cheap to reach.
+fn api_settings() -> ApiSettings {
+    ApiSettings {
+        max_json_bytes: 4096,
+        ..ApiSettings::default()
+    }
+}
+
+/// The fleet's settings in tests: quick heartbeats and deaths.
+fn fleet_settings() -> JobsSettings {
+    JobsSettings {
+        heartbeat_interval_ms: ms(200),
+        dead_after_ms: ms(5000),
+        ..JobsSettings::default()
+    }
+}
+
+/// A worker's settings in tests: short waits, quick retries, receivers on
+/// the loopback, the voice model from the cache.
+fn worker_settings() -> WorkerSettings {
+    WorkerSettings {
+        concurrency: Concurrency::new(4).unwrap(),
+        poll_interval_ms: ms(20),
+        lease_ms: ms(5000),
+        reconcile_interval_ms: ms(500),
+        redrive_grace_ms: ms(2000),
+        drain_timeout_ms: ms(5000),
+        retry_base_ms: ms(50),
+        retry_cap_ms: ms(200),
+        callback_allow_private: true,
+        voice_model: mixdown_testkit::voice_model(),
+        ..WorkerSettings::default()
+    }
+}
+
+/// The longest a retry of the test worker waits.
+const RETRY_CAP: Duration = Duration::from_millis(200);
+
 struct TestApp {
     client: TestClient<BoxEndpoint<'static>>,
     key: String,
     tenant: TenantId,
     stores: Stores,
+    clock: ManualClock,
+    plan: WorkerPlan,
+    stepper: Stepper,
     stop: CancellationToken,
     worker: Option<JoinHandle<()>>,
 }
 
 impl TestApp {
-    async fn new(stores: Stores) -> Self {
-        Self::with_voice_limits(stores, VoiceLimits::default()).await
+    async fn new(stores: Stores, clock: ManualClock) -> Self {
+        Self::with(
+            stores,
+            clock,
+            api_settings(),
+            fleet_settings(),
+            worker_settings(),
+        )
+        .await
     }
 
-    async fn with_voice_limits(stores: Stores, voice: VoiceLimits) -> Self {
-        Self::with_limits(stores, voice, TrackLimits::default()).await
-    }
-
-    async fn with_limits(stores: Stores, voice: VoiceLimits, tracks: TrackLimits) -> Self {
+    /// An app with a tenant of its own over `stores`; its workers run every
+    /// queue, the voice ones when the fleet has a voice key.
+    async fn with(
+        stores: Stores,
+        clock: ManualClock,
+        api: ApiSettings,
+        fleet: JobsSettings,
+        worker: WorkerSettings,
+    ) -> Self {
         let tenant = format!("t-{}", mixdown_testkit::unique());
         let key = stores.db.tenants.create_key(&tenant).await.unwrap();
-        let settings = ApiSettings {
-            max_json_bytes: 4096,
-            voice,
-            tracks,
-            ..ApiSettings::default()
+        let queues = JobKind::ALL
+            .into_iter()
+            .filter(|k| fleet.voice_key.is_some() || !k.is_voice())
+            .collect();
+        let plan = WorkerPlan {
+            queues,
+            settings: worker,
+            fleet: fleet.clone(),
         };
-        let ep = app(AppState::new(stores.clone(), settings))
+        let stepper = Stepper::new(stores.clone(), plan.clone()).await.unwrap();
+        let ep = app(AppState::new(stores.clone(), api, fleet))
             .map_to_response()
             .boxed();
         Self {
@@ -100,50 +169,35 @@ impl TestApp {
             key: key.key,
             tenant: key.tenant_id,
             stores,
+            clock,
+            plan,
+            stepper,
             stop: CancellationToken::new(),
             worker: None,
         }
     }
 
-    /// The same app with a worker running in process.
-    async fn with_worker(stores: Stores) -> Self {
-        Self::new(stores).await.run_worker(None)
+    /// Another tenant's app over the same stores and clock.
+    async fn again(&self) -> Self {
+        Self::new(self.stores.clone(), self.clock.clone()).await
     }
 
-    /// Starts a worker of every queue in process.
-    fn run_worker(mut self, voice: Option<VoiceSettings>) -> Self {
-        let settings = WorkerSettings {
-            concurrency: 4,
-            poll_interval: Duration::from_millis(20),
-            heartbeat_interval: Duration::from_millis(200),
-            lease: Duration::from_secs(5),
-            backoff: Backoff {
-                base: Duration::from_millis(50),
-                cap: Duration::from_millis(200),
-            },
-            timeouts: Default::default(),
-            drain_timeout: Duration::from_secs(5),
-            fault_injection: false,
-            reconciler: Some(ReconcilerSettings {
-                interval: Duration::from_millis(500),
-                grace: Duration::from_secs(2),
-                dead_after: Duration::from_secs(5),
-                janitor: Default::default(),
-            }),
-            queues: JobKind::ALL
-                .into_iter()
-                .filter(|k| voice.is_some() || !k.is_voice())
-                .collect(),
-            voice,
-            tracks: Default::default(),
-            // Test receivers listen on the loopback.
-            callbacks: CallbackSettings {
-                allow_private: true,
-            },
-        };
-        let (stores, stop) = (self.stores.clone(), self.stop.clone());
+    /// Runs every job due now, and what follows from them, until none is due.
+    async fn run_due(&self) -> usize {
+        self.stepper.run_due().await
+    }
+
+    /// Moves the stores' clock.
+    fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Starts a real worker of every queue in the background, as a fleet
+    /// runs them.
+    fn run_worker(mut self) -> Self {
+        let (stores, stop, plan) = (self.stores.clone(), self.stop.clone(), self.plan.clone());
         self.worker = Some(tokio::spawn(async move {
-            run_worker(stores, settings, stop).await.unwrap();
+            run_worker(stores, plan, stop).await.unwrap();
         }));
         self
     }
@@ -178,16 +232,24 @@ impl TestApp {
         v["job_id"].as_str().unwrap().to_owned()
     }
 
-    /// Polls the job until its state is `state` (10 s at most).
-    async fn wait_for(&self, id: &str, state: &str) -> Value {
-        for _ in 0..200 {
-            let (_, job) = self.get(&format!("/v1/jobs/{id}")).await;
-            if job["state"] == state {
+    async fn job(&self, id: &str) -> Value {
+        let (status, job) = self.get(&format!("/v1/jobs/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{job}");
+        job
+    }
+
+    /// Waits, at most 10 s, until a background worker has claimed job `id`:
+    /// what a test of a running attempt has to wait for.
+    async fn wait_running(&self, id: &str) -> Value {
+        for _ in 0..1000 {
+            let job = self.job(id).await;
+            if job["state"] == "running" {
                 return job;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("job {id} never reached {state}");
+        panic!("job {id} never started");
     }
 }
 
@@ -203,7 +265,6 @@ fn error_code(v: &Value) -> &str {
 }
 
 async fn a_submitted_job_runs_and_its_result_can_be_read(app: &TestApp) {
-    let app = TestApp::with_worker(app.stores.clone()).await;
     let (status, accepted) = app
         .post(
             "/v1/jobs",
@@ -214,7 +275,9 @@ async fn a_submitted_job_runs_and_its_result_can_be_read(app: &TestApp) {
     assert_eq!(accepted["state"], "queued");
     let id = accepted["job_id"].as_str().unwrap();
     assert_eq!(accepted["status_url"], format!("/v1/jobs/{id}"));
-    let job = app.wait_for(id, "succeeded").await;
+    assert_eq!(app.run_due().await, 1);
+    let job = app.job(id).await;
+    assert_eq!(job["state"], "succeeded");
     assert_eq!(job["kind"], "noop");
     assert_eq!(job["attempts"], 1);
     assert_eq!(job["progress"], 1.0);
@@ -226,7 +289,6 @@ async fn a_submitted_job_runs_and_its_result_can_be_read(app: &TestApp) {
             "{field}: {job}"
         );
     }
-    app.stop().await;
 }
 
 async fn keys_and_tenants_guard_every_job(app: &TestApp) {
@@ -493,11 +555,11 @@ async fn a_queued_job_cancelled_never_runs_and_a_running_one_stops(app: &TestApp
         (status, error_code(&v)),
         (StatusCode::CONFLICT, "not_cancellable")
     );
-    let busy = TestApp::with_worker(app.stores.clone()).await;
+    let busy = app.again().await.run_worker();
     let long = busy
         .submit(json!({"kind": "noop", "payload": {"sleep_ms": 60000}}))
         .await;
-    busy.wait_for(&long, "running").await;
+    busy.wait_running(&long).await;
     let (status, job) = busy
         .post(&format!("/v1/jobs/{long}/cancel"), json!({}))
         .await;
@@ -505,7 +567,8 @@ async fn a_queued_job_cancelled_never_runs_and_a_running_one_stops(app: &TestApp
         (status, job["cancel_requested"].as_bool()),
         (StatusCode::OK, Some(true))
     );
-    let job = busy.wait_for(&long, "cancelled").await;
+    let (_, job) = busy.get(&format!("/v1/jobs/{long}?wait=10")).await;
+    assert_eq!(job["state"], "cancelled", "{job}");
     assert!(job["finished_at"].is_string());
     busy.stop().await;
     let (_, job) = app.get(&format!("/v1/jobs/{id}")).await;
@@ -515,12 +578,29 @@ async fn a_queued_job_cancelled_never_runs_and_a_running_one_stops(app: &TestApp
     );
 }
 
-async fn a_failed_job_is_retried_by_hand(app: &TestApp) {
-    let app = TestApp::with_worker(app.stores.clone()).await;
+async fn a_failed_job_backs_off_then_is_retried_by_hand(app: &TestApp) {
     let id = app
         .submit(json!({"kind": "noop", "payload": {"fail_attempts": 3}, "max_attempts": 2}))
         .await;
-    let failed = app.wait_for(&id, "failed").await;
+    assert_eq!(app.run_due().await, 1);
+    let backing_off = app.job(&id).await;
+    assert_eq!(
+        (
+            backing_off["state"].as_str(),
+            backing_off["attempts"].as_u64()
+        ),
+        (Some("queued"), Some(1)),
+        "{backing_off}"
+    );
+    assert_eq!(
+        app.run_due().await,
+        0,
+        "not due before its backoff has passed"
+    );
+    app.advance(RETRY_CAP);
+    assert_eq!(app.run_due().await, 1);
+    let failed = app.job(&id).await;
+    assert_eq!(failed["state"], "failed");
     assert_eq!(failed["attempts"], 2);
     assert_eq!(failed["error"]["code"], "noop_failure");
     let (_, listed) = app.get("/v1/jobs?state=failed").await;
@@ -530,7 +610,11 @@ async fn a_failed_job_is_retried_by_hand(app: &TestApp) {
         (status, job["state"].as_str()),
         (StatusCode::OK, Some("queued"))
     );
-    let done = app.wait_for(&id, "succeeded").await;
+    app.run_due().await;
+    app.advance(RETRY_CAP);
+    app.run_due().await;
+    let done = app.job(&id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(done["attempts"], 4);
     assert_eq!(done["result"]["attempt"], 4);
     let (status, v) = app.post(&format!("/v1/jobs/{id}/retry"), json!({})).await;
@@ -538,7 +622,6 @@ async fn a_failed_job_is_retried_by_hand(app: &TestApp) {
         (status, error_code(&v)),
         (StatusCode::CONFLICT, "not_retryable")
     );
-    app.stop().await;
 }
 
 async fn operations_endpoints_answer(app: &TestApp) {
@@ -594,7 +677,7 @@ async fn operations_endpoints_answer(app: &TestApp) {
 }
 
 async fn a_client_can_wait_for_a_job_to_end(app: &TestApp) {
-    let app = TestApp::with_worker(app.stores.clone()).await;
+    let app = app.again().await.run_worker();
     let quick = app
         .submit(json!({"kind": "noop", "payload": {"sleep_ms": 300}}))
         .await;
@@ -632,12 +715,16 @@ async fn a_client_can_wait_for_a_job_to_end(app: &TestApp) {
 
 async fn a_job_end_is_reported_by_a_signed_post_retried_until_taken(app: &TestApp) {
     let receiver = receiver::Receiver::start(1).await;
-    let app = TestApp::with_worker(app.stores.clone()).await;
     let id = app
         .submit(json!({"kind": "noop", "callback_url": receiver.url}))
         .await;
-    app.wait_for(&id, "succeeded").await;
-    let posts = receiver.posts(2).await;
+    app.run_due().await;
+    assert_eq!(app.job(&id).await["state"], "succeeded");
+    assert_eq!(receiver.posts().len(), 1, "the first delivery was refused");
+    app.advance(RETRY_CAP);
+    app.run_due().await;
+    let posts = receiver.posts();
+    assert_eq!(posts.len(), 2, "and the second taken");
     let (_, secret) = app.get("/v1/callbacks/secret").await;
     let secret = secret["secret"].as_str().unwrap();
     for post in &posts {
@@ -657,16 +744,22 @@ async fn a_job_end_is_reported_by_a_signed_post_retried_until_taken(app: &TestAp
     );
 
     // The report is a job of its own: the delivery log.
-    let (_, job) = app.get(&format!("/v1/jobs/{id}")).await;
+    let job = app.job(&id).await;
     let report = job["callback_job_id"].as_str().unwrap();
     assert_eq!(report, posts[0].delivery);
-    let log = app.wait_for(report, "succeeded").await;
+    let log = app.job(report).await;
     assert_eq!(
-        (log["kind"].as_str(), log["attempts"].as_u64()),
-        (Some("callback"), Some(2))
+        (
+            log["kind"].as_str(),
+            log["state"].as_str(),
+            log["attempts"].as_u64()
+        ),
+        (Some("callback"), Some("succeeded"), Some(2))
     );
     assert_eq!(log["result"]["status"], 204);
     assert_eq!(log["parent_id"], id);
+    app.run_due().await;
+    assert_eq!(receiver.posts().len(), 2, "an end is reported once");
 
     // Another tenant has another secret.
     let name = format!("o-{}", mixdown_testkit::unique());
@@ -674,5 +767,4 @@ async fn a_job_end_is_reported_by_a_signed_post_retried_until_taken(app: &TestAp
     let theirs = app.stores.db.secrets.callback_secret(other.tenant_id).await;
     let theirs = theirs.unwrap();
     assert_ne!(theirs, secret);
-    app.stop().await;
 }

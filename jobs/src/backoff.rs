@@ -13,15 +13,6 @@ pub struct Backoff {
     pub cap: Duration,
 }
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(10 * 60),
-        }
-    }
-}
-
 impl Backoff {
     /// Delay after failed attempt number `attempt` (from 1): `base·2^(attempt-1)`
     /// capped, then scaled by a random factor in [0.5, 1] so that jobs that
@@ -41,7 +32,10 @@ mod tests {
 
     #[test]
     fn delays_double_within_jitter_and_stop_at_the_cap() {
-        let b = Backoff::default();
+        let b = Backoff {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(10 * 60),
+        };
         for attempt in 1..=40 {
             let full = Duration::from_secs(1 << (attempt - 1).min(30)).min(b.cap);
             let d = b.delay(attempt);

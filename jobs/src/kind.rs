@@ -138,6 +138,27 @@ impl FromStr for Timeouts {
     }
 }
 
+impl fmt::Display for Timeouts {
+    /// The overrides as they parse back, in the order of the kinds.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let overrides: Vec<String> = JobKind::ALL
+            .iter()
+            .filter_map(|k| self.0.get(k).map(|d| format!("{k}={}ms", d.as_millis())))
+            .collect();
+        f.write_str(&overrides.join(","))
+    }
+}
+
+impl mixdown_settings::Value for Timeouts {
+    fn parse(text: &str) -> Result<Self, String> {
+        text.parse()
+    }
+
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
 /// Parses `1500ms`, `30s`, `10m` or `2h`; zero is refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text

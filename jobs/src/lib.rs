@@ -16,6 +16,7 @@ pub mod objects;
 pub mod payload;
 pub mod queue;
 pub mod result;
+pub mod settings;
 mod stores;
 pub mod time;
 pub mod tracks;

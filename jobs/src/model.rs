@@ -11,7 +11,6 @@ use crate::{
     payload::JobPayload,
     result::JobResult,
     time::Timestamp,
-    workflow::Child,
 };
 
 /// Where a job is in its life.
@@ -225,6 +224,39 @@ impl NewJob {
             idempotency_key: None,
         }
     }
+}
+
+/// A share of a parent's work: positive and finite.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Weight(f64);
+
+impl Weight {
+    /// The weight, if `w` is positive and finite.
+    pub const fn new(w: f64) -> Option<Self> {
+        if w.is_finite() && w > 0.0 {
+            Some(Self(w))
+        } else {
+            None
+        }
+    }
+
+    /// The value.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+/// A job to record under a parent that waits for it. It belongs to the
+/// parent's tenant and runs at the parent's priority.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Child {
+    /// Its step's name, unique among the parent's children: recording the
+    /// same step twice keeps the first.
+    pub step: String,
+    /// What it does.
+    pub payload: JobPayload,
+    /// Its share of the parent's progress.
+    pub weight: Weight,
 }
 
 /// What ended an attempt, as a handler reports it.

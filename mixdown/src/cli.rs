@@ -36,6 +36,8 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Applies pending database migrations and exits.
     Migrate,
+    /// Prints the settings in effect, secrets masked, and where each came from.
+    Config,
     /// Writes waveform data or an image of an audio file (audiowaveform's options).
     Waveform(Box<crate::waveform_cmd::WaveformArgs>),
     /// Encodes the streaming renditions of an audio file from one decode and measures its

@@ -9,10 +9,9 @@ use mixdown_jobs::{
     metrics::Metrics,
     objects::{DirStore, ObjectStore, S3Store},
     queue::{EmbeddedQueue, Queue, RedisQueue},
+    settings::JobsSettings,
 };
 use tracing::warn;
-
-use crate::settings::Settings;
 
 /// Whether a role may use the in-process queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,33 +23,27 @@ pub enum Mode {
 }
 
 /// The database, migrated.
-pub async fn database(settings: &Settings) -> anyhow::Result<Database> {
-    let store = match &settings.database_url {
+pub async fn database(settings: &JobsSettings) -> anyhow::Result<Database> {
+    let db = match &settings.database_url {
         Some(url) => Database::connect(url.expose(), Clock::System)
             .await
             .context("cannot connect to DATABASE_URL")?,
         None => {
-            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-                format!(
-                    "cannot create data directory {}",
-                    settings.data_dir.display()
-                )
-            })?;
-            let path = settings.data_dir.join("mixdown.db");
+            let dir = &settings.data_dir;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            let path = dir.join("mixdown.db");
             Database::open_sqlite(&path, Clock::System)
                 .await
                 .with_context(|| format!("cannot open {}", path.display()))?
         }
     };
-    store
-        .migrate()
-        .await
-        .context("cannot migrate the database")?;
-    Ok(store)
+    db.migrate().await.context("cannot migrate the database")?;
+    Ok(db)
 }
 
 /// All three stores.
-pub async fn stores(settings: &Settings, mode: Mode) -> anyhow::Result<Stores> {
+pub async fn stores(settings: &JobsSettings, mode: Mode) -> anyhow::Result<Stores> {
     Ok(Stores {
         db: database(settings).await?,
         queue: queue(settings, mode).await?,
@@ -59,7 +52,7 @@ pub async fn stores(settings: &Settings, mode: Mode) -> anyhow::Result<Stores> {
     })
 }
 
-async fn queue(settings: &Settings, mode: Mode) -> anyhow::Result<Queue> {
+async fn queue(settings: &JobsSettings, mode: Mode) -> anyhow::Result<Queue> {
     match (&settings.redis_url, mode) {
         (Some(url), _) => Ok(Queue::Redis(
             RedisQueue::connect(url.expose(), &settings.redis_prefix, Clock::System)
@@ -74,10 +67,10 @@ async fn queue(settings: &Settings, mode: Mode) -> anyhow::Result<Queue> {
     }
 }
 
-async fn objects(settings: &Settings) -> anyhow::Result<ObjectStore> {
-    match &settings.s3 {
+async fn objects(settings: &JobsSettings) -> anyhow::Result<ObjectStore> {
+    match settings.s3()? {
         Some(s3) => {
-            let store = S3Store::connect(s3).await;
+            let store = S3Store::connect(&s3).await;
             if let Err(err) = store.ensure_bucket().await {
                 warn!(bucket = %s3.bucket, error = %err, "bucket not reachable yet");
             }

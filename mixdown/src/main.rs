@@ -13,9 +13,11 @@ use clap::Parser;
 use mixdown_jobs::kind::JobKind;
 use tracing_subscriber::{EnvFilter, fmt};
 
+use mixdown_settings::Layers;
+
 use crate::{
     cli::{Cli, Command, KeysCommand, Serve},
-    settings::{Layers, LogFormat, Settings},
+    settings::{LogFormat, Settings},
 };
 
 #[tokio::main]
@@ -27,7 +29,8 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut layers = Layers::from_process(cli.config.as_ref())?;
+    let env = |name: &str| std::env::var(name).ok();
+    let mut layers = Layers::load(&settings::fields(), cli.config.as_deref(), env)?;
     layers.flag("data_dir", "--data-dir", cli.data_dir.clone());
     let command = cli.command.unwrap_or(Command::Dev(Serve::default()));
     let mut queues = JobKind::ALL.to_vec();
@@ -40,15 +43,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 queues = parse_queues(&w.queues)?;
             }
         }
-        Command::Migrate | Command::Keys { .. } | Command::Waveform(_) | Command::Transcode(_) => {}
+        Command::Migrate
+        | Command::Config
+        | Command::Keys { .. }
+        | Command::Waveform(_)
+        | Command::Transcode(_) => {}
     }
-    let settings = Settings::parse(&layers)?;
-    init_logging(settings.log_format);
+    let settings = Settings::load(&layers)?;
+    init_logging(settings.process.log_format);
     match command {
         Command::Dev(_) => roles::dev(settings).await,
         Command::Api(_) => roles::api(settings).await,
         Command::Worker(_) => roles::worker(settings, queues).await,
         Command::Migrate => roles::migrate(settings).await,
+        Command::Config => {
+            print!("{}", settings.describe(&layers));
+            Ok(())
+        }
         Command::Waveform(args) => waveform_cmd::run_blocking(*args).await,
         Command::Transcode(args) => transcode_cmd::run_blocking(args).await,
         Command::Keys {

@@ -3,17 +3,9 @@
 use std::{net::SocketAddr, path::Path, time::Duration};
 
 use anyhow::{Context, bail};
-use mixdown_api::{ApiSettings, AppState, TrackLimits, VoiceLimits};
-use mixdown_jobs::{
-    Stores,
-    db::TenantRepo,
-    kind::JobKind,
-    voice::{VoiceKey, VoiceKeys},
-};
-use mixdown_worker::{
-    CallbackSettings, JanitorSettings, ReconcilerSettings, TrackSettings, VoiceSettings,
-    WorkerSettings, run_worker,
-};
+use mixdown_api::AppState;
+use mixdown_jobs::{db::TenantRepo, kind::JobKind, voice::VoiceKey};
+use mixdown_worker::{WorkerPlan, run_worker};
 use poem::{
     Endpoint, Server,
     listener::{Acceptor, Listener, TcpListener},
@@ -27,15 +19,22 @@ use crate::{
 };
 
 /// `mixdown dev`: API and workers for every queue, embedded stores.
-pub async fn dev(settings: Settings) -> anyhow::Result<()> {
-    let stores = compose::stores(&settings, Mode::Embedded).await?;
-    let key = dev_key(&stores.db.tenants, &settings.data_dir).await?;
-    let voice_key = dev_voice_key(&settings)?;
+pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
+    let stores = compose::stores(&settings.jobs, Mode::Embedded).await?;
+    let key = dev_key(&stores.db.tenants, &settings.jobs.data_dir).await?;
+    if settings.jobs.voice_key.is_none() {
+        settings.jobs.voice_key = Some(dev_voice_key(&settings.jobs.data_dir)?);
+    }
     let stop = stop_on_signal();
-    let worker_settings = worker_settings(&settings, JobKind::ALL.to_vec(), Some(voice_key));
-    let worker = tokio::spawn(run_worker(stores.clone(), worker_settings, stop.clone()));
-    let app = mixdown_api::app(app_state(&settings, stores, stop.clone()));
-    serve(app, settings.listen, stop, |addr| {
+    let plan = WorkerPlan {
+        queues: JobKind::ALL.to_vec(),
+        settings: settings.worker.clone(),
+        fleet: settings.jobs.clone(),
+    };
+    let worker = tokio::spawn(run_worker(stores.clone(), plan, stop.clone()));
+    let listen = settings.api.listen;
+    let state = AppState::new(stores, settings.api, settings.jobs).draining_on(stop.clone());
+    serve(mixdown_api::app(state), listen, stop, |addr| {
         println!("Mixdown is running at http://{addr} (docs: http://{addr}/docs)");
         println!("API key of tenant \"dev\": {key}");
     })
@@ -46,13 +45,14 @@ pub async fn dev(settings: Settings) -> anyhow::Result<()> {
 
 /// `mixdown api`: the HTTP API over the fleet stores.
 pub async fn api(settings: Settings) -> anyhow::Result<()> {
-    let stores = compose::stores(&settings, Mode::Fleet("api")).await?;
+    let stores = compose::stores(&settings.jobs, Mode::Fleet("api")).await?;
     // The API never opens a print, but a fleet whose API takes voice jobs
     // that no worker could seal is misconfigured: say so at the start.
-    voice_keys(&settings, "api")?;
+    require_voice_key(&settings, "api")?;
     let stop = stop_on_signal();
-    let app = mixdown_api::app(app_state(&settings, stores, stop.clone()));
-    serve(app, settings.listen, stop, |addr| {
+    let listen = settings.api.listen;
+    let state = AppState::new(stores, settings.api, settings.jobs).draining_on(stop.clone());
+    serve(mixdown_api::app(state), listen, stop, |addr| {
         println!("Mixdown API listening on http://{addr}");
     })
     .await
@@ -60,22 +60,25 @@ pub async fn api(settings: Settings) -> anyhow::Result<()> {
 
 /// `mixdown worker`: runs `queues` until SIGTERM, then drains.
 pub async fn worker(settings: Settings, queues: Vec<JobKind>) -> anyhow::Result<()> {
-    let voice = if queues.iter().any(|k| k.is_voice()) {
-        Some(voice_keys(&settings, "worker")?)
-    } else {
-        None
-    };
-    let stores = compose::stores(&settings, Mode::Fleet("worker")).await?;
+    if queues.iter().any(|k| k.is_voice()) {
+        require_voice_key(&settings, "worker")?;
+    }
+    let stores = compose::stores(&settings.jobs, Mode::Fleet("worker")).await?;
     let stop = stop_on_signal();
     // The ops endpoints outlive the drain, so /readyz can say it drains.
     let ops_stop = CancellationToken::new();
     let ops = tokio::spawn(serve(
         mixdown_api::ops_app(stores.clone(), stop.clone()),
-        settings.worker_listen,
+        settings.worker.worker_listen,
         ops_stop.clone(),
         |addr| println!("Mixdown worker serving /healthz and /metrics on http://{addr}"),
     ));
-    let ran = run_worker(stores, worker_settings(&settings, queues, voice), stop).await;
+    let plan = WorkerPlan {
+        queues,
+        settings: settings.worker,
+        fleet: settings.jobs,
+    };
+    let ran = run_worker(stores, plan, stop).await;
     ops_stop.cancel();
     ops.await.context("ops server task failed")??;
     Ok(ran?)
@@ -83,89 +86,20 @@ pub async fn worker(settings: Settings, queues: Vec<JobKind>) -> anyhow::Result<
 
 /// `mixdown migrate`.
 pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    compose::database(&settings).await?;
+    compose::database(&settings.jobs).await?;
     println!("database is up to date");
     Ok(())
 }
 
 /// `mixdown keys create`: prints the new key as the last word.
 pub async fn create_key(settings: Settings, tenant: &str) -> anyhow::Result<()> {
-    let db = compose::database(&settings).await?;
+    let db = compose::database(&settings.jobs).await?;
     let key = db.tenants.create_key(tenant).await?;
     println!(
         "Created an API key for tenant {tenant:?} ({}); it is shown only now: {}",
         key.tenant_id, key.key
     );
     Ok(())
-}
-
-fn app_state(settings: &Settings, stores: Stores, draining: CancellationToken) -> AppState {
-    let api = ApiSettings {
-        max_json_bytes: settings.max_json_bytes,
-        worker_dead_after: settings.worker.dead_after,
-        voice: VoiceLimits {
-            max_sample_bytes: settings.voice.max_sample_bytes,
-            enrollment_samples: settings.voice.enrollment_samples,
-            lockout: settings.voice.lockout,
-        },
-        tracks: TrackLimits {
-            max_upload_bytes: settings.tracks.max_upload_bytes,
-            presets: settings.tracks.presets.clone(),
-            url_ttl: settings.tracks.url_ttl,
-            upload_ttl: settings.tracks.url_ttl,
-            public_url: settings.tracks.public_url.clone(),
-        },
-        ..ApiSettings::default()
-    };
-    AppState::new(stores, api).draining_on(draining)
-}
-
-fn worker_settings(
-    settings: &Settings,
-    queues: Vec<JobKind>,
-    keys: Option<VoiceKeys>,
-) -> WorkerSettings {
-    let t = &settings.worker;
-    let v = &settings.voice;
-    let voice = keys.map(|keys| VoiceSettings {
-        model_path: v.model.clone(),
-        keys,
-        enrollment_samples: v.enrollment_samples,
-        lockout: v.lockout,
-        keep_samples: v.keep_samples,
-    });
-    WorkerSettings {
-        queues,
-        concurrency: t.concurrency,
-        poll_interval: t.poll_interval,
-        heartbeat_interval: t.heartbeat_interval,
-        lease: t.lease,
-        backoff: t.backoff,
-        drain_timeout: t.drain_timeout,
-        timeouts: t.timeouts.clone(),
-        fault_injection: t.fault_injection,
-        callbacks: CallbackSettings {
-            allow_private: t.callback_allow_private,
-        },
-        voice,
-        tracks: TrackSettings {
-            limits: settings.tracks.limits,
-            min_duration: settings.tracks.min_duration,
-            scratch_dir: settings.tracks.scratch_dir.clone(),
-        },
-        reconciler: Some(ReconcilerSettings {
-            interval: t.reconcile_interval,
-            grace: t.redrive_grace,
-            dead_after: t.dead_after,
-            janitor: JanitorSettings {
-                attempt_retention: v.lockout.window,
-                sample_retention: JanitorSettings::default()
-                    .sample_retention
-                    .filter(|_| !v.keep_samples),
-                ..JanitorSettings::default()
-            },
-        }),
-    }
 }
 
 /// The dev tenant's key, kept in the data directory so it survives restarts.
@@ -182,24 +116,21 @@ async fn dev_key(tenants: &TenantRepo, data_dir: &Path) -> anyhow::Result<String
     Ok(key)
 }
 
-/// The configured voiceprint keys; `role` refuses to start without one.
-fn voice_keys(settings: &Settings, role: &str) -> anyhow::Result<VoiceKeys> {
-    let Some(key) = settings.voice.key.clone() else {
+/// `role` refuses to start without the key that seals voiceprints.
+fn require_voice_key(settings: &Settings, role: &str) -> anyhow::Result<()> {
+    if settings.jobs.voice_key.is_none() {
         bail!(
             "MIXDOWN_VOICE_KEY is not set: `mixdown {role}` serves voice, and voiceprints are \
              sealed at rest under that key (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
         );
-    };
-    Ok(VoiceKeys::new(key, settings.voice.old_keys.clone()))
+    }
+    Ok(())
 }
 
-/// The configured voice key, or else one kept in the data directory (like
-/// the dev API key), so prints stay readable across restarts.
-fn dev_voice_key(settings: &Settings) -> anyhow::Result<VoiceKeys> {
-    if settings.voice.key.is_some() {
-        return voice_keys(settings, "dev");
-    }
-    let path = settings.data_dir.join("voice-key");
+/// The voice key kept in the data directory (like the dev API key), made
+/// on first use, so prints stay readable across restarts.
+fn dev_voice_key(data_dir: &Path) -> anyhow::Result<VoiceKey> {
+    let path = data_dir.join("voice-key");
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -210,9 +141,7 @@ fn dev_voice_key(settings: &Settings) -> anyhow::Result<VoiceKeys> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let key = VoiceKey::from_base64(&text)
-        .with_context(|| format!("{} holds no voice key", path.display()))?;
-    Ok(VoiceKeys::new(key, settings.voice.old_keys.clone()))
+    VoiceKey::from_base64(&text).with_context(|| format!("{} holds no voice key", path.display()))
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

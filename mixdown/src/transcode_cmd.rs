@@ -1,16 +1,16 @@
 //! `mixdown transcode`: every streaming rendition of an audio file and its loudness from one
 //! decode, reported as JSON on standard output.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use mixdown_jobs::tracks::PresetsFile;
 use mixdown_media::decode::{DecodeLimits, Decoder};
 use mixdown_media::loudness::{Loudness, LoudnessMeter};
-use mixdown_media::transcode::{Flow, Preset, Rendition, default_presets, transcode};
-use serde::{Deserialize, Serialize};
+use mixdown_media::transcode::{Flow, Rendition, default_presets, transcode};
+use serde::Serialize;
 
 /// Options of `mixdown transcode`.
 #[derive(Debug, Args)]
@@ -26,13 +26,6 @@ pub struct TranscodeArgs {
     /// platform's four presets.
     #[arg(long)]
     presets: Option<PathBuf>,
-}
-
-/// A presets file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PresetsFile {
-    preset: Vec<Preset>,
 }
 
 /// What the command prints.
@@ -74,7 +67,10 @@ pub async fn run_blocking(args: TranscodeArgs) -> anyhow::Result<()> {
 
 fn run(args: &TranscodeArgs) -> anyhow::Result<()> {
     let presets = match &args.presets {
-        Some(path) => read_presets(path)?,
+        Some(path) => PresetsFile::read(path)
+            .map_err(anyhow::Error::msg)?
+            .presets()
+            .to_vec(),
         None => default_presets(),
     };
     let started = Instant::now();
@@ -97,54 +93,4 @@ fn run(args: &TranscodeArgs) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
-}
-
-fn read_presets(path: &Path) -> anyhow::Result<Vec<Preset>> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse_presets(&text).with_context(|| format!("invalid presets in {}", path.display()))
-}
-
-fn parse_presets(text: &str) -> anyhow::Result<Vec<Preset>> {
-    Ok(toml::from_str::<PresetsFile>(text)?.preset)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_presets_file_lists_preset_tables() {
-        let presets = parse_presets(
-            r#"
-            [[preset]]
-            name = "mp3_320"
-            codec = "mp3"
-            container = "mp3"
-            bit_rate = 320000
-
-            [[preset]]
-            name = "hls_short"
-            codec = "aac"
-            container = "hls"
-            bit_rate = 96000
-            segment_seconds = 4
-            start_ms = 1000
-            duration_ms = 20000
-            "#,
-        )
-        .expect("valid presets");
-        assert_eq!(presets.len(), 2);
-        assert_eq!(presets[1].segment_seconds(), Some(4));
-    }
-
-    #[test]
-    fn a_preset_with_a_bad_field_or_an_unknown_one_is_refused_by_name() {
-        let preset = "[[preset]]\nname = \"x\"\ncodec = \"mp3\"\ncontainer = \"mp3\"\n";
-        let error = parse_presets(&format!("{preset}bit_rate = 1")).expect_err("bad bit rate");
-        assert!(format!("{error:#}").contains("bit_rate"), "{error:#}");
-        let unknown = format!("{preset}bit_rate = 128000\nbitrate = 5");
-        let error = parse_presets(&unknown).expect_err("unknown field");
-        assert!(format!("{error:#}").contains("bitrate"), "{error:#}");
-    }
 }

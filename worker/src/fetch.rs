@@ -49,7 +49,7 @@ struct Slots {
 const BATCH_WAIT: Duration = Duration::from_millis(10);
 
 #[derive(Debug, thiserror::Error)]
-enum FetchError {
+pub(crate) enum FetchError {
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error(transparent)]
@@ -174,35 +174,65 @@ impl Fetcher {
     /// One round trip each to queue and store; returns how many leases came,
     /// so that leases of unclaimable ids do not make the fetcher sleep.
     async fn fetch(&mut self) -> Result<usize, FetchError> {
-        let free = self.free_slots();
-        let queue = self.settings.queue;
-        let started = Instant::now();
-        let leases = self
-            .stores
-            .queue
-            .pop(queue, free.max(1), self.settings.lease)
-            .await?;
-        if leases.is_empty() {
-            return Ok(0);
-        }
-        let ids: Vec<JobId> = leases.iter().map(|l| l.id).collect();
-        let popped = started.elapsed();
-        let claimed = self.stores.db.jobs.claim(&ids, &self.worker_id).await?;
-        debug!(
-            queue,
+        let free = self.free_slots().max(1);
+        let settings = &self.settings;
+        let batch = claim_due(
+            &self.stores,
+            &self.worker_id,
+            settings.queue,
             free,
-            leased = leases.len(),
-            claimed = claimed.len(),
-            pop_ms = popped.as_secs_f64() * 1e3,
-            claim_ms = (started.elapsed() - popped).as_secs_f64() * 1e3,
-            "fetched"
+            settings.lease,
         );
-        self.buffer.extend(claimed);
-        // An unacknowledged lease only returns its id later, and the claim
-        // above makes that a no-op: log, do not fail.
-        if let Err(err) = self.stores.queue.ack(queue, &leases).await {
-            warn!(queue, error = %err, "acknowledging leases failed");
-        }
-        Ok(leases.len())
+        let Claimed { jobs, leased } = batch.await?;
+        self.buffer.extend(jobs);
+        Ok(leased)
     }
+}
+
+/// Jobs claimed for one attempt each, and how many leases it took.
+pub(crate) struct Claimed {
+    /// The attempts to run.
+    pub jobs: Vec<ClaimedJob>,
+    /// Ids the queue handed out (some may not have been claimable).
+    pub leased: usize,
+}
+
+/// Leases up to `max` due ids of `queue`, claims them for `worker` in the
+/// database and acknowledges the leases: one round trip to each store.
+pub(crate) async fn claim_due(
+    stores: &Stores,
+    worker: &WorkerId,
+    queue: &'static str,
+    max: usize,
+    lease: Duration,
+) -> Result<Claimed, FetchError> {
+    let started = Instant::now();
+    let leases = stores.queue.pop(queue, max, lease).await?;
+    if leases.is_empty() {
+        return Ok(Claimed {
+            jobs: Vec::new(),
+            leased: 0,
+        });
+    }
+    let ids: Vec<JobId> = leases.iter().map(|l| l.id).collect();
+    let popped = started.elapsed();
+    let jobs = stores.db.jobs.claim(&ids, worker).await?;
+    debug!(
+        queue,
+        max,
+        leased = leases.len(),
+        claimed = jobs.len(),
+        pop_ms = popped.as_secs_f64() * 1e3,
+        claim_ms = (started.elapsed() - popped).as_secs_f64() * 1e3,
+        "fetched"
+    );
+    // An unacknowledged lease only returns its id later, and the claim
+    // above makes that a no-op: log, do not fail.
+    if let Err(err) = stores.queue.ack(queue, &leases).await {
+        warn!(queue, error = %err, "acknowledging leases failed");
+    }
+    Ok(Claimed {
+        jobs,
+        leased: leases.len(),
+    })
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mixdown_jobs::{Stores, db::StoreError};
+use mixdown_jobs::{Stores, db::StoreError, settings::JobsSettings};
 use tracing::{info, warn};
 
 /// Rows looked at per sweep and kind; the next sweep takes the rest.
@@ -25,13 +25,16 @@ pub struct JanitorSettings {
     pub sample_retention: Option<Duration>,
 }
 
-impl Default for JanitorSettings {
-    fn default() -> Self {
+impl JanitorSettings {
+    /// Sweeps once a minute; keeps verification history for the lockout
+    /// window and left-behind samples a day (far past any voice job's
+    /// queueing and attempts), unless samples are kept on purpose.
+    pub fn new(fleet: &JobsSettings) -> Self {
         Self {
             every: Duration::from_secs(60),
-            attempt_retention: Duration::from_secs(15 * 60),
-            // Far past any voice job's queueing and attempts.
-            sample_retention: Some(Duration::from_secs(24 * 60 * 60)),
+            attempt_retention: fleet.voice_lockout_secs.get(),
+            sample_retention: (!fleet.voice_keep_samples)
+                .then_some(Duration::from_secs(24 * 60 * 60)),
         }
     }
 }

@@ -11,8 +11,11 @@ mod janitor;
 mod reconciler;
 mod recorder;
 mod runtime;
+mod settings;
+mod stepper;
 
-pub use handlers::{callback::CallbackSettings, tracks::TrackSettings, voice::VoiceSettings};
 pub use janitor::JanitorSettings;
 pub use reconciler::{Reconciler, ReconcilerSettings};
-pub use runtime::{WorkerError, WorkerSettings, run_worker};
+pub use runtime::{WorkerError, WorkerPlan, run_worker};
+pub use settings::{Concurrency, MaxChannels, MaxSampleRate, WorkerSettings};
+pub use stepper::Stepper;

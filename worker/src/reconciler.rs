@@ -23,12 +23,16 @@ use mixdown_jobs::{
     db::StoreError,
     ids::JobId,
     queue::{QueueEntry, QueueError},
+    settings::JobsSettings,
     time::Timestamp,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::janitor::{self, JanitorSettings};
+use crate::{
+    janitor::{self, JanitorSettings},
+    settings::WorkerSettings,
+};
 
 /// Queued jobs read per page while pushing again.
 const PAGE: u32 = 1000;
@@ -44,6 +48,18 @@ pub struct ReconcilerSettings {
     pub dead_after: Duration,
     /// What the janitor keeps, and for how long.
     pub janitor: JanitorSettings,
+}
+
+impl ReconcilerSettings {
+    /// The reconciler's part of a worker's and the fleet's settings.
+    pub fn new(worker: &WorkerSettings, fleet: &JobsSettings) -> Self {
+        Self {
+            interval: worker.reconcile_interval_ms.get(),
+            grace: worker.redrive_grace_ms.get(),
+            dead_after: fleet.dead_after_ms.get(),
+            janitor: JanitorSettings::new(fleet),
+        }
+    }
 }
 
 /// A reconciler failure; the pass is retried at the next interval.

@@ -2,16 +2,16 @@
 //! plus its heartbeat, its recorder and (optionally) the reconciler; drains
 //! on stop.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{convert::Infallible, sync::Arc};
 
 use apalis::layers::WorkerBuilderExt;
 use apalis_core::{task::data::Data, worker::builder::WorkerBuilder};
 use mixdown_jobs::{
     Stores,
-    backoff::Backoff,
     db::{StoreError, WorkerRecord},
     ids::WorkerId,
-    kind::{JobKind, Timeouts},
+    kind::JobKind,
+    settings::JobsSettings,
 };
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -28,38 +28,19 @@ use crate::{
     heartbeat::Heartbeat,
     reconciler::{Reconciler, ReconcilerSettings},
     recorder::Recorder,
+    settings::WorkerSettings,
 };
 
-/// How a worker process runs.
+/// What a worker process runs: its queues, its own settings, and the
+/// settings the whole fleet shares.
 #[derive(Debug, Clone)]
-pub struct WorkerSettings {
+pub struct WorkerPlan {
     /// Queues to take work from.
     pub queues: Vec<JobKind>,
-    /// Attempts run at once, per queue.
-    pub concurrency: usize,
-    /// Longest wait between looks at an idle queue.
-    pub poll_interval: Duration,
-    /// Time between heartbeats (and cancellation checks).
-    pub heartbeat_interval: Duration,
-    /// How long a fetched id stays leased before the queue hands it out again.
-    pub lease: Duration,
-    /// Retry delays.
-    pub backoff: Backoff,
-    /// How long one attempt of each kind may run.
-    pub timeouts: Timeouts,
-    /// How long a stop waits for running attempts before handing them back.
-    pub drain_timeout: Duration,
-    /// Run the reconciler in this process too (`None`: leave it to others).
-    pub reconciler: Option<ReconcilerSettings>,
-    /// Honour the faults a `noop` job may ask for (crash, hog a thread):
-    /// for proving recovery, never for production.
-    pub fault_injection: bool,
-    /// The voice engine's settings; required when a voice queue is run.
-    pub voice: Option<VoiceSettings>,
-    /// Limits and scratch space of the track handlers.
-    pub tracks: TrackSettings,
-    /// Where callbacks may go.
-    pub callbacks: CallbackSettings,
+    /// The worker's own settings.
+    pub settings: WorkerSettings,
+    /// The fleet's: liveness, voice rules and keys.
+    pub fleet: JobsSettings,
 }
 
 /// Why a worker could not start or stopped early.
@@ -77,85 +58,124 @@ pub enum WorkerError {
     VoiceUnconfigured(&'static str),
 }
 
+/// A worker process's parts, assembled and registered, ready to take work.
+pub(crate) struct Parts {
+    /// The process as the fleet sees it.
+    pub record: WorkerRecord,
+    /// Runs attempts and hands their ends to the recorder.
+    pub executor: Arc<Executor>,
+    /// Writes attempts' ends in batches.
+    pub recorder: Recorder,
+    /// The cancellation tokens of the attempts running here.
+    pub cancels: CancelRegistry,
+    /// Makes the queue agree with the database.
+    pub reconciler: Reconciler,
+    /// What the worker was started with.
+    pub plan: WorkerPlan,
+}
+
+/// Assembles a worker from `plan` and registers it, before its first claim,
+/// so the reconciler never takes its jobs for orphans.
+pub(crate) async fn assemble(stores: &Stores, plan: WorkerPlan) -> Result<Parts, WorkerError> {
+    let WorkerPlan {
+        queues,
+        settings,
+        fleet,
+    } = &plan;
+    let voice = match (queues.iter().find(|k| k.is_voice()), fleet.voice_keys()) {
+        (Some(kind), None) => return Err(WorkerError::VoiceUnconfigured(kind.queue())),
+        (Some(_), Some(keys)) => Some(VoiceRuntime::new(VoiceSettings::new(settings, fleet, keys))),
+        (None, _) => None,
+    };
+    let host = hostname::get().map_or_else(|_| "host".into(), |h| h.to_string_lossy().into_owned());
+    let record = WorkerRecord {
+        id: WorkerId::generate(&host),
+        queues: queues.iter().map(|k| k.queue().to_owned()).collect(),
+        concurrency: settings.concurrency.get() as u32,
+        hostname: host,
+        pid: std::process::id(),
+        started_at: stores.clock().now(),
+        last_seen: stores.clock().now(),
+    };
+    stores.db.workers.heartbeat(&record).await?;
+    let recorder = Recorder::spawn(stores.clone());
+    let cancels = CancelRegistry::default();
+    let executor = Arc::new(Executor {
+        stores: stores.clone(),
+        worker_id: record.id.clone(),
+        recorder: recorder.clone(),
+        cancels: cancels.clone(),
+        backoff: settings.backoff(),
+        timeouts: settings.job_timeouts.clone(),
+        fault_injection: settings.fault_injection,
+        voice: voice.map(Arc::new),
+        tracks: Arc::new(TrackSettings::new(settings)),
+        callbacks: Arc::new(CallbackClient::new(CallbackSettings {
+            allow_private: settings.callback_allow_private,
+        })),
+    });
+    let passes = ReconcilerSettings::new(settings, fleet);
+    let reconciler = Reconciler::new(stores.clone(), passes, record.id.to_string());
+    Ok(Parts {
+        record,
+        executor,
+        recorder,
+        cancels,
+        reconciler,
+        plan,
+    })
+}
+
 /// Runs a worker until `stop` fires, then drains: no new work is taken,
 /// running attempts get `drain_timeout` to end, what they report is recorded,
 /// and attempts still running after that are handed back to the queue
 /// without counting against their jobs.
 pub async fn run_worker(
     stores: Stores,
-    settings: WorkerSettings,
+    plan: WorkerPlan,
     stop: CancellationToken,
 ) -> Result<(), WorkerError> {
-    if let Some(kind) = settings.queues.iter().find(|k| k.is_voice())
-        && settings.voice.is_none()
-    {
-        return Err(WorkerError::VoiceUnconfigured(kind.queue()));
-    }
-    let host = hostname::get().map_or_else(|_| "host".into(), |h| h.to_string_lossy().into_owned());
-    let record = WorkerRecord {
-        id: WorkerId::generate(&host),
-        queues: settings
-            .queues
-            .iter()
-            .map(|k| k.queue().to_owned())
-            .collect(),
-        concurrency: settings.concurrency as u32,
-        hostname: host,
-        pid: std::process::id(),
-        started_at: stores.clock().now(),
-        last_seen: stores.clock().now(),
-    };
-    // Registered before the first claim, so the reconciler never takes our
-    // jobs for orphans.
-    stores.db.workers.heartbeat(&record).await?;
+    let Parts {
+        record,
+        executor,
+        recorder,
+        cancels,
+        reconciler,
+        plan,
+    } = assemble(&stores, plan).await?;
     info!(worker_id = %record.id, queues = ?record.queues, "worker started");
-    let recorder = Recorder::spawn(stores.clone());
-    let cancels = CancelRegistry::default();
+    let settings = &plan.settings;
     let background = CancellationToken::new();
     let beat = Heartbeat {
         db: stores.db.clone(),
         metrics: stores.metrics.clone(),
         record: record.clone(),
-        cancels: cancels.clone(),
-        every: settings.heartbeat_interval,
+        cancels,
+        every: plan.fleet.heartbeat_interval_ms.get(),
     }
     .spawn(background.clone())?;
-    if let Some(r) = settings.reconciler {
-        let reconciler = Reconciler::new(stores.clone(), r, record.id.to_string());
-        tokio::spawn(reconciler.run(background.clone()));
-    }
-    let executor = Arc::new(Executor {
-        stores: stores.clone(),
-        worker_id: record.id.clone(),
-        recorder: recorder.clone(),
-        cancels,
-        backoff: settings.backoff,
-        timeouts: settings.timeouts.clone(),
-        fault_injection: settings.fault_injection,
-        voice: settings.voice.map(|v| Arc::new(VoiceRuntime::new(v))),
-        tracks: Arc::new(settings.tracks),
-        callbacks: Arc::new(CallbackClient::new(settings.callbacks)),
-    });
-    let mut queues = JoinSet::new();
-    for kind in &settings.queues {
+    tokio::spawn(reconciler.run(background.clone()));
+    let concurrency = settings.concurrency.get();
+    let mut running = JoinSet::new();
+    for kind in &plan.queues {
         let fetch = FetchSettings {
             queue: kind.queue(),
-            capacity: settings.concurrency,
-            poll_interval: settings.poll_interval,
-            lease: settings.lease,
+            capacity: concurrency,
+            poll_interval: settings.poll_interval_ms.get(),
+            lease: settings.lease_ms.get(),
         };
         let fetcher = Fetcher::new(stores.clone(), record.id.clone(), fetch, stop.clone());
-        queues.spawn(run_queue(fetcher, executor.clone(), settings.concurrency));
+        running.spawn(run_queue(fetcher, executor.clone(), concurrency));
     }
     drop(executor);
     stop.cancelled().await;
     info!(worker_id = %record.id, "draining");
-    let drained = tokio::time::timeout(settings.drain_timeout, async {
-        while queues.join_next().await.is_some() {}
+    let drained = tokio::time::timeout(settings.drain_timeout_ms.get(), async {
+        while running.join_next().await.is_some() {}
     })
     .await
     .is_ok();
-    queues.abort_all();
+    running.abort_all();
     recorder.flush().await;
     // What still runs now is given back; a report of it that comes later
     // finds the row moved on and changes nothing.

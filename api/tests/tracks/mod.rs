@@ -5,10 +5,9 @@
 use std::{
     path::{Path, PathBuf},
     process::Command,
-    time::Duration,
 };
 
-use mixdown_api::TrackLimits;
+use mixdown_api::ApiSettings;
 use poem::{
     http::StatusCode,
     test::{TestForm, TestFormField},
@@ -22,24 +21,21 @@ both_modes!(
     an_upload_becomes_a_ready_track_with_playable_outputs,
     multipart_and_presigned_uploads_land_the_same_way,
     bad_audio_ends_in_a_failed_track_with_its_code,
+    a_failed_track_is_stored_failed_and_revived_by_a_retry,
     bad_uploads_are_refused_and_leave_nothing,
 );
 
 /// Largest upload the test API takes.
 const MAX_UPLOAD: u64 = 4 << 20;
 
-fn limits() -> TrackLimits {
-    TrackLimits {
-        max_upload_bytes: MAX_UPLOAD,
-        ..TrackLimits::default()
-    }
-}
-
-/// An app whose worker runs the track queues.
+/// An app that takes uploads of up to [`MAX_UPLOAD`] bytes.
 async fn track_app(app: &TestApp) -> TestApp {
-    TestApp::with_limits(app.stores.clone(), Default::default(), limits())
-        .await
-        .run_worker(None)
+    let api = ApiSettings {
+        max_upload_bytes: MAX_UPLOAD,
+        ..super::api_settings()
+    };
+    let (fleet, worker) = (super::fleet_settings(), super::worker_settings());
+    TestApp::with(app.stores.clone(), app.clock.clone(), api, fleet, worker).await
 }
 
 /// Runs ffmpeg with `args` (inputs and filters), writing `name` in `dir`.
@@ -152,17 +148,14 @@ impl TestApp {
         read(req.send().await).await
     }
 
-    /// Polls the track until it is ready or failed (120 s at most).
+    /// Runs the track's jobs to their end; answers the track.
     async fn settled_track(&self, id: &str) -> Value {
-        for _ in 0..1200 {
-            let (status, track) = self.get(&format!("/v1/tracks/{id}")).await;
-            assert_eq!(status, StatusCode::OK, "{track}");
-            if ["ready", "failed"].contains(&track["state"].as_str().unwrap()) {
-                return track;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("track {id} never settled");
+        self.run_due().await;
+        let (status, track) = self.get(&format!("/v1/tracks/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{track}");
+        let state = track["state"].as_str().unwrap();
+        assert!(["ready", "failed"].contains(&state), "{track}");
+        track
     }
 
     /// Uploads `file` raw and waits for its track to settle.
@@ -276,7 +269,7 @@ async fn an_upload_becomes_a_ready_track_with_playable_outputs(app: &TestApp) {
         ))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let stranger = TestApp::new(app.stores.clone()).await;
+    let stranger = app.again().await;
     let (status, body) = stranger
         .get(&format!(
             "/v1/tracks/{}",
@@ -490,7 +483,8 @@ async fn bad_audio_ends_in_a_failed_track_with_its_code(app: &TestApp) {
     assert_eq!(track["state"], "ready", "{track}");
     assert_eq!(track["metadata"]["codec"], "aac");
 
-    let events: Vec<Value> = receiver.posts(2).await.iter().map(|p| p.json()).collect();
+    let events: Vec<Value> = receiver.posts().iter().map(|p| p.json()).collect();
+    assert_eq!(events.len(), 2, "{events:?}");
     let failed = events.iter().find(|e| e["event"] == "track.failed");
     let failed = failed.unwrap_or_else(|| panic!("{events:?}"));
     assert_eq!(failed["error"]["code"], "unsupported_format", "{failed}");
@@ -504,8 +498,67 @@ async fn bad_audio_ends_in_a_failed_track_with_its_code(app: &TestApp) {
     app.stop().await;
 }
 
+async fn a_failed_track_is_stored_failed_and_revived_by_a_retry(app: &TestApp) {
+    let app = track_app(app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = std::fs::read(tone(dir.path(), "tone.wav", "2", &[])).unwrap();
+    let (status, accepted) = app.upload_raw("?presets=mp3_128", "audio/wav", wav).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let (track, ingest) = (
+        accepted["track_id"].as_str().unwrap(),
+        accepted["job_id"].as_str().unwrap(),
+    );
+
+    // Cancelled before it ran: the track ends failed, and is stored so.
+    let (status, _) = app
+        .post(&format!("/v1/jobs/{ingest}/cancel"), Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let failed = app.settled_track(track).await;
+    assert_eq!(
+        (failed["state"].as_str(), failed["error"]["code"].as_str()),
+        (Some("failed"), Some("cancelled")),
+        "{failed}"
+    );
+    let id = mixdown_jobs::ids::TrackId::parse(track).unwrap();
+    let stored = app
+        .stores
+        .db
+        .tracks
+        .get(app.tenant, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, mixdown_jobs::tracks::TrackState::Failed);
+    assert_eq!(stored.error.map(|e| e.code.as_str()), Some("cancelled"));
+
+    // Retrying the cancelled job reopens the track, which then gets ready.
+    let (status, job) = app
+        .post(&format!("/v1/jobs/{ingest}/retry"), Value::Null)
+        .await;
+    assert_eq!(
+        (status, job["state"].as_str()),
+        (StatusCode::OK, Some("queued"))
+    );
+    let (_, reopened) = app.get(&format!("/v1/tracks/{track}")).await;
+    assert_eq!(reopened["state"], "processing", "{reopened}");
+    assert!(reopened["error"].is_null(), "{reopened}");
+    assert_eq!(reopened["progress"], 0.0, "{reopened}");
+    let ready = app.settled_track(track).await;
+    assert_eq!(ready["state"], "ready", "{ready}");
+    assert_eq!(ready["progress"], 1.0);
+    let kinds: Vec<&str> = ready["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ingest", "transcode"]);
+    app.stop().await;
+}
+
 async fn bad_uploads_are_refused_and_leave_nothing(app: &TestApp) {
-    let app = TestApp::with_limits(app.stores.clone(), Default::default(), limits()).await;
+    let app = track_app(app).await;
     let cases: [(&str, &str, Vec<u8>, StatusCode, &str); 5] = [
         (
             "",

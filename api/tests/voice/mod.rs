@@ -1,17 +1,17 @@
 //! The voice API end to end: real speech from the shared corpus, the real
 //! encoder, both store trios, a worker in process.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
-use mixdown_api::VoiceLimits;
+use mixdown_api::ApiSettings;
 use mixdown_jobs::{
-    Stores,
     db::ScoredAttempt,
     ids::JobId,
     objects::{ObjectKey, ObjectStore},
-    voice::{Lockout, UserId, VoiceKey, VoiceKeys},
+    settings::JobsSettings,
+    voice::{UserId, VoiceKey, VoiceKeys},
 };
-use mixdown_worker::VoiceSettings;
+use mixdown_worker::WorkerSettings;
 use poem::{
     http::StatusCode,
     test::{TestForm, TestFormField},
@@ -31,37 +31,37 @@ both_modes!(
 /// Largest sample the test API takes.
 const MAX_SAMPLE_BYTES: u64 = 2 << 20;
 
-fn limits(lockout: Lockout) -> VoiceLimits {
-    VoiceLimits {
-        max_sample_bytes: MAX_SAMPLE_BYTES,
-        enrollment_samples: 3,
-        lockout,
+/// The lockout window of the test fleet.
+const LOCKOUT: Duration = Duration::from_secs(900);
+
+/// A fresh voice key.
+fn key() -> VoiceKey {
+    VoiceKey::from_base64(&VoiceKey::generate_base64()).unwrap()
+}
+
+/// The fleet's voice rules in tests: 3 samples an enrollment, 3 rejections
+/// lock (`max_failures`) for 15 minutes, prints sealed under `key`.
+fn fleet(max_failures: u32, key: VoiceKey) -> JobsSettings {
+    JobsSettings {
+        voice_key: Some(key),
+        voice_max_failures: max_failures,
+        voice_lockout_secs: LOCKOUT.into(),
+        ..super::fleet_settings()
     }
 }
 
-fn keys() -> VoiceKeys {
-    VoiceKeys::new(
-        VoiceKey::from_base64(&VoiceKey::generate_base64()).unwrap(),
-        Vec::new(),
-    )
-}
-
-fn voice_settings(keys: VoiceKeys, lockout: Lockout, model_path: PathBuf) -> VoiceSettings {
-    VoiceSettings {
-        model_path,
-        keys,
-        enrollment_samples: 3,
-        lockout,
-        keep_samples: false,
-    }
-}
-
-/// An app whose worker runs the voice queues with `lockout`.
-async fn voice_app(stores: Stores, lockout: Lockout, keys: VoiceKeys) -> TestApp {
-    let settings = voice_settings(keys, lockout, mixdown_testkit::voice_model());
-    TestApp::with_voice_limits(stores, limits(lockout))
-        .await
-        .run_worker(Some(settings))
+/// An app over `app`'s stores whose worker runs the voice queues with the
+/// encoder at `model`.
+async fn voice_app(app: &TestApp, fleet: JobsSettings, model: PathBuf) -> TestApp {
+    let api = ApiSettings {
+        voice_max_sample_bytes: MAX_SAMPLE_BYTES,
+        ..super::api_settings()
+    };
+    let worker = WorkerSettings {
+        voice_model: model,
+        ..super::worker_settings()
+    };
+    TestApp::with(app.stores.clone(), app.clock.clone(), api, fleet, worker).await
 }
 
 /// A corpus recording as uploaded.
@@ -128,8 +128,8 @@ impl TestApp {
     async fn voice_job(&self, path: &str, user: &str, samples: &[Vec<u8>]) -> Value {
         let (status, accepted, _) = self.upload(path, user, samples).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
-        let id = accepted["job_id"].as_str().unwrap();
-        let (_, job) = self.get(&format!("/v1/jobs/{id}?wait=30")).await;
+        self.run_due().await;
+        let job = self.job(accepted["job_id"].as_str().unwrap()).await;
         assert!(
             ["succeeded", "failed"].contains(&job["state"].as_str().unwrap()),
             "{job}"
@@ -185,8 +185,9 @@ impl TestApp {
 }
 
 async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
-    let keys = keys();
-    let app = voice_app(app.stores.clone(), Lockout::default(), keys.clone()).await;
+    let key = key();
+    let keys = VoiceKeys::new(key.clone(), Vec::new());
+    let app = voice_app(app, fleet(3, key), mixdown_testkit::voice_model()).await;
     let enrollment: Vec<Vec<u8>> = ["002", "003", "004"]
         .map(|n| corpus(&format!("vctk-p225_{n}")))
         .into();
@@ -219,8 +220,9 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
     assert!(!String::from_utf8_lossy(&sealed.ciphertext).contains("embedding"));
     let plain = keys.open(sealed, app.tenant, &alice).unwrap();
     assert!(String::from_utf8_lossy(&plain).contains("embedding"));
+    let wrong = VoiceKeys::new(self::key(), Vec::new());
     assert!(
-        self::keys().open(sealed, app.tenant, &alice).is_err(),
+        wrong.open(sealed, app.tenant, &alice).is_err(),
         "a wrong key opens it"
     );
 
@@ -258,6 +260,8 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
     );
 
     for n in ["002", "003", "004"] {
+        // Later than the acceptance: rejections count from the last one.
+        app.advance(Duration::from_secs(1));
         let impostor = app.verify("alice", corpus(&format!("vctk-p226_{n}"))).await;
         let verdict = &impostor["result"];
         assert_eq!(verdict["accepted"], false, "{impostor}");
@@ -276,7 +280,13 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
         "{err}"
     );
     let wait: u64 = retry_after.expect("Retry-After").parse().unwrap();
-    assert!((1..=900).contains(&wait), "{wait}");
+    // The first of the three rejections, two seconds before the last,
+    // leaves the window first.
+    assert_eq!(wait, LOCKOUT.as_secs() - 2);
+    // Once the window has passed, alice may try again.
+    app.advance(LOCKOUT + Duration::from_secs(1));
+    let again = app.verify("alice", corpus("vctk-p225_006")).await;
+    assert_eq!(again["result"]["accepted"], true, "{again}");
 
     assert_eq!(
         app.delete("/v1/voice/alice", &app.bearer()).await,
@@ -296,7 +306,7 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
 }
 
 async fn a_bad_sample_fails_the_enrollment_with_its_code_and_index(app: &TestApp) {
-    let app = voice_app(app.stores.clone(), Lockout::default(), keys()).await;
+    let app = voice_app(app, fleet(3, key()), mixdown_testkit::voice_model()).await;
     let good = |n: &str| corpus(&format!("arctic-slt_a000{n}"));
     let cases = [
         (
@@ -332,6 +342,7 @@ async fn a_bad_sample_fails_the_enrollment_with_its_code_and_index(app: &TestApp
 }
 
 async fn repeated_rejections_lock_verification_unless_the_lock_is_off(app: &TestApp) {
+    let app = voice_app(app, fleet(3, key()), mixdown_testkit::voice_model()).await;
     let carol = UserId::parse("carol").unwrap();
     for score in [0.2, 0.3, 0.1] {
         let attempt = ScoredAttempt {
@@ -361,11 +372,7 @@ async fn repeated_rejections_lock_verification_unless_the_lock_is_off(app: &Test
         "a refused verification leaves no job"
     );
 
-    let off = Lockout {
-        max_failures: 0,
-        ..Lockout::default()
-    };
-    let unlocked = voice_app(app.stores.clone(), off, keys()).await;
+    let unlocked = voice_app(&app, fleet(0, key()), mixdown_testkit::voice_model()).await;
     for score in [0.2, 0.3, 0.1] {
         let attempt = ScoredAttempt {
             job_id: JobId::new(),
@@ -384,10 +391,11 @@ async fn repeated_rejections_lock_verification_unless_the_lock_is_off(app: &Test
     assert_eq!(job["error"]["code"], "not_enrolled", "{job}");
     unlocked.assert_samples_gone(&job).await;
     unlocked.stop().await;
+    app.stop().await;
 }
 
 async fn bad_voice_uploads_get_precise_errors_and_leave_nothing(app: &TestApp) {
-    let app = TestApp::with_voice_limits(app.stores.clone(), limits(Lockout::default())).await;
+    let app = voice_app(app, fleet(3, key()), mixdown_testkit::voice_model()).await;
     let sample = || {
         TestFormField::bytes(silence())
             .name("sample")
@@ -561,10 +569,7 @@ fn files_under(dir: &std::path::Path) -> usize {
 
 async fn a_voice_job_without_the_model_fails_for_good(app: &TestApp) {
     let missing = PathBuf::from("/nonexistent/mixdown/pretrained.pt");
-    let settings = voice_settings(keys(), Lockout::default(), missing);
-    let app = TestApp::with_voice_limits(app.stores.clone(), limits(Lockout::default()))
-        .await
-        .run_worker(Some(settings));
+    let app = voice_app(app, fleet(3, key()), missing).await;
     let samples = vec![silence(), silence(), silence()];
     let job = app.enroll("erin", &samples).await;
     assert_eq!(

@@ -4,6 +4,7 @@
 //! tenants and their keys, workers, shared secrets.
 
 mod jobs;
+mod retry;
 mod rows;
 mod secrets;
 mod tenants;

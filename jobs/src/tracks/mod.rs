@@ -3,6 +3,7 @@
 //! follows what, and who writes the track's state) is `workflow::track`.
 
 mod keys;
+mod presets_file;
 mod record;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::{
     keys::{cover_key, is_track_key, original_key, output_key},
+    presets_file::PresetsFile,
     record::{NewTrack, TrackOutcome, TrackRecord},
 };
 use crate::{ids::TrackId, objects::ObjectKey};

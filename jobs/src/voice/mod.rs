@@ -7,11 +7,37 @@ use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-pub use self::seal::{KeyError, SealError, Sealed, VoiceKey, VoiceKeys};
+pub use self::seal::{KeyError, OldVoiceKeys, SealError, Sealed, VoiceKey, VoiceKeys};
 use crate::{ids::TenantId, objects::ObjectKey};
 
 /// Most samples one enrollment may carry.
 pub const MAX_ENROLL_SAMPLES: usize = 10;
+
+/// Good samples an enrollment needs: 1 to [`MAX_ENROLL_SAMPLES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrollSamples(usize);
+
+impl EnrollSamples {
+    /// The number.
+    pub fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl mixdown_settings::Value for EnrollSamples {
+    fn parse(text: &str) -> Result<Self, String> {
+        let n: usize = text.trim().parse().map_err(|e| format!("{e}"))?;
+        if (1..=MAX_ENROLL_SAMPLES).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(format!("must be between 1 and {MAX_ENROLL_SAMPLES}"))
+        }
+    }
+
+    fn show(&self) -> String {
+        self.0.to_string()
+    }
+}
 
 /// A user of a tenant, as the tenant names them: 1 to 128 ASCII letters,
 /// digits and `-`, `_`, `.`, `@`, `:`, so it is safe in a URL path and a log.
@@ -163,15 +189,6 @@ pub struct Lockout {
     pub max_failures: u32,
     /// How far back rejections count.
     pub window: Duration,
-}
-
-impl Default for Lockout {
-    fn default() -> Self {
-        Self {
-            max_failures: 3,
-            window: Duration::from_secs(15 * 60),
-        }
-    }
 }
 
 /// What a voiceprint row shows besides its sealed bytes.

@@ -77,6 +77,38 @@ impl VoiceKey {
     }
 }
 
+impl mixdown_settings::Value for VoiceKey {
+    const SECRET: bool = true;
+
+    fn parse(text: &str) -> Result<Self, String> {
+        Self::from_base64(text).map_err(|e| e.to_string())
+    }
+
+    fn show(&self) -> String {
+        "***".into()
+    }
+}
+
+/// Earlier keys, comma-separated: they open old prints, which move to the
+/// current key when next written.
+#[derive(Debug, Clone, Default)]
+pub struct OldVoiceKeys(pub Vec<VoiceKey>);
+
+impl mixdown_settings::Value for OldVoiceKeys {
+    const SECRET: bool = true;
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let keys = text.split(',').filter(|k| !k.trim().is_empty());
+        keys.map(|k| VoiceKey::from_base64(k).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    fn show(&self) -> String {
+        format!("*** ({} keys)", self.0.len())
+    }
+}
+
 impl fmt::Debug for VoiceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "VoiceKey({})", self.id)

@@ -15,40 +15,8 @@
 
 pub mod track;
 
-use crate::{payload::JobPayload, result::JobResult};
-
-/// A share of a parent's work: positive and finite.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-pub struct Weight(f64);
-
-impl Weight {
-    /// The weight, if `w` is positive and finite.
-    pub const fn new(w: f64) -> Option<Self> {
-        if w.is_finite() && w > 0.0 {
-            Some(Self(w))
-        } else {
-            None
-        }
-    }
-
-    /// The value.
-    pub fn get(self) -> f64 {
-        self.0
-    }
-}
-
-/// A job to record under a parent that waits for it. It belongs to the
-/// parent's tenant and runs at the parent's priority.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Child {
-    /// Its step's name, unique among the parent's children: recording the
-    /// same step twice keeps the first.
-    pub step: String,
-    /// What it does.
-    pub payload: JobPayload,
-    /// Its share of the parent's progress.
-    pub weight: Weight,
-}
+pub use crate::model::{Child, Weight};
+use crate::result::JobResult;
 
 /// A workflow as first recorded: its parent, what the parent's children
 /// will weigh in all, and the children it starts with.

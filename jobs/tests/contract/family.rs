@@ -206,7 +206,7 @@ async fn reopened(db: &Database, t: TenantId, new: &NewTrack, workflow: JobId) {
 async fn retrying_a_failed_child_reopens_its_workflow(db: &Database, _clock: &ManualClock) {
     let t = tenant(db).await;
     let (new, workflow, ingest) = failed_track(db, t).await;
-    let RetryOutcome::Requeued(job, push) = db.jobs.retry(t, ingest).await.unwrap() else {
+    let RetryOutcome::Requeued(job, push) = db.retry(t, ingest).await.unwrap() else {
         panic!("a failed ingest is retryable");
     };
     assert_eq!((job.kind, job.state), (JobKind::Ingest, JobState::Queued));
@@ -220,7 +220,7 @@ async fn retrying_a_failed_parent_runs_its_failed_children_again(
 ) {
     let t = tenant(db).await;
     let (new, workflow, ingest) = failed_track(db, t).await;
-    let RetryOutcome::Requeued(job, push) = db.jobs.retry(t, workflow).await.unwrap() else {
+    let RetryOutcome::Requeued(job, push) = db.retry(t, workflow).await.unwrap() else {
         panic!("a failed workflow is retryable");
     };
     assert_eq!(job.state, JobState::Waiting);

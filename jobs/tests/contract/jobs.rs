@@ -218,7 +218,7 @@ async fn a_failed_job_can_be_retried_with_a_fresh_budget(db: &Database, clock: &
     let failed = db.jobs.get(t, id).await.unwrap().unwrap();
     assert_eq!((failed.state, failed.attempts), (JobState::Failed, 2));
     assert!(failed.finished_at.is_some());
-    let RetryOutcome::Requeued(job, entry) = db.jobs.retry(t, id).await.unwrap() else {
+    let RetryOutcome::Requeued(job, entry) = db.retry(t, id).await.unwrap() else {
         panic!("a failed job is retryable");
     };
     assert_eq!(
@@ -231,12 +231,12 @@ async fn a_failed_job_can_be_retried_with_a_fresh_budget(db: &Database, clock: &
     assert_eq!(claimed[0].attempt, 3);
     db.jobs.finish(&[success(id, 3)]).await.unwrap();
     assert!(matches!(
-        db.jobs.retry(t, id).await.unwrap(),
+        db.retry(t, id).await.unwrap(),
         RetryOutcome::NotRetryable(_)
     ));
     let other = tenant(db).await;
     assert!(matches!(
-        db.jobs.retry(other, id).await.unwrap(),
+        db.retry(other, id).await.unwrap(),
         RetryOutcome::NotFound
     ));
 }
@@ -485,7 +485,7 @@ async fn every_end_of_a_job_with_a_callback_is_reported_once(db: &Database, _clo
 
     // A retried job's next end is reported again.
     assert!(matches!(
-        db.jobs.retry(t, id).await.unwrap(),
+        db.retry(t, id).await.unwrap(),
         RetryOutcome::Requeued(..)
     ));
     assert!(db.jobs.record_due_callbacks(100).await.unwrap().is_empty());

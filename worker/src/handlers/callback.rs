@@ -35,7 +35,7 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where callbacks may be delivered.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CallbackSettings {
+pub(crate) struct CallbackSettings {
     /// Deliver to loopback, private, link-local and other non-public addresses too:
     /// for a receiver on the same host or network. Off, a client cannot make the fleet
     /// post into its own network.

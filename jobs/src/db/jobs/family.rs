@@ -14,7 +14,6 @@ use crate::{
     db::{
         StoreError,
         rows::{JOB_COLUMNS, job_from_row, parse_id, parse_kind},
-        tracks,
     },
     ids::{JobId, TenantId},
     kind::JobKind,
@@ -221,20 +220,22 @@ impl JobRepo {
 }
 
 /// What a retry sent back to the queue.
-pub(super) struct Retried {
+pub(in crate::db) struct Retried {
     /// The retried job, as it is now.
     pub job: Job,
     /// The entries to push.
     pub entries: Vec<QueueEntry>,
+    /// The workflow jobs at work again (the retried job first, when it is
+    /// one), whose client-visible state goes back to "at work".
+    pub reopened: Vec<(JobId, JobKind)>,
 }
 
 /// Retries the failed or cancelled job `id` of `tenant` in `tx`: a parent
 /// whose children failed gets those children queued again and waits for
 /// them; any other job is queued again itself. Either way, every ancestor
-/// that had ended is reopened: it waits again, and its workflow's state
-/// goes back to what it shows while it works. `None` when the job is not
+/// that had ended is reopened: it waits again. `None` when the job is not
 /// failed or cancelled.
-pub(super) async fn retry_in(
+pub(in crate::db) async fn retry_in(
     tx: &mut AnyConnection,
     tenant: TenantId,
     id: JobId,
@@ -263,11 +264,15 @@ pub(super) async fn retry_in(
         }
         reset(tx, &job.id.to_string(), "waiting", now).await?;
     }
-    reopened(tx, job.kind, job.id, now).await?;
-    reopen_ancestors(tx, job.parent_id, now).await?;
+    let mut reopened = vec![(job.id, job.kind)];
+    reopened.extend(reopen_ancestors(tx, job.parent_id, now).await?);
     let job = select_job(&mut *tx, tenant, id).await?;
     let job = job.ok_or_else(|| StoreError::Corrupt("a retried job vanished".into()))?;
-    Ok(Some(Retried { job, entries }))
+    Ok(Some(Retried {
+        job,
+        entries,
+        reopened,
+    }))
 }
 
 /// Puts the ended job `id` in `state` (queued or waiting) with a fresh
@@ -301,12 +306,13 @@ async fn reset(
 }
 
 /// Reopens every ancestor from `parent` up that had ended: a retried child
-/// means its parent is at work again.
+/// means its parent is at work again. Returns those reopened.
 async fn reopen_ancestors(
     tx: &mut AnyConnection,
     mut parent: Option<JobId>,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<Vec<(JobId, JobKind)>, StoreError> {
+    let mut reopened = Vec::new();
     while let Some(id) = parent {
         let row =
             sqlx::query("SELECT kind, parent_id, state, child_weight FROM jobs WHERE id = $1")
@@ -319,26 +325,12 @@ async fn reopen_ancestors(
             break;
         }
         reset(tx, &id.to_string(), "waiting", now).await?;
-        reopened(tx, parse_kind(row.try_get("kind")?)?, id, now).await?;
+        reopened.push((id, parse_kind(row.try_get("kind")?)?));
         let is_child = row.try_get::<Option<f64>, _>("child_weight")?.is_some();
         parent = match row.try_get::<Option<String>, _>("parent_id")? {
             Some(_) if is_child => Some(parse_id(&row, "parent_id", JobId::parse)?),
             _ => None,
         };
     }
-    Ok(())
-}
-
-/// What reopening a workflow job shows: each workflow's client-visible
-/// state goes back to "at work" (`workflow::track`: the track is processing).
-async fn reopened(
-    tx: &mut AnyConnection,
-    kind: JobKind,
-    id: JobId,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    match kind {
-        JobKind::Track => tracks::reopen(tx, id, now).await,
-        _ => Ok(()),
-    }
+    Ok(reopened)
 }

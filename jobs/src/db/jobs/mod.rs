@@ -12,7 +12,7 @@ mod recovery;
 
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
-pub(in crate::db) use self::family::{record_start, select_children};
+pub(in crate::db) use self::family::{Retried, record_start, retry_in, select_children};
 pub use self::{
     attempts::{ClaimedJob, Finish},
     recovery::RunningJob,
@@ -245,22 +245,6 @@ impl JobRepo {
         Ok(match self.get(tenant, id).await? {
             Some(job) => CancelOutcome::AlreadyFinal(job),
             None => CancelOutcome::NotFound,
-        })
-    }
-
-    /// Runs a failed or cancelled job again with a fresh budget of attempts
-    /// (a parent: its failed children), and reopens the workflow it belongs
-    /// to (`family`).
-    pub async fn retry(&self, tenant: TenantId, id: JobId) -> Result<RetryOutcome, StoreError> {
-        let mut tx = self.db.pool.begin().await?;
-        if let Some(retried) = family::retry_in(&mut tx, tenant, id, self.db.clock.now()).await? {
-            tx.commit().await?;
-            return Ok(RetryOutcome::Requeued(retried.job, retried.entries));
-        }
-        tx.rollback().await?;
-        Ok(match self.get(tenant, id).await? {
-            Some(job) => RetryOutcome::NotRetryable(job),
-            None => RetryOutcome::NotFound,
         })
     }
 }

@@ -19,14 +19,16 @@ use mixdown_jobs::{
 };
 use mixdown_media::{
     decode::{DecodeError, DecodeLimits},
-    format::{ChannelCount, SampleRate},
     transcode::TranscodeError,
 };
 use tempfile::TempDir;
 
 pub(crate) use self::{ingest::run as ingest, transcode::run as transcode, workflow::advance};
 use super::JobContext;
-use crate::failure::{Failure, Infra, infra_from};
+use crate::{
+    failure::{Failure, Infra, infra_from},
+    settings::WorkerSettings,
+};
 
 /// Why a track's job did not produce its result.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +129,7 @@ impl Failure for TrackError {
 
 /// Limits and scratch space of the track handlers.
 #[derive(Debug, Clone)]
-pub struct TrackSettings {
+pub(crate) struct TrackSettings {
     /// Longest, fastest and widest original accepted.
     pub limits: DecodeLimits,
     /// Shortest original accepted.
@@ -136,16 +138,13 @@ pub struct TrackSettings {
     pub scratch_dir: PathBuf,
 }
 
-impl Default for TrackSettings {
-    fn default() -> Self {
+impl TrackSettings {
+    /// The track handlers' part of a worker's settings.
+    pub(crate) fn new(settings: &WorkerSettings) -> Self {
         Self {
-            limits: DecodeLimits {
-                max_duration: Duration::from_secs(4 * 60 * 60),
-                max_sample_rate: SampleRate::new(192_000).expect("a valid rate"),
-                max_channels: ChannelCount::new(8).expect("a valid count"),
-            },
-            min_duration: Duration::from_secs(1),
-            scratch_dir: std::env::temp_dir(),
+            limits: settings.decode_limits(),
+            min_duration: settings.min_duration_ms.get(),
+            scratch_dir: settings.scratch_dir.clone(),
         }
     }
 }

@@ -13,6 +13,7 @@ use mixdown_jobs::{
     codes::ErrorCode,
     ids::TenantId,
     objects::{ObjectError, ObjectKey},
+    settings::JobsSettings,
     time::Timestamp,
     voice::{Lockout, UserId, VoiceKeys, is_sample_of},
 };
@@ -23,7 +24,10 @@ use tracing::warn;
 
 pub(crate) use self::{enroll::run as enroll, verify::run as verify};
 use super::JobContext;
-use crate::failure::{Failure, Infra, infra_from};
+use crate::{
+    failure::{Failure, Infra, infra_from},
+    settings::WorkerSettings,
+};
 
 /// Why a voice job did not produce a verdict or a print.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +114,7 @@ impl Failure for VoiceJobError {
 
 /// What the voice handlers need besides the stores.
 #[derive(Debug, Clone)]
-pub struct VoiceSettings {
+pub(crate) struct VoiceSettings {
     /// Path of the encoder's weights (`pretrained.pt`).
     pub model_path: PathBuf,
     /// Seals and opens voiceprints.
@@ -121,6 +125,20 @@ pub struct VoiceSettings {
     pub lockout: Lockout,
     /// Keep uploaded samples after processing (otherwise they are deleted).
     pub keep_samples: bool,
+}
+
+impl VoiceSettings {
+    /// The voice handlers' part of a worker's and the fleet's settings,
+    /// sealing with `keys`.
+    pub(crate) fn new(worker: &WorkerSettings, fleet: &JobsSettings, keys: VoiceKeys) -> Self {
+        Self {
+            model_path: worker.voice_model.clone(),
+            keys,
+            enrollment_samples: fleet.voice_enroll_samples.get(),
+            lockout: fleet.lockout(),
+            keep_samples: fleet.voice_keep_samples,
+        }
+    }
 }
 
 /// The voice settings and the engine, loaded on first use and then shared.
