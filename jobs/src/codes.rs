@@ -166,6 +166,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_code_with_its_status_and_meaning() {
+        let readme = include_str!("../../README.md");
+        for code in ErrorCode::ALL {
+            let status = code
+                .http_status()
+                .map_or("— (jobs only)".to_owned(), |s| s.to_string());
+            let row = format!("| `{code}` | {status} | {} |", code.meaning());
+            assert!(readme.contains(&row), "README lacks the row {row}");
+        }
+    }
+
+    #[test]
     fn every_decoder_code_is_in_the_catalogue() {
         use mixdown_media::decode::ErrorCode as Decode;
         for code in [

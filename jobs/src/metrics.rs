@@ -20,7 +20,7 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     /// Jobs accepted, by kind.
     pub jobs_enqueued: IntCounterVec,
-    /// Attempts ended, by kind and outcome (succeeded, failed, retried, cancelled).
+    /// Attempts ended, by kind and outcome (succeeded, failed, retried, cancelled, waiting).
     pub jobs_finished: IntCounterVec,
     /// Run time of attempts, by kind.
     pub job_duration: HistogramVec,
@@ -108,7 +108,7 @@ impl Metrics {
             jobs_finished: counter(
                 &r,
                 "mixdown_jobs_finished_total",
-                "Attempts ended, by outcome: succeeded, failed, retried, cancelled.",
+                "Attempts ended, by outcome: succeeded, failed, retried, cancelled, waiting.",
                 &["kind", "outcome"],
             ),
             job_duration: histogram(

@@ -99,20 +99,9 @@ mod tests {
 
     use super::*;
 
-    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
-    fn load(pairs: &'static [(&'static str, &'static str)]) -> Result<JobsSettings, String> {
-        let layers = Layers::load(&[JobsSettings::FIELDS], None, env_of(pairs));
-        layers
-            .and_then(|l| l.build::<JobsSettings>())
-            .map_err(|e| e.to_string())
+    fn load(pairs: &[(&str, &str)]) -> Result<JobsSettings, String> {
+        let layers = Layers::from_pairs(&[JobsSettings::FIELDS], pairs);
+        layers.and_then(|l| l.build()).map_err(|e| e.to_string())
     }
 
     #[test]

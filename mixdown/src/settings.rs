@@ -132,16 +132,10 @@ pub fn help_table() -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     fn layers(pairs: &[(&str, &str)]) -> Layers {
-        let map: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Layers::load(&fields(), None, move |k| map.get(k).cloned()).unwrap()
+        Layers::from_pairs(&fields(), pairs).unwrap()
     }
 
     #[test]

@@ -162,6 +162,19 @@ impl Layers {
             .map_or(Origin::Default(key), |v| v.origin.clone())
     }
 
+    /// The layers of `fields` over an environment of just `pairs`, without
+    /// a file: how tests and tools say what is set.
+    pub fn from_pairs(
+        fields: &[&'static [Field]],
+        pairs: &[(&str, &str)],
+    ) -> Result<Self, SettingsError> {
+        let env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::load(fields, None, move |name| env.get(name).cloned())
+    }
+
     /// A field's default, its environment references expanded.
     pub fn default_text(&self, field: &Field) -> String {
         expand(field.default, &*self.env)

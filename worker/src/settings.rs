@@ -129,20 +129,12 @@ impl Value for MaxChannels {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use mixdown_settings::{Layers, Settings};
 
     use super::*;
 
     fn load(pairs: &[(&str, &str)]) -> Result<WorkerSettings, String> {
-        let env: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let layers = Layers::load(&[WorkerSettings::FIELDS], None, move |k| {
-            env.get(k).cloned()
-        });
+        let layers = Layers::from_pairs(&[WorkerSettings::FIELDS], pairs);
         layers.and_then(|l| l.build()).map_err(|e| e.to_string())
     }
 

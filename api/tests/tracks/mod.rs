@@ -114,6 +114,12 @@ fn tone(dir: &Path, name: &str, seconds: &str, codec: &[&str]) -> PathBuf {
     ffmpeg(dir, name, &args)
 }
 
+/// The kinds of a track answer's jobs, in order.
+fn job_kinds(track: &Value) -> Vec<&str> {
+    let jobs = track["jobs"].as_array().unwrap();
+    jobs.iter().map(|j| j["kind"].as_str().unwrap()).collect()
+}
+
 fn ffprobe(path: &Path) -> Value {
     let out = Command::new("ffprobe")
         .args([
@@ -254,13 +260,7 @@ async fn an_upload_becomes_a_ready_track_with_playable_outputs(app: &TestApp) {
         check_output(&app, output, dir.path()).await;
     }
     check_waveform(&app, &track["waveform"]).await;
-    let kinds: Vec<&str> = track["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["ingest", "transcode"]);
+    assert_eq!(job_kinds(&track), ["ingest", "transcode"]);
 
     let (status, other) = app
         .get(&format!(
@@ -547,13 +547,7 @@ async fn a_failed_track_is_stored_failed_and_revived_by_a_retry(app: &TestApp) {
     let ready = app.settled_track(track).await;
     assert_eq!(ready["state"], "ready", "{ready}");
     assert_eq!(ready["progress"], 1.0);
-    let kinds: Vec<&str> = ready["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["ingest", "transcode"]);
+    assert_eq!(job_kinds(&ready), ["ingest", "transcode"]);
     app.stop().await;
 }
 

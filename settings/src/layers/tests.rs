@@ -19,16 +19,12 @@ settings! {
     }
 }
 
-fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'static {
-    let map: BTreeMap<String, String> = pairs
+fn load(file: Option<&Path>, env: &[(&str, &str)]) -> Result<Layers, SettingsError> {
+    let env: BTreeMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    move |k| map.get(k).cloned()
-}
-
-fn load(file: Option<&Path>, env: &[(&str, &str)]) -> Result<Layers, SettingsError> {
-    Layers::load(&[Example::FIELDS], file, env_of(env))
+    Layers::load(&[Example::FIELDS], file, move |k| env.get(k).cloned())
 }
 
 #[test]
