@@ -24,6 +24,7 @@ contract!(
     a_parents_progress_is_its_childrens_weighted,
     a_step_recorded_again_keeps_its_first_job,
     cancelling_a_parent_stops_its_children_and_then_the_parent,
+    a_parent_cancelled_while_it_decides_still_runs_to_store_its_end,
     retrying_a_failed_child_reopens_its_workflow,
     retrying_a_failed_parent_runs_its_failed_children_again,
     a_parent_a_crash_left_asleep_is_woken_by_the_sweep,
@@ -167,6 +168,33 @@ async fn cancelling_a_parent_stops_its_children_and_then_the_parent(
         claimed[0].cancel_requested,
         "the parent knows it was asked to stop"
     );
+}
+
+async fn a_parent_cancelled_while_it_decides_still_runs_to_store_its_end(
+    db: &Database,
+    _clock: &ManualClock,
+) {
+    let t = tenant(db).await;
+    let (parent, kids) = parent_of(db, t, vec![child("a", 1.0)]).await;
+    db.jobs.claim(&kids, &worker()).await.unwrap();
+    db.jobs.finish(&[done(kids[0], 1)]).await.unwrap();
+    assert_eq!(state(db, t, parent).await, JobState::Queued, "woken");
+    let CancelOutcome::Requested(job, _) = db.jobs.cancel(t, parent).await.unwrap() else {
+        panic!("a woken parent is asked, not cancelled outright");
+    };
+    assert_eq!(job.state, JobState::Queued);
+    let claimed = db.jobs.claim(&[parent], &worker()).await.unwrap();
+    assert!(claimed[0].cancel_requested);
+    // Deciding on more children anyway: they are stopped as they are recorded.
+    let more = [end(parent, 2, Outcome::Awaiting(vec![child("b", 1.0)]))];
+    let pushed = db.jobs.finish(&more).await.unwrap();
+    let woken: Vec<JobId> = pushed.iter().map(|e| e.id).collect();
+    assert!(
+        woken.contains(&parent),
+        "its only new child ended at once: {woken:?}"
+    );
+    let children = db.jobs.children(parent).await.unwrap();
+    assert_eq!(children[1].state, JobState::Cancelled);
 }
 
 /// A track whose ingest failed and whose workflow stored that: the track,

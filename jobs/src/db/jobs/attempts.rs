@@ -204,18 +204,22 @@ impl JobRepo {
 
     /// A parent's step ended by recording children: they and the parent's
     /// wait are written together; the parent itself is settled after, in
-    /// case every child had already ended.
+    /// case every child had already ended. A parent asked to stop meanwhile
+    /// stops its new children at once.
     async fn record_awaiting(&self, f: &Finish, children: &[Child]) -> Result<Ended, StoreError> {
         let mut tx = self.db.pool.begin().await?;
         let now = self.db.clock.now();
         let recorded = family::await_children(&mut tx, f.id, f.attempt, children, now).await?;
         tx.commit().await?;
-        Ok(match recorded {
-            Some(jobs) => Ended {
-                push: jobs.iter().map(QueueEntry::for_job).collect(),
-                parent: Some(f.id),
-            },
-            None => Ended::default(),
+        let Some((parent, jobs)) = recorded else {
+            return Ok(Ended::default());
+        };
+        if parent.cancel_requested {
+            self.cancel_family(parent.id).await?;
+        }
+        Ok(Ended {
+            push: jobs.iter().map(QueueEntry::for_job).collect(),
+            parent: Some(parent.id),
         })
     }
 

@@ -87,14 +87,15 @@ async fn record_children(
 }
 
 /// Ends a running attempt of `parent` by recording `children` and making
-/// it wait for them, in `tx`; `None` when the attempt is stale.
+/// it wait for them, in `tx`; answers the parent as it now is and the
+/// children recorded, `None` when the attempt is stale.
 pub(in crate::db) async fn await_children(
     tx: &mut AnyConnection,
     parent: JobId,
     attempt: u32,
     children: &[Child],
     now: Timestamp,
-) -> Result<Option<Vec<Job>>, StoreError> {
+) -> Result<Option<(Job, Vec<Job>)>, StoreError> {
     let sql = format!(
         "UPDATE jobs SET state = 'waiting', worker_id = NULL, updated_at = $1 \
          WHERE id = $2 AND attempts = $3 AND state = 'running' RETURNING {JOB_COLUMNS}"
@@ -108,7 +109,8 @@ pub(in crate::db) async fn await_children(
     let Some(parent) = row.as_ref().map(job_from_row).transpose()? else {
         return Ok(None);
     };
-    Ok(Some(record_children(tx, &parent, children, now).await?))
+    let children = record_children(tx, &parent, children, now).await?;
+    Ok(Some((parent, children)))
 }
 
 impl JobRepo {

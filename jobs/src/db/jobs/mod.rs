@@ -214,14 +214,17 @@ impl JobRepo {
     }
 
     /// Cancels a queued job at once, or asks a running one to stop at its
-    /// next checkpoint; a waiting parent is asked to stop with all its
-    /// children (`family`).
+    /// next checkpoint. A parent is asked, whatever its state, since it
+    /// must still run to store its workflow's end; a waiting one with all
+    /// its children (`family`).
     pub async fn cancel(&self, tenant: TenantId, id: JobId) -> Result<CancelOutcome, StoreError> {
         let now = self.db.clock.now().millis();
         let binds = [id.to_string(), tenant.to_string()];
         let sql = format!(
             "UPDATE jobs SET state = 'cancelled', finished_at = {now}, updated_at = {now} \
-             WHERE id = $1 AND tenant_id = $2 AND state = 'queued' RETURNING {JOB_COLUMNS}"
+             WHERE id = $1 AND tenant_id = $2 AND state = 'queued' AND NOT EXISTS \
+             (SELECT 1 FROM jobs c WHERE c.parent_id = jobs.id AND c.child_weight IS NOT NULL) \
+             RETURNING {JOB_COLUMNS}"
         );
         if let Some(job) = self.fetch(sql, &binds).await? {
             let wake = self
@@ -231,7 +234,7 @@ impl JobRepo {
         }
         let sql = format!(
             "UPDATE jobs SET cancel_requested = 1, updated_at = {now} \
-             WHERE id = $1 AND tenant_id = $2 AND state IN ('running', 'waiting') \
+             WHERE id = $1 AND tenant_id = $2 AND state IN ('queued', 'running', 'waiting') \
              RETURNING {JOB_COLUMNS}"
         );
         if let Some(job) = self.fetch(sql, &binds).await? {
