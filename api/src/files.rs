@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
-use mixdown_jobs::codes::ErrorCode;
-use mixdown_jobs::objects::{ObjectError, ObjectKey};
+use mixdown_jobs::{
+    codes::ErrorCode,
+    objects::{ObjectError, ObjectKey},
+};
 use poem::{
     Body, Response, Route, handler,
     http::StatusCode,

@@ -194,10 +194,11 @@ impl JobsApi {
                 state.stores.push_recorded(&woken).await;
                 Ok(Json(job.into()))
             }
-            CancelOutcome::AlreadyFinal(job) => Err(conflict(
+            CancelOutcome::AlreadyFinal(job) => Err(ApiError::new(
                 ErrorCode::NotCancellable,
                 format!("the job already ended: {}", job.state),
-            )),
+            )
+            .into()),
             CancelOutcome::NotFound => Err(ApiError::not_found("job").into()),
         }
     }
@@ -217,20 +218,17 @@ impl JobsApi {
                 state.stores.push_recorded(&entries).await;
                 Ok(Json(job.into()))
             }
-            RetryOutcome::NotRetryable(job) => Err(conflict(
+            RetryOutcome::NotRetryable(job) => Err(ApiError::new(
                 ErrorCode::NotRetryable,
                 format!(
                     "only failed or cancelled jobs can be retried; this one is {}",
                     job.state
                 ),
-            )),
+            )
+            .into()),
             RetryOutcome::NotFound => Err(ApiError::not_found("job").into()),
         }
     }
-}
-
-fn conflict(code: ErrorCode, message: String) -> poem::Error {
-    ApiError::new(code, message).into()
 }
 
 /// Ids that do not parse cannot exist: the same 404 as any unknown job.

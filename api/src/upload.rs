@@ -4,8 +4,10 @@
 
 use std::marker::PhantomData;
 
-use mixdown_jobs::codes::ErrorCode;
-use mixdown_jobs::objects::{ObjectKey, StreamError};
+use mixdown_jobs::{
+    codes::ErrorCode,
+    objects::{ObjectKey, StreamError},
+};
 use poem::{
     FromRequest, Request, RequestBody,
     web::{Field, Multipart},

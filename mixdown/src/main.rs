@@ -11,9 +11,8 @@ mod waveform_cmd;
 use anyhow::bail;
 use clap::Parser;
 use mixdown_jobs::kind::JobKind;
-use tracing_subscriber::{EnvFilter, fmt};
-
 use mixdown_settings::Layers;
+use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::{
     cli::{Cli, Command, KeysCommand, Serve},

@@ -18,16 +18,13 @@ pub(super) const JOB_COLUMNS: &str = "id, tenant_id, kind, payload, state, prior
      error_message, parent_id, callback_url, callback_job_id, cancel_requested";
 
 pub(super) fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
-    let error_code: Option<String> = row.try_get("error_code")?;
-    let error_message: Option<String> = row.try_get("error_message")?;
     Ok(Job {
         id: parse_id(row, "id", JobId::parse)?,
         tenant_id: parse_id(row, "tenant_id", TenantId::parse)?,
         kind: parse_kind(row.try_get("kind")?)?,
         payload: parse_json(row.try_get("payload")?)?,
         state: parse_state(row.try_get("state")?)?,
-        priority: Priority::new(row.try_get::<i64, _>("priority")?)
-            .ok_or_else(|| StoreError::Corrupt("priority out of range".into()))?,
+        priority: parse_priority(row)?,
         attempts: non_negative(row.try_get("attempts")?),
         max_attempts: non_negative(row.try_get("max_attempts")?),
         progress: row.try_get("progress")?,
@@ -43,16 +40,10 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
             .try_get::<Option<String>, _>("result")?
             .map(parse_json)
             .transpose()?,
-        error: error_code
-            .map(|code| {
-                let code = ErrorCode::parse(&code)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown error code {code:?}")))?;
-                Ok::<_, StoreError>(JobError::new(code, error_message.unwrap_or_default()))
-            })
-            .transpose()?,
-        parent_id: parse_opt_id(row.try_get("parent_id")?)?,
+        error: parse_error(row)?,
+        parent_id: parse_opt_id(row, "parent_id")?,
         callback_url: row.try_get("callback_url")?,
-        callback_job_id: parse_opt_id(row.try_get("callback_job_id")?)?,
+        callback_job_id: parse_opt_id(row, "callback_job_id")?,
         cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
     })
 }
@@ -66,9 +57,30 @@ pub(super) fn parse_id<T>(
     parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{column} {text:?} is not an id")))
 }
 
-fn parse_opt_id(text: Option<String>) -> Result<Option<JobId>, StoreError> {
-    text.map(|t| JobId::parse(&t).ok_or_else(|| StoreError::Corrupt(format!("bad id {t:?}"))))
-        .transpose()
+/// The job id in `column`, if it holds one.
+pub(super) fn parse_opt_id(row: &AnyRow, column: &str) -> Result<Option<JobId>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| {
+        JobId::parse(&t).ok_or_else(|| StoreError::Corrupt(format!("{column} {t:?} is not an id")))
+    })
+    .transpose()
+}
+
+/// The `priority` column.
+pub(super) fn parse_priority(row: &AnyRow) -> Result<Priority, StoreError> {
+    Priority::new(row.try_get::<i64, _>("priority")?)
+        .ok_or_else(|| StoreError::Corrupt("priority out of range".into()))
+}
+
+/// The error stored in the `error_code` and `error_message` columns, if any.
+pub(super) fn parse_error(row: &AnyRow) -> Result<Option<JobError>, StoreError> {
+    let Some(code) = row.try_get::<Option<String>, _>("error_code")? else {
+        return Ok(None);
+    };
+    let code = ErrorCode::parse(&code)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown error code {code:?}")))?;
+    let message: Option<String> = row.try_get("error_message")?;
+    Ok(Some(JobError::new(code, message.unwrap_or_default())))
 }
 
 pub(super) fn parse_kind(text: String) -> Result<JobKind, StoreError> {

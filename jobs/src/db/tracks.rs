@@ -8,10 +8,9 @@ use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 use super::{
     Conn, StoreError,
     jobs::{record_start, select_children},
-    rows::parse_id,
+    rows::{parse_error, parse_id, parse_opt_id},
 };
 use crate::{
-    codes::ErrorCode,
     ids::{JobId, TenantId, TrackId},
     kind::JobKind,
     model::{Job, JobError},
@@ -75,16 +74,6 @@ fn parse_key(row: &AnyRow, column: &str) -> Result<Option<ObjectKey>, StoreError
 
 fn track_from_row(row: &AnyRow) -> Result<TrackRecord, StoreError> {
     let state: String = row.try_get("state")?;
-    let job_id: Option<String> = row.try_get("job_id")?;
-    let error_code: Option<String> = row.try_get("error_code")?;
-    let error = error_code
-        .map(|code| {
-            let code = ErrorCode::parse(&code)
-                .ok_or_else(|| StoreError::Corrupt(format!("tracks.error_code {code:?}")))?;
-            let message: Option<String> = row.try_get("error_message")?;
-            Ok::<_, StoreError>(JobError::new(code, message.unwrap_or_default()))
-        })
-        .transpose()?;
     let loudness = parse_json(row, "loudness")?;
     let outputs = parse_json(row, "outputs")?;
     let waveform = parse_json(row, "waveform")?;
@@ -93,7 +82,7 @@ fn track_from_row(row: &AnyRow) -> Result<TrackRecord, StoreError> {
         tenant_id: parse_id(row, "tenant_id", TenantId::parse)?,
         state: TrackState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown track state {state:?}")))?,
-        error,
+        error: parse_error(row)?,
         title: row.try_get("title")?,
         owner_id: row.try_get("owner_id")?,
         callback_url: row.try_get("callback_url")?,
@@ -104,9 +93,7 @@ fn track_from_row(row: &AnyRow) -> Result<TrackRecord, StoreError> {
         upload_expires_at: row
             .try_get::<Option<i64>, _>("upload_expires_at")?
             .map(Timestamp::from_millis),
-        job_id: job_id
-            .map(|t| JobId::parse(&t).ok_or_else(|| StoreError::Corrupt("tracks.job_id".into())))
-            .transpose()?,
+        job_id: parse_opt_id(row, "job_id")?,
         metadata: parse_json(row, "metadata")?,
         cover_key: parse_key(row, "cover_key")?,
         result: loudness

@@ -9,7 +9,7 @@ use crate::{
     db::{
         StoreError,
         jobs::entry_from_row,
-        rows::{non_negative, parse_id, parse_json, parse_kind},
+        rows::{non_negative, parse_id, parse_json, parse_kind, parse_opt_id, parse_priority},
     },
     ids::{JobId, TenantId, WorkerId},
     kind::JobKind,
@@ -241,8 +241,8 @@ impl JobRepo {
         .fetch_optional(&self.db.pool)
         .await?;
         if let Some(parent) = row.as_ref().map(awaiting_parent).transpose()?.flatten() {
-            // Only a parent whose last child just ended wakes, and this one runs.
-            self.settle(&[parent]).await?;
+            // No wake: a parent wakes when its last child ends, and this one runs.
+            self.refresh_progress(&[parent]).await?;
         }
         Ok(())
     }
@@ -276,10 +276,7 @@ fn awaiting_parent(row: &AnyRow) -> Result<Option<JobId>, StoreError> {
     if row.try_get::<Option<f64>, _>("child_weight")?.is_none() {
         return Ok(None);
     }
-    let parent: Option<String> = row.try_get("parent_id")?;
-    parent
-        .map(|p| JobId::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("bad id {p:?}"))))
-        .transpose()
+    parse_opt_id(row, "parent_id")
 }
 
 fn claimed_from_row(row: &AnyRow) -> Result<ClaimedJob, StoreError> {
@@ -293,8 +290,7 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedJob, StoreError> {
         payload,
         attempt: non_negative(row.try_get("attempts")?),
         max_attempts: non_negative(row.try_get("max_attempts")?),
-        priority: Priority::new(row.try_get::<i64, _>("priority")?)
-            .ok_or_else(|| StoreError::Corrupt("priority out of range".into()))?,
+        priority: parse_priority(row)?,
         run_at: Timestamp::from_millis(row.try_get("run_at")?),
         cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
     })

@@ -126,55 +126,58 @@ impl JobRepo {
         if parents.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<String> = parents.iter().map(ToString::to_string).collect();
-        let progress = format!(
+        self.refresh_progress(parents).await?;
+        self.wake(Among::Ids(parents)).await
+    }
+
+    /// Sets the progress of the waiting `parents` to their children's,
+    /// weighted, over the weight their workflows planned.
+    pub(super) async fn refresh_progress(&self, parents: &[JobId]) -> Result<(), StoreError> {
+        let sql = format!(
             "UPDATE jobs SET progress = COALESCE((SELECT \
              SUM(c.child_weight * (CASE WHEN c.state IN {ENDED} THEN 1.0 ELSE c.progress END)) \
              / (CASE WHEN SUM(c.child_weight) > jobs.planned_weight \
                 THEN SUM(c.child_weight) ELSE jobs.planned_weight END) \
              FROM jobs c WHERE {AWAITED}), 0) \
              WHERE state = 'waiting' AND id IN ({})",
-            placeholders(1, ids.len())
+            placeholders(1, parents.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(progress));
-        for id in &ids {
-            query = query.bind(id.clone());
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in parents {
+            query = query.bind(id.to_string());
         }
         query.execute(&self.db.pool).await?;
-        self.wake(Some(&ids), None).await
+        Ok(())
     }
 
     /// Wakes up to `limit` waiting parents with no child left to end: the
     /// reconciler's net for a wake lost to a crash. Returns the entries to push.
     pub async fn wake_stalled(&self, limit: u32) -> Result<Vec<QueueEntry>, StoreError> {
-        self.wake(None, Some(limit)).await
+        self.wake(Among::Oldest(limit)).await
     }
 
-    /// Queues the waiting parents among `ids` (or any, at most `limit`)
-    /// whose children have all ended.
-    async fn wake(
-        &self,
-        ids: Option<&[String]>,
-        limit: Option<u32>,
-    ) -> Result<Vec<QueueEntry>, StoreError> {
-        let among = match ids {
-            Some(ids) => format!("AND id IN ({})", placeholders(2, ids.len())),
-            None => format!(
-                "AND id IN (SELECT id FROM jobs WHERE state = 'waiting' ORDER BY updated_at \
-                 LIMIT {})",
-                limit.unwrap_or(1000)
+    /// Queues the waiting parents `among` whose children have all ended.
+    async fn wake(&self, among: Among<'_>) -> Result<Vec<QueueEntry>, StoreError> {
+        let (scope, ids) = match among {
+            Among::Ids(ids) => (format!("id IN ({})", placeholders(2, ids.len())), ids),
+            Among::Oldest(limit) => (
+                format!(
+                    "id IN (SELECT id FROM jobs WHERE state = 'waiting' ORDER BY updated_at \
+                     LIMIT {limit})"
+                ),
+                &[][..],
             ),
         };
         let sql = format!(
             "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $1, \
              max_attempts = attempts + attempt_budget \
-             WHERE state = 'waiting' {among} AND NOT EXISTS \
+             WHERE state = 'waiting' AND {scope} AND NOT EXISTS \
              (SELECT 1 FROM jobs c WHERE {AWAITED} AND c.state NOT IN {ENDED}) \
              RETURNING id, priority, run_at, kind"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(self.db.clock.now().millis());
-        for id in ids.unwrap_or_default() {
-            query = query.bind(id.clone());
+        for id in ids {
+            query = query.bind(id.to_string());
         }
         let rows = query.fetch_all(&self.db.pool).await?;
         rows.iter().map(entry_from_row).collect()
@@ -189,36 +192,46 @@ impl JobRepo {
         let mut level = vec![parent.to_string()];
         while !level.is_empty() {
             let set = placeholders(2, level.len());
-            let requested = format!(
-                "UPDATE jobs SET cancel_requested = 1, updated_at = $1 WHERE id IN ({set})"
-            );
-            let queued = format!(
-                "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1 \
-                 WHERE state = 'queued' AND child_weight IS NOT NULL AND parent_id IN ({set})"
-            );
-            let below = format!(
-                "SELECT id FROM jobs WHERE state IN ('running', 'waiting') \
-                 AND child_weight IS NOT NULL AND parent_id IN ({set})"
-            );
-            let mut next = Vec::new();
-            for (i, sql) in [requested, queued, below].into_iter().enumerate() {
+            let over_level = |sql: String| {
                 let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
                 for id in &level {
                     query = query.bind(id.clone());
                 }
-                if i == 2 {
-                    let rows = query.fetch_all(&self.db.pool).await?;
-                    for row in &rows {
-                        next.push(row.try_get::<String, _>("id")?);
-                    }
-                } else {
-                    query.execute(&self.db.pool).await?;
-                }
-            }
-            level = next;
+                query
+            };
+            over_level(format!(
+                "UPDATE jobs SET cancel_requested = 1, updated_at = $1 WHERE id IN ({set})"
+            ))
+            .execute(&self.db.pool)
+            .await?;
+            over_level(format!(
+                "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1 \
+                 WHERE state = 'queued' AND child_weight IS NOT NULL AND parent_id IN ({set})"
+            ))
+            .execute(&self.db.pool)
+            .await?;
+            // Bound like the others, this one leaves its $1 unused.
+            let below = over_level(format!(
+                "SELECT id FROM jobs WHERE state IN ('running', 'waiting') \
+                 AND child_weight IS NOT NULL AND parent_id IN ({set})"
+            ))
+            .fetch_all(&self.db.pool)
+            .await?;
+            level = below
+                .iter()
+                .map(|row| row.try_get::<String, _>("id"))
+                .collect::<Result<_, _>>()?;
         }
         Ok(())
     }
+}
+
+/// Which waiting parents a wake looks at.
+enum Among<'a> {
+    /// These.
+    Ids(&'a [JobId]),
+    /// The longest-waiting, at most this many.
+    Oldest(u32),
 }
 
 /// What a retry sent back to the queue.
@@ -258,13 +271,13 @@ pub(in crate::db) async fn retry_in(
     .await?;
     let mut entries = Vec::new();
     if failed.is_empty() {
-        entries.extend(reset(tx, &job.id.to_string(), "queued", now).await?);
+        entries.extend(reset(tx, &job.id.to_string(), Again::Run, now).await?);
     } else {
         for row in &failed {
             let child: String = row.try_get("id")?;
-            entries.extend(reset(tx, &child, "queued", now).await?);
+            entries.extend(reset(tx, &child, Again::Run, now).await?);
         }
-        reset(tx, &job.id.to_string(), "waiting", now).await?;
+        reset(tx, &job.id.to_string(), Again::Wait, now).await?;
     }
     let mut reopened = vec![(job.id, job.kind)];
     reopened.extend(reopen_ancestors(tx, job.parent_id, now).await?);
@@ -277,16 +290,29 @@ pub(in crate::db) async fn retry_in(
     }))
 }
 
-/// Puts the ended job `id` in `state` (queued or waiting) with a fresh
-/// budget of attempts and its end forgotten. Attempts keep counting up, so
-/// a late report of an old attempt never matches the new one. Returns the
-/// entry to push when it is queued.
+/// How an ended job goes back to work.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Again {
+    /// Queued, to run.
+    Run,
+    /// Waiting for its children.
+    Wait,
+}
+
+/// Puts the ended job `id` back to work with a fresh budget of attempts
+/// and its end forgotten. Attempts keep counting up, so a late report of an
+/// old attempt never matches the new one. Returns the entry to push when it
+/// is queued.
 async fn reset(
     tx: &mut AnyConnection,
     id: &str,
-    state: &str,
+    again: Again,
     now: Timestamp,
 ) -> Result<Option<QueueEntry>, StoreError> {
+    let state = match again {
+        Again::Run => JobState::Queued,
+        Again::Wait => JobState::Waiting,
+    };
     let row = sqlx::query(
         "UPDATE jobs SET state = $1, run_at = $2, updated_at = $2, \
          max_attempts = attempts + attempt_budget, \
@@ -296,13 +322,13 @@ async fn reset(
          WHERE id = $3 AND state IN ('succeeded', 'failed', 'cancelled') \
          RETURNING id, priority, run_at, kind",
     )
-    .bind(state)
+    .bind(state.as_str())
     .bind(now.millis())
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
     match row {
-        Some(row) if state == "queued" => Ok(Some(entry_from_row(&row)?)),
+        Some(row) if again == Again::Run => Ok(Some(entry_from_row(&row)?)),
         _ => Ok(None),
     }
 }
@@ -326,7 +352,7 @@ async fn reopen_ancestors(
         if !JobState::parse(&state).is_some_and(JobState::is_final) {
             break;
         }
-        reset(tx, &id.to_string(), "waiting", now).await?;
+        reset(tx, &id.to_string(), Again::Wait, now).await?;
         reopened.push((id, parse_kind(row.try_get("kind")?)?));
         let is_child = row.try_get::<Option<f64>, _>("child_weight")?.is_some();
         parent = match row.try_get::<Option<String>, _>("parent_id")? {

@@ -19,11 +19,11 @@ pub use self::{
 };
 use super::{
     Conn, StoreError,
-    rows::{JOB_COLUMNS, job_from_row, parse_id, parse_kind},
+    rows::{JOB_COLUMNS, job_from_row, parse_id, parse_kind, parse_priority},
 };
 use crate::{
     ids::{JobId, TenantId},
-    model::{Job, JobFilter, JobState, NewJob, Priority},
+    model::{Job, JobFilter, JobState, NewJob},
     queue::QueueEntry,
     time::Timestamp,
     workflow::Weight,
@@ -257,8 +257,7 @@ pub(in crate::db) fn entry_from_row(row: &AnyRow) -> Result<QueueEntry, StoreErr
     Ok(QueueEntry {
         id: parse_id(row, "id", JobId::parse)?,
         queue: parse_kind(row.try_get("kind")?)?.queue().to_owned(),
-        priority: Priority::new(row.try_get::<i64, _>("priority")?)
-            .ok_or_else(|| StoreError::Corrupt("priority out of range".into()))?,
+        priority: parse_priority(row)?,
         run_at: Timestamp::from_millis(row.try_get("run_at")?),
     })
 }

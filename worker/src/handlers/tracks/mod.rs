@@ -67,9 +67,9 @@ pub(crate) enum TrackError {
     /// The waveform's files could not be written.
     #[error("waveform: {0}")]
     Waveform(String),
-    /// An output path the transcoder made cannot be a key: a bug.
-    #[error("output path {0} cannot be a key")]
-    OutputKey(String),
+    /// A fault of Mixdown's own (an output it made that cannot be stored): a bug.
+    #[error("{0}")]
+    Internal(String),
     /// A job of the track failed or was cancelled, so the track failed.
     #[error("{}", .0.message)]
     Step(JobError),
@@ -104,7 +104,7 @@ impl Failure for TrackError {
             TrackError::TooShort { .. } => ErrorCode::TooShort,
             TrackError::Loudness(_) => ErrorCode::UnsupportedFormat,
             TrackError::Waveform(_) => ErrorCode::WriteFailed,
-            TrackError::OutputKey(_) => ErrorCode::InternalError,
+            TrackError::Internal(_) => ErrorCode::InternalError,
             TrackError::Step(error) => error.code,
             TrackError::Cancelled => ErrorCode::Cancelled,
             TrackError::Infra(e) => e.code(),

@@ -129,7 +129,7 @@ impl Encode {
         };
         let levels = peaks
             .into_levels()
-            .ok_or_else(|| TrackError::Waveform("the waveform was not finished".into()))?;
+            .ok_or_else(|| TrackError::Internal("the waveform was not finished".into()))?;
         Ok(Encoded {
             renditions,
             loudness: record,
@@ -213,7 +213,9 @@ async fn store_waveform(
 ) -> Result<WaveformRecord, TrackError> {
     let relative = |path: &Path| -> Result<String, TrackError> {
         let name = path.file_name().and_then(|n| n.to_str());
-        let name = name.ok_or_else(|| TrackError::OutputKey(path.display().to_string()))?;
+        let name = name.ok_or_else(|| {
+            TrackError::Internal(format!("waveform file {} has no name", path.display()))
+        })?;
         Ok(format!("{WAVEFORM_DIR}/{name}"))
     };
     let mut stored = Vec::with_capacity(levels.dat.len());
@@ -233,5 +235,6 @@ async fn store_waveform(
 }
 
 fn key_of(tenant: TenantId, track: TrackId, relative: &str) -> Result<ObjectKey, TrackError> {
-    output_key(tenant, track, relative).ok_or_else(|| TrackError::OutputKey(relative.to_owned()))
+    output_key(tenant, track, relative)
+        .ok_or_else(|| TrackError::Internal(format!("output path {relative} cannot be a key")))
 }
