@@ -259,6 +259,10 @@ async fn retrying_a_failed_parent_runs_its_failed_children_again(
 
 async fn a_parent_a_crash_left_asleep_is_woken_by_the_sweep(db: &Database, clock: &ManualClock) {
     let t = tenant(db).await;
+    // An older parent still at work does not hide the stalled one from a
+    // sweep that looks at one parent at a time.
+    let (busy, _) = parent_of(db, t, vec![child("busy", 1.0)]).await;
+    clock.advance(Duration::from_secs(1));
     let (parent, kids) = parent_of(db, t, vec![child("lost", 1.0)]).await;
     // A child whose every worker died ends failed by recovery, which wakes
     // nobody; the sweep does.
@@ -272,7 +276,8 @@ async fn a_parent_a_crash_left_asleep_is_woken_by_the_sweep(db: &Database, clock
     }
     assert_eq!(state(db, t, kids[0]).await, JobState::Failed);
     assert_eq!(state(db, t, parent).await, JobState::Waiting);
-    let woken = db.jobs.wake_stalled(100).await.unwrap();
+    let woken = db.jobs.wake_stalled(1).await.unwrap();
     assert_eq!(woken.iter().map(|e| e.id).collect::<Vec<_>>(), [parent]);
     assert!(db.jobs.wake_stalled(100).await.unwrap().is_empty());
+    assert_eq!(state(db, t, busy).await, JobState::Waiting);
 }

@@ -160,10 +160,14 @@ impl JobRepo {
     async fn wake(&self, among: Among<'_>) -> Result<Vec<QueueEntry>, StoreError> {
         let (scope, ids) = match among {
             Among::Ids(ids) => (format!("id IN ({})", placeholders(2, ids.len())), ids),
+            // The limit counts stalled parents only: parents still at work,
+            // however many and old, must not hide one.
             Among::Oldest(limit) => (
                 format!(
-                    "id IN (SELECT id FROM jobs WHERE state = 'waiting' ORDER BY updated_at \
-                     LIMIT {limit})"
+                    "id IN (SELECT p.id FROM jobs p WHERE p.state = 'waiting' AND NOT EXISTS \
+                     (SELECT 1 FROM jobs c WHERE c.parent_id = p.id \
+                      AND c.child_weight IS NOT NULL AND c.state NOT IN {ENDED}) \
+                     ORDER BY p.updated_at LIMIT {limit})"
                 ),
                 &[][..],
             ),
@@ -230,7 +234,8 @@ impl JobRepo {
 enum Among<'a> {
     /// These.
     Ids(&'a [JobId]),
-    /// The longest-waiting, at most this many.
+    /// The longest-waiting of those with no child left to end, at most
+    /// this many.
     Oldest(u32),
 }
 
