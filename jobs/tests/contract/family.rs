@@ -128,6 +128,12 @@ async fn a_parents_progress_is_its_childrens_weighted(db: &Database, _clock: &Ma
     assert_eq!(progress(db).await, 0.25);
     db.jobs.set_progress(kids[1], 1, 0.5).await.unwrap();
     assert_eq!(progress(db).await, 0.625);
+    // A child that fails counts what it did, not the whole of its share;
+    // the parent keeps its progress while it runs to decide what follows.
+    db.jobs.finish(&[failed(kids[1], 1)]).await.unwrap();
+    assert_eq!(progress(db).await, 0.625);
+    db.jobs.claim(&[parent], &worker()).await.unwrap();
+    assert_eq!(progress(db).await, 0.625);
 }
 
 async fn a_step_recorded_again_keeps_its_first_job(db: &Database, _clock: &ManualClock) {

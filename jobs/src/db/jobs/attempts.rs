@@ -65,7 +65,9 @@ pub struct Finish {
 impl JobRepo {
     /// Claims the due, still-queued jobs among `ids` for one attempt each.
     /// Ids that are not claimable (already running, ended, cancelled, not due)
-    /// are skipped: that is what makes duplicate deliveries harmless.
+    /// are skipped: that is what makes duplicate deliveries harmless. An
+    /// attempt starts at no progress, except a parent's: its progress is its
+    /// children's, and must not drop while it decides what follows them.
     pub async fn claim(
         &self,
         ids: &[JobId],
@@ -77,7 +79,9 @@ impl JobRepo {
         let now = self.db.clock.now().millis();
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = $1, \
-             updated_at = $1, worker_id = $2, progress = 0 \
+             updated_at = $1, worker_id = $2, \
+             progress = CASE WHEN EXISTS (SELECT 1 FROM jobs c WHERE c.parent_id = jobs.id \
+                AND c.child_weight IS NOT NULL) THEN progress ELSE 0 END \
              WHERE state = 'queued' AND run_at <= $1 AND id IN ({}) \
              RETURNING id, tenant_id, kind, payload, attempts, max_attempts, priority, run_at, \
              cancel_requested",

@@ -131,11 +131,12 @@ impl JobRepo {
     }
 
     /// Sets the progress of the waiting `parents` to their children's,
-    /// weighted, over the weight their workflows planned.
+    /// weighted, over the weight their workflows planned: a child that
+    /// succeeded counts whole, any other what it had done.
     pub(super) async fn refresh_progress(&self, parents: &[JobId]) -> Result<(), StoreError> {
         let sql = format!(
             "UPDATE jobs SET progress = COALESCE((SELECT \
-             SUM(c.child_weight * (CASE WHEN c.state IN {ENDED} THEN 1.0 ELSE c.progress END)) \
+             SUM(c.child_weight * (CASE WHEN c.state = 'succeeded' THEN 1.0 ELSE c.progress END)) \
              / (CASE WHEN SUM(c.child_weight) > jobs.planned_weight \
                 THEN SUM(c.child_weight) ELSE jobs.planned_weight END) \
              FROM jobs c WHERE {AWAITED}), 0) \
