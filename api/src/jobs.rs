@@ -6,11 +6,14 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use mixdown_jobs::{
     codes::ErrorCode,
     db::{CancelOutcome, RetryOutcome},
-    ids::JobId,
+    events::Event,
+    ids::{JobId, TenantId},
     kind::JobKind,
-    model::{JobFilter, JobState, MaxAttempts, NewJob, Priority},
-    payload::JobPayload,
+    model::{Job, JobFilter, JobState, MaxAttempts, NewJob, Priority},
+    payload::{JobPayload, PayloadError},
+    social::NewActivity,
     time::Timestamp,
+    tracks::TrackState,
 };
 use poem::web::Data;
 use poem_openapi::{
@@ -25,6 +28,7 @@ use crate::{
     auth::Tenant,
     error::ApiError,
     payload::StrictJson,
+    social::publish,
     state::AppState,
     views::{AcceptedView, JobPage, JobView},
 };
@@ -45,8 +49,11 @@ const MAX_PAGE: u32 = 500;
 #[serde(deny_unknown_fields)]
 pub struct CreateJob {
     /// The job kind. `noop`: sleeps, then fails its first N attempts.
+    /// `fanout`: records an activity once and spreads it to its actor's
+    /// followers' feeds (the same as `POST /v1/activities`).
     kind: String,
     /// The kind's input. `noop`: `{"sleep_ms": 0..=600000, "fail_attempts": 0..=100}`.
+    /// `fanout`: `{"actor_id", "verb", "object_type", "object_id", "occurred_at"?, "data"?}`.
     #[serde(default)]
     payload: Option<Value>,
     /// -100 to 100, higher runs first; default 0.
@@ -89,14 +96,19 @@ impl JobsApi {
         key: Header<Option<String>>,
         body: StrictJson<CreateJob>,
     ) -> poem::Result<Submitted> {
-        let new = new_job(tenant, key.0, body.0, state.stores.clock().now())?;
-        let inserted = state
-            .stores
-            .submit(&new)
-            .await
-            .map_err(ApiError::unavailable)?;
-        let view = Json(AcceptedView::from(&inserted.job));
-        Ok(if inserted.created {
+        let (job, created) = match submission(tenant, key.0, body.0, state.stores.clock().now())? {
+            Submission::Job(new) => {
+                let inserted = state.stores.submit(&new).await;
+                let inserted = inserted.map_err(ApiError::unavailable)?;
+                (inserted.job, inserted.created)
+            }
+            Submission::Activity(activity, options) => {
+                let published = publish(&state, &activity, &options).await?;
+                (published.job, published.created)
+            }
+        };
+        let view = Json(AcceptedView::from(&job));
+        Ok(if created {
             Submitted::Accepted(view)
         } else {
             Submitted::Existing(view)
@@ -187,6 +199,8 @@ impl JobsApi {
                 finished
                     .with_label_values(&[job.kind.as_str(), "cancelled"])
                     .inc();
+                let events = [Event::job(&job)];
+                state.stores.events.publish(tenant.0, &events).await;
                 state.stores.push_recorded(&woken).await;
                 Ok(Json(job.into()))
             }
@@ -215,6 +229,7 @@ impl JobsApi {
         let outcome = state.stores.db.retry(tenant.0, id).await;
         match outcome.map_err(ApiError::unavailable)? {
             RetryOutcome::Requeued(job, entries) => {
+                state.stores.events.publish(tenant.0, &retried(&job)).await;
                 state.stores.push_recorded(&entries).await;
                 Ok(Json(job.into()))
             }
@@ -231,17 +246,76 @@ impl JobsApi {
     }
 }
 
+/// The events of a job run again: its state, and its track's when it is a
+/// step of a track's workflow, which the retry reopened.
+fn retried(job: &Job) -> Vec<Event> {
+    let track = match JobPayload::parse(job.kind, Some(&job.payload)) {
+        Ok(JobPayload::Ingest(p) | JobPayload::Transcode(p) | JobPayload::Track(p)) => {
+            Some(Event::TrackState {
+                track_id: p.track_id,
+                state: TrackState::Processing,
+            })
+        }
+        _ => None,
+    };
+    std::iter::once(Event::job(job)).chain(track).collect()
+}
+
 /// Ids that do not parse cannot exist: the same 404 as any unknown job.
 fn parse_job_id(text: &str) -> Result<JobId, ApiError> {
     JobId::parse(text).ok_or_else(|| ApiError::not_found("job"))
 }
 
-fn new_job(
+/// What a `POST /v1/jobs` asks for.
+enum Submission {
+    /// A job whose payload is its input.
+    Job(NewJob),
+    /// A `fanout`: its payload is an activity, recorded first.
+    Activity(NewActivity, JobOptions),
+}
+
+/// How a client's job runs, whatever its payload: the fields of `POST
+/// /v1/jobs` besides `kind` and `payload`, and the idempotency key.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JobOptions {
+    priority: Priority,
+    max_attempts: Option<MaxAttempts>,
+    run_at: Option<Timestamp>,
+    callback_url: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+impl JobOptions {
+    /// Every default, with the client's idempotency key (checked).
+    pub(crate) fn from_key(key: Option<String>) -> Result<Self, ApiError> {
+        Ok(Self {
+            idempotency_key: key.map(check_idempotency_key).transpose()?,
+            ..Self::default()
+        })
+    }
+
+    /// The job of `payload` for `tenant` run this way.
+    pub(crate) fn job(&self, tenant: TenantId, payload: JobPayload) -> NewJob {
+        let kind = payload.kind();
+        NewJob {
+            priority: self.priority,
+            max_attempts: self.max_attempts.unwrap_or_else(|| {
+                MaxAttempts::new(kind.default_max_attempts().into()).expect("default in range")
+            }),
+            run_at: self.run_at,
+            callback_url: self.callback_url.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            ..NewJob::with_defaults(tenant, payload)
+        }
+    }
+}
+
+fn submission(
     tenant: Tenant,
     key: Option<String>,
     body: CreateJob,
     now: Timestamp,
-) -> Result<NewJob, ApiError> {
+) -> Result<Submission, ApiError> {
     let kind = JobKind::parse(&body.kind).ok_or_else(|| {
         let known: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
         let message = format!(
@@ -252,18 +326,16 @@ fn new_job(
         ApiError::invalid_field(ErrorCode::UnknownKind, "kind", message)
     })?;
     if !kind.submittable() {
-        let message =
-            format!("{kind} jobs are made by the /v1/voice endpoints, which store their samples");
+        let message = format!(
+            "{kind} jobs are made by their own endpoints (uploads, voice) or by the fleet"
+        );
         return Err(ApiError::invalid_field(
             ErrorCode::KindNotSubmittable,
             "kind",
             message,
         ));
     }
-    let payload = JobPayload::parse(kind, body.payload.as_ref()).map_err(ApiError::from)?;
-    Ok(NewJob {
-        tenant_id: tenant.0,
-        payload,
+    let options = JobOptions {
         priority: bounded(
             body.priority,
             "priority",
@@ -272,19 +344,26 @@ fn new_job(
             Priority::MAX,
         )?
         .unwrap_or_default(),
-        max_attempts: bounded(body.max_attempts, "max_attempts", MaxAttempts::new, 1, 100)?
-            .unwrap_or_else(|| {
-                MaxAttempts::new(kind.default_max_attempts().into()).expect("default in range")
-            }),
+        max_attempts: bounded(body.max_attempts, "max_attempts", MaxAttempts::new, 1, 100)?,
         run_at: body
             .run_at
             .as_deref()
             .map(|t| parse_run_at(t, now))
             .transpose()?,
-        parent_id: None,
         callback_url: body.callback_url.map(check_callback_url).transpose()?,
         idempotency_key: key.map(check_idempotency_key).transpose()?,
-    })
+    };
+    if kind == JobKind::Fanout {
+        let empty = Value::Object(Default::default());
+        let value = body.payload.as_ref().unwrap_or(&empty);
+        let activity = NewActivity::parse(tenant.0, value, now).map_err(|e| {
+            let field = if e.field == "body" { "payload".into() } else { format!("payload.{}", e.field) };
+            ApiError::from(PayloadError { field, message: e.message })
+        })?;
+        return Ok(Submission::Activity(activity, options));
+    }
+    let payload = JobPayload::parse(kind, body.payload.as_ref()).map_err(ApiError::from)?;
+    Ok(Submission::Job(options.job(tenant.0, payload)))
 }
 
 fn bounded<T, B: std::fmt::Display>(

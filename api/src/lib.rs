@@ -5,12 +5,14 @@
 mod auth;
 mod callbacks;
 mod error;
+mod events;
 mod files;
 mod jobs;
 mod ops;
 mod payload;
 mod settings;
 mod signing;
+mod social;
 mod state;
 mod tracks;
 mod upload;
@@ -32,7 +34,9 @@ use tokio_util::sync::CancellationToken;
 pub fn app(state: AppState) -> impl Endpoint {
     let apis = (
         callbacks::CallbacksApi,
+        events::EventsApi,
         jobs::JobsApi,
+        social::SocialApi,
         tracks::TracksApi,
         voice::VoiceApi,
         workers::WorkersApi,

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use mixdown_jobs::tracks::PresetsFile;
-use mixdown_settings::{Seconds, settings};
+use mixdown_settings::{Millis, Seconds, settings};
 
 settings! {
     /// What the API listens on, and the limits of what it takes and gives.
@@ -22,5 +22,7 @@ settings! {
         public_url: Option<String> = "", "MIXDOWN_PUBLIC_URL";
         /// largest voice sample upload
         voice_max_sample_bytes: u64 = "10485760", "MIXDOWN_VOICE_MAX_SAMPLE_BYTES";
+        /// time between keep-alive comments on a quiet live-events stream
+        events_keepalive_ms: Millis = "15000", "MIXDOWN_EVENTS_KEEPALIVE_MS";
     }
 }

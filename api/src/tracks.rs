@@ -6,6 +6,7 @@
 use mixdown_jobs::{
     codes::ErrorCode,
     db::{CompleteOutcome, Started},
+    events::Event,
     ids::{TenantId, TrackId},
     model::Job,
     objects::ObjectKey,
@@ -335,13 +336,19 @@ impl TracksApi {
     }
 }
 
-/// Counts and pushes the jobs of a track whose processing started; the
-/// answer names its first job, ingest.
+/// Tells subscribers that the track is processing, then counts, tells and
+/// pushes its jobs; the answer names its first job, ingest.
 async fn announce(state: &AppState, started: Started) -> Result<AcceptedTrackView, ApiError> {
     let mut jobs = started.children;
     let ingest = jobs.first().cloned();
     let ingest = ingest.ok_or_else(|| ApiError::unavailable("a started track has no ingest"))?;
     jobs.push(started.workflow);
+    let processing = Event::TrackState {
+        track_id: started.track.id,
+        state: started.track.state,
+    };
+    let tenant = started.track.tenant_id;
+    state.stores.events.publish(tenant, &[processing]).await;
     state.stores.announce(&jobs).await;
     Ok(AcceptedTrackView::new(&started.track, &ingest))
 }

@@ -69,8 +69,10 @@ both_modes!(
     a_job_end_is_reported_by_a_signed_post_retried_until_taken,
 );
 
-// After the macro, which the track and voice cases use too.
+// After the macro, which the track, voice and events cases use too.
+mod events;
 mod receiver;
+mod social;
 mod tracks;
 mod voice;
 

@@ -57,12 +57,15 @@ catalogue! {
     UploadExpired = "upload_expired", Some(410), "The presigned upload was not completed in time.";
     PayloadTooLarge = "payload_too_large", Some(413), "The body, an upload or a part is larger than the limit.";
     UnsupportedMediaType = "unsupported_media_type", Some(415), "The body's content type is not one the route takes.";
+    InvalidGraphLine = "invalid_graph_line", Some(422), "A line of a graph change is not an edge change; the message names the line, and nothing of the request was applied.";
     UnknownKind = "unknown_kind", Some(422), "No job kind has that name.";
     KindNotSubmittable = "kind_not_submittable", Some(422), "Jobs of that kind are made by their own endpoints or by the fleet.";
     InvalidPayload = "invalid_payload", Some(422), "A job's payload does not fit its kind; `field` names the part.";
     InvalidField = "invalid_field", Some(422), "A field or parameter has a bad value; `field` names it.";
     MissingField = "missing_field", Some(422), "A required field or part is missing; `field` names it.";
     UnknownField = "unknown_field", Some(422), "A field or part the route does not take; `field` names it.";
+    InvalidTopic = "invalid_topic", Some(422), "A live-events topic that is not `feed:{user_id}`, `job:{job_id}` or `track:{track_id}`, or no topic at all; the message names it.";
+    TooManyTopics = "too_many_topics", Some(422), "More topics than one live-events subscription takes (100).";
     InvalidPresets = "invalid_presets", Some(422), "Unknown, repeated or too many presets.";
     TooManySamples = "too_many_samples", Some(422), "More voice samples than the request takes.";
     NotEnoughSamples = "not_enough_samples", Some(422), "Fewer voice samples than an enrollment needs.";
@@ -78,6 +81,7 @@ catalogue! {
     StorageUnavailable = "storage_unavailable", None, "The object store could not be reached; another attempt follows.";
     ScratchUnavailable = "scratch_unavailable", None, "The worker's scratch directory could not be used.";
     NoopFailure = "noop_failure", None, "A `noop` job failed on request.";
+    ActivityMissing = "activity_missing", None, "The activity a fan-out spreads is not recorded for its tenant.";
     FaultInjectionDisabled = "fault_injection_disabled", None, "A `noop` job asked for a fault this worker does not inject.";
     TrackMissing = "track_missing", None, "The job's track does not exist (any more).";
     OriginalMissing = "original_missing", None, "The track's uploaded original is gone.";

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 macro_rules! uuid_id {
@@ -66,6 +67,10 @@ uuid_id!(
     /// Identifies one track; a presigned upload's id is its track's id.
     TrackId
 );
+uuid_id!(
+    /// Identifies one activity: something a user did that reaches feeds.
+    ActivityId
+);
 
 /// Identifies one worker process; unique per start so restarts never share state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -90,6 +95,55 @@ impl WorkerId {
 }
 
 impl fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A user of a tenant (a voiceprint's owner, a node of the social graph),
+/// as the tenant names them: 1 to 128 ASCII letters,
+/// digits and `-`, `_`, `.`, `@`, `:`, so it is safe in a URL path and a log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserId(String);
+
+impl UserId {
+    /// Longest user id accepted.
+    pub const MAX_LEN: usize = 128;
+
+    /// The id if `text` is one.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b);
+        if text.is_empty() || text.len() > Self::MAX_LEN {
+            Err(format!("must be 1 to {} characters", Self::MAX_LEN))
+        } else if !text.bytes().all(allowed) {
+            Err("may hold only ASCII letters, digits and - _ . @ :".into())
+        } else {
+            Ok(Self(text.to_owned()))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for UserId {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text)
+    }
+}
+
+impl From<UserId> for String {
+    fn from(id: UserId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

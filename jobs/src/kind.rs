@@ -20,11 +20,16 @@ pub enum JobKind {
     Track,
     /// Reports a job's or a track's end to its callback URL.
     Callback,
+    /// Spreads an activity to its actor's followers' feeds (or takes it
+    /// out): plans chunks and sums what they did (see `social::fanout`).
+    Fanout,
+    /// Writes (or deletes) one range of followers' feed rows of a fan-out.
+    FanoutChunk,
 }
 
 impl JobKind {
     /// Every kind, in the order the API lists them.
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::Noop,
         JobKind::VoiceEnroll,
         JobKind::VoiceVerify,
@@ -32,6 +37,8 @@ impl JobKind {
         JobKind::Transcode,
         JobKind::Track,
         JobKind::Callback,
+        JobKind::Fanout,
+        JobKind::FanoutChunk,
     ];
 
     /// The kind named by `name`, if there is one.
@@ -49,18 +56,25 @@ impl JobKind {
             JobKind::Transcode => "transcode",
             JobKind::Track => "track",
             JobKind::Callback => "callback",
+            JobKind::Fanout => "fanout",
+            JobKind::FanoutChunk => "fanout_chunk",
         }
     }
 
-    /// The queue the kind's jobs wait in.
+    /// The queue the kind's jobs wait in. A fan-out's chunks share its
+    /// queue, so whatever runs fan-outs runs their chunks.
     pub fn queue(self) -> &'static str {
-        self.as_str()
+        match self {
+            JobKind::FanoutChunk => JobKind::Fanout.as_str(),
+            kind => kind.as_str(),
+        }
     }
 
     /// Whether clients may submit this kind through `POST /v1/jobs`. Voice
-    /// and track jobs name objects that only their own endpoints store.
+    /// and track jobs name objects that only their own endpoints store; a
+    /// `fanout` submitted there takes an activity and records it first.
     pub fn submittable(self) -> bool {
-        self == JobKind::Noop
+        matches!(self, JobKind::Noop | JobKind::Fanout)
     }
 
     /// Whether the kind's handler needs the voice engine and the voiceprint key.
@@ -78,7 +92,11 @@ impl JobKind {
             | JobKind::VoiceVerify
             | JobKind::Ingest
             | JobKind::Transcode
-            | JobKind::Track => 3,
+            | JobKind::Track
+            | JobKind::Fanout => 3,
+            // A chunk is one statement: more attempts ride out a database
+            // failover.
+            JobKind::FanoutChunk => 5,
             // With the default backoff (1 s doubling, capped at 10 min, jittered by
             // half) twelve attempts ride out 13 to 27 minutes of a receiver being down.
             JobKind::Callback => 12,
@@ -101,6 +119,10 @@ impl JobKind {
             JobKind::Track => Duration::from_secs(60),
             // One POST with its own shorter timeout.
             JobKind::Callback => Duration::from_secs(60),
+            // Planning pages every follower: ten million take a few minutes.
+            JobKind::Fanout => Duration::from_secs(10 * 60),
+            // One statement over a few thousand rows.
+            JobKind::FanoutChunk => Duration::from_secs(5 * 60),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::{
     callbacks::CallbackPayload,
     kind::JobKind,
     noop::NoopPayload,
+    social::{ChunkPayload, FanoutPayload},
     tracks::TrackPayload,
     voice::{VoiceEnrollPayload, VoiceVerifyPayload},
 };
@@ -37,6 +38,10 @@ pub enum JobPayload {
     Track(TrackPayload),
     /// Input of a `callback` job.
     Callback(CallbackPayload),
+    /// Input of a `fanout` job.
+    Fanout(FanoutPayload),
+    /// Input of a `fanout_chunk` job.
+    FanoutChunk(ChunkPayload),
 }
 
 impl JobPayload {
@@ -58,6 +63,8 @@ impl JobPayload {
             JobKind::Transcode => parse_typed(value).map(JobPayload::Transcode),
             JobKind::Track => parse_typed(value).map(JobPayload::Track),
             JobKind::Callback => parse_typed(value).map(JobPayload::Callback),
+            JobKind::Fanout => parse_typed(value).map(JobPayload::Fanout),
+            JobKind::FanoutChunk => parse_typed(value).map(JobPayload::FanoutChunk),
         }
     }
 
@@ -71,6 +78,8 @@ impl JobPayload {
             JobPayload::Transcode(_) => JobKind::Transcode,
             JobPayload::Track(_) => JobKind::Track,
             JobPayload::Callback(_) => JobKind::Callback,
+            JobPayload::Fanout(_) => JobKind::Fanout,
+            JobPayload::FanoutChunk(_) => JobKind::FanoutChunk,
         }
     }
 
@@ -84,6 +93,8 @@ impl JobPayload {
             JobPayload::Transcode(p) => serde_json::to_value(p),
             JobPayload::Track(p) => serde_json::to_value(p),
             JobPayload::Callback(p) => serde_json::to_value(p),
+            JobPayload::Fanout(p) => serde_json::to_value(p),
+            JobPayload::FanoutChunk(p) => serde_json::to_value(p),
         }
         .unwrap_or(Value::Null)
     }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::{
     callbacks::DeliveryResult,
     noop::NoopResult,
+    social::FanoutResult,
     tracks::{IngestResult, TrackReady, TranscodeResult},
     voice::{EnrollResult, VerifyResult},
 };
@@ -28,6 +29,8 @@ pub enum JobResult {
     Track(TrackReady),
     /// Of a `callback` job.
     Callback(DeliveryResult),
+    /// Of a `fanout` or `fanout_chunk` job.
+    Fanout(FanoutResult),
 }
 
 impl JobResult {
@@ -57,4 +60,5 @@ from_result!(
     TranscodeResult => Transcode boxed yes,
     TrackReady => Track,
     DeliveryResult => Callback,
+    FanoutResult => Fanout,
 );

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use mixdown_settings::{Millis, Seconds, Secret, SettingsError, settings};
 
 use crate::{
+    events::Retention,
     objects::S3Settings,
     voice::{EnrollSamples, Lockout, OldVoiceKeys, VoiceKey, VoiceKeys},
 };
@@ -48,6 +49,10 @@ settings! {
         voice_lockout_secs: Seconds = "900", "MIXDOWN_VOICE_LOCKOUT_SECS";
         /// keep voice samples after processing instead of deleting them
         voice_keep_samples: bool = "false", "MIXDOWN_VOICE_KEEP_SAMPLES";
+        /// live events kept per tenant at most, for reconnecting subscribers (at least 1)
+        events_max_len: u64 = "100000", "MIXDOWN_EVENTS_MAX_LEN";
+        /// how long live events stay replayable at least, unless the cap comes first
+        events_replay_secs: Seconds = "300", "MIXDOWN_EVENTS_REPLAY_SECS";
     }
 }
 
@@ -83,6 +88,14 @@ impl JobsSettings {
         Lockout {
             max_failures: self.voice_max_failures,
             window: self.voice_lockout_secs.get(),
+        }
+    }
+
+    /// How much of each tenant's live events is kept.
+    pub fn events_retention(&self) -> Retention {
+        Retention {
+            max_len: self.events_max_len.max(1),
+            window: self.events_replay_secs.get(),
         }
     }
 

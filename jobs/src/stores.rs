@@ -5,6 +5,7 @@ use tracing::warn;
 use crate::{
     clock::Clock,
     db::{Database, Inserted, StoreError},
+    events::{Event, Events},
     metrics::Metrics,
     model::{Job, JobState, NewJob},
     objects::ObjectStore,
@@ -22,6 +23,8 @@ pub struct Stores {
     pub objects: ObjectStore,
     /// This process's metrics.
     pub metrics: Metrics,
+    /// Tells subscribers what changed.
+    pub events: Events,
 }
 
 impl Stores {
@@ -41,13 +44,19 @@ impl Stores {
         Ok(inserted)
     }
 
-    /// Counts jobs just recorded and pushes those that are queued (a parent
-    /// waiting for its children is pushed when it wakes); for jobs recorded
-    /// together with other rows (a track and its workflow).
+    /// Counts jobs just recorded, publishes their states, and pushes those
+    /// that are queued (a parent waiting for its children is pushed when it
+    /// wakes); for jobs recorded together with other rows (a track and its
+    /// workflow). The states are written before the push, so no worker's
+    /// `running` can come before them.
     pub async fn announce(&self, jobs: &[Job]) {
         for job in jobs {
             let kind = job.kind.as_str();
             self.metrics.jobs_enqueued.with_label_values(&[kind]).inc();
+        }
+        for same_tenant in jobs.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
+            let events: Vec<Event> = same_tenant.iter().map(Event::job).collect();
+            self.events.publish(same_tenant[0].tenant_id, &events).await;
         }
         let queued: Vec<QueueEntry> = jobs
             .iter()

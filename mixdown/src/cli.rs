@@ -43,6 +43,12 @@ pub enum Command {
     /// Encodes the streaming renditions of an audio file from one decode and measures its
     /// loudness; prints a JSON report.
     Transcode(crate::transcode_cmd::TranscodeArgs),
+    /// Loads a social graph into the database (COPY on Postgres).
+    Graph {
+        /// What to do with the graph.
+        #[command(subcommand)]
+        command: GraphCommand,
+    },
     /// Manages API keys.
     Keys {
         /// What to do with keys.
@@ -73,6 +79,25 @@ pub struct WorkerArgs {
     /// Address of /healthz and /metrics [env: MIXDOWN_WORKER_LISTEN] [default: 127.0.0.1:9091].
     #[arg(long)]
     pub listen: Option<String>,
+}
+
+/// Graph loading.
+#[derive(Debug, Subcommand)]
+pub enum GraphCommand {
+    /// Applies every edge change of FILE for a tenant, all or nothing: CSV
+    /// (`op,from,to` lines, optionally under that header) or NDJSON (the
+    /// lines of `POST /v1/graph`); a bad line names its number and nothing
+    /// is imported.
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The tenant's name (as given to `mixdown keys create`).
+        #[arg(long)]
+        tenant: String,
+        /// The file's form; default from its extension (.csv, else NDJSON).
+        #[arg(long, value_parser = ["csv", "ndjson"])]
+        format: Option<String>,
+    },
 }
 
 /// Key management.

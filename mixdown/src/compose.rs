@@ -6,6 +6,7 @@ use mixdown_jobs::{
     Stores,
     clock::Clock,
     db::Database,
+    events::{Events, MemoryEvents, RedisEvents},
     metrics::Metrics,
     objects::{DirStore, ObjectStore, S3Store},
     queue::{EmbeddedQueue, Queue, RedisQueue},
@@ -42,14 +43,28 @@ pub async fn database(settings: &JobsSettings) -> anyhow::Result<Database> {
     Ok(db)
 }
 
-/// All three stores.
+/// All three stores, and the live events.
 pub async fn stores(settings: &JobsSettings, mode: Mode) -> anyhow::Result<Stores> {
     Ok(Stores {
         db: database(settings).await?,
         queue: queue(settings, mode).await?,
         objects: objects(settings).await?,
         metrics: Metrics::new(),
+        events: events(settings).await?,
     })
+}
+
+/// Redis streams beside the Redis queue; in memory beside the embedded one.
+async fn events(settings: &JobsSettings) -> anyhow::Result<Events> {
+    let retention = settings.events_retention();
+    match &settings.redis_url {
+        Some(url) => Ok(Events::Redis(
+            RedisEvents::connect(url.expose(), &settings.redis_prefix, retention)
+                .await
+                .context("cannot connect to REDIS_URL")?,
+        )),
+        None => Ok(Events::Memory(MemoryEvents::new(Clock::System, retention))),
+    }
 }
 
 async fn queue(settings: &JobsSettings, mode: Mode) -> anyhow::Result<Queue> {

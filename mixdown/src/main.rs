@@ -15,7 +15,7 @@ use mixdown_settings::Layers;
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::{
-    cli::{Cli, Command, KeysCommand, Serve},
+    cli::{Cli, Command, GraphCommand, KeysCommand, Serve},
     settings::{LogFormat, Settings},
 };
 
@@ -45,6 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate
         | Command::Config
         | Command::Keys { .. }
+        | Command::Graph { .. }
         | Command::Waveform(_)
         | Command::Transcode(_) => {}
     }
@@ -64,6 +65,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::Create { tenant },
         } => roles::create_key(settings, &tenant).await,
+        Command::Graph {
+            command:
+                GraphCommand::Import {
+                    file,
+                    tenant,
+                    format,
+                },
+        } => roles::import_graph(settings, &file, &tenant, format.as_deref()).await,
     }
 }
 

@@ -4,7 +4,12 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use anyhow::{Context, bail};
 use mixdown_api::AppState;
-use mixdown_jobs::{db::TenantRepo, kind::JobKind, voice::VoiceKey};
+use mixdown_jobs::{
+    db::TenantRepo,
+    kind::JobKind,
+    social::{EdgeFormat, EdgeLines, EdgeReader},
+    voice::VoiceKey,
+};
 use mixdown_worker::{WorkerPlan, run_worker};
 use poem::{
     Endpoint, Server,
@@ -98,6 +103,41 @@ pub async fn create_key(settings: Settings, tenant: &str) -> anyhow::Result<()> 
     println!(
         "Created an API key for tenant {tenant:?} ({}); it is shown only now: {}",
         key.tenant_id, key.key
+    );
+    Ok(())
+}
+
+/// `mixdown graph import`: loads a graph file for a tenant, all or nothing.
+pub async fn import_graph(
+    settings: Settings,
+    file: &Path,
+    tenant: &str,
+    format: Option<&str>,
+) -> anyhow::Result<()> {
+    let format = match format {
+        Some("csv") => EdgeFormat::Csv,
+        Some(_) => EdgeFormat::Ndjson,
+        None if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) => EdgeFormat::Csv,
+        None => EdgeFormat::Ndjson,
+    };
+    let db = compose::database(&settings.jobs).await?;
+    let Some(tenant_id) = db.tenants.named(tenant).await? else {
+        bail!("no tenant named {tenant:?}: create it with `mixdown keys create --tenant {tenant}`");
+    };
+    let opened = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    let source = tokio::io::BufReader::with_capacity(1 << 16, opened);
+    let started = std::time::Instant::now();
+    let lines = EdgeLines::new(source, EdgeReader::new(format, u64::MAX));
+    let imported = db
+        .graph
+        .import(tenant_id, lines)
+        .await
+        .with_context(|| format!("nothing of {} was imported", file.display()))?;
+    println!(
+        "imported {imported} edge changes for tenant {tenant:?} in {:.1} s",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

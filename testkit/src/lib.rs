@@ -7,9 +7,11 @@ use mixdown_jobs::{
     Stores,
     clock::Clock,
     db::Database,
+    events::{Events, MemoryEvents, RedisEvents},
     metrics::Metrics,
     objects::{DirStore, ObjectStore, S3Settings, S3Store},
     queue::{EmbeddedQueue, Queue, RedisQueue},
+    settings::JobsSettings,
 };
 use sqlx::{AnyPool, AssertSqlSafe};
 use tempfile::TempDir;
@@ -126,6 +128,7 @@ impl FleetStores {
         let queue = RedisQueue::connect(&redis_url(), &redis_prefix, clock)
             .await
             .expect("connect to test Redis");
+        let events = redis_events(&redis_url(), &redis_prefix).await;
         let s3 = s3_settings();
         let bucket = S3Store::connect(&s3).await;
         bucket.ensure_bucket().await.expect("create test bucket");
@@ -134,6 +137,7 @@ impl FleetStores {
             queue: Queue::Redis(queue),
             objects: ObjectStore::S3(bucket),
             metrics: Metrics::new(),
+            events,
         };
         Self {
             stores,
@@ -172,12 +176,22 @@ async fn embedded_stores_in(dir: &Path, clock: Clock) -> Stores {
     let objects = DirStore::open(&dir.join("objects"))
         .await
         .expect("dir store");
+    let retention = JobsSettings::default().events_retention();
     Stores {
         db,
-        queue: Queue::Embedded(EmbeddedQueue::new(clock)),
+        queue: Queue::Embedded(EmbeddedQueue::new(clock.clone())),
         objects: ObjectStore::Dir(objects),
         metrics: Metrics::new(),
+        events: Events::Memory(MemoryEvents::new(clock, retention)),
     }
+}
+
+/// Live events in the Redis at `url` under `prefix`, kept as the default
+/// settings say: another API replica's view of a fleet's events.
+pub async fn redis_events(url: &str, prefix: &str) -> Events {
+    let retention = JobsSettings::default().events_retention();
+    let events = RedisEvents::connect(url, prefix, retention).await;
+    Events::Redis(events.expect("connect to test Redis"))
 }
 
 /// A Redis server of the test's own, on a free port, keeping nothing on disk:

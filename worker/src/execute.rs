@@ -10,9 +10,11 @@ use std::{
 
 use futures::FutureExt;
 use mixdown_jobs::{
+    social::FeedRules,
     Stores,
     backoff::Backoff,
     db::{ClaimedJob, Finish},
+    events::Event,
     ids::{JobId, WorkerId},
     kind::Timeouts,
     model::Outcome,
@@ -74,6 +76,7 @@ pub(crate) struct Executor {
     pub voice: Option<Arc<VoiceRuntime>>,
     pub tracks: Arc<TrackSettings>,
     pub callbacks: Arc<CallbackClient>,
+    pub feeds: FeedRules,
 }
 
 impl Executor {
@@ -105,6 +108,7 @@ impl Executor {
             voice: self.voice.clone(),
             tracks: self.tracks.clone(),
             callbacks: self.callbacks.clone(),
+            feeds: self.feeds,
         };
         let outcome = run_guarded(&ctx, self.timeouts.of(ctx.job.kind())).await;
         self.cancels.remove(ctx.job.id);
@@ -117,7 +121,8 @@ impl Executor {
             .jobs_finished
             .with_label_values(&[kind, outcome_label(&finish)])
             .inc();
-        self.recorder.record(finish).await;
+        let event = Event::attempt_ended(&ctx.job, &finish).map(|e| (ctx.job.tenant_id, e));
+        self.recorder.record(finish, event).await;
         in_flight.dec();
     }
 

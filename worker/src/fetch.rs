@@ -14,7 +14,8 @@ use std::{
 
 use futures::{StreamExt, stream::BoxStream};
 use mixdown_jobs::{
-    Stores, db::ClaimedJob, db::StoreError, ids::JobId, ids::WorkerId, queue::QueueError,
+    Stores, db::ClaimedJob, db::StoreError, events::Event, ids::JobId, ids::WorkerId,
+    queue::QueueError,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -217,6 +218,11 @@ pub(crate) async fn claim_due(
     let ids: Vec<JobId> = leases.iter().map(|l| l.id).collect();
     let popped = started.elapsed();
     let jobs = stores.db.jobs.claim(&ids, worker).await?;
+    let running: Vec<_> = jobs
+        .iter()
+        .map(|j| (j.tenant_id, Event::claimed(j)))
+        .collect();
+    stores.events.post(&running);
     debug!(
         queue,
         max,

@@ -1,10 +1,16 @@
 //! Records the ends of attempts in batches: whatever finished while the last
 //! write was in flight goes into the next one, so the database sees one
-//! statement per batch instead of one per job.
+//! statement per batch instead of one per job. The live events of the ends
+//! recorded follow in one batch too.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
-use mixdown_jobs::{Stores, db::Finish};
+use mixdown_jobs::{
+    Stores,
+    db::Finish,
+    events::Event,
+    ids::{JobId, TenantId},
+};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -12,7 +18,8 @@ use tracing::warn;
 const MAX_BATCH: usize = 512;
 
 enum Message {
-    Finish(Finish),
+    /// An attempt's end, and the event that tells it once recorded.
+    Finish(Finish, Option<(TenantId, Event)>),
     /// Answered once everything sent before it is written.
     Flush(oneshot::Sender<()>),
 }
@@ -31,9 +38,10 @@ impl Recorder {
         Self { tx }
     }
 
-    /// Queues one attempt end for writing.
-    pub async fn record(&self, finish: Finish) {
-        if self.tx.send(Message::Finish(finish)).await.is_err() {
+    /// Queues one attempt end for writing; `event` is published once it is
+    /// recorded.
+    pub async fn record(&self, finish: Finish, event: Option<(TenantId, Event)>) {
+        if self.tx.send(Message::Finish(finish, event)).await.is_err() {
             warn!("recorder stopped; the reconciler will take this job back");
         }
     }
@@ -50,16 +58,26 @@ impl Recorder {
 async fn run(mut rx: mpsc::Receiver<Message>, stores: Stores) {
     let mut messages = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut events = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
     while rx.recv_many(&mut messages, MAX_BATCH).await > 0 {
         for message in messages.drain(..) {
             match message {
-                Message::Finish(finish) => batch.push(finish),
+                Message::Finish(finish, event) => {
+                    events.extend(event.map(|(tenant, e)| (finish.id, tenant, e)));
+                    batch.push(finish);
+                }
                 Message::Flush(done) => flushes.push(done),
             }
         }
         if !batch.is_empty() {
-            write(&stores, &batch).await;
+            let recorded = write(&stores, &batch).await;
+            let told: Vec<_> = events
+                .drain(..)
+                .filter(|(id, ..)| recorded.contains(id))
+                .map(|(_, tenant, event)| (tenant, event))
+                .collect();
+            stores.events.post(&told);
             batch.clear();
         }
         for done in flushes.drain(..) {
@@ -69,12 +87,15 @@ async fn run(mut rx: mpsc::Receiver<Message>, stores: Stores) {
 }
 
 /// Writes until the database takes it: the work is done and must not be lost
-/// to a passing outage.
-async fn write(stores: &Stores, batch: &[Finish]) {
+/// to a passing outage. Returns the jobs whose end was recorded.
+async fn write(stores: &Stores, batch: &[Finish]) -> HashSet<JobId> {
     let mut delay = Duration::from_millis(50);
     loop {
-        match stores.db.jobs.finish(batch).await {
-            Ok(requeue) => return stores.push_recorded(&requeue).await,
+        match stores.db.jobs.record_ends(batch).await {
+            Ok(ended) => {
+                stores.push_recorded(&ended.push).await;
+                return ended.recorded.into_iter().collect();
+            }
             Err(err) => {
                 warn!(error = %err, jobs = batch.len(), "recording attempts failed; retrying");
                 tokio::time::sleep(delay).await;

@@ -90,7 +90,7 @@ pub(crate) async fn assemble(stores: &Stores, plan: WorkerPlan) -> Result<Parts,
     let host = hostname::get().map_or_else(|_| "host".into(), |h| h.to_string_lossy().into_owned());
     let record = WorkerRecord {
         id: WorkerId::generate(&host),
-        queues: queues.iter().map(|k| k.queue().to_owned()).collect(),
+        queues: queue_names(queues).into_iter().map(str::to_owned).collect(),
         concurrency: settings.concurrency.get() as u32,
         hostname: host,
         pid: std::process::id(),
@@ -113,6 +113,7 @@ pub(crate) async fn assemble(stores: &Stores, plan: WorkerPlan) -> Result<Parts,
         callbacks: Arc::new(CallbackClient::new(CallbackSettings {
             allow_private: settings.callback_allow_private,
         })),
+        feeds: settings.feed_rules(),
     });
     let passes = ReconcilerSettings::new(settings, fleet);
     let reconciler = Reconciler::new(stores.clone(), passes, record.id.to_string());
@@ -157,9 +158,9 @@ pub async fn run_worker(
     tokio::spawn(reconciler.run(background.clone()));
     let concurrency = settings.concurrency.get();
     let mut running = JoinSet::new();
-    for kind in &plan.queues {
+    for queue in queue_names(&plan.queues) {
         let fetch = FetchSettings {
-            queue: kind.queue(),
+            queue,
             capacity: concurrency,
             poll_interval: settings.poll_interval_ms.get(),
             lease: settings.lease_ms.get(),
@@ -232,4 +233,16 @@ async fn handle(assignment: Assignment, executor: Data<Arc<Executor>>) -> Result
     executor.execute(assignment.job.clone()).await;
     drop(assignment);
     Ok(())
+}
+
+/// The queues of `kinds`, each once: kinds may share a queue (a fan-out's
+/// chunks share the fan-out's).
+fn queue_names(kinds: &[JobKind]) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for kind in kinds {
+        if !names.contains(&kind.queue()) {
+            names.push(kind.queue());
+        }
+    }
+    names
 }

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use mixdown_jobs::{backoff::Backoff, kind::Timeouts};
+use mixdown_jobs::{backoff::Backoff, kind::Timeouts, social::FeedRules};
 use mixdown_media::{
     decode::DecodeLimits,
     format::{ChannelCount, SampleRate},
@@ -48,6 +48,14 @@ settings! {
         max_channels: MaxChannels = "8", "MIXDOWN_MAX_CHANNELS";
         /// where workers keep originals and outputs while a job runs
         scratch_dir: PathBuf = "${TMPDIR:-/tmp}", "MIXDOWN_SCRATCH_DIR";
+        /// followers per fan-out chunk job (1 to 100000)
+        fanout_chunk_size: InRange<1, 100000> = "2000", "MIXDOWN_FANOUT_CHUNK_SIZE";
+        /// items a feed keeps, the newest (1 to 100000)
+        feed_max_items: InRange<1, 100000> = "1000", "MIXDOWN_FEED_MAX_ITEMS";
+        /// one feed in this many that a fan-out writes to is trimmed (1: every one)
+        feed_trim_every: InRange<1, 1000> = "32", "MIXDOWN_FEED_TRIM_EVERY";
+        /// publish an activity for the owner of a track that becomes ready
+        publish_ready_tracks: bool = "true", "MIXDOWN_PUBLISH_READY_TRACKS";
     }
 }
 
@@ -57,6 +65,15 @@ impl WorkerSettings {
         Backoff {
             base: self.retry_base_ms.get(),
             cap: self.retry_cap_ms.get(),
+        }
+    }
+
+    /// How fan-outs cut their work and how long feeds grow.
+    pub fn feed_rules(&self) -> FeedRules {
+        FeedRules {
+            chunk_size: self.fanout_chunk_size.get(),
+            max_items: self.feed_max_items.get(),
+            trim_every: self.feed_trim_every.get(),
         }
     }
 
@@ -90,6 +107,31 @@ impl Value for Concurrency {
     fn parse(text: &str) -> Result<Self, String> {
         let n: usize = text.trim().parse().map_err(|e| format!("{e}"))?;
         Self::new(n).ok_or_else(|| "must be between 1 and 10000".into())
+    }
+
+    fn show(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+/// A whole number from `LO` to `HI`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InRange<const LO: u32, const HI: u32>(u32);
+
+impl<const LO: u32, const HI: u32> InRange<LO, HI> {
+    /// The number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl<const LO: u32, const HI: u32> Value for InRange<LO, HI> {
+    fn parse(text: &str) -> Result<Self, String> {
+        let n: u32 = text.trim().parse().map_err(|e| format!("{e}"))?;
+        (LO..=HI)
+            .contains(&n)
+            .then_some(Self(n))
+            .ok_or_else(|| format!("must be between {LO} and {HI}"))
     }
 
     fn show(&self) -> String {
@@ -158,6 +200,8 @@ mod tests {
             ("MIXDOWN_MAX_SAMPLE_RATE", "0"),
             ("MIXDOWN_MAX_CHANNELS", "0"),
             ("MIXDOWN_JOB_TIMEOUTS", "noop=5"),
+            ("MIXDOWN_FANOUT_CHUNK_SIZE", "0"),
+            ("MIXDOWN_FEED_MAX_ITEMS", "100001"),
         ] {
             let err = load(&[(env, bad)]).unwrap_err();
             assert!(err.starts_with(&format!("invalid setting {env}=")), "{err}");

@@ -12,7 +12,7 @@ use poem::{
     http::StatusCode,
     test::{TestForm, TestFormField},
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{TestApp, error_code, read, receiver::Receiver};
@@ -209,10 +209,22 @@ async fn an_upload_becomes_a_ready_track_with_playable_outputs(app: &TestApp) {
     let app = track_app(app).await;
     let dir = tempfile::tempdir().unwrap();
     let song = tagged_mp3(dir.path());
+    let follow = "{\"op\":\"follow\",\"from\":\"fan\",\"to\":\"artist-7\"}\n";
+    let req = app.client.post("/v1/graph").header("Authorization", app.bearer());
+    let followed = read(req.content_type("application/x-ndjson").body(follow).send().await).await;
+    assert_eq!(followed.0, StatusCode::OK, "{}", followed.1);
     let track = app
         .track_of(&song, "?title=Upload%20title&owner_id=artist-7")
         .await;
     assert_eq!(track["state"], "ready", "{track}");
+    // A ready track with an owner reaches the owner's followers' feeds.
+    app.run_due().await;
+    let (_, feed) = app.get("/v1/feeds/fan").await;
+    let item = &feed["items"][0];
+    assert_eq!((&item["verb"], &item["object_type"]), (&json!("publish"), &json!("track")), "{feed}");
+    assert_eq!(item["object_id"], track["track_id"]);
+    assert_eq!(item["actor_id"], "artist-7");
+    assert_eq!(item["data"]["title"], "Upload title");
     assert_eq!(track["progress"], 1.0);
     assert_eq!(track["title"], "Upload title");
     assert_eq!(track["owner_id"], "artist-7");

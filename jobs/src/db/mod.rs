@@ -3,6 +3,8 @@
 //! and a repository per aggregate over that pool: jobs, tracks, voice,
 //! tenants and their keys, workers, shared secrets.
 
+mod feeds;
+mod graph;
 mod jobs;
 mod retry;
 mod rows;
@@ -17,11 +19,17 @@ use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 use sqlx::{
     AnyPool, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
-    migrate::Migrator,
+    SqlSafeStr,
+    migrate::{Migration, Migrator},
 };
 
 pub use self::{
-    jobs::{CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RetryOutcome, RunningJob},
+    feeds::{ChunkWritten, FeedCursor, FeedPage, FeedRepo, FollowerRange, Published},
+    graph::{GraphRepo, ImportError, Side},
+    jobs::{
+        CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, RetryOutcome,
+        RunningJob,
+    },
     secrets::{SecretRepo, random_secret},
     tenants::{NewApiKey, TenantRepo},
     tracks::{CompleteOutcome, Started, TrackRepo},
@@ -31,6 +39,10 @@ pub use self::{
 use crate::clock::Clock;
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// Migrations whose Postgres form differs from the shared one, by version:
+/// what only Postgres can say (declarative partitioning).
+const POSTGRES_FORMS: [(i64, &str); 1] = [(9, include_str!("../../../migrations/postgres/0009_feeds.sql"))];
 
 /// A failure of the database.
 #[derive(Debug, thiserror::Error)]
@@ -55,11 +67,14 @@ enum Engine {
     Sqlite,
 }
 
-/// What every repository holds: the shared pool and the clock it reads.
+/// What every repository holds: the shared pool, the clock it reads, and
+/// which engine it is (for the few statements only one engine has).
 #[derive(Debug, Clone)]
 struct Conn {
     pool: AnyPool,
     clock: Clock,
+    engine: Engine,
+    url: Arc<str>,
 }
 
 /// Handle to the database and its repositories; cheap to clone.
@@ -75,10 +90,13 @@ pub struct Database {
     pub tenants: TenantRepo,
     /// Worker processes and their heartbeats.
     pub workers: WorkerRepo,
+    /// Follows, blocks and mutes.
+    pub graph: GraphRepo,
+    /// Activities and feeds.
+    pub feeds: FeedRepo,
     /// Secrets every process sharing the database shares.
     pub secrets: SecretRepo,
     conn: Conn,
-    url: Arc<str>,
 }
 
 impl Database {
@@ -112,6 +130,8 @@ impl Database {
         let conn = Conn {
             pool: pool.connect_with(options).await?,
             clock,
+            engine,
+            url: url.into(),
         };
         Ok(Self {
             jobs: JobRepo::new(conn.clone()),
@@ -119,9 +139,10 @@ impl Database {
             voice: VoiceRepo::new(conn.clone()),
             tenants: TenantRepo::new(conn.clone()),
             workers: WorkerRepo::new(conn.clone()),
+            graph: GraphRepo::new(conn.clone()),
+            feeds: FeedRepo::new(conn.clone()),
             secrets: SecretRepo::new(conn.clone()),
             conn,
-            url: url.into(),
         })
     }
 
@@ -129,7 +150,7 @@ impl Database {
     /// opened on the calling runtime: for work that must go on while the
     /// runtime of the first handle is busy (a worker's heartbeat).
     pub async fn reopen_alone(&self) -> Result<Self, StoreError> {
-        Self::open(&self.url, self.conn.clock.clone(), Some(1)).await
+        Self::open(&self.conn.url, self.conn.clock.clone(), Some(1)).await
     }
 
     /// The clock the repositories read.
@@ -139,7 +160,10 @@ impl Database {
 
     /// Applies pending migrations; safe to call from every process at start.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.conn.pool).await?;
+        match self.conn.engine {
+            Engine::Sqlite => MIGRATOR.run(&self.conn.pool).await?,
+            Engine::Postgres => postgres_migrator().run(&self.conn.pool).await?,
+        }
         Ok(())
     }
 
@@ -153,6 +177,24 @@ impl Database {
     pub async fn close(&self) {
         self.conn.pool.close().await;
     }
+}
+
+/// The shared migrations with Postgres's own forms put in their place.
+fn postgres_migrator() -> Migrator {
+    let migrations = MIGRATOR
+        .iter()
+        .map(|m| match POSTGRES_FORMS.iter().find(|(v, _)| *v == m.version) {
+            Some((_, sql)) => Migration::new(
+                m.version,
+                m.description.clone(),
+                m.migration_type,
+                sql.into_sql_str(),
+                m.no_tx,
+            ),
+            None => m.clone(),
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
 }
 
 fn pool_options(engine: Engine) -> AnyPoolOptions {

@@ -61,6 +61,15 @@ impl TenantRepo {
         Ok(NewApiKey { tenant_id, key })
     }
 
+    /// The tenant called `name`, if there is one.
+    pub async fn named(&self, name: &str) -> Result<Option<TenantId>, StoreError> {
+        let row = sqlx::query("SELECT id FROM tenants WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(&self.db.pool)
+            .await?;
+        row.map(|r| parse_id(&r, "id", TenantId::parse)).transpose()
+    }
+
     /// The tenant owning `key`, if the key is known.
     pub async fn tenant_for_key(&self, key: &str) -> Result<Option<TenantId>, StoreError> {
         let row = sqlx::query("SELECT tenant_id FROM api_keys WHERE key_hash = $1")

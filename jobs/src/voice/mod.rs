@@ -3,11 +3,12 @@
 
 mod seal;
 
-use std::{fmt, time::Duration};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 pub use self::seal::{KeyError, OldVoiceKeys, SealError, Sealed, VoiceKey, VoiceKeys};
+pub use crate::ids::UserId;
 use crate::{ids::TenantId, objects::ObjectKey};
 
 /// Most samples one enrollment may carry.
@@ -39,53 +40,6 @@ impl mixdown_settings::Value for EnrollSamples {
     }
 }
 
-/// A user of a tenant, as the tenant names them: 1 to 128 ASCII letters,
-/// digits and `-`, `_`, `.`, `@`, `:`, so it is safe in a URL path and a log.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct UserId(String);
-
-impl UserId {
-    /// Longest user id accepted.
-    pub const MAX_LEN: usize = 128;
-
-    /// The id if `text` is one.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b);
-        if text.is_empty() || text.len() > Self::MAX_LEN {
-            Err(format!("must be 1 to {} characters", Self::MAX_LEN))
-        } else if !text.bytes().all(allowed) {
-            Err("may hold only ASCII letters, digits and - _ . @ :".into())
-        } else {
-            Ok(Self(text.to_owned()))
-        }
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for UserId {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        Self::parse(&text)
-    }
-}
-
-impl From<UserId> for String {
-    fn from(id: UserId) -> String {
-        id.0
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A fresh key for one uploaded sample of `tenant`: made by Mixdown, never
 /// from what the client sent.

@@ -13,6 +13,7 @@
 //! workflow's own rules — its steps, what follows what, its client-visible
 //! state and what it reports — live in one module here.
 
+pub mod fanout;
 pub mod track;
 
 pub use crate::model::{Child, Weight};

@@ -34,12 +34,14 @@ macro_rules! contract {
     };
 }
 
+mod events;
 mod family;
 mod jobs;
 mod migration;
 mod objects;
 mod queue;
 mod secrets;
+mod social;
 mod tenants;
 mod tracks;
 mod voice;

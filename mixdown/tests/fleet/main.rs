@@ -7,3 +7,4 @@ mod chaos;
 mod harness;
 mod roles;
 mod runtime;
+mod social;

@@ -2,13 +2,16 @@
 //! handler gets besides its payload.
 
 pub(crate) mod callback;
+mod fanout;
 mod noop;
 pub(crate) mod tracks;
 pub(crate) mod voice;
 
 use std::sync::Arc;
 
-use mixdown_jobs::{Stores, db::ClaimedJob, ids::WorkerId, payload::JobPayload, workflow::Next};
+use mixdown_jobs::{
+    Stores, db::ClaimedJob, ids::WorkerId, payload::JobPayload, social::FeedRules, workflow::Next,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::Span;
 
@@ -34,6 +37,8 @@ pub(crate) struct JobContext {
     pub tracks: Arc<TrackSettings>,
     /// The client that delivers callbacks, and where they may go.
     pub callbacks: Arc<CallbackClient>,
+    /// How fan-outs cut their work and how long feeds grow.
+    pub feeds: FeedRules,
 }
 
 /// Runs the handler of the job's kind.
@@ -46,6 +51,8 @@ pub(crate) async fn run(ctx: &JobContext) -> Result<Next, HandlerError> {
         JobPayload::Transcode(p) => tracks::transcode(p, ctx).await?.into(),
         JobPayload::Track(p) => tracks::advance(p, ctx).await?,
         JobPayload::Callback(p) => callback::run(p, ctx).await?.into(),
+        JobPayload::Fanout(p) => fanout::advance(p, ctx).await?,
+        JobPayload::FanoutChunk(p) => fanout::chunk(p, ctx).await?.into(),
     })
 }
 

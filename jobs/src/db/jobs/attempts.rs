@@ -40,6 +40,8 @@ pub struct ClaimedJob {
     /// Whether someone asked it to stop before it was claimed (a parent
     /// woken after its children were cancelled).
     pub cancel_requested: bool,
+    /// The job that made it.
+    pub parent_id: Option<JobId>,
 }
 
 impl ClaimedJob {
@@ -84,7 +86,7 @@ impl JobRepo {
                 AND c.child_weight IS NOT NULL) THEN progress ELSE 0 END \
              WHERE state = 'queued' AND run_at <= $1 AND id IN ({}) \
              RETURNING id, tenant_id, kind, payload, attempts, max_attempts, priority, run_at, \
-             cancel_requested",
+             cancel_requested, parent_id",
             placeholders(3, ids.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql))
@@ -101,25 +103,37 @@ impl JobRepo {
     /// returns what to push: jobs back for another attempt, children a
     /// parent now waits for, and parents whose last child just ended.
     pub async fn finish(&self, batch: &[Finish]) -> Result<Vec<QueueEntry>, StoreError> {
+        Ok(self.record_ends(batch).await?.push)
+    }
+
+    /// [`finish`](Self::finish), also telling which ends were recorded:
+    /// not those of attempts the store no longer counts as running (taken
+    /// back from a worker thought dead).
+    pub async fn record_ends(&self, batch: &[Finish]) -> Result<RecordedEnds, StoreError> {
         let (succeeded, others): (Vec<&Finish>, Vec<&Finish>) = batch
             .iter()
             .partition(|f| matches!(f.outcome, Outcome::Succeeded(_)));
-        let mut parents = self.record_successes(&succeeded).await?;
+        let (mut parents, mut recorded) = self.record_successes(&succeeded).await?;
         let mut push = Vec::new();
         for finish in others {
             let ended = self.record_other(finish).await?;
             push.extend(ended.push);
             parents.extend(ended.parent);
+            recorded.extend(ended.recorded.then_some(finish.id));
         }
         parents.sort();
         parents.dedup();
         push.extend(self.settle(&parents).await?);
-        Ok(push)
+        Ok(RecordedEnds { push, recorded })
     }
 
-    /// Returns the parents of the children that succeeded.
-    async fn record_successes(&self, batch: &[&Finish]) -> Result<Vec<JobId>, StoreError> {
-        let mut parents = Vec::new();
+    /// Returns the parents of the children that succeeded, and the jobs
+    /// whose success was recorded.
+    async fn record_successes(
+        &self,
+        batch: &[&Finish],
+    ) -> Result<(Vec<JobId>, Vec<JobId>), StoreError> {
+        let (mut parents, mut recorded) = (Vec::new(), Vec::new());
         // SQLite allows 32,766 binds per statement; stay well below.
         for chunk in batch.chunks(1000) {
             if chunk.is_empty() {
@@ -137,7 +151,7 @@ impl JobRepo {
                  finished_at = $1, updated_at = $1, worker_id = NULL, error_code = NULL, \
                  error_message = NULL FROM (VALUES {values}) AS v \
                  WHERE jobs.id = v.column1 AND jobs.attempts = v.column2 \
-                 AND jobs.state = 'running' RETURNING jobs.parent_id, jobs.child_weight"
+                 AND jobs.state = 'running' RETURNING jobs.id, jobs.parent_id, jobs.child_weight"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql)).bind(self.db.clock.now().millis());
             for f in chunk {
@@ -152,9 +166,10 @@ impl JobRepo {
             }
             for row in query.fetch_all(&self.db.pool).await? {
                 parents.extend(awaiting_parent(&row)?);
+                recorded.push(parse_id(&row, "id", JobId::parse)?);
             }
         }
-        Ok(parents)
+        Ok((parents, recorded))
     }
 
     async fn record_other(&self, f: &Finish) -> Result<Ended, StoreError> {
@@ -198,11 +213,13 @@ impl JobRepo {
             return Ok(Ended {
                 push: vec![entry_from_row(&row)?],
                 parent: None,
+                recorded: true,
             });
         }
         Ok(Ended {
             push: Vec::new(),
             parent: awaiting_parent(&row)?,
+            recorded: true,
         })
     }
 
@@ -224,6 +241,7 @@ impl JobRepo {
         Ok(Ended {
             push: jobs.iter().map(QueueEntry::for_job).collect(),
             parent: Some(parent.id),
+            recorded: true,
         })
     }
 
@@ -273,6 +291,18 @@ struct Ended {
     push: Vec<QueueEntry>,
     /// A parent to settle.
     parent: Option<JobId>,
+    /// Whether the end was recorded.
+    recorded: bool,
+}
+
+/// What recording a batch of attempt ends did.
+#[derive(Debug, Clone, Default)]
+pub struct RecordedEnds {
+    /// Entries to push: jobs back for another attempt, children a parent
+    /// now waits for, parents whose last child just ended.
+    pub push: Vec<QueueEntry>,
+    /// The jobs whose end was recorded.
+    pub recorded: Vec<JobId>,
 }
 
 /// The parent waiting for the job a row (`parent_id, child_weight`) names.
@@ -297,5 +327,6 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedJob, StoreError> {
         priority: parse_priority(row)?,
         run_at: Timestamp::from_millis(row.try_get("run_at")?),
         cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
+        parent_id: parse_opt_id(row, "parent_id")?,
     })
 }

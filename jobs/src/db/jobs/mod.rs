@@ -14,7 +14,7 @@ use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
 pub(in crate::db) use self::family::{Retried, record_start, retry_in, select_children};
 pub use self::{
-    attempts::{ClaimedJob, Finish},
+    attempts::{ClaimedJob, Finish, RecordedEnds},
     recovery::RunningJob,
 };
 use super::{

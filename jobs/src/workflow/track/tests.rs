@@ -155,7 +155,7 @@ fn a_track_is_ready_with_every_transcodes_outputs_in_order() {
 fn the_first_job_to_fail_fails_the_track_with_its_error() {
     let failed = job(JobKind::Ingest, JobState::Failed, None);
     assert_eq!(
-        decide(&[failed.clone()], false),
+        decide(std::slice::from_ref(&failed), false),
         Decision::Failed(failed.error.unwrap())
     );
     let track = TrackId::new();
@@ -172,7 +172,7 @@ fn the_first_job_to_fail_fails_the_track_with_its_error() {
 #[test]
 fn a_child_sent_back_to_the_queue_is_waited_for_and_a_cancel_wins() {
     let queued = job(JobKind::Transcode, JobState::Queued, None);
-    assert_eq!(decide(&[queued.clone()], false), Decision::Wait);
+    assert_eq!(decide(std::slice::from_ref(&queued), false), Decision::Wait);
     assert_eq!(decide(&[queued], true), Decision::Cancelled);
 }
 

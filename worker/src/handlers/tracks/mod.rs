@@ -136,6 +136,8 @@ pub(crate) struct TrackSettings {
     pub min_duration: Duration,
     /// Where originals and outputs wait while a job runs.
     pub scratch_dir: PathBuf,
+    /// Whether a track that becomes ready publishes an activity for its owner.
+    pub publish_ready: bool,
 }
 
 impl TrackSettings {
@@ -145,6 +147,7 @@ impl TrackSettings {
             limits: settings.decode_limits(),
             min_duration: settings.min_duration_ms.get(),
             scratch_dir: settings.scratch_dir.clone(),
+            publish_ready: settings.publish_ready_tracks,
         }
     }
 }

@@ -9,6 +9,7 @@ use std::{
 };
 
 use mixdown_jobs::{
+    events::Event,
     ids::{TenantId, TrackId},
     objects::ObjectKey,
     tracks::{
@@ -147,14 +148,21 @@ struct Encoded {
     seconds: f64,
 }
 
-/// Writes the latest progress to the job row at most once per
-/// [`PROGRESS_EVERY`], until the encoder drops its sender.
+/// Writes the latest progress to the job row, and tells subscribers, at
+/// most once per [`PROGRESS_EVERY`], until the encoder drops its sender.
 async fn report_progress(ctx: &JobContext, mut watcher: watch::Receiver<f64>) {
     let jobs = &ctx.stores.db.jobs;
     while watcher.changed().await.is_ok() {
         let done = *watcher.borrow_and_update();
-        if let Err(err) = jobs.set_progress(ctx.job.id, ctx.job.attempt, done).await {
-            tracing::warn!(error = %err, "progress not recorded");
+        match jobs.set_progress(ctx.job.id, ctx.job.attempt, done).await {
+            Ok(()) => ctx.stores.events.post(&[(
+                ctx.job.tenant_id,
+                Event::JobProgress {
+                    job_id: ctx.job.id,
+                    progress: done,
+                },
+            )]),
+            Err(err) => tracing::warn!(error = %err, "progress not recorded"),
         }
         tokio::time::sleep(PROGRESS_EVERY).await;
     }

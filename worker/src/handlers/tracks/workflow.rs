@@ -4,17 +4,52 @@
 
 use mixdown_jobs::{
     codes::ErrorCode,
-    model::JobError,
-    tracks::{TrackOutcome, TrackPayload, TrackReady},
+    events::Event,
+    ids::TrackId,
+    model::{JobError, NewJob},
+    social::{NewActivity, UserId},
+    tracks::{TrackOutcome, TrackPayload, TrackReady, TrackRecord, TrackState},
     workflow::{
         Next,
         track::{Decision, decide},
     },
 };
-use tracing::info;
+use serde_json::json;
+use tracing::{info, warn};
 
 use super::{TrackError, load_track};
 use crate::handlers::JobContext;
+
+/// Publishes `{"verb": "publish", "object_type": "track"}` for the ready
+/// track's owner, once however often the step runs (an activity is
+/// recorded once per actor, verb and object).
+async fn publish(ctx: &JobContext, track: &TrackRecord) -> Result<(), TrackError> {
+    let Some(owner) = &track.owner_id else {
+        return Ok(());
+    };
+    let Ok(actor_id) = UserId::parse(owner) else {
+        warn!(owner, "the track's owner is not a user id a feed takes; nothing published");
+        return Ok(());
+    };
+    let tenant = ctx.job.tenant_id;
+    let new = NewActivity {
+        tenant_id: tenant,
+        actor_id,
+        verb: "publish".into(),
+        object_type: "track".into(),
+        object_id: track.id.to_string(),
+        occurred_at: ctx.stores.clock().now(),
+        data: json!({ "title": track.title }),
+    };
+    let feeds = &ctx.stores.db.feeds;
+    let published = feeds
+        .publish(&new, |payload| NewJob::with_defaults(tenant, payload))
+        .await?;
+    if published.created {
+        ctx.stores.announce(&[published.job]).await;
+    }
+    Ok(())
+}
 
 pub(crate) async fn advance(p: &TrackPayload, ctx: &JobContext) -> Result<Next, TrackError> {
     let (tenant, db) = (ctx.job.tenant_id, &ctx.stores.db);
@@ -33,7 +68,11 @@ pub(crate) async fn advance(p: &TrackPayload, ctx: &JobContext) -> Result<Next, 
             let outputs = made.outputs.len();
             let ready = TrackOutcome::Ready(made);
             db.tracks.finish(tenant, track.id, &ready).await?;
+            tell(ctx, track.id, TrackState::Ready);
             info!(outputs, "track ready");
+            if ctx.tracks.publish_ready {
+                publish(ctx, &track).await?;
+            }
             Ok(TrackReady {
                 track_id: track.id,
                 outputs,
@@ -43,13 +82,21 @@ pub(crate) async fn advance(p: &TrackPayload, ctx: &JobContext) -> Result<Next, 
         Decision::Failed(error) => {
             let failed = TrackOutcome::Failed(error.clone());
             db.tracks.finish(tenant, track.id, &failed).await?;
+            tell(ctx, track.id, TrackState::Failed);
             Err(TrackError::Step(error))
         }
         Decision::Cancelled => {
             let error = JobError::new(ErrorCode::Cancelled, "processing was cancelled");
             let failed = TrackOutcome::Failed(error);
             db.tracks.finish(tenant, track.id, &failed).await?;
+            tell(ctx, track.id, TrackState::Failed);
             Err(TrackError::Cancelled)
         }
     }
+}
+
+/// Tells subscribers the track's end just stored.
+fn tell(ctx: &JobContext, track_id: TrackId, state: TrackState) {
+    let event = Event::TrackState { track_id, state };
+    ctx.stores.events.post(&[(ctx.job.tenant_id, event)]);
 }

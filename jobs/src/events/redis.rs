@@ -1,0 +1,278 @@
+//! The fleet's live events: one capped Redis stream per tenant,
+//! `{prefix}:events:{tenant_id}`, written by every process and read by every
+//! API replica (and by gateways, straight from Redis). Entries carry `type`,
+//! `topic` (job and track events) or `users` (a JSON array, feed items),
+//! and `data` (JSON); the README describes them for gateways.
+//!
+//! A background task writes what processes publish, many entries per round
+//! trip, so publishing never makes a job wait for Redis.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, Mutex, MutexGuard, Weak},
+    time::Duration,
+};
+
+use redis::{
+    aio::ConnectionManager,
+    streams::{StreamId, StreamRangeReply},
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+use super::{
+    EventsError, Retention,
+    entry::{Entry, EntryKind, EventId, Record, Route},
+    tail::Tail,
+};
+use crate::ids::TenantId;
+
+/// Publications waiting for the writer; beyond, hot paths drop theirs.
+const BACKLOG: usize = 4096;
+/// Most publications written in one go.
+const MAX_MESSAGES: usize = 256;
+/// Most entries in one pipeline, so no reply outlasts the response timeout.
+const MAX_PIPELINE: usize = 1000;
+/// Pauses before writing again after a failure (Redis restarting).
+const RETRIES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(500)];
+
+/// The stream of `tenant`'s events under `prefix`.
+pub(super) fn stream_key(prefix: &str, tenant: TenantId) -> String {
+    format!("{prefix}:events:{tenant}")
+}
+
+struct Message {
+    records: Vec<(TenantId, Record)>,
+    written: Option<oneshot::Sender<()>>,
+}
+
+/// Live events in Redis; clones share the connection and the writer.
+#[derive(Clone)]
+pub struct RedisEvents {
+    client: redis::Client,
+    conn: ConnectionManager,
+    prefix: String,
+    writer: mpsc::Sender<Message>,
+    tails: Arc<Mutex<HashMap<TenantId, Weak<Tail>>>>,
+}
+
+impl std::fmt::Debug for RedisEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEvents")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl RedisEvents {
+    /// Connects to `url`; streams are named `{prefix}:events:{tenant_id}`
+    /// and keep what `retention` says. Starts the writer task.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        retention: Retention,
+    ) -> Result<Self, EventsError> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client.clone()).await?;
+        let (writer, queued) = mpsc::channel(BACKLOG);
+        let write = Writer {
+            conn: conn.clone(),
+            prefix: prefix.to_owned(),
+            retention,
+        };
+        tokio::spawn(write.run(queued));
+        Ok(Self {
+            client,
+            conn,
+            prefix: prefix.to_owned(),
+            writer,
+            tails: Arc::default(),
+        })
+    }
+
+    /// Hands `records` to the writer and waits until they are written (or
+    /// given up on).
+    pub(super) async fn publish(&self, records: Vec<(TenantId, Record)>) {
+        let (written, done) = oneshot::channel();
+        let message = Message {
+            records,
+            written: Some(written),
+        };
+        if self.writer.send(message).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Hands `records` to the writer without waiting; drops them if it is
+    /// far behind.
+    pub(super) fn post(&self, records: Vec<(TenantId, Record)>) {
+        let count = records.len();
+        let message = Message {
+            records,
+            written: None,
+        };
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.writer.try_send(message) {
+            warn!(
+                events = count,
+                "live events dropped: their writer is behind"
+            );
+        }
+    }
+
+    fn key(&self, tenant: TenantId) -> String {
+        stream_key(&self.prefix, tenant)
+    }
+
+    /// The id of the tenant's newest entry (`0-0` when it has none).
+    pub(super) async fn newest(&self, tenant: TenantId) -> Result<EventId, EventsError> {
+        let reply: StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(self.key(tenant))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let newest = reply.ids.first().and_then(|s| EventId::parse(&s.id));
+        Ok(newest.unwrap_or(EventId::ZERO))
+    }
+
+    /// Up to `count` of the tenant's entries after `after`, up to `upto`.
+    pub(super) async fn range(
+        &self,
+        tenant: TenantId,
+        after: EventId,
+        upto: EventId,
+        count: usize,
+    ) -> Result<Vec<Arc<Entry>>, EventsError> {
+        let reply: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(self.key(tenant))
+            .arg(after.successor().to_string())
+            .arg(upto.to_string())
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(reply
+            .ids
+            .iter()
+            .filter_map(parse_entry)
+            .map(Arc::new)
+            .collect())
+    }
+
+    /// This process's reader of the tenant's stream, started after `newest`
+    /// unless one runs already; it stops with its last subscriber.
+    pub(super) fn tail(&self, tenant: TenantId, newest: EventId) -> Arc<Tail> {
+        let mut tails = lock(&self.tails);
+        if let Some(tail) = tails.get(&tenant).and_then(Weak::upgrade) {
+            return tail;
+        }
+        tails.retain(|_, t| t.strong_count() > 0);
+        let tail = Arc::new(Tail::start(self.client.clone(), self.key(tenant), newest));
+        tails.insert(tenant, Arc::downgrade(&tail));
+        tail
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves a plain map behind, still usable.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The entry a stream entry holds; one this version cannot read reaches no
+/// one. `None` only for an id that is not a stream id.
+pub(super) fn parse_entry(raw: &StreamId) -> Option<Entry> {
+    let id = EventId::parse(&raw.id)?;
+    let field = |name| raw.get::<String>(name);
+    let kind = field("type").and_then(|k| EntryKind::parse(&k));
+    let route = match (field("topic"), field("users")) {
+        (Some(topic), _) => Some(Route::Topic(topic)),
+        (None, Some(users)) => serde_json::from_str(&users).ok().map(Route::users),
+        (None, None) => None,
+    };
+    Some(match (kind, route, field("data")) {
+        (Some(kind), Some(route), Some(data)) => Entry {
+            id,
+            kind,
+            route,
+            data,
+        },
+        _ => Entry {
+            id,
+            kind: EntryKind::JobState,
+            route: Route::Nobody,
+            data: String::new(),
+        },
+    })
+}
+
+/// Writes what was published, oldest first.
+struct Writer {
+    conn: ConnectionManager,
+    prefix: String,
+    retention: Retention,
+}
+
+impl Writer {
+    async fn run(self, mut queued: mpsc::Receiver<Message>) {
+        let mut messages = Vec::with_capacity(MAX_MESSAGES);
+        while queued.recv_many(&mut messages, MAX_MESSAGES).await > 0 {
+            let records: Vec<&(TenantId, Record)> =
+                messages.iter().flat_map(|m| &m.records).collect();
+            for chunk in records.chunks(MAX_PIPELINE) {
+                self.write(chunk).await;
+            }
+            for message in messages.drain(..) {
+                if let Some(written) = message.written {
+                    let _ = written.send(());
+                }
+            }
+        }
+    }
+
+    /// One round trip: an XADD per entry, capped, and a PEXPIRE per
+    /// stream, so a quiet tenant's stream goes once its window has passed.
+    fn pipeline(&self, records: &[&(TenantId, Record)]) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        let mut keys = BTreeSet::new();
+        for (tenant, record) in records {
+            let key = stream_key(&self.prefix, *tenant);
+            pipe.cmd("XADD").arg(&key).arg("MAXLEN").arg("~");
+            pipe.arg(self.retention.max_len).arg("*");
+            pipe.arg("type").arg(record.kind.as_str());
+            match &record.route {
+                Route::Topic(topic) => pipe.arg("topic").arg(topic),
+                Route::Users(users) => {
+                    let users = serde_json::to_string(users).unwrap_or_default();
+                    pipe.arg("users").arg(users)
+                }
+                Route::Nobody => &mut pipe,
+            };
+            pipe.arg("data").arg(&record.data).ignore();
+            keys.insert(key);
+        }
+        let window = u64::try_from(self.retention.window.as_millis()).unwrap_or(u64::MAX);
+        for key in keys {
+            pipe.cmd("PEXPIRE").arg(key).arg(window).ignore();
+        }
+        pipe
+    }
+
+    async fn write(&self, records: &[&(TenantId, Record)]) {
+        let pipe = self.pipeline(records);
+        let mut pauses = RETRIES.iter();
+        loop {
+            let written: Result<(), _> = pipe.query_async(&mut self.conn.clone()).await;
+            match (written, pauses.next()) {
+                (Ok(()), _) => return,
+                (Err(_), Some(pause)) => tokio::time::sleep(*pause).await,
+                (Err(err), None) => {
+                    let events = records.len();
+                    warn!(events, error = %err, "live events lost: Redis refused them");
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The `fanout` and `fanout_chunk` jobs: carry out what the fan-out
+//! workflow decides (`mixdown_jobs::social::fanout`).
+
+use mixdown_jobs::{
+    codes::ErrorCode,
+    events::Event,
+    ids::ActivityId,
+    model::JobError,
+    payload::JobPayload,
+    social::{Activity, ChunkPayload, FanoutPayload, FanoutResult, Spread},
+    workflow::{
+        Child, Next, Weight,
+        fanout::{Decision, decide},
+    },
+};
+use tracing::info;
+
+use super::JobContext;
+use crate::failure::{Failure, Infra, infra_from};
+
+/// Why a fan-out or one of its chunks did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FanoutError {
+    /// The activity is not recorded for the job's tenant.
+    #[error("no activity {0} for this tenant")]
+    Missing(ActivityId),
+    /// A chunk ended without success: its error.
+    #[error("{}", .0.message)]
+    Chunk(JobError),
+    /// Cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// A store failed.
+    #[error(transparent)]
+    Infra(Infra),
+}
+
+infra_from!(FanoutError);
+
+impl Failure for FanoutError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            FanoutError::Missing(_) => ErrorCode::ActivityMissing,
+            FanoutError::Chunk(error) => error.code,
+            FanoutError::Cancelled => ErrorCode::Cancelled,
+            FanoutError::Infra(e) => e.code(),
+        }
+    }
+
+    fn retryable(&self) -> bool {
+        match self {
+            FanoutError::Infra(e) => e.retryable(),
+            _ => false,
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        matches!(self, FanoutError::Cancelled)
+    }
+}
+
+async fn load(ctx: &JobContext, id: ActivityId) -> Result<Activity, FanoutError> {
+    let activity = ctx.stores.db.feeds.activity(ctx.job.tenant_id, id).await?;
+    activity.ok_or(FanoutError::Missing(id))
+}
+
+/// The `fanout` job: plans its chunks, then sums what they did.
+pub(crate) async fn advance(p: &FanoutPayload, ctx: &JobContext) -> Result<Next, FanoutError> {
+    let children = ctx.stores.db.jobs.children(ctx.job.id).await?;
+    match decide(&children, ctx.cancel.is_cancelled()) {
+        Decision::Plan => {
+            let activity = load(ctx, p.activity_id).await?;
+            let feeds = &ctx.stores.db.feeds;
+            let actor = &activity.item.actor_id;
+            let ranges = feeds
+                .follower_ranges(ctx.job.tenant_id, actor, ctx.feeds.chunk_size)
+                .await?;
+            let followers: u64 = ranges.iter().map(|r| r.count).sum();
+            if followers == 0 {
+                return Ok(FanoutResult::default().into());
+            }
+            info!(followers, chunks = ranges.len(), "fan-out planned");
+            let chunks = ranges
+                .into_iter()
+                .enumerate()
+                .map(|(i, range)| Child {
+                    step: format!("chunk {i}"),
+                    weight: followers_weight(range.count),
+                    payload: JobPayload::FanoutChunk(ChunkPayload {
+                        activity_id: p.activity_id,
+                        spread: p.spread,
+                        after: range.after,
+                        upto: range.upto,
+                    }),
+                })
+                .collect();
+            Ok(Next::Await(chunks))
+        }
+        Decision::Wait => Ok(Next::Await(Vec::new())),
+        Decision::Done(result) => {
+            info!(
+                recipients = result.recipients,
+                written = result.written,
+                skipped = result.skipped,
+                removed = result.removed,
+                "fan-out done"
+            );
+            Ok(result.into())
+        }
+        Decision::Failed(error) => Err(FanoutError::Chunk(error)),
+        Decision::Cancelled => Err(FanoutError::Cancelled),
+    }
+}
+
+/// A chunk weighs its followers, so the parent's progress is the share of
+/// followers done; an empty last range still weighs one, so it counts.
+fn followers_weight(count: u64) -> Weight {
+    Weight::new(count.max(1) as f64).expect("a count of at least one is a weight")
+}
+
+/// One `fanout_chunk` job: writes or deletes its range's feed rows, and
+/// tells live subscribers about the rows it inserted.
+pub(crate) async fn chunk(p: &ChunkPayload, ctx: &JobContext) -> Result<FanoutResult, FanoutError> {
+    let activity = load(ctx, p.activity_id).await?;
+    let feeds = &ctx.stores.db.feeds;
+    let (after, upto) = (p.after.as_ref(), p.upto.as_ref());
+    match p.spread {
+        Spread::Publish => {
+            let written = feeds.write_chunk(&activity, after, upto, ctx.feeds).await?;
+            if !written.inserted.is_empty() {
+                let item = serde_json::to_value(&activity.item).unwrap_or_default();
+                let event = Event::FeedItems {
+                    item,
+                    user_ids: written.inserted,
+                };
+                ctx.stores.events.publish(ctx.job.tenant_id, &[event]).await;
+            }
+            Ok(written.result)
+        }
+        Spread::Retract => Ok(feeds.retract_chunk(&activity, after, upto).await?),
+    }
+}
