@@ -436,12 +436,11 @@ impl FeedRepo {
             .collect::<Result<Vec<_>, _>>()?;
         let actor = &activity.item.actor_id;
         let (recipients, skipped) = count_range(&mut *tx, tenant, actor, after, upto).await?;
-        for user in inserted
+        let trimmed: Vec<&String> = inserted
             .iter()
             .filter(|u| trims(u, activity.id, rules.trim_every))
-        {
-            trim(&mut tx, tenant, user, rules.max_items).await?;
-        }
+            .collect();
+        trim(&mut tx, tenant, &trimmed, rules.max_items).await?;
         tx.commit().await?;
         Ok(ChunkWritten {
             result: FanoutResult {
@@ -552,23 +551,56 @@ impl FeedRepo {
     }
 }
 
-/// Deletes all but the newest `max_items` of `user`'s feed.
+/// Deletes all but the newest `max_items` of each of `users`' feeds, in two
+/// statements whatever their number: one finds where each feed over its
+/// limit is cut, one deletes past the cuts.
 async fn trim(
     tx: &mut AnyConnection,
     tenant: TenantId,
-    user: &str,
+    users: &[&String],
     max_items: u32,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "DELETE FROM feed_items WHERE tenant_id = $1 AND user_id = $2 \
-         AND (occurred_at, activity_id) <= (SELECT occurred_at, activity_id FROM feed_items \
-         WHERE tenant_id = $1 AND user_id = $2 \
-         ORDER BY occurred_at DESC, activity_id DESC LIMIT 1 OFFSET $3)",
-    )
-    .bind(tenant.to_string())
-    .bind(user.to_owned())
-    .bind(i64::from(max_items))
-    .execute(&mut *tx)
-    .await?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    let list = (0..users.len())
+        .map(|i| format!("${}", 3 + i))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT user_id, occurred_at, activity_id FROM (SELECT user_id, occurred_at, activity_id, \
+         ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY occurred_at DESC, activity_id DESC) AS n \
+         FROM feed_items WHERE tenant_id = $1 AND user_id IN ({list})) ranked WHERE n = $2"
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(i64::from(max_items) + 1);
+    for user in users {
+        query = query.bind((*user).clone());
+    }
+    let cuts = query.fetch_all(&mut *tx).await?;
+    if cuts.is_empty() {
+        return Ok(());
+    }
+    let past = (0..cuts.len())
+        .map(|i| {
+            let b = 2 + 3 * i;
+            format!(
+                "(user_id = ${b} AND (occurred_at, activity_id) <= (${}, ${}))",
+                b + 1,
+                b + 2
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let sql = format!("DELETE FROM feed_items WHERE tenant_id = $1 AND ({past})");
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string());
+    for cut in &cuts {
+        query = query
+            .bind(cut.try_get::<String, _>("user_id")?)
+            .bind(cut.try_get::<i64, _>("occurred_at")?)
+            .bind(cut.try_get::<String, _>("activity_id")?);
+    }
+    query.execute(&mut *tx).await?;
     Ok(())
 }

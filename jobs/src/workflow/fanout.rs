@@ -3,7 +3,9 @@
 //! 1. **Plan**: the `fanout` job pages its actor's followers by keyset and
 //!    records one `fanout_chunk` child per `chunk_size` followers, each
 //!    naming its range of follower ids and weighing its follower count, so
-//!    the parent's progress is the share of followers done.
+//!    the parent's progress is the share of followers done. An actor with
+//!    no more followers than one chunk takes is written by the `fanout` job
+//!    itself, as its one chunk would be.
 //! 2. **Chunks** run in parallel on any worker of the `fanout` queue. Each
 //!    writes (or, for a retraction, deletes) its range's feed rows in one
 //!    statement that skips existing rows, so a chunk killed half-way and run

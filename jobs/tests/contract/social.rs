@@ -414,7 +414,7 @@ async fn a_deleted_activity_leaves_feeds_at_once_and_its_rows_go(
 
 async fn feeds_are_trimmed_to_their_newest_items(db: &Database, clock: &ManualClock) {
     let tenant = tenant(db).await;
-    apply(db, tenant, &["follow,fan,artist"]).await;
+    apply(db, tenant, &["follow,fan,artist", "follow,fan2,artist"]).await;
     let rules = FeedRules {
         max_items: 3,
         trim_every: 1,
@@ -426,4 +426,5 @@ async fn feeds_are_trimmed_to_their_newest_items(db: &Database, clock: &ManualCl
         spread(db, &p.activity, rules).await;
     }
     assert_eq!(feed_ids(db, tenant, "fan").await, ["t5", "t4", "t3"]);
+    assert_eq!(feed_ids(db, tenant, "fan2").await, ["t5", "t4", "t3"]);
 }

@@ -7,7 +7,7 @@ use mixdown_jobs::{
     ids::ActivityId,
     model::JobError,
     payload::JobPayload,
-    social::{Activity, ChunkPayload, FanoutPayload, FanoutResult, Spread},
+    social::{Activity, ChunkPayload, FanoutPayload, FanoutResult, Spread, UserId},
     workflow::{
         Child, Next, Weight,
         fanout::{Decision, decide},
@@ -75,10 +75,13 @@ pub(crate) async fn advance(p: &FanoutPayload, ctx: &JobContext) -> Result<Next,
             let ranges = feeds
                 .follower_ranges(ctx.job.tenant_id, actor, ctx.feeds.chunk_size)
                 .await?;
-            let followers: u64 = ranges.iter().map(|r| r.count).sum();
-            if followers == 0 {
-                return Ok(FanoutResult::default().into());
+            // Most actors have fewer followers than a chunk: the job writes them
+            // itself, one job instead of a parent, a child and a second run.
+            if let [only] = ranges.as_slice() {
+                let (after, upto) = (only.after.as_ref(), only.upto.as_ref());
+                return Ok(spread(ctx, &activity, p.spread, after, upto).await?.into());
             }
+            let followers: u64 = ranges.iter().map(|r| r.count).sum();
             info!(followers, chunks = ranges.len(), "fan-out planned");
             let chunks = ranges
                 .into_iter()
@@ -118,15 +121,25 @@ fn followers_weight(count: u64) -> Weight {
     Weight::new(count.max(1) as f64).expect("a count of at least one is a weight")
 }
 
-/// One `fanout_chunk` job: writes or deletes its range's feed rows, and
-/// tells live subscribers about the rows it inserted.
+/// One `fanout_chunk` job: spreads its range.
 pub(crate) async fn chunk(p: &ChunkPayload, ctx: &JobContext) -> Result<FanoutResult, FanoutError> {
     let activity = load(ctx, p.activity_id).await?;
+    spread(ctx, &activity, p.spread, p.after.as_ref(), p.upto.as_ref()).await
+}
+
+/// Writes or deletes the feed rows of `activity` for its actor's followers
+/// in `(after, upto]`, and tells live subscribers about the rows inserted.
+async fn spread(
+    ctx: &JobContext,
+    activity: &Activity,
+    way: Spread,
+    after: Option<&UserId>,
+    upto: Option<&UserId>,
+) -> Result<FanoutResult, FanoutError> {
     let feeds = &ctx.stores.db.feeds;
-    let (after, upto) = (p.after.as_ref(), p.upto.as_ref());
-    match p.spread {
+    match way {
         Spread::Publish => {
-            let written = feeds.write_chunk(&activity, after, upto, ctx.feeds).await?;
+            let written = feeds.write_chunk(activity, after, upto, ctx.feeds).await?;
             if !written.inserted.is_empty() {
                 let item = serde_json::to_value(&activity.item).unwrap_or_default();
                 let event = Event::FeedItems {
@@ -137,6 +150,6 @@ pub(crate) async fn chunk(p: &ChunkPayload, ctx: &JobContext) -> Result<FanoutRe
             }
             Ok(written.result)
         }
-        Spread::Retract => Ok(feeds.retract_chunk(&activity, after, upto).await?),
+        Spread::Retract => Ok(feeds.retract_chunk(activity, after, upto).await?),
     }
 }
