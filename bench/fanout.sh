@@ -40,8 +40,10 @@ per_actor=${MIXDOWN_BENCH_ACTOR_FOLLOWERS:-100}
 clients=${MIXDOWN_BENCH_CLIENTS:-8}
 bench_fleet fanout redis-tools
 
-# Also forget the run's Redis keys.
+# Also forget the run's Redis keys, once nothing can write them again.
 fanout_cleanup() {
+  kill "${bench_pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
   if command -v redis-cli >/dev/null; then
     redis-cli -u "$REDIS_URL" --scan --pattern "$MIXDOWN_REDIS_PREFIX*" 2>/dev/null |
       xargs -r redis-cli -u "$REDIS_URL" DEL >/dev/null 2>&1 || true
@@ -55,25 +57,88 @@ now() { date +%s.%N; }
 calc() { echo "$1" | bc -l; }
 # The milliseconds of psql's \timing line in the output of "$@".
 timed_ms() { "$@" | awk '/^Time: / {print $2}' | tail -1; }
-# Fails unless every process started here still runs.
+# Fails unless the API and every worker still run.
 alive() {
-  for pid in "${bench_pids[@]}"; do
+  for pid in "$api_pid" "${worker_pids[@]}"; do
     kill -0 "$pid" 2>/dev/null || { echo "a process died; see $work/*.log" >&2; exit 1; }
   done
 }
 
+# CPU seconds spent by the workers, the API and this database's Postgres
+# backends between `cpu_mark NAME` and `cpu_stop NAME`, printed by
+# `cpu_report NAME WALL` (a backend that ended meanwhile is not counted).
+tck=$(getconf CLK_TCK)
+cpu_ticks() {
+  local group=$1 pid
+  shift
+  for pid; do
+    [ -r "/proc/$pid/stat" ] && echo "$group $pid $(awk '{print $14 + $15}' "/proc/$pid/stat")"
+  done
+  return 0
+}
+cpu_snapshot() {
+  cpu_ticks api "$api_pid"
+  cpu_ticks workers "${worker_pids[@]}"
+  # shellcheck disable=SC2046 # one pid a word
+  cpu_ticks postgres $(sql "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+    AND pid <> pg_backend_pid() AND query NOT LIKE '%bench_samples%'")
+}
+# Samples what this database's other sessions are doing every 10 ms, from
+# `sampler_start NAME` until `sampler_stop NAME`; `sampler_report NAME`
+# prints the statements (and waits) seen most often: where Postgres spends
+# the fleet's time.
+sampler_start() {
+  psql -qtA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "DO \$\$ DECLARE i INT := 0; BEGIN
+    LOOP
+      i := i + 1;
+      PERFORM pg_stat_clear_snapshot();
+      INSERT INTO bench_samples SELECT '$1', i,
+        left(regexp_replace(query, '\s+', ' ', 'g'), 64), coalesce(wait_event_type || ':' || wait_event, 'CPU')
+        FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+        AND state = 'active' AND query NOT LIKE '%bench_samples%';
+      EXIT WHEN EXISTS (SELECT 1 FROM bench_stop WHERE phase = '$1');
+      PERFORM pg_sleep(0.01);
+    END LOOP;
+    INSERT INTO bench_samples VALUES ('$1', i, NULL, NULL);
+  END \$\$" >/dev/null &
+  sampler_pid=$!
+  bench_pids+=($!)
+}
+sampler_stop() {
+  sql "INSERT INTO bench_stop VALUES ('$1')"
+  wait "$sampler_pid"
+}
+sampler_report() {
+  echo "Postgres sessions busy, by statement (mean sessions over 10 ms samples) [waits seen]:"
+  psql -qtA -F ' ' -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "
+    WITH s AS (SELECT * FROM bench_samples WHERE phase = '$1'),
+    n AS (SELECT max(tick) AS ticks FROM s)
+    SELECT to_char(count(*)::numeric / (SELECT ticks FROM n), '90.00'), what,
+      '[' || string_agg(DISTINCT wait, ',') || ']'
+    FROM s WHERE what IS NOT NULL GROUP BY what ORDER BY count(*) DESC LIMIT 8" | sed 's/^/  /'
+}
+cpu_mark() { cpu_snapshot >"$work/cpu.$1"; }
+cpu_stop() { cpu_snapshot >"$work/cpu.$1.end"; }
+cpu_report() {
+  awk -v tck="$tck" -v wall="$2" 'NR == FNR {before[$2] = $3; next}
+    {s[$1] += ($3 - before[$2]) / tck}
+    END {printf "CPU seconds over %.1f s wall: workers %.1f, API %.1f, Postgres backends %.1f\n",
+      wall, s["workers"], s["api"], s["postgres"]}' "$work/cpu.$1" "$work/cpu.$1.end"
+}
+
 key=$("$bin" keys create --tenant fanout | awk '{print $NF}')
+sql "CREATE TABLE bench_samples (phase TEXT, tick INT, what TEXT, wait TEXT); CREATE TABLE bench_stop (phase TEXT)"
 tenant=$(sql "SELECT id FROM tenants WHERE name = 'fanout'")
 port=$((18100 + $$ % 800))
 api=127.0.0.1:$port
 echo "settings: $("$bin" config | grep -E '^(concurrency|fanout_chunk_size|feed_max_items|feed_trim_every) ' |
-  awk '{printf "%s=%s ", $1, $3}')workers=$workers"
+  awk '{gsub(/"/, "", $3); printf "%s=%s ", $1, $3}')workers=$workers"
 
 # ---------------------------------------------------------------- 1. import
 echo "== 1. importing $followers followers of 'artist'"
 awk -v n="$followers" 'BEGIN { for (i = 1; i <= n; i++) printf "follow,u%07d,artist\n", i }' >"$work/big.csv"
 start=$(now)
-import_out=$("$bin" graph import "$work/big.csv" --tenant fanout)
+import_out=$(RUST_LOG=error "$bin" graph import "$work/big.csv" --tenant fanout)
 end=$(now)
 echo "$import_out"
 import_s=$(calc "$end - $start")
@@ -87,9 +152,12 @@ sql "ANALYZE follows"
 # ---------------------------------------------------------------- 2. fan-out
 echo "== 2. one activity to $followers followers: 1 API, $workers fanout workers"
 "$bin" api --listen "$api" >"$work/api.log" 2>&1 &
+api_pid=$!
 bench_pids+=($!)
+worker_pids=()
 for _ in $(seq "$workers"); do
   "$bin" worker --queues fanout --listen 127.0.0.1:0 >>"$work/workers.log" 2>&1 &
+  worker_pids+=($!)
   bench_pids+=($!)
 done
 for _ in $(seq 100); do curl -fs "http://$api/healthz" >/dev/null && break; sleep 0.1; done
@@ -97,6 +165,8 @@ curl -fs "http://$api/healthz" >/dev/null || { echo "the API did not start; see 
 sleep 1 # the workers' first poll
 alive
 sql "CHECKPOINT"
+sampler_start fanout
+cpu_mark fanout
 
 # Prints: t0 (epoch ms, just before the POST), seconds to succeeded, the job's
 # id, created_at/started_at/finished_at, the result and the POST's ms.
@@ -131,6 +201,8 @@ print(int(t0_wall * 1000), f"{elapsed:.4f}", job["job_id"], accepted["activity_i
       json.dumps(job["result"], separators=(",", ":")), f"{post_ms:.1f}")
 PY
 )
+cpu_stop fanout
+sampler_stop fanout
 read -r t0_ms fanout_s job_id activity_id job_created job_started job_finished job_result post_ms <<<"$fanout_out"
 rows=$(sql "SELECT count(*) FROM feed_items WHERE tenant_id = '$tenant' AND activity_id = '$activity_id'")
 fanout_rate=$(calc "$rows / $fanout_s")
@@ -138,6 +210,8 @@ echo "POST answered in $post_ms ms; job $job_id succeeded: result $job_result"
 echo "job's own times: created $job_created, started $job_started, finished $job_finished"
 printf 'fan-out: %.3f s from POST to succeeded seen, %d feed rows, %.0f rows/s\n' "$fanout_s" "$rows" "$fanout_rate"
 [ "$rows" -eq "$followers" ] || { echo "expected $followers feed rows, found $rows" >&2; exit 1; }
+cpu_report fanout "$fanout_s"
+sampler_report fanout
 # Where the time went, from the jobs' rows (ms since just before the POST).
 IFS='|' read -r chunks plan_ms first_claim_ms last_claim_ms chunks_done_ms parent_done_ms \
   wait_avg wait_max stmt_avg stmt_p50 stmt_max job_own_ms <<<"$(sql "
@@ -296,12 +370,16 @@ read -r p1_50 p1_99 p1_max p2_50 p2_99 p2_max <<<"$reads_out"
 printf 'first pages  (2000): p50 %s ms, p99 %s ms, max %s ms\n' "$p1_50" "$p1_99" "$p1_max"
 printf 'second pages  (500): p50 %s ms, p99 %s ms, max %s ms\n' "$p2_50" "$p2_99" "$p2_max"
 sample_user=r$(printf '%07d' $((fill_users / 2 + 1)))
-explain=$(sql "EXPLAIN (ANALYZE, BUFFERS) SELECT f.occurred_at AS at, f.activity_id AS aid, a.actor_id, a.verb,
+feed_sql="SELECT f.occurred_at AS at, f.activity_id AS aid, a.actor_id, a.verb,
   a.object_type, a.object_id, a.data, a.deleted_at FROM feed_items f
   LEFT JOIN activities a ON a.id = f.activity_id
   WHERE f.tenant_id = '$tenant' AND f.user_id = '$sample_user'
-  ORDER BY f.occurred_at DESC, f.activity_id DESC LIMIT 51")
-echo "EXPLAIN ANALYZE of the feed query for $sample_user:"
+  ORDER BY f.occurred_at DESC, f.activity_id DESC LIMIT 51"
+# Twice in one session, the second shown: the API's pooled connections have
+# the catalog cached.
+explain=$(psql -qtA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "EXPLAIN ANALYZE $feed_sql" \
+  -c "EXPLAIN (ANALYZE, BUFFERS) $feed_sql" | awk '/^Limit/ {n++} n == 2')
+echo "EXPLAIN ANALYZE of the feed query for $sample_user (second run in its session):"
 echo "$explain" | sed 's/^/  /'
 explain_plan=$(echo "$explain" | awk '/Planning Time/ {print $3}')
 explain_exec=$(echo "$explain" | awk '/Execution Time/ {print $3}')
@@ -313,13 +391,15 @@ awk -v n="$actors" -v m="$per_actor" 'BEGIN {
   for (i = 1; i <= n; i++) for (j = 0; j < m; j++) printf "follow,s%07d,a%05d\n", ((i - 1) * m + j) % 100000 + 1, i
 }' >"$work/small.csv"
 start=$(now)
-"$bin" graph import "$work/small.csv" --tenant fanout
+RUST_LOG=error "$bin" graph import "$work/small.csv" --tenant fanout
 end=$(now)
 small_import_s=$(calc "$end - $start")
 small_import_rate=$(calc "$small_edges / $small_import_s")
 printf 'import: %.2f s wall, %.0f edges/s\n' "$small_import_s" "$small_import_rate"
 sql "ANALYZE follows"
 alive
+sampler_start small
+cpu_mark small
 posts_out=$(python3 - "$api" "$key" "$actors" "$clients" <<'PY'
 import http.client, json, sys, threading, time
 api, key, actors, clients = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -368,29 +448,35 @@ while :; do
   sleep 0.1
 done
 end=$(now)
+cpu_stop small
+sampler_stop small
 small_s=$(calc "$end - $small_t0")
 small_rows=$(sql "SELECT count(*) FROM feed_items f JOIN activities a ON a.id = f.activity_id
   WHERE a.tenant_id = '$tenant' AND a.object_id LIKE 'small-%'")
 [ "$small_rows" -eq "$small_edges" ] || { echo "expected $small_edges feed rows, found $small_rows" >&2; exit 1; }
 small_rate=$(calc "$actors / $small_s")
+cpu_report small "$small_s"
+sampler_report small
 small_row_rate=$(calc "$small_rows / $small_s")
-IFS='|' read -r lat50 lat99 latmax runs <<<"$(sql "
+IFS='|' read -r lat50 lat99 latmax parent_runs <<<"$(sql "
   SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY j.finished_at - j.created_at),
          percentile_disc(0.99) WITHIN GROUP (ORDER BY j.finished_at - j.created_at),
-         max(j.finished_at - j.created_at),
-         sum(j.attempts) + (SELECT sum(c.attempts) FROM jobs c JOIN activities a2 ON a2.job_id = c.parent_id
-                            WHERE a2.object_id LIKE 'small-%')
-  FROM activities a JOIN jobs j ON j.id = a.job_id WHERE a.object_id LIKE 'small-%'")"
+         max(j.finished_at - j.created_at), sum(j.attempts)
+  FROM activities a JOIN jobs j ON j.id = a.job_id WHERE a.tenant_id = '$tenant' AND a.object_id LIKE 'small-%'")"
+chunk_runs=$(sql "SELECT coalesce(sum(c.attempts), 0) FROM jobs c JOIN activities a ON a.job_id = c.parent_id
+  WHERE a.tenant_id = '$tenant' AND a.object_id LIKE 'small-%'")
+runs=$((parent_runs + chunk_runs))
 printf 'all %d fan-outs succeeded %.2f s after the first POST: %.0f activities/s, %.0f feed rows/s\n' \
   "$actors" "$small_s" "$small_rate" "$small_row_rate"
-echo "per fan-out, accepted to finished: p50 $lat50 ms, p99 $lat99 ms, max $latmax ms; $runs job attempts in all"
+printf 'per fan-out, accepted to finished: p50 %s ms, p99 %s ms, max %s ms; %d job attempts (%.0f/s)\n' \
+  "$lat50" "$lat99" "$latmax" "$runs" "$(calc "$runs / $small_s")"
 
 # ---------------------------------------------------------------- summary
 alive
 cat <<EOF
 
 ==================== fan-out benchmark summary ====================
-followers $followers, workers $workers, $("$bin" config | awk '$1 == "concurrency" || $1 == "fanout_chunk_size" {printf "%s %s, ", $1, $3}')$(nproc) CPUs
+followers $followers, workers $workers, $("$bin" config | awk '$1 == "concurrency" || $1 == "fanout_chunk_size" {gsub(/"/, "", $3); printf "%s %s, ", $1, $3}')$(nproc) CPUs
 1. graph import           $(printf '%10.2f s  %10.0f edges/s' "$import_s" "$import_rate")
 2. fan-out (POST→done)    $(printf '%10.3f s  %10.0f rows/s  (%d chunks; planned by %d ms; chunks ran %d–%d ms)' "$fanout_s" "$fanout_rate" "$chunks" "$plan_ms" "$first_claim_ms" "$chunks_done_ms")
    feed rows written      $(printf '%10d    (expected %d)' "$rows" "$followers")

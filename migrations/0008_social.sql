@@ -1,8 +1,8 @@
 -- The social graph per tenant: who follows whom, who blocks whom, who mutes
--- whom. Each primary key is the lookup the fan-out makes (a followee's
--- followers by keyset; "does this follower block or mute the actor", "does
--- the actor block this follower"); `follows_following` serves a user's
--- following list.
+-- whom. The follows key is the fan-out's keyset scan of a followee's
+-- followers; `follows_following` serves a user's following list. A fan-out
+-- reads the actor's exclusions once: whom it blocks (the blocks key), who
+-- blocks it (`blocks_blocked`) and who mutes it (`mutes_muted`).
 CREATE TABLE follows (
     tenant_id   TEXT NOT NULL,
     followee_id TEXT NOT NULL,
@@ -19,6 +19,7 @@ CREATE TABLE blocks (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, blocker_id, blocked_id)
 );
+CREATE INDEX blocks_blocked ON blocks (tenant_id, blocked_id);
 
 CREATE TABLE mutes (
     tenant_id  TEXT NOT NULL,
@@ -27,6 +28,7 @@ CREATE TABLE mutes (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, muter_id, muted_id)
 );
+CREATE INDEX mutes_muted ON mutes (tenant_id, muted_id);
 
 -- An activity is recorded once per actor, verb and object while it stands;
 -- once deleted, the same can be published again as a new activity.

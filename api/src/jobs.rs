@@ -326,9 +326,8 @@ fn submission(
         ApiError::invalid_field(ErrorCode::UnknownKind, "kind", message)
     })?;
     if !kind.submittable() {
-        let message = format!(
-            "{kind} jobs are made by their own endpoints (uploads, voice) or by the fleet"
-        );
+        let message =
+            format!("{kind} jobs are made by their own endpoints (uploads, voice) or by the fleet");
         return Err(ApiError::invalid_field(
             ErrorCode::KindNotSubmittable,
             "kind",
@@ -357,8 +356,15 @@ fn submission(
         let empty = Value::Object(Default::default());
         let value = body.payload.as_ref().unwrap_or(&empty);
         let activity = NewActivity::parse(tenant.0, value, now).map_err(|e| {
-            let field = if e.field == "body" { "payload".into() } else { format!("payload.{}", e.field) };
-            ApiError::from(PayloadError { field, message: e.message })
+            let field = if e.field == "body" {
+                "payload".into()
+            } else {
+                format!("payload.{}", e.field)
+            };
+            ApiError::from(PayloadError {
+                field,
+                message: e.message,
+            })
         })?;
         return Ok(Submission::Activity(activity, options));
     }

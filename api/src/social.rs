@@ -28,6 +28,9 @@ use crate::{
 
 /// Most lines of one `POST /v1/graph`.
 const MAX_GRAPH_LINES: u64 = 1_000_000;
+/// Most bytes of one `POST /v1/graph`: a million lines of ids of 40 bytes,
+/// with room; what is read is held until applied.
+const MAX_GRAPH_BYTES: u64 = 128 << 20;
 /// Most items or ids on one page.
 const MAX_PAGE: u32 = 500;
 
@@ -250,6 +253,10 @@ impl SocialApi {
         let mut changes = EdgeChanges::default();
         loop {
             match lines.next().await {
+                Ok(Some(_)) if lines.bytes() > MAX_GRAPH_BYTES => {
+                    let message = format!("a graph change is at most {MAX_GRAPH_BYTES} bytes");
+                    return Err(ApiError::new(ErrorCode::PayloadTooLarge, message).into());
+                }
                 Ok(Some(change)) => changes.push(change),
                 Ok(None) => break,
                 Err(ReadError::Line(e)) => {

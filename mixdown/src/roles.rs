@@ -117,7 +117,12 @@ pub async fn import_graph(
     let format = match format {
         Some("csv") => EdgeFormat::Csv,
         Some(_) => EdgeFormat::Ndjson,
-        None if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) => EdgeFormat::Csv,
+        None if file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
+        {
+            EdgeFormat::Csv
+        }
         None => EdgeFormat::Ndjson,
     };
     let db = compose::database(&settings.jobs).await?;

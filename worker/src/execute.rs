@@ -10,7 +10,6 @@ use std::{
 
 use futures::FutureExt;
 use mixdown_jobs::{
-    social::FeedRules,
     Stores,
     backoff::Backoff,
     db::{ClaimedJob, Finish},
@@ -25,6 +24,7 @@ use tracing::{Instrument, info_span, warn};
 
 use crate::{
     failure::{AttemptFailure, HandlerError},
+    handlers::fanout::FanoutRuntime,
     handlers::{
         self, JobContext, callback::CallbackClient, tracks::TrackSettings, voice::VoiceRuntime,
     },
@@ -76,7 +76,7 @@ pub(crate) struct Executor {
     pub voice: Option<Arc<VoiceRuntime>>,
     pub tracks: Arc<TrackSettings>,
     pub callbacks: Arc<CallbackClient>,
-    pub feeds: FeedRules,
+    pub feeds: Arc<FanoutRuntime>,
 }
 
 impl Executor {
@@ -108,7 +108,7 @@ impl Executor {
             voice: self.voice.clone(),
             tracks: self.tracks.clone(),
             callbacks: self.callbacks.clone(),
-            feeds: self.feeds,
+            feeds: self.feeds.clone(),
         };
         let outcome = run_guarded(&ctx, self.timeouts.of(ctx.job.kind())).await;
         self.cancels.remove(ctx.job.id);

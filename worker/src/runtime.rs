@@ -20,6 +20,7 @@ use tracing::{info, warn};
 use crate::{
     execute::{CancelRegistry, Executor},
     fetch::{Assignment, FetchSettings, Fetcher},
+    handlers::fanout::FanoutRuntime,
     handlers::{
         callback::{CallbackClient, CallbackSettings},
         tracks::TrackSettings,
@@ -113,7 +114,7 @@ pub(crate) async fn assemble(stores: &Stores, plan: WorkerPlan) -> Result<Parts,
         callbacks: Arc::new(CallbackClient::new(CallbackSettings {
             allow_private: settings.callback_allow_private,
         })),
-        feeds: settings.feed_rules(),
+        feeds: Arc::new(FanoutRuntime::new(settings)),
     });
     let passes = ReconcilerSettings::new(settings, fleet);
     let reconciler = Reconciler::new(stores.clone(), passes, record.id.to_string());

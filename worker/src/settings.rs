@@ -49,11 +49,13 @@ settings! {
         /// where workers keep originals and outputs while a job runs
         scratch_dir: PathBuf = "${TMPDIR:-/tmp}", "MIXDOWN_SCRATCH_DIR";
         /// followers per fan-out chunk job (1 to 100000)
-        fanout_chunk_size: InRange<1, 100000> = "2000", "MIXDOWN_FANOUT_CHUNK_SIZE";
+        fanout_chunk_size: InRange<1, 100000> = "10000", "MIXDOWN_FANOUT_CHUNK_SIZE";
+        /// fan-out chunks a worker writes at once whatever its concurrency: about one per database core (1 to 64)
+        fanout_parallel_writes: InRange<1, 64> = "2", "MIXDOWN_FANOUT_PARALLEL_WRITES";
         /// items a feed keeps, the newest (1 to 100000)
         feed_max_items: InRange<1, 100000> = "1000", "MIXDOWN_FEED_MAX_ITEMS";
         /// one feed in this many that a fan-out writes to is trimmed (1: every one)
-        feed_trim_every: InRange<1, 1000> = "32", "MIXDOWN_FEED_TRIM_EVERY";
+        feed_trim_every: InRange<1, 1000> = "128", "MIXDOWN_FEED_TRIM_EVERY";
         /// publish an activity for the owner of a track that becomes ready
         publish_ready_tracks: bool = "true", "MIXDOWN_PUBLISH_READY_TRACKS";
     }

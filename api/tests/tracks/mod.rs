@@ -210,8 +210,17 @@ async fn an_upload_becomes_a_ready_track_with_playable_outputs(app: &TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let song = tagged_mp3(dir.path());
     let follow = "{\"op\":\"follow\",\"from\":\"fan\",\"to\":\"artist-7\"}\n";
-    let req = app.client.post("/v1/graph").header("Authorization", app.bearer());
-    let followed = read(req.content_type("application/x-ndjson").body(follow).send().await).await;
+    let req = app
+        .client
+        .post("/v1/graph")
+        .header("Authorization", app.bearer());
+    let followed = read(
+        req.content_type("application/x-ndjson")
+            .body(follow)
+            .send()
+            .await,
+    )
+    .await;
     assert_eq!(followed.0, StatusCode::OK, "{}", followed.1);
     let track = app
         .track_of(&song, "?title=Upload%20title&owner_id=artist-7")
@@ -221,7 +230,11 @@ async fn an_upload_becomes_a_ready_track_with_playable_outputs(app: &TestApp) {
     app.run_due().await;
     let (_, feed) = app.get("/v1/feeds/fan").await;
     let item = &feed["items"][0];
-    assert_eq!((&item["verb"], &item["object_type"]), (&json!("publish"), &json!("track")), "{feed}");
+    assert_eq!(
+        (&item["verb"], &item["object_type"]),
+        (&json!("publish"), &json!("track")),
+        "{feed}"
+    );
     assert_eq!(item["object_id"], track["track_id"]);
     assert_eq!(item["actor_id"], "artist-7");
     assert_eq!(item["data"]["title"], "Upload title");

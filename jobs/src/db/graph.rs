@@ -186,8 +186,9 @@ impl GraphRepo {
     /// Loads every edge change of `lines` as `apply` would, all or nothing.
     /// On Postgres the lines stream through `COPY` into a temporary table
     /// and are applied from there in one statement per relation, so a graph
-    /// of tens of millions of edges never sits in memory; on SQLite they are
-    /// read first, then applied.
+    /// of tens of millions of edges never sits in memory, and the graph's
+    /// tables are vacuumed and analysed after; on SQLite the lines are read
+    /// first, then applied.
     pub async fn import<R: AsyncBufRead + Unpin>(
         &self,
         tenant: TenantId,
@@ -262,6 +263,12 @@ impl GraphRepo {
             }
         }
         tx.commit().await?;
+        // A bulk load leaves the planner without statistics and the
+        // visibility map unset, so the fan-out's keyset scans of followers
+        // would read the table besides the index until autovacuum came by.
+        sqlx::query("VACUUM (ANALYZE) follows, blocks, mutes")
+            .execute(&mut conn)
+            .await?;
         conn.close().await.ok();
         Ok(count)
     }

@@ -17,9 +17,8 @@ mod workers;
 use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
-    AnyPool, Executor,
+    AnyPool, Executor, SqlSafeStr,
     any::{AnyConnectOptions, AnyPoolOptions},
-    SqlSafeStr,
     migrate::{Migration, Migrator},
 };
 
@@ -42,7 +41,10 @@ static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// Migrations whose Postgres form differs from the shared one, by version:
 /// what only Postgres can say (declarative partitioning).
-const POSTGRES_FORMS: [(i64, &str); 1] = [(9, include_str!("../../../migrations/postgres/0009_feeds.sql"))];
+const POSTGRES_FORMS: [(i64, &str); 1] = [(
+    9,
+    include_str!("../../../migrations/postgres/0009_feeds.sql"),
+)];
 
 /// A failure of the database.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +142,7 @@ impl Database {
             tenants: TenantRepo::new(conn.clone()),
             workers: WorkerRepo::new(conn.clone()),
             graph: GraphRepo::new(conn.clone()),
-            feeds: FeedRepo::new(conn.clone()),
+            feeds: FeedRepo::new(conn.clone())?,
             secrets: SecretRepo::new(conn.clone()),
             conn,
         })
@@ -175,6 +177,7 @@ impl Database {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        self.feeds.close().await;
         self.conn.pool.close().await;
     }
 }
@@ -183,16 +186,18 @@ impl Database {
 fn postgres_migrator() -> Migrator {
     let migrations = MIGRATOR
         .iter()
-        .map(|m| match POSTGRES_FORMS.iter().find(|(v, _)| *v == m.version) {
-            Some((_, sql)) => Migration::new(
-                m.version,
-                m.description.clone(),
-                m.migration_type,
-                sql.into_sql_str(),
-                m.no_tx,
-            ),
-            None => m.clone(),
-        })
+        .map(
+            |m| match POSTGRES_FORMS.iter().find(|(v, _)| *v == m.version) {
+                Some((_, sql)) => Migration::new(
+                    m.version,
+                    m.description.clone(),
+                    m.migration_type,
+                    sql.into_sql_str(),
+                    m.no_tx,
+                ),
+                None => m.clone(),
+            },
+        )
         .collect();
     Migrator::with_migrations(migrations)
 }

@@ -86,8 +86,8 @@ pub enum Events {
 
 impl Events {
     /// Appends `events` to the tenant's log, in order, and waits until they
-    /// are written (several publications share one round trip). Never fails
-    /// the caller: an event Redis refuses is logged and lost.
+    /// are written (one round trip). Never fails the caller: an event Redis
+    /// refuses is logged and lost.
     pub async fn publish(&self, tenant: TenantId, events: &[Event]) {
         let records: Vec<_> = events.iter().map(|e| (tenant, e.record())).collect();
         if records.is_empty() {
@@ -100,7 +100,8 @@ impl Events {
     }
 
     /// The same without waiting, for the hot paths of workers: the events
-    /// are written in the background, in order, after those posted before.
+    /// are written in the background, in order, after those posted before
+    /// (a `publish` meanwhile may be written first).
     pub fn post(&self, events: &[(TenantId, Event)]) {
         let records: Vec<_> = events.iter().map(|(t, e)| (*t, e.record())).collect();
         if records.is_empty() {

@@ -4,8 +4,9 @@
 //! `topic` (job and track events) or `users` (a JSON array, feed items),
 //! and `data` (JSON); the README describes them for gateways.
 //!
-//! A background task writes what processes publish, many entries per round
-//! trip, so publishing never makes a job wait for Redis.
+//! What a request publishes is written at once, in one round trip; what a
+//! worker posts goes to a background task that writes whatever is waiting
+//! in one round trip, so no job waits for Redis.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -17,7 +18,7 @@ use redis::{
     aio::ConnectionManager,
     streams::{StreamId, StreamRangeReply},
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tracing::warn;
 
 use super::{
@@ -27,10 +28,10 @@ use super::{
 };
 use crate::ids::TenantId;
 
-/// Publications waiting for the writer; beyond, hot paths drop theirs.
+/// Posts waiting for the background writer; beyond, new ones are dropped.
 const BACKLOG: usize = 4096;
-/// Most publications written in one go.
-const MAX_MESSAGES: usize = 256;
+/// Most posts written in one go.
+const MAX_POSTS: usize = 256;
 /// Most entries in one pipeline, so no reply outlasts the response timeout.
 const MAX_PIPELINE: usize = 1000;
 /// Pauses before writing again after a failure (Redis restarting).
@@ -41,25 +42,21 @@ pub(super) fn stream_key(prefix: &str, tenant: TenantId) -> String {
     format!("{prefix}:events:{tenant}")
 }
 
-struct Message {
-    records: Vec<(TenantId, Record)>,
-    written: Option<oneshot::Sender<()>>,
-}
+type Records = Vec<(TenantId, Record)>;
 
 /// Live events in Redis; clones share the connection and the writer.
 #[derive(Clone)]
 pub struct RedisEvents {
     client: redis::Client,
-    conn: ConnectionManager,
-    prefix: String,
-    writer: mpsc::Sender<Message>,
+    writer: Writer,
+    posts: mpsc::Sender<Records>,
     tails: Arc<Mutex<HashMap<TenantId, Weak<Tail>>>>,
 }
 
 impl std::fmt::Debug for RedisEvents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisEvents")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.writer.prefix)
             .finish()
     }
 }
@@ -73,45 +70,32 @@ impl RedisEvents {
         retention: Retention,
     ) -> Result<Self, EventsError> {
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client.clone()).await?;
-        let (writer, queued) = mpsc::channel(BACKLOG);
-        let write = Writer {
-            conn: conn.clone(),
+        let writer = Writer {
+            conn: ConnectionManager::new(client.clone()).await?,
             prefix: prefix.to_owned(),
             retention,
         };
-        tokio::spawn(write.run(queued));
+        let (posts, posted) = mpsc::channel(BACKLOG);
+        tokio::spawn(writer.clone().run(posted));
         Ok(Self {
             client,
-            conn,
-            prefix: prefix.to_owned(),
             writer,
+            posts,
             tails: Arc::default(),
         })
     }
 
-    /// Hands `records` to the writer and waits until they are written (or
-    /// given up on).
-    pub(super) async fn publish(&self, records: Vec<(TenantId, Record)>) {
-        let (written, done) = oneshot::channel();
-        let message = Message {
-            records,
-            written: Some(written),
-        };
-        if self.writer.send(message).await.is_ok() {
-            let _ = done.await;
-        }
+    /// Writes `records` (or gives up on them) before returning.
+    pub(super) async fn publish(&self, records: Records) {
+        let records: Vec<&(TenantId, Record)> = records.iter().collect();
+        self.writer.write_all(&records).await;
     }
 
-    /// Hands `records` to the writer without waiting; drops them if it is
-    /// far behind.
-    pub(super) fn post(&self, records: Vec<(TenantId, Record)>) {
+    /// Hands `records` to the background writer without waiting; drops
+    /// them if it is far behind.
+    pub(super) fn post(&self, records: Records) {
         let count = records.len();
-        let message = Message {
-            records,
-            written: None,
-        };
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.writer.try_send(message) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.posts.try_send(records) {
             warn!(
                 events = count,
                 "live events dropped: their writer is behind"
@@ -120,7 +104,11 @@ impl RedisEvents {
     }
 
     fn key(&self, tenant: TenantId) -> String {
-        stream_key(&self.prefix, tenant)
+        stream_key(&self.writer.prefix, tenant)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.writer.conn.clone()
     }
 
     /// The id of the tenant's newest entry (`0-0` when it has none).
@@ -131,7 +119,7 @@ impl RedisEvents {
             .arg("-")
             .arg("COUNT")
             .arg(1)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await?;
         let newest = reply.ids.first().and_then(|s| EventId::parse(&s.id));
         Ok(newest.unwrap_or(EventId::ZERO))
@@ -151,7 +139,7 @@ impl RedisEvents {
             .arg(upto.to_string())
             .arg("COUNT")
             .arg(count)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await?;
         Ok(reply
             .ids
@@ -207,7 +195,8 @@ pub(super) fn parse_entry(raw: &StreamId) -> Option<Entry> {
     })
 }
 
-/// Writes what was published, oldest first.
+/// Writes entries to their tenants' streams.
+#[derive(Clone)]
 struct Writer {
     conn: ConnectionManager,
     prefix: String,
@@ -215,19 +204,19 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(self, mut queued: mpsc::Receiver<Message>) {
-        let mut messages = Vec::with_capacity(MAX_MESSAGES);
-        while queued.recv_many(&mut messages, MAX_MESSAGES).await > 0 {
-            let records: Vec<&(TenantId, Record)> =
-                messages.iter().flat_map(|m| &m.records).collect();
-            for chunk in records.chunks(MAX_PIPELINE) {
-                self.write(chunk).await;
-            }
-            for message in messages.drain(..) {
-                if let Some(written) = message.written {
-                    let _ = written.send(());
-                }
-            }
+    /// Writes what is posted, oldest first, whatever is waiting at once.
+    async fn run(self, mut posted: mpsc::Receiver<Records>) {
+        let mut posts = Vec::with_capacity(MAX_POSTS);
+        while posted.recv_many(&mut posts, MAX_POSTS).await > 0 {
+            let records: Vec<&(TenantId, Record)> = posts.iter().flatten().collect();
+            self.write_all(&records).await;
+            posts.clear();
+        }
+    }
+
+    async fn write_all(&self, records: &[&(TenantId, Record)]) {
+        for chunk in records.chunks(MAX_PIPELINE) {
+            self.write(chunk).await;
         }
     }
 

@@ -200,7 +200,7 @@ mod tests {
             ),
             (
                 json!({"actor_id": "a", "verb": "v", "object_type": "t", "object_id": "o", "extra": 1}),
-                "body",
+                "extra",
             ),
             (
                 json!({"verb": "v", "object_type": "t", "object_id": "o"}),

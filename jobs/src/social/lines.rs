@@ -26,6 +26,7 @@ pub struct EdgeLines<R> {
     source: R,
     reader: EdgeReader,
     line: Vec<u8>,
+    bytes: u64,
 }
 
 impl<R: AsyncBufRead + Unpin> EdgeLines<R> {
@@ -35,6 +36,7 @@ impl<R: AsyncBufRead + Unpin> EdgeLines<R> {
             source,
             reader,
             line: Vec::new(),
+            bytes: 0,
         }
     }
 
@@ -60,6 +62,7 @@ impl<R: AsyncBufRead + Unpin> EdgeLines<R> {
                 }
                 self.line.extend_from_slice(&buf[..take]);
                 self.source.consume(take);
+                self.bytes += take as u64;
                 if done {
                     break;
                 }
@@ -77,6 +80,11 @@ impl<R: AsyncBufRead + Unpin> EdgeLines<R> {
     /// Lines read so far.
     pub fn lines(&self) -> u64 {
         self.reader.lines()
+    }
+
+    /// Bytes read so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 }
 

@@ -40,7 +40,6 @@ impl mixdown_settings::Value for EnrollSamples {
     }
 }
 
-
 /// A fresh key for one uploaded sample of `tenant`: made by Mixdown, never
 /// from what the client sent.
 pub fn new_sample_key(tenant: TenantId) -> ObjectKey {

@@ -59,7 +59,7 @@ async fn publish(db: &Database, tenant: TenantId, actor: &str, object: &str) -> 
 /// Runs the activity's whole fan-out as one chunk.
 async fn spread(db: &Database, activity: &Activity, rules: FeedRules) -> Vec<String> {
     db.feeds
-        .write_chunk(activity, None, None, rules)
+        .write_chunk(activity, None, None, rules, true)
         .await
         .unwrap()
         .inserted
@@ -196,7 +196,7 @@ async fn a_chunk_skips_blocks_both_ways_and_mutes_and_writes_each_row_once(
     let published = publish(db, tenant, "artist", "t1").await;
     let written = db
         .feeds
-        .write_chunk(&published.activity, None, None, RULES)
+        .write_chunk(&published.activity, None, None, RULES, false)
         .await
         .unwrap();
     let mut inserted = written.inserted.clone();
@@ -207,7 +207,7 @@ async fn a_chunk_skips_blocks_both_ways_and_mutes_and_writes_each_row_once(
     // Run again (a chunk killed after its commit): nothing new, the same counts.
     let again = db
         .feeds
-        .write_chunk(&published.activity, None, None, RULES)
+        .write_chunk(&published.activity, None, None, RULES, false)
         .await
         .unwrap();
     assert!(again.inserted.is_empty());
@@ -215,6 +215,24 @@ async fn a_chunk_skips_blocks_both_ways_and_mutes_and_writes_each_row_once(
     for who in ["fan1", "fan2", "unblocked"] {
         assert_eq!(feed_ids(db, tenant, who).await, ["t1"], "{who}");
     }
+    // A first run that meets rows written before (a run killed after its
+    // commit, then retried by hand from attempt one) fails whole; the next
+    // attempt checks, and writes only what is missing.
+    apply(db, tenant, &["follow,fan3,artist"]).await;
+    let activity = &published.activity;
+    assert!(
+        db.feeds
+            .write_chunk(activity, None, None, RULES, true)
+            .await
+            .is_err()
+    );
+    assert!(feed_ids(db, tenant, "fan3").await.is_empty());
+    let rest = db
+        .feeds
+        .write_chunk(activity, None, None, RULES, false)
+        .await
+        .unwrap();
+    assert_eq!(rest.inserted, ["fan3"]);
     for who in ["blocker", "blocked", "muter", "artist"] {
         assert!(feed_ids(db, tenant, who).await.is_empty(), "{who}");
     }
@@ -249,6 +267,7 @@ async fn followers_are_cut_into_ranges_that_cover_them_all(db: &Database, _clock
                 r.after.as_ref(),
                 r.upto.as_ref(),
                 RULES,
+                true,
             )
             .await
             .unwrap();
@@ -267,6 +286,7 @@ async fn followers_are_cut_into_ranges_that_cover_them_all(db: &Database, _clock
             first.after.as_ref(),
             first.upto.as_ref(),
             RULES,
+            true,
         )
         .await
         .unwrap();
@@ -279,6 +299,7 @@ async fn followers_are_cut_into_ranges_that_cover_them_all(db: &Database, _clock
             second.after.as_ref(),
             second.upto.as_ref(),
             RULES,
+            true,
         )
         .await
         .unwrap();
@@ -392,7 +413,7 @@ async fn a_deleted_activity_leaves_feeds_at_once_and_its_rows_go(
     // A publish chunk that runs after the deletion writes nothing.
     let late = db
         .feeds
-        .write_chunk(&retracted.activity, None, None, RULES)
+        .write_chunk(&retracted.activity, None, None, RULES, false)
         .await
         .unwrap();
     assert!(late.inserted.is_empty());

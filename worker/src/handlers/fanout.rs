@@ -7,16 +7,20 @@ use mixdown_jobs::{
     ids::ActivityId,
     model::JobError,
     payload::JobPayload,
-    social::{Activity, ChunkPayload, FanoutPayload, FanoutResult, Spread, UserId},
+    social::{Activity, ChunkPayload, FanoutPayload, FanoutResult, FeedRules, Spread, UserId},
     workflow::{
         Child, Next, Weight,
         fanout::{Decision, decide},
     },
 };
+use tokio::sync::Semaphore;
 use tracing::info;
 
 use super::JobContext;
-use crate::failure::{Failure, Infra, infra_from};
+use crate::{
+    WorkerSettings,
+    failure::{Failure, Infra, infra_from},
+};
 
 /// Why a fan-out or one of its chunks did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +63,28 @@ impl Failure for FanoutError {
     }
 }
 
+/// How this worker's fan-outs run: the rules, and the slots of its chunk
+/// writes. Chunks of a large fan-out are database-bound: past about one per
+/// database core, more at once only contend for its locks and log, so they
+/// queue for a slot here while small fan-outs (written by their own job)
+/// keep the queue's whole concurrency.
+#[derive(Debug)]
+pub(crate) struct FanoutRuntime {
+    /// How fan-outs cut their work and how long feeds grow.
+    pub rules: FeedRules,
+    writes: Semaphore,
+}
+
+impl FanoutRuntime {
+    /// The fan-out part of a worker's settings.
+    pub(crate) fn new(settings: &WorkerSettings) -> Self {
+        Self {
+            rules: settings.feed_rules(),
+            writes: Semaphore::new(settings.fanout_parallel_writes.get() as usize),
+        }
+    }
+}
+
 async fn load(ctx: &JobContext, id: ActivityId) -> Result<Activity, FanoutError> {
     let activity = ctx.stores.db.feeds.activity(ctx.job.tenant_id, id).await?;
     activity.ok_or(FanoutError::Missing(id))
@@ -73,7 +99,7 @@ pub(crate) async fn advance(p: &FanoutPayload, ctx: &JobContext) -> Result<Next,
             let feeds = &ctx.stores.db.feeds;
             let actor = &activity.item.actor_id;
             let ranges = feeds
-                .follower_ranges(ctx.job.tenant_id, actor, ctx.feeds.chunk_size)
+                .follower_ranges(ctx.job.tenant_id, actor, ctx.feeds.rules.chunk_size)
                 .await?;
             // Most actors have fewer followers than a chunk: the job writes them
             // itself, one job instead of a parent, a child and a second run.
@@ -124,6 +150,7 @@ fn followers_weight(count: u64) -> Weight {
 /// One `fanout_chunk` job: spreads its range.
 pub(crate) async fn chunk(p: &ChunkPayload, ctx: &JobContext) -> Result<FanoutResult, FanoutError> {
     let activity = load(ctx, p.activity_id).await?;
+    let _slot = ctx.feeds.writes.acquire().await;
     spread(ctx, &activity, p.spread, p.after.as_ref(), p.upto.as_ref()).await
 }
 
@@ -139,7 +166,10 @@ async fn spread(
     let feeds = &ctx.stores.db.feeds;
     match way {
         Spread::Publish => {
-            let written = feeds.write_chunk(activity, after, upto, ctx.feeds).await?;
+            let first = ctx.job.attempt == 1;
+            let written = feeds
+                .write_chunk(activity, after, upto, ctx.feeds.rules, first)
+                .await?;
             if !written.inserted.is_empty() {
                 let item = serde_json::to_value(&activity.item).unwrap_or_default();
                 let event = Event::FeedItems {

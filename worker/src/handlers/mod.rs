@@ -2,20 +2,20 @@
 //! handler gets besides its payload.
 
 pub(crate) mod callback;
-mod fanout;
+pub(crate) mod fanout;
 mod noop;
 pub(crate) mod tracks;
 pub(crate) mod voice;
 
 use std::sync::Arc;
 
-use mixdown_jobs::{
-    Stores, db::ClaimedJob, ids::WorkerId, payload::JobPayload, social::FeedRules, workflow::Next,
-};
+use mixdown_jobs::{Stores, db::ClaimedJob, ids::WorkerId, payload::JobPayload, workflow::Next};
 use tokio_util::sync::CancellationToken;
 use tracing::Span;
 
-use self::{callback::CallbackClient, tracks::TrackSettings, voice::VoiceRuntime};
+use self::{
+    callback::CallbackClient, fanout::FanoutRuntime, tracks::TrackSettings, voice::VoiceRuntime,
+};
 use crate::failure::{HandlerError, Infra};
 
 /// The running attempt as a handler sees it.
@@ -37,8 +37,9 @@ pub(crate) struct JobContext {
     pub tracks: Arc<TrackSettings>,
     /// The client that delivers callbacks, and where they may go.
     pub callbacks: Arc<CallbackClient>,
-    /// How fan-outs cut their work and how long feeds grow.
-    pub feeds: FeedRules,
+    /// How fan-outs cut their work, how long feeds grow, and the slots
+    /// of this worker's chunk writes.
+    pub feeds: Arc<FanoutRuntime>,
 }
 
 /// Runs the handler of the job's kind.

@@ -28,7 +28,10 @@ async fn publish(ctx: &JobContext, track: &TrackRecord) -> Result<(), TrackError
         return Ok(());
     };
     let Ok(actor_id) = UserId::parse(owner) else {
-        warn!(owner, "the track's owner is not a user id a feed takes; nothing published");
+        warn!(
+            owner,
+            "the track's owner is not a user id a feed takes; nothing published"
+        );
         return Ok(());
     };
     let tenant = ctx.job.tenant_id;
