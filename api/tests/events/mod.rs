@@ -21,6 +21,7 @@ both_modes!(
     a_subscriber_sees_a_job_run_and_resumes_after_the_last_id,
     another_tenant_hears_nothing_of_a_job,
     a_feed_entry_reaches_each_subscribed_feed_once,
+    a_fan_out_tells_each_follower_it_reached_once,
     bad_topics_and_ids_are_refused,
     a_quiet_stream_is_kept_alive,
     the_openapi_document_describes_the_stream,
@@ -243,6 +244,59 @@ async fn a_feed_entry_reaches_each_subscribed_feed_once(app: &TestApp) {
     assert!(seen.iter().all(|f| data_of(f)["item"] == item));
     assert!(matches!(&seen[0], Frame::Event { event, .. } if event == "feed.item"));
     assert_eq!(id_of(&seen[0]), id_of(&seen[1]));
+    stream.is_quiet().await;
+}
+
+async fn a_fan_out_tells_each_follower_it_reached_once(app: &TestApp) {
+    let served = serve(app.stores.clone()).await;
+    let topics = "feed:fan1,feed:fan2,feed:blocker";
+    let mut stream = Stream::open(&served, &app.key, topics, None).await;
+    let edges = [
+        "follow fan1",
+        "follow fan2",
+        "follow blocker",
+        "block blocker",
+    ]
+    .map(|e| {
+        let (op, from) = e.split_once(' ').unwrap();
+        format!("{}\n", json!({"op": op, "from": from, "to": "artist"}))
+    })
+    .concat();
+    let req = app
+        .client
+        .post("/v1/graph")
+        .header("Authorization", app.bearer());
+    let resp = req
+        .content_type("application/x-ndjson")
+        .body(edges)
+        .send()
+        .await;
+    assert_eq!(resp.0.status(), StatusCode::OK);
+    let body =
+        json!({"actor_id": "artist", "verb": "publish", "object_type": "track", "object_id": "t1"});
+    let (status, accepted) = app.post("/v1/activities", body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    app.run_due().await;
+    let seen = stream.events(2).await;
+    let mut reached: Vec<&str> = seen
+        .iter()
+        .map(|f| data_of(f)["user_id"].as_str().unwrap())
+        .collect();
+    reached.sort();
+    assert_eq!(reached, ["fan1", "fan2"]);
+    for frame in &seen {
+        assert!(matches!(frame, Frame::Event { event, .. } if event == "feed.item"));
+        assert_eq!(
+            data_of(frame)["item"]["activity_id"],
+            accepted["activity_id"]
+        );
+        assert_eq!(data_of(frame)["item"]["object_id"], "t1");
+    }
+    // Publishing the same activity again writes nothing and says nothing.
+    let body =
+        json!({"actor_id": "artist", "verb": "publish", "object_type": "track", "object_id": "t1"});
+    assert_eq!(app.post("/v1/activities", body).await.0, StatusCode::OK);
+    app.run_due().await;
     stream.is_quiet().await;
 }
 
