@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use mixdown_jobs::{
     clock::ManualClock,
-    db::{Database, FeedCursor, Published, Side},
+    db::{Database, FeedCursor, ImportError, Published, Side},
     ids::{TenantId, UserId},
     model::NewJob,
-    social::{Activity, EdgeChanges, EdgeFormat, EdgeReader, FeedRules, NewActivity},
+    social::{
+        Activity, EdgeChanges, EdgeFormat, EdgeLines, EdgeReader, FeedRules, NewActivity, ReadError,
+    },
 };
 use serde_json::json;
 
@@ -19,6 +21,7 @@ use crate::tenant;
 
 contract!(
     edge_changes_apply_in_order_and_lists_page_by_keyset,
+    a_graph_file_is_imported_whole_or_not_at_all,
     an_activity_is_recorded_once_per_actor_verb_and_object,
     a_chunk_skips_blocks_both_ways_and_mutes_and_writes_each_row_once,
     followers_are_cut_into_ranges_that_cover_them_all,
@@ -127,6 +130,29 @@ async fn edge_changes_apply_in_order_and_lists_page_by_keyset(db: &Database, _cl
         .await
         .unwrap();
     assert!(none.is_empty());
+}
+
+async fn a_graph_file_is_imported_whole_or_not_at_all(db: &Database, _clock: &ManualClock) {
+    let tenant = tenant(db).await;
+    let import = |text: &'static str| {
+        let lines = EdgeLines::new(text.as_bytes(), EdgeReader::new(EdgeFormat::Csv, u64::MAX));
+        db.graph.import(tenant, lines)
+    };
+    let bad = import("op,from,to\nfollow,a,artist\nfollow,b\n").await;
+    match bad {
+        Err(ImportError::Read(ReadError::Line(e))) => assert_eq!(e.line, 3),
+        other => panic!("{other:?}"),
+    }
+    let artist = user("artist");
+    let followers = || db.graph.page(tenant, &artist, Side::Followers, None, 10);
+    assert!(followers().await.unwrap().is_empty());
+    let text = "op,from,to\nfollow,a,artist\nfollow,b,artist\nfollow,c,artist\nunfollow,b,artist\n\
+                mute,c,artist\nfollow,a,artist\n";
+    assert_eq!(import(text).await.unwrap(), 6);
+    assert_eq!(followers().await.unwrap(), [user("a"), user("c")]);
+    // The import's exclusions hold for a fan-out.
+    let published = publish(db, tenant, "artist", "t1").await;
+    assert_eq!(spread(db, &published.activity, RULES).await, ["a"]);
 }
 
 async fn an_activity_is_recorded_once_per_actor_verb_and_object(
