@@ -8,6 +8,8 @@ mod settings;
 mod transcode_cmd;
 mod waveform_cmd;
 
+use std::io::IsTerminal;
+
 use anyhow::bail;
 use clap::Parser;
 use mixdown_jobs::kind::JobKind;
@@ -96,7 +98,12 @@ fn init_logging(format: LogFormat) {
     // symphonia logs the failures it also returns as errors; those are reported once, by us.
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,symphonia=off"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only where a terminal shows them, never in a file or a pipe.
+    let colour = std::io::stderr().is_terminal();
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

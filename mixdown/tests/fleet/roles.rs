@@ -120,3 +120,26 @@ fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
     let err = run(&["worker", "--queues", "voice_verify"], &[]);
     assert!(err.contains("MIXDOWN_VOICE_KEY"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let db = mixdown_testkit::TestDatabase::create().await;
+    let mut env = base_env();
+    env.insert("DATABASE_URL".into(), db.url.clone());
+    let migrate = || {
+        Command::new(BIN)
+            .arg("migrate")
+            .env_clear()
+            .envs(&env)
+            .output()
+            .unwrap()
+    };
+    assert!(migrate().status.success());
+    // Migrating again logs Postgres's notice that the table is there.
+    let again = migrate();
+    assert!(again.status.success());
+    let logs = String::from_utf8_lossy(&again.stderr);
+    assert!(logs.contains("INFO"), "{logs}");
+    assert!(!logs.contains('\u{1b}'), "colour codes in a pipe: {logs:?}");
+    db.drop_database().await;
+}
