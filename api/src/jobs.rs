@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use mixdown_jobs::{
     codes::ErrorCode,
     db::{CancelOutcome, RetryOutcome},
@@ -27,6 +26,7 @@ use serde_json::Value;
 use crate::{
     auth::Tenant,
     error::ApiError,
+    paging,
     payload::StrictJson,
     social::publish,
     state::AppState,
@@ -41,8 +41,6 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 const MAX_CALLBACK_URL: usize = 2048;
 /// Longest a client may wait for a job to end in one request.
 const MAX_WAIT: Duration = Duration::from_secs(60);
-/// Most jobs on one page.
-const MAX_PAGE: u32 = 500;
 
 /// A job to run.
 #[derive(Debug, Deserialize, Object)]
@@ -174,10 +172,7 @@ impl JobsApi {
         let jobs = state.stores.db.jobs.list(tenant.0, &filter).await;
         let jobs = jobs.map_err(ApiError::unavailable)?;
         let next_cursor = (jobs.len() == filter.limit as usize)
-            .then(|| {
-                jobs.last()
-                    .map(|j| URL_SAFE_NO_PAD.encode(j.id.to_string()))
-            })
+            .then(|| jobs.last().map(|j| paging::cursor(&j.id.to_string())))
             .flatten();
         let jobs = jobs.into_iter().map(JobView::from).collect();
         Ok(Json(JobPage { jobs, next_cursor }))
@@ -453,19 +448,9 @@ fn job_filter(
     let kind = kind
         .map(|k| JobKind::parse(&k).ok_or_else(|| invalid("kind", "unknown kind")))
         .transpose()?;
-    let limit = limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(invalid("limit", "must be between 1 and 500"));
-    }
+    let limit = paging::limit(limit, 50)?;
     let before = cursor
-        .map(|c| {
-            URL_SAFE_NO_PAD
-                .decode(&c)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| JobId::parse(&s))
-                .ok_or_else(|| invalid("cursor", "not a cursor this API gave out"))
-        })
+        .map(|c| paging::place(&c, JobId::parse))
         .transpose()?;
     Ok(JobFilter {
         state,

@@ -9,6 +9,7 @@ mod events;
 mod files;
 mod jobs;
 mod ops;
+mod paging;
 mod payload;
 mod settings;
 mod signing;

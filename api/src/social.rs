@@ -1,6 +1,5 @@
 //! The social API: graph changes and lists, activities, feeds.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use mixdown_jobs::{
     codes::ErrorCode,
     db::{FeedCursor, Published, Side},
@@ -23,7 +22,7 @@ use serde_json::Value;
 use tokio::io::BufReader;
 
 use crate::{
-    auth::Tenant, error::ApiError, jobs::JobOptions, payload::StrictJson, state::AppState,
+    auth::Tenant, error::ApiError, jobs::JobOptions, paging, payload::StrictJson, state::AppState,
 };
 
 /// Most lines of one `POST /v1/graph`.
@@ -31,8 +30,6 @@ const MAX_GRAPH_LINES: u64 = 1_000_000;
 /// Most bytes of one `POST /v1/graph`: a million lines of ids of 40 bytes,
 /// with room; what is read is held until applied.
 const MAX_GRAPH_BYTES: u64 = 128 << 20;
-/// Most items or ids on one page.
-const MAX_PAGE: u32 = 500;
 
 /// NDJSON edge changes as the request body, streamed as it arrives.
 pub(crate) struct Ndjson(Body);
@@ -358,19 +355,12 @@ impl SocialApi {
         let tenant = tenant.0;
         let retracted = state
             .stores
-            .db
-            .feeds
             .retract(tenant, id, |payload| NewJob::with_defaults(tenant, payload))
             .await
             .map_err(ApiError::unavailable)?;
-        let retracted = retracted.ok_or_else(|| ApiError::not_found("activity"))?;
-        if retracted.created {
-            state
-                .stores
-                .announce(std::slice::from_ref(&retracted.job))
-                .await;
-        }
-        Ok(retracted.into())
+        Ok(retracted
+            .ok_or_else(|| ApiError::not_found("activity"))?
+            .into())
     }
 
     /// Reads a user's feed, newest first.
@@ -386,8 +376,11 @@ impl SocialApi {
         cursor: Query<Option<String>>,
     ) -> poem::Result<Json<FeedView>> {
         let user = parse_user(&user_id)?;
-        let limit = page_limit(limit.0, 50)?;
-        let cursor = cursor.0.map(|c| parse_feed_cursor(&c)).transpose()?;
+        let limit = paging::limit(limit.0, 50)?;
+        let cursor = cursor
+            .0
+            .map(|c| paging::place(&c, feed_place))
+            .transpose()?;
         let page = state
             .stores
             .db
@@ -397,9 +390,9 @@ impl SocialApi {
         let page = page.map_err(ApiError::unavailable)?;
         Ok(Json(FeedView {
             items: page.items.into_iter().map(FeedItemView::from).collect(),
-            next_cursor: page.next.map(|c| {
-                URL_SAFE_NO_PAD.encode(format!("{}.{}", c.occurred_at.millis(), c.activity_id))
-            }),
+            next_cursor: page
+                .next
+                .map(|c| paging::cursor(&format!("{}.{}", c.occurred_at.millis(), c.activity_id))),
         }))
     }
 }
@@ -414,18 +407,8 @@ pub(crate) async fn publish(
     let tenant = new.tenant_id;
     let published = state
         .stores
-        .db
-        .feeds
-        .publish(new, |payload| options.job(tenant, payload))
-        .await
-        .map_err(ApiError::unavailable)?;
-    if published.created {
-        state
-            .stores
-            .announce(std::slice::from_ref(&published.job))
-            .await;
-    }
-    Ok(published)
+        .publish(new, |payload| options.job(tenant, payload));
+    published.await.map_err(ApiError::unavailable)
 }
 
 async fn user_page(
@@ -437,16 +420,9 @@ async fn user_page(
     cursor: Option<String>,
 ) -> poem::Result<Json<UserPage>> {
     let user = parse_user(user)?;
-    let limit = page_limit(limit, 100)?;
+    let limit = paging::limit(limit, 100)?;
     let after = cursor
-        .map(|c| {
-            URL_SAFE_NO_PAD
-                .decode(&c)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| UserId::parse(&s).ok())
-                .ok_or_else(bad_cursor)
-        })
+        .map(|c| paging::place(&c, |id| UserId::parse(id).ok()))
         .transpose()?;
     let page = state
         .stores
@@ -456,7 +432,7 @@ async fn user_page(
         .await;
     let page = page.map_err(ApiError::unavailable)?;
     let next_cursor = (page.len() == limit as usize)
-        .then(|| page.last().map(|u| URL_SAFE_NO_PAD.encode(u.as_str())))
+        .then(|| page.last().map(|u| paging::cursor(u.as_str())))
         .flatten();
     Ok(Json(UserPage {
         user_ids: page.into_iter().map(String::from).collect(),
@@ -473,38 +449,11 @@ fn parse_activity_id(text: &str) -> Result<ActivityId, ApiError> {
     ActivityId::parse(text).ok_or_else(|| ApiError::not_found("activity"))
 }
 
-fn page_limit(limit: Option<u32>, default: u32) -> Result<u32, ApiError> {
-    let limit = limit.unwrap_or(default);
-    if (1..=MAX_PAGE).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::invalid_field(
-            ErrorCode::InvalidField,
-            "limit",
-            "must be between 1 and 500",
-        ))
-    }
-}
-
-fn bad_cursor() -> ApiError {
-    ApiError::invalid_field(
-        ErrorCode::InvalidField,
-        "cursor",
-        "not a cursor this API gave out",
-    )
-}
-
-fn parse_feed_cursor(text: &str) -> Result<FeedCursor, ApiError> {
-    let decoded = URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok());
-    let parsed = decoded.as_deref().and_then(|s| {
-        let (millis, id) = s.split_once('.')?;
-        Some(FeedCursor {
-            occurred_at: Timestamp::from_millis(millis.parse().ok()?),
-            activity_id: ActivityId::parse(id)?,
-        })
-    });
-    parsed.ok_or_else(bad_cursor)
+/// A feed's place as its cursor holds it: `{occurred_at millis}.{activity id}`.
+fn feed_place(place: &str) -> Option<FeedCursor> {
+    let (millis, id) = place.split_once('.')?;
+    Some(FeedCursor {
+        occurred_at: Timestamp::from_millis(millis.parse().ok()?),
+        activity_id: ActivityId::parse(id)?,
+    })
 }

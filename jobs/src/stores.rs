@@ -4,12 +4,15 @@ use tracing::warn;
 
 use crate::{
     clock::Clock,
-    db::{Database, Inserted, StoreError},
+    db::{Database, Inserted, Published, StoreError},
     events::{Event, Events},
+    ids::{ActivityId, TenantId},
     metrics::Metrics,
     model::{Job, JobState, NewJob},
     objects::ObjectStore,
+    payload::JobPayload,
     queue::{Queue, QueueEntry},
+    social::NewActivity,
 };
 
 /// Handles to the database, the queue and the object store, plus metrics.
@@ -42,6 +45,40 @@ impl Stores {
             self.announce(std::slice::from_ref(&inserted.job)).await;
         }
         Ok(inserted)
+    }
+
+    /// Records an activity with its fan-out job (made by `job` from its
+    /// payload) and pushes the job; the same activity again answers the
+    /// first, whose job was pushed then.
+    pub async fn publish(
+        &self,
+        new: &NewActivity,
+        job: impl Fn(JobPayload) -> NewJob,
+    ) -> Result<Published, StoreError> {
+        let published = self.db.feeds.publish(new, job).await?;
+        Ok(self.announce_recorded(published).await)
+    }
+
+    /// Deletes an activity of `tenant` and pushes the fan-out (made by `job`)
+    /// that takes it out of feeds; deleting it again answers the first
+    /// deletion. `None` if the tenant has no such activity.
+    pub async fn retract(
+        &self,
+        tenant: TenantId,
+        id: ActivityId,
+        job: impl Fn(JobPayload) -> NewJob,
+    ) -> Result<Option<Published>, StoreError> {
+        let Some(retracted) = self.db.feeds.retract(tenant, id, job).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.announce_recorded(retracted).await))
+    }
+
+    async fn announce_recorded(&self, recorded: Published) -> Published {
+        if recorded.created {
+            self.announce(std::slice::from_ref(&recorded.job)).await;
+        }
+        recorded
     }
 
     /// Counts jobs just recorded, publishes their states, and pushes those

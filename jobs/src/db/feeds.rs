@@ -13,7 +13,7 @@ use sqlx::{
 use super::{
     Conn, Engine, StoreError,
     jobs::{Place, insert_job_row, select_job},
-    rows::{parse_id, parse_json, parse_opt_id},
+    rows::{parse_id, parse_json, parse_opt_id, parse_user},
 };
 use crate::{
     ids::{ActivityId, JobId, TenantId},
@@ -98,29 +98,37 @@ pub struct FeedRepo {
 }
 
 fn activity_from_row(row: &AnyRow) -> Result<Activity, StoreError> {
-    let actor: String = row.try_get("actor_id")?;
     let occurred_at = Timestamp::from_millis(row.try_get("occurred_at")?);
     let id = parse_id(row, "id", ActivityId::parse)?;
     Ok(Activity {
         id,
         tenant_id: parse_id(row, "tenant_id", TenantId::parse)?,
         occurred_at,
-        item: FeedItem {
-            activity_id: id,
-            actor_id: UserId::parse(&actor)
-                .map_err(|e| StoreError::Corrupt(format!("actor id {actor:?} {e}")))?,
-            verb: row.try_get("verb")?,
-            object_type: row.try_get("object_type")?,
-            object_id: row.try_get("object_id")?,
-            occurred_at: occurred_at.to_rfc3339(),
-            data: parse_json(row.try_get("data")?)?,
-        },
+        item: item_from_row(row, id, occurred_at)?,
         job_id: parse_id(row, "job_id", JobId::parse)?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         deleted_at: row
             .try_get::<Option<i64>, _>("deleted_at")?
             .map(Timestamp::from_millis),
         retract_job_id: parse_opt_id(row, "retract_job_id")?,
+    })
+}
+
+/// The feed item of activity `id` from the activity columns of `row`
+/// (`actor_id`, `verb`, `object_type`, `object_id`, `data`).
+fn item_from_row(
+    row: &AnyRow,
+    id: ActivityId,
+    occurred_at: Timestamp,
+) -> Result<FeedItem, StoreError> {
+    Ok(FeedItem {
+        activity_id: id,
+        actor_id: parse_user(row, "actor_id")?,
+        verb: row.try_get("verb")?,
+        object_type: row.try_get("object_type")?,
+        object_id: row.try_get("object_id")?,
+        occurred_at: occurred_at.to_rfc3339(),
+        data: parse_json(row.try_get("data")?)?,
     })
 }
 
@@ -160,9 +168,23 @@ fn range_clause(
     (clause, binds)
 }
 
-/// The feed rows of `activity` for its actor's followers in `(after,
-/// upto]`, written by one `INSERT … SELECT` that skips the excluded (and,
-/// unless `first`, the rows already there); answers whom it wrote to.
+/// The recipients of `activity` among its actor's followers in `(after,
+/// upto]` — every one but the excluded, none once the activity is deleted —
+/// as a `FROM … WHERE` over the follows row `f`: `$1` is the tenant, `$2`
+/// the actor, `$3` the activity, then the binds returned.
+fn recipients(after: Option<&UserId>, upto: Option<&UserId>) -> (String, Vec<String>) {
+    let (clause, binds) = range_clause(after, upto, 4);
+    let sql = format!(
+        "FROM follows f WHERE f.tenant_id = $1 AND f.followee_id = $2 {clause} \
+         AND NOT {EXCLUDED} \
+         AND EXISTS (SELECT 1 FROM activities a WHERE a.id = $3 AND a.deleted_at IS NULL)"
+    );
+    (sql, binds)
+}
+
+/// The feed rows of `activity` for its [`recipients`] in `(after, upto]`,
+/// written by one `INSERT … SELECT` that skips (unless `first`) the rows
+/// already there; answers whom it wrote to.
 async fn insert_rows(
     pool: &sqlx::AnyPool,
     activity: &Activity,
@@ -170,24 +192,24 @@ async fn insert_rows(
     upto: Option<&UserId>,
     first: bool,
 ) -> Result<Vec<String>, StoreError> {
-    let (clause, binds) = range_clause(after, upto, 5);
+    let (from, binds) = recipients(after, upto);
+    let occurred = 4 + binds.len();
     let sql = format!(
         "INSERT INTO feed_items (tenant_id, user_id, occurred_at, activity_id) \
-         SELECT f.tenant_id, f.follower_id, $3, $4 FROM follows f \
-         WHERE f.tenant_id = $1 AND f.followee_id = $2 {clause} AND NOT {EXCLUDED} \
-         AND EXISTS (SELECT 1 FROM activities a WHERE a.id = $4 AND a.deleted_at IS NULL) \
-         {} RETURNING user_id",
+         SELECT f.tenant_id, f.follower_id, ${occurred}, $3 {from} {} RETURNING user_id",
         if first { "" } else { "ON CONFLICT DO NOTHING" }
     );
     let mut query = sqlx::query(AssertSqlSafe(sql))
         .bind(activity.tenant_id.to_string())
         .bind(activity.item.actor_id.as_str().to_owned())
-        .bind(activity.occurred_at.millis())
         .bind(activity.id.to_string());
     for b in binds {
         query = query.bind(b);
     }
-    let rows = query.fetch_all(pool).await?;
+    let rows = query
+        .bind(activity.occurred_at.millis())
+        .fetch_all(pool)
+        .await?;
     rows.iter()
         .map(|r| Ok(r.try_get::<String, _>("user_id")?))
         .collect()
@@ -204,12 +226,8 @@ async fn copy_rows(
     after: Option<&UserId>,
     upto: Option<&UserId>,
 ) -> Result<Vec<String>, StoreError> {
-    let (clause, binds) = range_clause(after, upto, 4);
-    let sql = format!(
-        "SELECT f.follower_id FROM follows f \
-         WHERE f.tenant_id = $1 AND f.followee_id = $2 {clause} AND NOT {EXCLUDED} \
-         AND EXISTS (SELECT 1 FROM activities a WHERE a.id = $3 AND a.deleted_at IS NULL)"
-    );
+    let (from, binds) = recipients(after, upto);
+    let sql = format!("SELECT f.follower_id {from}");
     let mut tx = pool.begin().await?;
     let mut query = sqlx::query(AssertSqlSafe(sql))
         .bind(activity.tenant_id.to_string())
@@ -278,7 +296,7 @@ async fn count_range<'e>(
 /// one recipient in `every`, spread evenly over users and activities.
 fn trims(user: &str, activity: ActivityId, every: u32) -> bool {
     let mut hasher = DefaultHasher::new();
-    (user, activity.to_string()).hash(&mut hasher);
+    (user, activity).hash(&mut hasher);
     hasher.finish().is_multiple_of(u64::from(every.max(1)))
 }
 
@@ -481,9 +499,7 @@ impl FeedRepo {
             }
             let row = query.fetch_optional(&self.db.pool).await?;
             let Some(row) = row else { break };
-            let id: String = row.try_get("id")?;
-            let upto = UserId::parse(&id)
-                .map_err(|e| StoreError::Corrupt(format!("user id {id:?} {e}")))?;
+            let upto = parse_user(&row, "id")?;
             ranges.push(FollowerRange {
                 after: after.take(),
                 upto: Some(upto.clone()),
@@ -627,21 +643,12 @@ impl FeedRepo {
                 occurred_at: at,
                 activity_id: id,
             });
+            // An activity deleted (or, by a race, gone) is left out at once.
             let actor: Option<String> = row.try_get("actor_id")?;
             let deleted: Option<i64> = row.try_get("deleted_at")?;
-            let (Some(actor), None) = (actor, deleted) else {
-                continue;
-            };
-            items.push(FeedItem {
-                activity_id: id,
-                actor_id: UserId::parse(&actor)
-                    .map_err(|e| StoreError::Corrupt(format!("actor id {actor:?} {e}")))?,
-                verb: row.try_get("verb")?,
-                object_type: row.try_get("object_type")?,
-                object_id: row.try_get("object_id")?,
-                occurred_at: at.to_rfc3339(),
-                data: parse_json(row.try_get("data")?)?,
-            });
+            if actor.is_some() && deleted.is_none() {
+                items.push(item_from_row(row, id, at)?);
+            }
         }
         Ok(FeedPage {
             items,

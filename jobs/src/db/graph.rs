@@ -1,9 +1,9 @@
 //! The social graph's rows: follows, blocks and mutes per tenant.
 
-use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row, postgres::PgConnection};
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, postgres::PgConnection};
 use tokio::io::AsyncBufRead;
 
-use super::{Conn, Engine, StoreError};
+use super::{Conn, Engine, StoreError, rows::parse_user};
 use crate::{
     ids::TenantId,
     social::{EdgeChanges, EdgeLines, ReadError, Relation, UserId},
@@ -51,15 +51,15 @@ impl GraphRepo {
         let net = changes.net();
         let mut tx = self.db.pool.begin().await?;
         for relation in Relation::ALL {
-            let set: Vec<_> = net.set.iter().filter(|e| e.0 == relation).collect();
-            for batch in set.chunks(BATCH) {
-                let pairs: Vec<(&UserId, &UserId)> = batch.iter().map(|e| (e.1, e.2)).collect();
-                insert_edges(&mut tx, tenant, relation, &pairs, now).await?;
-            }
-            let removed: Vec<_> = net.removed.iter().filter(|e| e.0 == relation).collect();
-            for batch in removed.chunks(BATCH) {
-                let pairs: Vec<(&UserId, &UserId)> = batch.iter().map(|e| (e.1, e.2)).collect();
-                delete_edges(&mut tx, tenant, relation, &pairs).await?;
+            for (edges, set) in [(&net.set, Some(now)), (&net.removed, None)] {
+                let pairs: Vec<(&UserId, &UserId)> = edges
+                    .iter()
+                    .filter(|e| e.0 == relation)
+                    .map(|e| (e.1, e.2))
+                    .collect();
+                for batch in pairs.chunks(BATCH) {
+                    write_edges(&mut tx, tenant, relation, batch, set).await?;
+                }
             }
         }
         tx.commit().await?;
@@ -97,62 +97,44 @@ impl GraphRepo {
             query = query.bind(after.as_str().to_owned());
         }
         let rows = query.fetch_all(&self.db.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let id: String = row.try_get("id")?;
-                UserId::parse(&id).map_err(|e| StoreError::Corrupt(format!("user id {id:?} {e}")))
-            })
-            .collect()
+        rows.iter().map(|row| parse_user(row, "id")).collect()
     }
 }
 
-/// Records `(from, to)` edges of `relation`; existing ones stay as they were.
-pub(in crate::db) async fn insert_edges(
+/// Records `(from, to)` edges of `relation` (when `set` gives the time)
+/// or deletes them, in one statement; recording an existing edge or deleting a missing one
+/// changes nothing.
+async fn write_edges(
     tx: &mut AnyConnection,
     tenant: TenantId,
     relation: Relation,
     pairs: &[(&UserId, &UserId)],
-    now: Timestamp,
+    set: Option<Timestamp>,
 ) -> Result<(), StoreError> {
-    if pairs.is_empty() {
-        return Ok(());
-    }
     let (table, holder, target) = columns(relation);
+    // `$1` is the tenant and, when recording, `$2` the time (in every row);
+    // the pairs follow.
+    let (first, lead) = if set.is_some() {
+        (3, "$1, $2, ")
+    } else {
+        (2, "")
+    };
     let values: Vec<String> = (0..pairs.len())
-        .map(|i| format!("($1, $2, ${}, ${})", 3 + 2 * i, 4 + 2 * i))
+        .map(|i| format!("({lead}${}, ${})", first + 2 * i, first + 1 + 2 * i))
         .collect();
-    let sql = format!(
-        "INSERT INTO {table} (tenant_id, created_at, {holder}, {target}) VALUES {} \
-         ON CONFLICT DO NOTHING",
-        values.join(", ")
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql))
+    let values = values.join(", ");
+    let mut query = match set {
+        Some(now) => sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} (tenant_id, created_at, {holder}, {target}) VALUES {values} \
+             ON CONFLICT DO NOTHING"
+        )))
         .bind(tenant.to_string())
-        .bind(now.millis());
-    for (from, to) in pairs {
-        query = query
-            .bind(from.as_str().to_owned())
-            .bind(to.as_str().to_owned());
-    }
-    query.execute(&mut *tx).await?;
-    Ok(())
-}
-
-async fn delete_edges(
-    tx: &mut AnyConnection,
-    tenant: TenantId,
-    relation: Relation,
-    pairs: &[(&UserId, &UserId)],
-) -> Result<(), StoreError> {
-    let (table, holder, target) = columns(relation);
-    let values: Vec<String> = (0..pairs.len())
-        .map(|i| format!("(${}, ${})", 2 + 2 * i, 3 + 2 * i))
-        .collect();
-    let sql = format!(
-        "DELETE FROM {table} WHERE tenant_id = $1 AND ({holder}, {target}) IN (VALUES {})",
-        values.join(", ")
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string());
+        .bind(now.millis()),
+        None => sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE tenant_id = $1 AND ({holder}, {target}) IN (VALUES {values})"
+        )))
+        .bind(tenant.to_string()),
+    };
     for (from, to) in pairs {
         query = query
             .bind(from.as_str().to_owned())

@@ -6,7 +6,7 @@ use sqlx::{Row, any::AnyRow};
 use super::StoreError;
 use crate::{
     codes::ErrorCode,
-    ids::{JobId, TenantId},
+    ids::{JobId, TenantId, UserId},
     kind::JobKind,
     model::{Job, JobError, JobState, Priority},
     time::Timestamp,
@@ -55,6 +55,11 @@ pub(super) fn parse_id<T>(
 ) -> Result<T, StoreError> {
     let text: String = row.try_get(column)?;
     parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{column} {text:?} is not an id")))
+}
+
+/// The user id in `column`.
+pub(super) fn parse_user(row: &AnyRow, column: &str) -> Result<UserId, StoreError> {
+    parse_id(row, column, |text| UserId::parse(text).ok())
 }
 
 /// The job id in `column`, if it holds one.

@@ -44,13 +44,8 @@ async fn publish(ctx: &JobContext, track: &TrackRecord) -> Result<(), TrackError
         occurred_at: ctx.stores.clock().now(),
         data: json!({ "title": track.title }),
     };
-    let feeds = &ctx.stores.db.feeds;
-    let published = feeds
-        .publish(&new, |payload| NewJob::with_defaults(tenant, payload))
-        .await?;
-    if published.created {
-        ctx.stores.announce(&[published.job]).await;
-    }
+    let job = |payload| NewJob::with_defaults(tenant, payload);
+    ctx.stores.publish(&new, job).await?;
     Ok(())
 }
 
