@@ -39,7 +39,7 @@ feed_rows=${MIXDOWN_BENCH_FEED_ROWS:-10000000}
 actors=${MIXDOWN_BENCH_ACTORS:-10000}
 per_actor=${MIXDOWN_BENCH_ACTOR_FOLLOWERS:-100}
 clients=${MIXDOWN_BENCH_CLIENTS:-8}
-bench_fleet fanout redis-tools
+bench_fleet fanout redis-tools bc
 
 # Also forget the run's Redis keys, once nothing can write them again.
 fanout_cleanup() {
