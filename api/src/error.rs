@@ -69,6 +69,19 @@ impl ApiError {
         }
     }
 
+    /// The same error about a part of a larger request: its field (or the
+    /// part itself, when none was named) under `part`, e.g. `jobs[17]`.
+    pub fn within(self, part: &str) -> Self {
+        let field = match &self.field {
+            Some(field) => format!("{part}.{field}"),
+            None => part.to_owned(),
+        };
+        Self {
+            field: Some(field),
+            ..self
+        }
+    }
+
     /// The stable code.
     pub fn code(&self) -> ErrorCode {
         self.code

@@ -5,14 +5,12 @@ use std::time::Duration;
 use mixdown_jobs::{
     codes::ErrorCode,
     db::{CancelOutcome, RetryOutcome},
-    events::Event,
     ids::{JobId, TenantId},
     kind::JobKind,
-    model::{Job, JobFilter, JobState, MaxAttempts, NewJob, Priority},
+    model::{JobFilter, JobState, MaxAttempts, NewJob, Priority},
     payload::{JobPayload, PayloadError},
     social::NewActivity,
     time::Timestamp,
-    tracks::TrackState,
 };
 use poem::web::Data;
 use poem_openapi::{
@@ -45,7 +43,7 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 /// A job to run.
 #[derive(Debug, Deserialize, Object)]
 #[serde(deny_unknown_fields)]
-pub struct CreateJob {
+pub(crate) struct CreateJob {
     /// The job kind. `noop`: sleeps, then fails its first N attempts.
     /// `fanout`: records an activity once and spreads it to its actor's
     /// followers' feeds (the same as `POST /v1/activities`).
@@ -66,6 +64,11 @@ pub struct CreateJob {
     /// http(s) URL told about the job's end.
     #[serde(default)]
     callback_url: Option<String>,
+    /// 1 to 255 printable ASCII characters: repeating a job with the same key
+    /// returns the first. In a batch, each job's own; for `POST /v1/jobs`,
+    /// the same as the `Idempotency-Key` header (give one, or both alike).
+    #[serde(default)]
+    idempotency_key: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -94,7 +97,8 @@ impl JobsApi {
         key: Header<Option<String>>,
         body: StrictJson<CreateJob>,
     ) -> poem::Result<Submitted> {
-        let (job, created) = match submission(tenant, key.0, body.0, state.stores.clock().now())? {
+        let (job, created) = match submission(tenant.0, key.0, body.0, state.stores.clock().now())?
+        {
             Submission::Job(new) => {
                 let inserted = state.stores.submit(&new).await;
                 let inserted = inserted.map_err(ApiError::unavailable)?;
@@ -187,20 +191,9 @@ impl JobsApi {
         job_id: Path<String>,
     ) -> poem::Result<Json<JobView>> {
         let id = parse_job_id(&job_id)?;
-        let outcome = state.stores.db.jobs.cancel(tenant.0, id).await;
+        let outcome = state.stores.cancel(tenant.0, id).await;
         match outcome.map_err(ApiError::unavailable)? {
-            CancelOutcome::Cancelled(job, woken) => {
-                let finished = &state.stores.metrics.jobs_finished;
-                finished
-                    .with_label_values(&[job.kind.as_str(), "cancelled"])
-                    .inc();
-                let events = [Event::job(&job)];
-                state.stores.events.publish(tenant.0, &events).await;
-                state.stores.push_recorded(&woken).await;
-                Ok(Json(job.into()))
-            }
-            CancelOutcome::Requested(job, woken) => {
-                state.stores.push_recorded(&woken).await;
+            CancelOutcome::Cancelled(job, _) | CancelOutcome::Requested(job, _) => {
                 Ok(Json(job.into()))
             }
             CancelOutcome::AlreadyFinal(job) => Err(ApiError::new(
@@ -221,13 +214,9 @@ impl JobsApi {
         job_id: Path<String>,
     ) -> poem::Result<Json<JobView>> {
         let id = parse_job_id(&job_id)?;
-        let outcome = state.stores.db.retry(tenant.0, id).await;
+        let outcome = state.stores.retry(tenant.0, id).await;
         match outcome.map_err(ApiError::unavailable)? {
-            RetryOutcome::Requeued(job, entries) => {
-                state.stores.events.publish(tenant.0, &retried(&job)).await;
-                state.stores.push_recorded(&entries).await;
-                Ok(Json(job.into()))
-            }
+            RetryOutcome::Requeued(job, _) => Ok(Json(job.into())),
             RetryOutcome::NotRetryable(job) => Err(ApiError::new(
                 ErrorCode::NotRetryable,
                 format!(
@@ -241,28 +230,13 @@ impl JobsApi {
     }
 }
 
-/// The events of a job run again: its state, and its track's when it is a
-/// step of a track's workflow, which the retry reopened.
-fn retried(job: &Job) -> Vec<Event> {
-    let track = match JobPayload::parse(job.kind, Some(&job.payload)) {
-        Ok(JobPayload::Ingest(p) | JobPayload::Transcode(p) | JobPayload::Track(p)) => {
-            Some(Event::TrackState {
-                track_id: p.track_id,
-                state: TrackState::Processing,
-            })
-        }
-        _ => None,
-    };
-    std::iter::once(Event::job(job)).chain(track).collect()
-}
-
 /// Ids that do not parse cannot exist: the same 404 as any unknown job.
-fn parse_job_id(text: &str) -> Result<JobId, ApiError> {
+pub(crate) fn parse_job_id(text: &str) -> Result<JobId, ApiError> {
     JobId::parse(text).ok_or_else(|| ApiError::not_found("job"))
 }
 
 /// What a `POST /v1/jobs` asks for.
-enum Submission {
+pub(crate) enum Submission {
     /// A job whose payload is its input.
     Job(NewJob),
     /// A `fanout`: its payload is an activity, recorded first.
@@ -284,7 +258,9 @@ impl JobOptions {
     /// Every default, with the client's idempotency key (checked).
     pub(crate) fn from_key(key: Option<String>) -> Result<Self, ApiError> {
         Ok(Self {
-            idempotency_key: key.map(check_idempotency_key).transpose()?,
+            idempotency_key: key
+                .map(|key| check_idempotency_key(key, "Idempotency-Key"))
+                .transpose()?,
             ..Self::default()
         })
     }
@@ -305,12 +281,23 @@ impl JobOptions {
     }
 }
 
-fn submission(
-    tenant: Tenant,
-    key: Option<String>,
+/// Checks a job request whole; `header_key` is the `Idempotency-Key` header
+/// of a `POST /v1/jobs`.
+pub(crate) fn submission(
+    tenant: TenantId,
+    header_key: Option<String>,
     body: CreateJob,
     now: Timestamp,
 ) -> Result<Submission, ApiError> {
+    let key = match (header_key, body.idempotency_key) {
+        (Some(header), Some(field)) if header != field => {
+            let message = "differs from the Idempotency-Key header; give one, or both alike";
+            let err = ApiError::invalid_field(ErrorCode::InvalidField, "idempotency_key", message);
+            return Err(err);
+        }
+        (_, Some(field)) => Some((field, "idempotency_key")),
+        (header, None) => header.map(|h| (h, "Idempotency-Key")),
+    };
     let kind = JobKind::parse(&body.kind).ok_or_else(|| {
         let known: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
         let message = format!(
@@ -345,12 +332,14 @@ fn submission(
             .map(|t| parse_run_at(t, now))
             .transpose()?,
         callback_url: body.callback_url.map(check_callback_url).transpose()?,
-        idempotency_key: key.map(check_idempotency_key).transpose()?,
+        idempotency_key: key
+            .map(|(key, field)| check_idempotency_key(key, field))
+            .transpose()?,
     };
     if kind == JobKind::Fanout {
         let empty = Value::Object(Default::default());
         let value = body.payload.as_ref().unwrap_or(&empty);
-        let activity = NewActivity::parse(tenant.0, value, now).map_err(|e| {
+        let activity = NewActivity::parse(tenant, value, now).map_err(|e| {
             let field = if e.field == "body" {
                 "payload".into()
             } else {
@@ -364,7 +353,7 @@ fn submission(
         return Ok(Submission::Activity(activity, options));
     }
     let payload = JobPayload::parse(kind, body.payload.as_ref()).map_err(ApiError::from)?;
-    Ok(Submission::Job(options.job(tenant.0, payload)))
+    Ok(Submission::Job(options.job(tenant, payload)))
 }
 
 fn bounded<T, B: std::fmt::Display>(
@@ -418,7 +407,7 @@ pub(crate) fn check_callback_url(url: String) -> Result<String, ApiError> {
     }
 }
 
-fn check_idempotency_key(key: String) -> Result<String, ApiError> {
+fn check_idempotency_key(key: String, field: &str) -> Result<String, ApiError> {
     let ok = !key.is_empty()
         && key.len() <= MAX_IDEMPOTENCY_KEY
         && key.bytes().all(|b| b.is_ascii_graphic());
@@ -427,7 +416,7 @@ fn check_idempotency_key(key: String) -> Result<String, ApiError> {
     } else {
         Err(ApiError::invalid_field(
             ErrorCode::InvalidField,
-            "Idempotency-Key",
+            field,
             format!("must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"),
         ))
     }

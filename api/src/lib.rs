@@ -3,7 +3,9 @@
 //! endpoints.
 
 mod auth;
+mod batch;
 mod callbacks;
+mod dead_letters;
 mod error;
 mod events;
 mod files;
@@ -34,7 +36,9 @@ use tokio_util::sync::CancellationToken;
 /// The whole HTTP application over `state`, testable without a socket.
 pub fn app(state: AppState) -> impl Endpoint {
     let apis = (
+        batch::BatchApi,
         callbacks::CallbacksApi,
+        dead_letters::DeadLettersApi,
         events::EventsApi,
         jobs::JobsApi,
         social::SocialApi,

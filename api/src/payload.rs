@@ -1,6 +1,8 @@
 //! A strict JSON request body: documented through poem-openapi, parsed with
 //! serde so that every error names the field at fault, and bounded in size.
 
+use std::marker::PhantomData;
+
 use mixdown_jobs::codes::ErrorCode;
 use poem::{Request, RequestBody, error::ReadBodyError};
 use poem_openapi::{
@@ -10,13 +12,39 @@ use poem_openapi::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, settings::ApiSettings, state::AppState};
 
-/// A JSON body parsed into `T`.
+/// A JSON body parsed into `T`, at most as large as `L` allows.
 #[derive(Debug)]
-pub struct StrictJson<T>(pub T);
+pub struct StrictJson<T, L = OneRequest>(pub T, pub PhantomData<L>);
 
-impl<T: Type> Payload for StrictJson<T> {
+/// How large a JSON body may be, from the API's settings.
+pub trait BodyLimit: Send + Sync {
+    /// The largest body, in bytes.
+    fn bytes(settings: &ApiSettings) -> usize;
+}
+
+/// The limit of a request about one thing: `max_json_bytes`.
+#[derive(Debug)]
+pub struct OneRequest;
+
+impl BodyLimit for OneRequest {
+    fn bytes(settings: &ApiSettings) -> usize {
+        settings.max_json_bytes
+    }
+}
+
+/// The limit of a batch of jobs: `max_batch_bytes`.
+#[derive(Debug)]
+pub struct Batch;
+
+impl BodyLimit for Batch {
+    fn bytes(settings: &ApiSettings) -> usize {
+        settings.max_batch_bytes
+    }
+}
+
+impl<T: Type, L: BodyLimit> Payload for StrictJson<T, L> {
     const CONTENT_TYPE: &'static str = "application/json";
 
     fn check_content_type(content_type: &str) -> bool {
@@ -35,13 +63,13 @@ impl<T: Type> Payload for StrictJson<T> {
     }
 }
 
-impl<T: Type + DeserializeOwned> ParsePayload for StrictJson<T> {
+impl<T: Type + DeserializeOwned, L: BodyLimit> ParsePayload for StrictJson<T, L> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let limit = request
             .data::<AppState>()
-            .map_or(1 << 20, |s| s.settings.max_json_bytes);
+            .map_or(1 << 20, |s| L::bytes(&s.settings));
         let bytes = body
             .take()?
             .into_bytes_limit(limit)
@@ -53,11 +81,11 @@ impl<T: Type + DeserializeOwned> ParsePayload for StrictJson<T> {
                 ),
                 other => ApiError::new(ErrorCode::InvalidBody, other.to_string()),
             })?;
-        Ok(Self(parse(&bytes)?))
+        Ok(Self(parse(&bytes)?, PhantomData))
     }
 }
 
-poem_openapi::impl_apirequest_for_payload!(StrictJson<T>, T: Type + DeserializeOwned);
+poem_openapi::impl_apirequest_for_payload!(StrictJson<T, L>, T: Type + DeserializeOwned, L: BodyLimit);
 
 /// Syntax errors are 400 `invalid_json`; a well-formed body of the wrong
 /// shape is 422 `invalid_field` naming the field.

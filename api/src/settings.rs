@@ -12,6 +12,8 @@ settings! {
         listen: SocketAddr = "127.0.0.1:8080", "MIXDOWN_LISTEN";
         /// largest JSON request body
         max_json_bytes: usize = "1048576", "MIXDOWN_MAX_JSON_BYTES";
+        /// largest body of a batch of jobs (POST /v1/jobs/batch)
+        max_batch_bytes: usize = "16777216", "MIXDOWN_MAX_BATCH_BYTES";
         /// largest track upload
         max_upload_bytes: u64 = "2147483648", "MIXDOWN_MAX_UPLOAD_BYTES";
         /// TOML file of [[preset]] tables replacing the built-in output presets

@@ -70,6 +70,8 @@ both_modes!(
 );
 
 // After the macro, which the track, voice and events cases use too.
+mod batch;
+mod dead_letters;
 mod events;
 mod receiver;
 mod social;

@@ -53,6 +53,7 @@ catalogue! {
     MethodNotAllowed = "method_not_allowed", Some(405), "The route does not take this method.";
     NotCancellable = "not_cancellable", Some(409), "The job already ended.";
     NotRetryable = "not_retryable", Some(409), "Only failed or cancelled jobs can be retried.";
+    NotRedeliverable = "not_redeliverable", Some(409), "Only an ended job with a callback URL has an end to report again.";
     UploadMissing = "upload_missing", Some(409), "Nothing was uploaded to the presigned URL yet.";
     UploadExpired = "upload_expired", Some(410), "The presigned upload was not completed in time.";
     PayloadTooLarge = "payload_too_large", Some(413), "The body, an upload or a part is larger than the limit.";

@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod callbacks;
 pub mod clock;
 pub mod codes;
+mod control;
 pub mod db;
 pub mod events;
 pub mod ids;

@@ -289,3 +289,18 @@ pub struct JobFilter {
     /// At most this many.
     pub limit: u32,
 }
+
+/// Which of a tenant's jobs a bulk retry or cancel acts on.
+#[derive(Debug, Clone)]
+pub struct BulkFilter {
+    /// Jobs in any of these states (never empty).
+    pub states: Vec<JobState>,
+    /// Only jobs of this kind.
+    pub kind: Option<JobKind>,
+    /// Only jobs accepted before this instant.
+    pub created_before: Option<Timestamp>,
+    /// Only jobs accepted after this instant.
+    pub created_after: Option<Timestamp>,
+    /// At most this many jobs.
+    pub limit: u32,
+}

@@ -40,10 +40,21 @@ impl Stores {
     /// the job is accepted even if the push fails, because the reconciler
     /// pushes recorded jobs the queue does not have.
     pub async fn submit(&self, new: &NewJob) -> Result<Inserted, StoreError> {
-        let inserted = self.db.jobs.insert(new).await?;
-        if inserted.created {
-            self.announce(std::slice::from_ref(&inserted.job)).await;
-        }
+        let mut inserted = self.submit_many(std::slice::from_ref(new)).await?;
+        Ok(inserted.pop().expect("one answer per job"))
+    }
+
+    /// Accepts jobs together: records them in one statement per thousand,
+    /// then pushes those that are new in one pipeline. Answers each in the
+    /// order given.
+    pub async fn submit_many(&self, news: &[NewJob]) -> Result<Vec<Inserted>, StoreError> {
+        let inserted = self.db.jobs.insert_many(news).await?;
+        let created: Vec<Job> = inserted
+            .iter()
+            .filter(|i| i.created)
+            .map(|i| i.job.clone())
+            .collect();
+        self.announce(&created).await;
         Ok(inserted)
     }
 

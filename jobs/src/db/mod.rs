@@ -3,6 +3,7 @@
 //! and a repository per aggregate over that pool: jobs, tracks, voice,
 //! tenants and their keys, workers, shared secrets.
 
+mod bulk;
 mod feeds;
 mod graph;
 mod jobs;
@@ -23,11 +24,12 @@ use sqlx::{
 };
 
 pub use self::{
+    bulk::{BulkPage, Requeued},
     feeds::{ChunkWritten, FeedCursor, FeedPage, FeedRepo, FollowerRange, Published},
     graph::{GraphRepo, ImportError, Side},
     jobs::{
-        CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, RetryOutcome,
-        RunningJob,
+        CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, Redelivery,
+        RetryOutcome, RunningJob,
     },
     secrets::{SecretRepo, random_secret},
     tenants::{NewApiKey, TenantRepo},

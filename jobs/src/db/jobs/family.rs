@@ -9,7 +9,10 @@
 
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use super::{JobRepo, Place, entry_from_row, insert_job_row, placeholders, select_job};
+use super::{
+    JobRepo, Place, ROWS_PER_INSERT, entry_from_row, insert_job_row, insert_job_rows, placeholders,
+    select_job,
+};
 use crate::{
     db::{
         StoreError,
@@ -24,7 +27,7 @@ use crate::{
 };
 
 /// A child of the parent the outer query names, that its parent waits for.
-const AWAITED: &str = "c.parent_id = jobs.id AND c.child_weight IS NOT NULL";
+pub(in crate::db) const AWAITED: &str = "c.parent_id = jobs.id AND c.child_weight IS NOT NULL";
 
 /// The states a job has ended in.
 const ENDED: &str = "('succeeded', 'failed', 'cancelled')";
@@ -77,11 +80,18 @@ async fn record_children(
     children: &[Child],
     now: Timestamp,
 ) -> Result<Vec<Job>, StoreError> {
+    let news: Vec<(NewJob, Place)> = children
+        .iter()
+        .map(|child| {
+            let new = child_job(parent.id, parent.tenant_id, parent.priority, child);
+            (new, Place::Child(parent.id, child.weight))
+        })
+        .collect();
     let mut recorded = Vec::with_capacity(children.len());
-    for child in children {
-        let new = child_job(parent.id, parent.tenant_id, parent.priority, child);
-        let place = Place::Child(parent.id, child.weight);
-        recorded.extend(insert_job_row(&mut *tx, &new, place, now).await?);
+    for chunk in news.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<(&NewJob, Place)> = chunk.iter().map(|(n, p)| (n, *p)).collect();
+        let inserted = insert_job_rows(&mut *tx, &rows, now).await?;
+        recorded.extend(inserted.into_iter().flatten());
     }
     Ok(recorded)
 }
@@ -296,6 +306,14 @@ pub(in crate::db) async fn retry_in(
     }))
 }
 
+/// The assignments that put an ended job back to work (see [`reset`]):
+/// state `$1` and time `$2`.
+pub(in crate::db) const AGAIN: &str = "state = $1, run_at = $2, updated_at = $2, \
+     max_attempts = attempts + attempt_budget, \
+     finished_at = NULL, error_code = NULL, error_message = NULL, result = NULL, \
+     cancel_requested = 0, callback_job_id = NULL, \
+     progress = CASE WHEN $1 = 'queued' THEN 0 ELSE progress END";
+
 /// How an ended job goes back to work.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Again {
@@ -319,20 +337,16 @@ async fn reset(
         Again::Run => JobState::Queued,
         Again::Wait => JobState::Waiting,
     };
-    let row = sqlx::query(
-        "UPDATE jobs SET state = $1, run_at = $2, updated_at = $2, \
-         max_attempts = attempts + attempt_budget, \
-         finished_at = NULL, error_code = NULL, error_message = NULL, result = NULL, \
-         cancel_requested = 0, callback_job_id = NULL, \
-         progress = CASE WHEN $1 = 'queued' THEN 0 ELSE progress END \
-         WHERE id = $3 AND state IN ('succeeded', 'failed', 'cancelled') \
-         RETURNING id, priority, run_at, kind",
-    )
-    .bind(state.as_str())
-    .bind(now.millis())
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let sql = format!(
+        "UPDATE jobs SET {AGAIN} WHERE id = $3 AND state IN {ENDED} \
+         RETURNING id, priority, run_at, kind"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(state.as_str())
+        .bind(now.millis())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
     match row {
         Some(row) if again == Again::Run => Ok(Some(entry_from_row(&row)?)),
         _ => Ok(None),

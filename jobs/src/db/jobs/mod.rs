@@ -10,11 +10,16 @@ mod family;
 mod outbox;
 mod recovery;
 
+use std::collections::HashMap;
+
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
-pub(in crate::db) use self::family::{Retried, record_start, retry_in, select_children};
+pub(in crate::db) use self::family::{
+    AGAIN, AWAITED, Retried, record_start, retry_in, select_children,
+};
 pub use self::{
     attempts::{ClaimedJob, Finish, RecordedEnds},
+    outbox::Redelivery,
     recovery::RunningJob,
 };
 use super::{
@@ -88,6 +93,10 @@ pub(in crate::db) enum Place {
     Child(JobId, Weight),
 }
 
+/// Rows a statement inserts at most: 16 binds a row stays under SQLite's
+/// 32,766 and Postgres's 65,535 binds a statement.
+const ROWS_PER_INSERT: usize = 1000;
+
 /// Records `new` at `now` through `executor` (the pool, or a transaction
 /// that records more with it); `None` when its idempotency key was used
 /// before.
@@ -97,39 +106,83 @@ pub(in crate::db) async fn insert_job_row<'e>(
     place: Place,
     now: Timestamp,
 ) -> Result<Option<Job>, StoreError> {
-    let kind = new.payload.kind();
-    let run_at = new.run_at.unwrap_or(now).max(now);
-    let (state, parent, child_weight, planned) = match place {
-        Place::Alone => (JobState::Queued, new.parent_id, None, 0.0),
-        Place::Parent(planned) => (JobState::Waiting, new.parent_id, None, planned.get()),
-        Place::Child(parent, weight) => (JobState::Queued, Some(parent), Some(weight.get()), 0.0),
-    };
+    let mut rows = insert_job_rows(executor, &[(new, place)], now).await?;
+    Ok(rows.pop().flatten())
+}
+
+/// Records up to [`ROWS_PER_INSERT`] jobs at `now` in one statement through
+/// `executor`; answers each in the order given, `None` where its
+/// idempotency key was used before.
+pub(in crate::db) async fn insert_job_rows<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    news: &[(&NewJob, Place)],
+    now: Timestamp,
+) -> Result<Vec<Option<Job>>, StoreError> {
+    assert!(
+        news.len() <= ROWS_PER_INSERT,
+        "callers cut inserts to ROWS_PER_INSERT rows"
+    );
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Binds a row: `max_attempts` also fills the attempt budget.
+    const COLUMNS: usize = 16;
+    let values: Vec<String> = (0..news.len())
+        .map(|row| {
+            let b = row * COLUMNS;
+            let binds: Vec<String> = (1..=COLUMNS).map(|i| format!("${}", b + i)).collect();
+            format!(
+                "({}, {}, {})",
+                binds[..8].join(", "),
+                binds[7],
+                binds[8..].join(", ")
+            )
+        })
+        .collect();
     let sql = format!(
         "INSERT INTO jobs (id, tenant_id, kind, queue, state, payload, priority, max_attempts, \
          attempt_budget, run_at, created_at, updated_at, parent_id, callback_url, \
          idempotency_key, child_weight, planned_weight) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $10, $11, $12, $13, $14, $15) \
-         ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}"
+         VALUES {} ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}",
+        values.join(", ")
     );
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(JobId::new().to_string())
-        .bind(new.tenant_id.to_string())
-        .bind(kind.as_str())
-        .bind(kind.queue())
-        .bind(state.as_str())
-        .bind(new.payload.to_json().to_string())
-        .bind(new.priority.get())
-        .bind(new.max_attempts.get() as i32)
-        .bind(run_at.millis())
-        .bind(now.millis())
-        .bind(parent.map(|id| id.to_string()))
-        .bind(new.callback_url.clone())
-        .bind(new.idempotency_key.clone())
-        .bind(child_weight)
-        .bind(planned)
-        .fetch_optional(executor)
-        .await?;
-    row.as_ref().map(job_from_row).transpose()
+    let ids: Vec<JobId> = news.iter().map(|_| JobId::new()).collect();
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for ((new, place), id) in news.iter().zip(&ids) {
+        let kind = new.payload.kind();
+        let run_at = new.run_at.unwrap_or(now).max(now);
+        let (state, parent, child_weight, planned) = match *place {
+            Place::Alone => (JobState::Queued, new.parent_id, None, 0.0),
+            Place::Parent(planned) => (JobState::Waiting, new.parent_id, None, planned.get()),
+            Place::Child(parent, weight) => {
+                (JobState::Queued, Some(parent), Some(weight.get()), 0.0)
+            }
+        };
+        query = query
+            .bind(id.to_string())
+            .bind(new.tenant_id.to_string())
+            .bind(kind.as_str())
+            .bind(kind.queue())
+            .bind(state.as_str())
+            .bind(new.payload.to_json().to_string())
+            .bind(new.priority.get())
+            .bind(new.max_attempts.get() as i32)
+            .bind(run_at.millis())
+            .bind(now.millis())
+            .bind(now.millis())
+            .bind(parent.map(|id| id.to_string()))
+            .bind(new.callback_url.clone())
+            .bind(new.idempotency_key.clone())
+            .bind(child_weight)
+            .bind(planned);
+    }
+    let rows = query.fetch_all(executor).await?;
+    let mut recorded: HashMap<JobId, Job> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let job = job_from_row(row)?;
+        recorded.insert(job.id, job);
+    }
+    Ok(ids.iter().map(|id| recorded.remove(id)).collect())
 }
 
 /// The tenant's job `id` through `executor`.
@@ -155,26 +208,69 @@ impl JobRepo {
     /// Records a new queued job, or returns the one made earlier with the same
     /// idempotency key by the same tenant.
     pub async fn insert(&self, new: &NewJob) -> Result<Inserted, StoreError> {
-        let now = self.db.clock.now();
-        if let Some(job) = insert_job_row(&self.db.pool, new, Place::Alone, now).await? {
-            return Ok(Inserted { job, created: true });
-        }
-        let key = new.idempotency_key.as_deref().unwrap_or_default();
-        let job = self.by_idempotency_key(new.tenant_id, key).await?;
-        Ok(Inserted {
-            job: job.ok_or_else(|| StoreError::Corrupt("insert conflicted on no key".into()))?,
-            created: false,
-        })
+        let mut inserted = self.insert_many(std::slice::from_ref(new)).await?;
+        Ok(inserted.pop().expect("one answer per job"))
     }
 
-    async fn by_idempotency_key(
+    /// Records new queued jobs, a statement per [`ROWS_PER_INSERT`], and
+    /// answers each in the order given: the job recorded, or the one made
+    /// earlier with the same idempotency key by the same tenant.
+    pub async fn insert_many(&self, news: &[NewJob]) -> Result<Vec<Inserted>, StoreError> {
+        let now = self.db.clock.now();
+        let mut answers = Vec::with_capacity(news.len());
+        for chunk in news.chunks(ROWS_PER_INSERT) {
+            let rows: Vec<(&NewJob, Place)> = chunk.iter().map(|n| (n, Place::Alone)).collect();
+            let recorded = insert_job_rows(&self.db.pool, &rows, now).await?;
+            let mut earlier = self.earlier_of(chunk, &recorded).await?;
+            for (new, job) in chunk.iter().zip(recorded) {
+                answers.push(match job {
+                    Some(job) => Inserted { job, created: true },
+                    None => {
+                        let key = (new.tenant_id, new.idempotency_key.clone());
+                        let job = earlier.remove(&key).ok_or_else(|| {
+                            StoreError::Corrupt("insert conflicted on no key".into())
+                        })?;
+                        Inserted {
+                            job,
+                            created: false,
+                        }
+                    }
+                });
+            }
+        }
+        Ok(answers)
+    }
+
+    /// The jobs made earlier under the keys of the jobs of `news` that were
+    /// not `recorded`, by tenant and key: one read per tenant.
+    async fn earlier_of(
         &self,
-        tenant: TenantId,
-        key: &str,
-    ) -> Result<Option<Job>, StoreError> {
-        let sql =
-            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2");
-        self.fetch(sql, &[tenant.to_string(), key.to_owned()]).await
+        news: &[NewJob],
+        recorded: &[Option<Job>],
+    ) -> Result<HashMap<(TenantId, Option<String>), Job>, StoreError> {
+        let mut keys: HashMap<TenantId, Vec<String>> = HashMap::new();
+        for (new, job) in news.iter().zip(recorded) {
+            if let (None, Some(key)) = (job, &new.idempotency_key) {
+                keys.entry(new.tenant_id).or_default().push(key.clone());
+            }
+        }
+        let mut earlier = HashMap::new();
+        for (tenant, keys) in keys {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS}, idempotency_key FROM jobs \
+                 WHERE tenant_id = $1 AND idempotency_key IN ({})",
+                placeholders(2, keys.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string());
+            for key in keys {
+                query = query.bind(key);
+            }
+            for row in query.fetch_all(&self.db.pool).await? {
+                let key: String = row.try_get("idempotency_key")?;
+                earlier.insert((tenant, Some(key)), job_from_row(&row)?);
+            }
+        }
+        Ok(earlier)
     }
 
     /// The tenant's job `id`; `None` when it does not exist or is another tenant's.

@@ -9,6 +9,7 @@ use crate::db::{
 };
 use crate::{
     callbacks::CallbackPayload,
+    ids::{JobId, TenantId},
     model::{Job, NewJob},
     payload::JobPayload,
     queue::QueueEntry,
@@ -41,18 +42,46 @@ impl JobRepo {
     /// Records the report of `ended`'s end; `None` when it was recorded already.
     async fn record_callback(&self, ended: &Job) -> Result<Option<Job>, StoreError> {
         let end = ended.finished_at.map_or(0, |t| t.millis());
-        let report = NewJob {
+        // An end is its attempt and its time: a retried job that ends again
+        // within the same millisecond still gets its own report.
+        let key = format!("callback:{}:{}:{end}", ended.id, ended.attempts);
+        self.record_report(ended, Some(key), Report::First).await
+    }
+
+    /// Records a new report of the end of the tenant's job `id`, whatever
+    /// the earlier ones did: a new `callback` job, so a new delivery id.
+    pub async fn redeliver(&self, tenant: TenantId, id: JobId) -> Result<Redelivery, StoreError> {
+        let Some(ended) = self.get(tenant, id).await? else {
+            return Ok(Redelivery::NotFound);
+        };
+        if !ended.state.is_final() || ended.callback_url.is_none() {
+            return Ok(Redelivery::NotReportable(ended));
+        }
+        let report = self.record_report(&ended, None, Report::Again).await?;
+        let report =
+            report.ok_or_else(|| StoreError::Corrupt("a report without key conflicted".into()))?;
+        Ok(Redelivery::Recorded(report))
+    }
+
+    /// Records a `callback` job reporting `ended` under `key` and marks
+    /// `ended` with it, both or neither; a first report gives way to one
+    /// recorded meanwhile (`None`).
+    async fn record_report(
+        &self,
+        ended: &Job,
+        key: Option<String>,
+        report: Report,
+    ) -> Result<Option<Job>, StoreError> {
+        let new = NewJob {
             parent_id: Some(ended.id),
-            // An end is its attempt and its time: a retried job that ends again
-            // within the same millisecond still gets its own report.
-            idempotency_key: Some(format!("callback:{}:{}:{end}", ended.id, ended.attempts)),
+            idempotency_key: key,
             ..NewJob::with_defaults(
                 ended.tenant_id,
                 JobPayload::Callback(CallbackPayload { job_id: ended.id }),
             )
         };
         let mut tx = self.db.pool.begin().await?;
-        let inserted = insert_job_row(&mut *tx, &report, Place::Alone, self.db.clock.now()).await?;
+        let inserted = insert_job_row(&mut *tx, &new, Place::Alone, self.db.clock.now()).await?;
         let report_id = match &inserted {
             Some(job) => job.id.to_string(),
             None => {
@@ -60,19 +89,22 @@ impl JobRepo {
                     "SELECT id FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2",
                 )
                 .bind(ended.tenant_id.to_string())
-                .bind(report.idempotency_key.clone())
+                .bind(new.idempotency_key.clone())
                 .fetch_one(&mut *tx)
                 .await?;
                 row.try_get("id")?
             }
         };
-        let marked = sqlx::query(
-            "UPDATE jobs SET callback_job_id = $1 WHERE id = $2 AND callback_job_id IS NULL",
-        )
-        .bind(&report_id)
-        .bind(ended.id.to_string())
-        .execute(&mut *tx)
-        .await?;
+        let unmarked = match report {
+            Report::First => " AND callback_job_id IS NULL",
+            Report::Again => "",
+        };
+        let sql = format!("UPDATE jobs SET callback_job_id = $1 WHERE id = $2{unmarked}");
+        let marked = sqlx::query(AssertSqlSafe(sql))
+            .bind(&report_id)
+            .bind(ended.id.to_string())
+            .execute(&mut *tx)
+            .await?;
         if marked.rows_affected() == 0 {
             // Marked by another pass meanwhile.
             return Ok(None);
@@ -80,4 +112,24 @@ impl JobRepo {
         tx.commit().await?;
         Ok(inserted)
     }
+}
+
+/// Whether a report is an end's first or one asked for again.
+#[derive(Debug, Clone, Copy)]
+enum Report {
+    /// The reconciler's, once per end.
+    First,
+    /// A client's, as often as asked.
+    Again,
+}
+
+/// The answer to a request to report a job's end again.
+#[derive(Debug, Clone)]
+pub enum Redelivery {
+    /// The new `callback` job, to push.
+    Recorded(Job),
+    /// The job has not ended, or has no callback URL.
+    NotReportable(Job),
+    /// No such job for this tenant.
+    NotFound,
 }
