@@ -24,8 +24,9 @@ const MAX_BULK: u32 = 100_000;
 #[derive(Debug, Default, Deserialize, Object)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct JobMatch {
-    /// Retry: `failed` (default) or `cancelled`. Cancel: `queued` or
-    /// `running` (default: both).
+    /// Only jobs in this state. Retry acts on `failed` (the default) and
+    /// `cancelled` jobs, cancel on `queued` and `running` ones (both by
+    /// default): another state matches nothing.
     #[serde(default)]
     state: Option<String>,
     /// Only jobs of this kind.
@@ -120,7 +121,7 @@ enum Redelivered {
     Accepted(Json<AcceptedView>),
 }
 
-/// What a bulk request does, which fixes the states it may act on.
+/// What a bulk request does, which fixes the states it acts on.
 #[derive(Debug, Clone, Copy)]
 enum Action {
     Retry,
@@ -128,33 +129,29 @@ enum Action {
 }
 
 impl Action {
-    /// The states a filter may name, and those it means when it names none.
-    fn states(self, named: Option<JobState>) -> Result<Vec<JobState>, ApiError> {
-        let (allowed, default): (&[JobState], &[JobState]) = match self {
+    /// The states of the jobs it acts on, of those `named` (a client's
+    /// state name) when one is: a state it cannot act on matches nothing.
+    fn states(self, named: Option<JobState>) -> Vec<JobState> {
+        let (actionable, default): (&[JobState], &[JobState]) = match self {
             Action::Retry => (
                 &[JobState::Failed, JobState::Cancelled],
                 &[JobState::Failed],
             ),
-            Action::Cancel => (
-                &[JobState::Queued, JobState::Running],
-                &[JobState::Queued, JobState::Running, JobState::Waiting],
-            ),
-        };
-        match named {
-            None => Ok(default.to_vec()),
-            // A parent waiting for its children shows as running.
-            Some(JobState::Running) => Ok(vec![JobState::Running, JobState::Waiting]),
-            Some(state) if allowed.contains(&state) => Ok(vec![state]),
-            Some(state) => {
-                let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-                let message = format!("must be {} here, not {state}", names.join(" or "));
-                Err(ApiError::invalid_field(
-                    ErrorCode::InvalidField,
-                    "state",
-                    message,
-                ))
+            Action::Cancel => {
+                let all = &[JobState::Queued, JobState::Running, JobState::Waiting];
+                (all, all)
             }
-        }
+        };
+        let named: Vec<JobState> = match named {
+            None => return default.to_vec(),
+            // A parent waiting for its children shows as running.
+            Some(JobState::Running) => vec![JobState::Running, JobState::Waiting],
+            Some(state) => vec![state],
+        };
+        named
+            .into_iter()
+            .filter(|s| actionable.contains(s))
+            .collect()
     }
 }
 
@@ -185,7 +182,7 @@ fn bulk_filter(body: JobMatch, action: Action) -> Result<BulkFilter, ApiError> {
             .ok_or_else(|| invalid("limit", "must be between 1 and 100000"))?,
     };
     Ok(BulkFilter {
-        states: action.states(state)?,
+        states: action.states(state),
         kind,
         created_before: instant(body.created_before, "created_before")?,
         created_after: instant(body.created_after, "created_after")?,
@@ -207,7 +204,7 @@ mod tests {
             bulk_filter(body, Action::Retry)
         };
         assert_eq!(retry("cancelled").unwrap().states, [JobState::Cancelled]);
-        assert_eq!(retry("queued").unwrap_err().field(), Some("state"));
+        assert!(retry("queued").unwrap().states.is_empty());
         let cancel = bulk_filter(JobMatch::default(), Action::Cancel).unwrap();
         assert_eq!(cancel.states.len(), 3);
         assert_eq!(cancel.limit, MAX_BULK);

@@ -2,12 +2,13 @@
 //! `{"error": {"code": "snake_case", "message": "…", "field": "…"}}`. The
 //! code comes from the catalogue, and with it the HTTP status.
 
-use mixdown_jobs::{codes::ErrorCode, payload::PayloadError};
+use mixdown_jobs::{codes::ErrorCode, db::StoreError, payload::PayloadError};
 use poem::{
     Response,
     error::ResponseError,
     http::{StatusCode, header},
 };
+use poem_openapi::error::ParseParamError;
 use serde_json::json;
 use tracing::error;
 
@@ -59,6 +60,19 @@ impl ApiError {
             ErrorCode::Unavailable,
             "a backing service is unavailable; try again",
         )
+    }
+
+    /// The answer to a store's refusal: a key used for another request is
+    /// the client's mistake; anything else is the store's failure.
+    pub fn from_store(err: StoreError) -> Self {
+        match err {
+            StoreError::KeyReused => Self::invalid_field(
+                ErrorCode::IdempotencyKeyReused,
+                "Idempotency-Key",
+                "was used before for another sort of request",
+            ),
+            other => Self::unavailable(other),
+        }
     }
 
     /// The same error telling the client to come back in `seconds`.
@@ -127,6 +141,10 @@ impl ResponseError for ApiError {
 pub fn to_api_error(err: poem::Error) -> ApiError {
     if let Some(api) = err.downcast_ref::<ApiError>() {
         return api.clone();
+    }
+    // A parameter outside what the document allows is a field at fault.
+    if let Some(param) = err.downcast_ref::<ParseParamError>() {
+        return ApiError::invalid_field(ErrorCode::InvalidField, param.name, &param.reason);
     }
     let status = err.status();
     let (code, message) = match status {

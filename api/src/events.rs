@@ -67,7 +67,13 @@ impl EventsApi {
         last_event_id: Header<Option<String>>,
     ) -> poem::Result<EventStream<BoxStream<'static, LiveEvent>>> {
         let topics = parse_topics(topics.0)?;
-        let after = last_event_id.0.as_deref().map(parse_event_id).transpose()?;
+        // An empty header is no id: the stream starts now.
+        let after = last_event_id
+            .0
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty());
+        let after = after.map(parse_event_id).transpose()?;
         let subscription = state.stores.events.subscribe(tenant.0, after).await;
         let subscription = subscription.map_err(ApiError::unavailable)?;
         let stopping = state.draining.clone().cancelled_owned();

@@ -31,8 +31,9 @@ use crate::{
     views::{AcceptedView, JobPage, JobView},
 };
 
-/// Furthest in the future a job may be scheduled.
-const MAX_SCHEDULE_AHEAD: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The first instant a job may not be scheduled at, 2100-01-01T00:00:00Z:
+/// the queue orders due times below 2^42 ms, which lasts until 2109.
+const NO_RUN_FROM: Timestamp = Timestamp::from_millis(4_102_444_800_000);
 /// Longest idempotency key accepted.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// Longest callback URL accepted.
@@ -326,11 +327,7 @@ pub(crate) fn submission(
         )?
         .unwrap_or_default(),
         max_attempts: bounded(body.max_attempts, "max_attempts", MaxAttempts::new, 1, 100)?,
-        run_at: body
-            .run_at
-            .as_deref()
-            .map(|t| parse_run_at(t, now))
-            .transpose()?,
+        run_at: body.run_at.as_deref().map(parse_run_at).transpose()?,
         callback_url: body.callback_url.map(check_callback_url).transpose()?,
         idempotency_key: key
             .map(|(key, field)| check_idempotency_key(key, field))
@@ -373,7 +370,7 @@ fn bounded<T, B: std::fmt::Display>(
         .transpose()
 }
 
-fn parse_run_at(text: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
+fn parse_run_at(text: &str) -> Result<Timestamp, ApiError> {
     let t = Timestamp::parse_rfc3339(text).ok_or_else(|| {
         ApiError::invalid_field(
             ErrorCode::InvalidField,
@@ -381,11 +378,11 @@ fn parse_run_at(text: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
             "must be an RFC 3339 instant",
         )
     })?;
-    if t > now.plus(MAX_SCHEDULE_AHEAD) {
+    if t >= NO_RUN_FROM {
         return Err(ApiError::invalid_field(
             ErrorCode::InvalidField,
             "run_at",
-            "must be within a year from now",
+            "must be before the year 2100",
         ));
     }
     Ok(t)

@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod files;
 mod jobs;
+mod openapi;
 mod ops;
 mod paging;
 mod payload;
@@ -23,7 +24,7 @@ mod views;
 mod voice;
 mod workers;
 
-use poem::{Endpoint, EndpointExt, error::ResponseError};
+use poem::{Endpoint, EndpointExt, IntoResponse, error::ResponseError, web::Html};
 use poem_openapi::OpenApiService;
 
 pub use error::ApiError;
@@ -47,20 +48,59 @@ pub fn app(state: AppState) -> impl Endpoint {
         workers::WorkersApi,
     );
     let api = OpenApiService::new(apis, "Mixdown", env!("CARGO_PKG_VERSION"));
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let spec = api.spec();
+    let facts = openapi::Facts {
+        presets: state
+            .presets()
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect(),
+        enroll_samples: state.fleet.voice_enroll_samples.get(),
+    };
+    let document = openapi::complete(&spec, &facts);
+    let methods = openapi::Methods::of(&document);
+    // The docs page embeds the document as it is written out.
+    let docs = api.swagger_ui_html().replace(&spec, &document);
     let stores = state.stores.clone();
     let draining = Draining(state.draining.clone());
     ops_routes()
         .nest("/files", files::routes())
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json")
+                    .body(document.clone())
+            }),
+        )
+        .at(
+            "/docs",
+            poem::endpoint::make_sync(move |_| Html(docs.clone())),
+        )
         .nest("/", api)
         .around(ops::record_http)
         .data(state)
         .data(stores)
         .data(draining)
         .catch_all_error(|err| async move { error::to_api_error(err).as_response() })
+        .around(move |ep, req| allow_header(ep, req, methods.clone()))
+}
+
+/// Adds to a 405 the `Allow` header of the methods the path takes.
+async fn allow_header<E: Endpoint>(
+    ep: E,
+    req: poem::Request,
+    methods: openapi::Methods,
+) -> poem::Result<poem::Response> {
+    let path = req.uri().path().to_owned();
+    let mut resp = ep.call(req).await?.into_response();
+    if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
+        let allowed = methods.allowed(&path).unwrap_or("GET");
+        if let Ok(value) = poem::http::HeaderValue::from_str(allowed) {
+            resp.headers_mut().insert(poem::http::header::ALLOW, value);
+        }
+    }
+    Ok(resp)
 }
 
 /// Operations routes alone (`/healthz`, `/readyz`, `/metrics`), for worker

@@ -90,6 +90,19 @@ poem_openapi::impl_apirequest_for_payload!(StrictJson<T, L>, T: Type + Deseriali
 /// Syntax errors are 400 `invalid_json`; a well-formed body of the wrong
 /// shape is 422 `invalid_field` naming the field.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body is an object; serde would read a struct from an array too.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) => {
+            let message = "the body must be a JSON object";
+            return Err(ApiError::invalid_field(
+                ErrorCode::InvalidField,
+                "body",
+                message,
+            ));
+        }
+        None => return Err(ApiError::new(ErrorCode::InvalidJson, "the body is empty")),
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -131,6 +144,19 @@ mod tests {
         let err = parse::<Body>(br#"{"kind": "noop", "priority": "high"}"#).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidField);
         assert_eq!(err.field(), Some("priority"));
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        let err = parse::<Body>(b" [\"noop\", null]").unwrap_err();
+        assert_eq!(
+            (err.code(), err.field()),
+            (ErrorCode::InvalidField, Some("body"))
+        );
+        assert_eq!(
+            parse::<Body>(b"  ").unwrap_err().code(),
+            ErrorCode::InvalidJson
+        );
     }
 
     #[test]

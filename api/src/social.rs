@@ -408,7 +408,7 @@ pub(crate) async fn publish(
     let published = state
         .stores
         .publish(new, |payload| options.job(tenant, payload));
-    published.await.map_err(ApiError::unavailable)
+    published.await.map_err(ApiError::from_store)
 }
 
 async fn user_page(

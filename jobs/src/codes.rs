@@ -62,6 +62,7 @@ catalogue! {
     UnknownKind = "unknown_kind", Some(422), "No job kind has that name.";
     KindNotSubmittable = "kind_not_submittable", Some(422), "Jobs of that kind are made by their own endpoints or by the fleet.";
     InvalidPayload = "invalid_payload", Some(422), "A job's payload does not fit its kind; `field` names the part.";
+    IdempotencyKeyReused = "idempotency_key_reused", Some(422), "The idempotency key was used before for another sort of request.";
     InvalidField = "invalid_field", Some(422), "A field or parameter has a bad value; `field` names it.";
     MissingField = "missing_field", Some(422), "A required field or part is missing; `field` names it.";
     UnknownField = "unknown_field", Some(422), "A field or part the route does not take; `field` names it.";

@@ -114,7 +114,7 @@ impl Stores {
         done: u64,
     ) -> Result<Option<BulkPage>, StoreError> {
         let left = u64::from(filter.limit).saturating_sub(done);
-        if left == 0 {
+        if left == 0 || filter.states.is_empty() {
             return Ok(None);
         }
         let size = u32::try_from(left).map_or(BULK_PAGE, |l| l.min(BULK_PAGE));

@@ -1,6 +1,9 @@
 //! The `noop` kind's input and result: it sleeps, then fails its first N
 //! attempts, to check a fleet end to end and to measure the queue itself.
 
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 /// Longest sleep a `noop` job may ask for.
@@ -12,7 +15,7 @@ pub const MAX_NOOP_FAIL_ATTEMPTS: u32 = 100;
 /// way real handlers do (crash the process, hog its thread) so that a fleet's
 /// recovery can be proven; workers honour those faults only when fault
 /// injection is enabled for them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NoopPayload {
     /// How long to sleep, in milliseconds.
@@ -52,6 +55,20 @@ impl<const MAX: u64> Bounded<MAX> {
     /// Whether it is zero (then it is left out of a stored payload).
     pub fn is_zero(&self) -> bool {
         self.0 == 0
+    }
+}
+
+impl<const MAX: u64> JsonSchema for Bounded<MAX> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Bounded{MAX}").into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "integer", "minimum": 0, "maximum": MAX})
     }
 }
 

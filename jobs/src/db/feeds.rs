@@ -332,7 +332,7 @@ impl FeedRepo {
         let tenant = new.tenant_id;
         // Writes come first in each transaction, so that on SQLite it holds
         // the write lock from its start instead of failing to upgrade a read.
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let id = ActivityId::new();
         let payload = JobPayload::Fanout(FanoutPayload {
             activity_id: id,
@@ -344,9 +344,7 @@ impl FeedRepo {
             let clause = "job_id = (SELECT id FROM jobs WHERE tenant_id = $1 \
                  AND idempotency_key = $2)";
             let activity = select_activity(&mut tx, tenant, clause, &[key]).await?;
-            let activity = activity.ok_or_else(|| {
-                StoreError::Corrupt("the idempotency key names a job of no activity".into())
-            })?;
+            let activity = activity.ok_or(StoreError::KeyReused)?;
             return self.existing(&mut tx, activity).await;
         };
         let sql = format!(
@@ -431,7 +429,7 @@ impl FeedRepo {
         job: impl Fn(JobPayload) -> NewJob,
     ) -> Result<Option<Published>, StoreError> {
         let now = self.db.clock.now();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let payload = JobPayload::Fanout(FanoutPayload {
             activity_id: id,
             spread: Spread::Retract,
@@ -548,7 +546,7 @@ impl FeedRepo {
         };
         // Trims write, so they come first: on SQLite the transaction then
         // holds the write lock from its start.
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let trimmed: Vec<&String> = inserted
             .iter()
             .filter(|u| trims(u, activity.id, rules.trim_every))
@@ -582,7 +580,7 @@ impl FeedRepo {
              AND user_id IN (SELECT f.follower_id FROM follows f \
              WHERE f.tenant_id = $1 AND f.followee_id = $2 {clause})"
         );
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(activity.tenant_id.to_string())
             .bind(activity.item.actor_id.as_str().to_owned())

@@ -49,7 +49,7 @@ impl GraphRepo {
     pub async fn apply(&self, tenant: TenantId, changes: &EdgeChanges) -> Result<u64, StoreError> {
         let now = self.db.clock.now();
         let net = changes.net();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         for relation in Relation::ALL {
             for (edges, set) in [(&net.set, Some(now)), (&net.removed, None)] {
                 let pairs: Vec<(&UserId, &UserId)> = edges

@@ -60,6 +60,9 @@ pub enum StoreError {
     /// A stored row does not parse: written by a newer or broken version.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// An idempotency key names an earlier request of another sort.
+    #[error("the idempotency key was used for another request")]
+    KeyReused,
 }
 
 /// Which engine a database runs on.
@@ -79,6 +82,19 @@ struct Conn {
     clock: Clock,
     engine: Engine,
     url: Arc<str>,
+}
+
+impl Conn {
+    /// Begins a transaction that writes. SQLite's is `BEGIN IMMEDIATE`: a
+    /// deferred one that reads first fails at once (`database is locked`)
+    /// when another writer committed since, where an immediate one waits its
+    /// turn for the write lock.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
 }
 
 /// Handle to the database and its repositories; cheap to clone.

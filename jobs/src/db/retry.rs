@@ -17,7 +17,7 @@ impl Database {
     /// (a parent: its failed children), and reopens the workflow it belongs
     /// to: a track is `processing` again until its next finalize.
     pub async fn retry(&self, tenant: TenantId, id: JobId) -> Result<RetryOutcome, StoreError> {
-        let mut tx = self.conn.pool.begin().await?;
+        let mut tx = self.conn.begin().await?;
         let Some(Retried {
             job,
             mut entries,

@@ -154,7 +154,7 @@ impl TrackRepo {
     /// Records a track whose original is stored, `processing`, together with
     /// its workflow's first jobs (`start`): all or nothing.
     pub async fn create(&self, new: &NewTrack, start: &Start) -> Result<Started, StoreError> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let (workflow, children) = record_start(&mut tx, start, self.db.clock.now()).await?;
         let track = self
             .insert_track(new, TrackState::Processing, Some(&workflow), None, &mut tx)
@@ -199,7 +199,7 @@ impl TrackRepo {
         {
             return Ok(CompleteOutcome::Expired);
         }
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let (workflow, children) = record_start(&mut tx, start, self.db.clock.now()).await?;
         let sql = format!(
             "UPDATE tracks SET state = 'processing', job_id = $1, upload_expires_at = NULL, \

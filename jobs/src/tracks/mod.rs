@@ -71,10 +71,14 @@ impl TrackPresets {
         &self.0
     }
 
-    /// The presets named in `names` (comma-separated), looked up in `catalog`.
+    /// The presets named in `names` (comma-separated), looked up in
+    /// `catalog`; a preset named twice is made once.
     pub fn pick(catalog: &[Preset], names: &str) -> Result<Self, String> {
-        let mut picked = Vec::new();
+        let mut picked: Vec<Preset> = Vec::new();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if picked.iter().any(|p| p.name() == name) {
+                continue;
+            }
             let preset = catalog.iter().find(|p| p.name() == name).ok_or_else(|| {
                 let known: Vec<&str> = catalog.iter().map(|p| p.name()).collect();
                 format!("unknown preset {name:?}; known: {}", known.join(", "))

@@ -228,7 +228,7 @@ impl JobRepo {
     /// case every child had already ended. A parent asked to stop meanwhile
     /// stops its new children at once.
     async fn record_awaiting(&self, f: &Finish, children: &[Child]) -> Result<Ended, StoreError> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let now = self.db.clock.now();
         let recorded = family::await_children(&mut tx, f.id, f.attempt, children, now).await?;
         tx.commit().await?;

@@ -80,7 +80,7 @@ impl JobRepo {
                 JobPayload::Callback(CallbackPayload { job_id: ended.id }),
             )
         };
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let inserted = insert_job_row(&mut *tx, &new, Place::Alone, self.db.clock.now()).await?;
         let report_id = match &inserted {
             Some(job) => job.id.to_string(),

@@ -1,0 +1,557 @@
+//! The OpenAPI document as clients get it: poem-openapi's, completed with
+//! what it cannot say on its own — every error answer of every operation,
+//! and which fields may be null.
+//!
+//! Handlers fail with [`crate::ApiError`], whose status comes from its code,
+//! so the error answers an operation can give follow from its shape (a body,
+//! path ids, query parameters, a key) plus the few conflicts named in
+//! [`CONFLICTS`].
+
+use std::collections::BTreeMap;
+
+use mixdown_jobs::{
+    codes::ErrorCode,
+    kind::JobKind,
+    model::{JobState, MaxAttempts, Priority},
+    noop::NoopPayload,
+};
+use schemars::{SchemaGenerator, generate::SchemaSettings};
+use serde_json::{Map, Value, json};
+
+/// Error answers particular to one operation, beyond those its shape gives:
+/// (method, path, codes).
+const CONFLICTS: &[(&str, &str, &[ErrorCode])] = &[
+    (
+        "post",
+        "/v1/jobs/{job_id}/cancel",
+        &[ErrorCode::NotCancellable],
+    ),
+    (
+        "post",
+        "/v1/jobs/{job_id}/retry",
+        &[ErrorCode::NotRetryable],
+    ),
+    (
+        "post",
+        "/v1/jobs/{job_id}/redeliver",
+        &[ErrorCode::NotRedeliverable],
+    ),
+    (
+        "post",
+        "/v1/uploads/{upload_id}/complete",
+        &[ErrorCode::UploadMissing, ErrorCode::UploadExpired],
+    ),
+    (
+        "post",
+        "/v1/voice/verifications",
+        &[ErrorCode::VerificationLocked],
+    ),
+];
+
+/// What the document says that depends on how this API is configured.
+#[derive(Debug, Clone)]
+pub(crate) struct Facts {
+    /// The names of the presets a track may ask for.
+    pub presets: Vec<String>,
+    /// The samples an enrollment needs at least.
+    pub enroll_samples: usize,
+}
+
+/// Parameters the server needs although their type is optional (it answers
+/// their absence with its own error): (method, path, name).
+const REQUIRED: &[(&str, &str, &str)] = &[("get", "/v1/events", "topics")];
+
+/// The document `spec` (poem-openapi's JSON) completed; `spec` itself if it
+/// is not a JSON object, which poem-openapi never gives.
+pub(crate) fn complete(spec: &str, facts: &Facts) -> String {
+    let Ok(Value::Object(mut doc)) = serde_json::from_str::<Value>(spec) else {
+        return spec.to_owned();
+    };
+    let schemas = doc
+        .entry("components")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .and_then(|c| {
+            c.entry("schemas")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+        })
+        .map(std::mem::take)
+        .unwrap_or_default();
+    let mut schemas: Map<String, Value> = schemas
+        .into_iter()
+        .map(|(name, mut schema)| {
+            allow_null_where_optional(&mut schema);
+            (name, schema)
+        })
+        .collect();
+    let mut requests = Vec::new();
+    if let Some(Value::Object(paths)) = doc.get_mut("paths") {
+        for (path, item) in paths.iter_mut() {
+            let Value::Object(item) = item else { continue };
+            for (method, op) in item.iter_mut() {
+                add_error_answers(method, path, op);
+                constrain_parameters(method, path, op, facts);
+                requests.extend(constrain_inline_body(
+                    &format!("{method} {path}"),
+                    op,
+                    facts,
+                ));
+            }
+        }
+    }
+    for name in requested_schemas(&schemas, requests) {
+        if let Some(schema) = schemas.get_mut(&name) {
+            constrain_properties(&name, schema, facts);
+        }
+    }
+    split_by_kind(&mut schemas);
+    schemas.insert("Error".into(), error_schema());
+    doc["components"]["schemas"] = Value::Object(schemas);
+    serde_json::to_string_pretty(&Value::Object(doc)).unwrap_or_else(|_| spec.to_owned())
+}
+
+/// The ids of users, actors and owners (see `UserId`).
+const USER_ID: &str = "^[A-Za-z0-9._@:-]{1,128}$";
+/// A UUID, as ids of jobs, tracks and activities are written.
+const UUID: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+/// RFC 3339 instants of this century's range that every month has (the
+/// server takes any RFC 3339 instant before 2100).
+const INSTANT: &str = "^(19[7-9][0-9]|20[0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$";
+/// http(s) URLs of a plain host name (the server takes any http(s) URL with
+/// a host, up to 2,048 bytes).
+const URL: &str = "^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?){0,4}(:[1-9][0-9]{1,3})?(/[A-Za-z0-9._~-]{0,64}){0,8}$";
+
+/// What the server takes for a request field or parameter named `name`
+/// (in `context`: the schema, or the method and path, it belongs to);
+/// `None` where the generated schema says it already.
+fn constraint(context: &str, name: &str, facts: &Facts) -> Option<Value> {
+    let kinds = |submittable: bool| -> Vec<&'static str> {
+        JobKind::ALL
+            .iter()
+            .filter(|k| !submittable || k.submittable())
+            .map(|k| k.as_str())
+            .collect()
+    };
+    let states: Vec<&str> = JobState::ALL
+        .iter()
+        .filter(|s| **s != JobState::Waiting)
+        .map(|s| s.as_str())
+        .collect();
+    Some(match name {
+        "user_id" | "actor_id" | "owner_id" => json!({"pattern": USER_ID}),
+        "verb" | "object_type" => json!({"pattern": "^[a-z0-9_.-]{1,64}$"}),
+        "object_id" => json!({"pattern": "^[ -~]{1,256}$"}),
+        "title" => json!({"pattern": "^[ -~]{0,512}$"}),
+        "occurred_at" | "run_at" | "created_before" | "created_after" => {
+            json!({"pattern": INSTANT})
+        }
+        "callback_url" => json!({"pattern": URL, "maxLength": 2048}),
+        "Idempotency-Key" | "idempotency_key" => json!({"pattern": "^[!-~]{1,255}$"}),
+        "Last-Event-ID" => json!({"pattern": "^[0-9]{1,15}-[0-9]{1,9}$"}),
+        "presets" if !facts.presets.is_empty() => {
+            let one = format!("({})", facts.presets.join("|"));
+            json!({"pattern": format!("^{one}(,{one})*$")})
+        }
+        "topics" => {
+            let one = format!("(feed:[A-Za-z0-9._@:-]{{1,128}}|(job|track):{UUID})");
+            json!({"pattern": format!("^{one}(,{one}){{0,99}}$")})
+        }
+        "kind" => json!({"enum": kinds(context == "CreateJob")}),
+        "state" => json!({"enum": states}),
+        "priority" => json!({"minimum": Priority::MIN, "maximum": Priority::MAX}),
+        "max_attempts" => json!({"minimum": MaxAttempts::MIN, "maximum": MaxAttempts::MAX}),
+        "limit" if context.starts_with("get ") => json!({"minimum": 1, "maximum": 500}),
+        "wait" => json!({"minimum": 0, "maximum": 60}),
+        "sample" if context == "post /v1/voice/enrollments" => {
+            json!({"minItems": facts.enroll_samples})
+        }
+        "payload" | "data" => json!({"type": "object"}),
+        "cursor" if context.starts_with("get /v1/feeds/") => {
+            json!({"pattern": format!("^[0-9]{{1,15}}\\.{UUID}$")})
+        }
+        "cursor" if context.starts_with("get /v1/graph/") => json!({"pattern": USER_ID}),
+        "cursor" => json!({"pattern": format!("^{UUID}$")}),
+        _ => return None,
+    })
+}
+
+/// Merges `extra` into the schema `schema`; an enumeration of a field that
+/// may be null takes null too.
+fn merge(schema: &mut Value, extra: Value) {
+    if let (Value::Object(schema), Value::Object(mut extra)) = (schema, extra) {
+        if schema.get("nullable") == Some(&Value::Bool(true))
+            && let Some(Value::Array(values)) = extra.get_mut("enum")
+        {
+            values.push(Value::Null);
+        }
+        schema.extend(extra);
+    }
+}
+
+/// Adds to the parameters of operation `op` on `path` what the server takes.
+fn constrain_parameters(method: &str, path: &str, op: &mut Value, facts: &Facts) {
+    let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for param in params {
+        let Some(name) = param["name"].as_str().map(str::to_owned) else {
+            continue;
+        };
+        let context = format!("{method} {path}");
+        if let Some(extra) = constraint(&context, &name, facts)
+            && let Some(schema) = param.get_mut("schema")
+        {
+            merge(schema, extra);
+        }
+        if REQUIRED.contains(&(method, path, name.as_str())) {
+            param["required"] = Value::Bool(true);
+        }
+    }
+}
+
+/// Adds what the server takes to the properties of an inline request body
+/// (a multipart form's) of `op`; answers the schemas its bodies name.
+fn constrain_inline_body(context: &str, op: &mut Value, facts: &Facts) -> Vec<String> {
+    let mut named = Vec::new();
+    let Some(Value::Object(content)) = op.pointer_mut("/requestBody/content") else {
+        return named;
+    };
+    for media in content.values_mut() {
+        let Some(schema) = media.get_mut("schema") else {
+            continue;
+        };
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(reference) => named.extend(schema_name(reference)),
+            None => constrain_properties(context, schema, facts),
+        }
+    }
+    named
+}
+
+/// The name of the component a `$ref` names.
+fn schema_name(reference: &str) -> Option<String> {
+    reference
+        .strip_prefix("#/components/schemas/")
+        .map(str::to_owned)
+}
+
+/// `roots` and every schema they name, however deep.
+fn requested_schemas(schemas: &Map<String, Value>, roots: Vec<String>) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut pending = roots;
+    while let Some(name) = pending.pop() {
+        if found.contains(&name) {
+            continue;
+        }
+        if let Some(schema) = schemas.get(&name) {
+            let mut refs = Vec::new();
+            collect_refs(schema, &mut refs);
+            pending.extend(refs);
+        }
+        found.push(name);
+    }
+    found
+}
+
+fn collect_refs(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(schema_name)
+            {
+                into.push(name);
+            }
+            map.values().for_each(|v| collect_refs(v, into));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, into)),
+        _ => {}
+    }
+}
+
+/// Adds what the server takes to the properties of the request schema
+/// `schema` named `context`.
+fn constrain_properties(context: &str, schema: &mut Value, facts: &Facts) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    // Request bodies are read strictly: an unknown field is refused.
+    object.insert("additionalProperties".into(), Value::Bool(false));
+    let Some(Value::Object(properties)) = object.get_mut("properties") else {
+        return;
+    };
+    for (name, property) in properties.iter_mut() {
+        if let Some(extra) = constraint(context, name, facts) {
+            merge(property, extra);
+        }
+    }
+}
+
+/// The payload of each kind a client may submit, and whether it must be
+/// given; the schemas they name are added to `schemas`.
+fn kind_payloads(schemas: &mut Map<String, Value>) -> Vec<(JobKind, Value, bool)> {
+    let mut generator = SchemaGenerator::new(SchemaSettings::openapi3());
+    let mut payload = |kind: JobKind| -> (Value, bool) {
+        match kind {
+            JobKind::Noop => (generator.subschema_for::<NoopPayload>().to_value(), false),
+            // A fan-out's payload is the activity it records.
+            JobKind::Fanout => (json!({"$ref": "#/components/schemas/CreateActivity"}), true),
+            // Kinds not yet described take any object.
+            _ => (json!({"type": "object"}), false),
+        }
+    };
+    let kinds = JobKind::ALL
+        .into_iter()
+        .filter(|k| k.submittable())
+        .map(|k| {
+            let (schema, required) = payload(k);
+            (k, schema, required)
+        })
+        .collect::<Vec<_>>();
+    schemas.extend(generator.take_definitions(true));
+    kinds
+}
+
+/// `CreateJob` as one schema per submittable kind, chosen by `kind`: each
+/// the request's fields with that kind's payload.
+fn split_by_kind(schemas: &mut Map<String, Value>) {
+    let Some(request) = schemas.remove("CreateJob") else {
+        return;
+    };
+    let mut variants = Vec::new();
+    let mut mapping = Map::new();
+    for (kind, payload, required) in kind_payloads(schemas) {
+        let mut variant = request.clone();
+        let name = format!("{}Job", pascal(kind.as_str()));
+        variant["title"] = json!(name);
+        variant["description"] = json!(format!("A `{kind}` job."));
+        variant["properties"]["kind"] = json!({"type": "string", "enum": [kind.as_str()]});
+        if required {
+            variant["properties"]["payload"] = payload;
+            if let Some(Value::Array(names)) = variant.get_mut("required") {
+                names.push(json!("payload"));
+            }
+        } else {
+            // Left out or null, the payload is all defaults.
+            variant["properties"]["payload"] = json!({"allOf": [payload], "nullable": true});
+        }
+        let reference = format!("#/components/schemas/{name}");
+        mapping.insert(kind.as_str().into(), json!(reference));
+        variants.push(json!({"$ref": reference}));
+        schemas.insert(name, variant);
+    }
+    let description = request.get("description").cloned().unwrap_or_default();
+    schemas.insert(
+        "CreateJob".into(),
+        json!({
+            "title": "CreateJob",
+            "description": description,
+            "oneOf": variants,
+            "discriminator": {"propertyName": "kind", "mapping": mapping}
+        }),
+    );
+}
+
+/// `fanout_chunk` as `FanoutChunk`.
+fn pascal(name: &str) -> String {
+    name.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// `{"error": {"code", "message", "field"?}}`, every code of the catalogue
+/// that answers a request.
+fn error_schema() -> Value {
+    let codes: Vec<&str> = ErrorCode::ALL
+        .iter()
+        .filter(|c| c.http_status().is_some())
+        .map(|c| c.as_str())
+        .collect();
+    json!({
+        "type": "object",
+        "title": "Error",
+        "description": "An answer that is not a success.",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "enum": codes, "description": "Stable code; the README's catalogue says what each means."},
+                "message": {"type": "string", "description": "Human sentence."},
+                "field": {"type": "string", "description": "The field or parameter at fault (a 422's)."}
+            }
+        }}
+    })
+}
+
+/// Optional fields are written as `null` when absent: say so.
+fn allow_null_where_optional(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    let required: Vec<String> = object
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(Value::Object(properties)) = object.get_mut("properties") {
+        for (name, property) in properties.iter_mut() {
+            if required.contains(name) {
+                continue;
+            }
+            if let Some(reference) = property.get("$ref").cloned() {
+                // `nullable` beside a bare `$ref` is ignored in OpenAPI 3.0.
+                *property = json!({"allOf": [{"$ref": reference}], "nullable": true});
+            } else if let Value::Object(p) = property {
+                p.insert("nullable".into(), Value::Bool(true));
+            }
+        }
+    }
+}
+
+/// Adds to operation `op` (`method` on `path`) the error answers it can give.
+fn add_error_answers(method: &str, path: &str, op: &mut Value) {
+    let mut codes: Vec<ErrorCode> = vec![ErrorCode::InvalidRequest, ErrorCode::Unavailable];
+    if op.get("security").is_some() {
+        codes.push(ErrorCode::Unauthorized);
+    }
+    let params = op.get("parameters").and_then(Value::as_array);
+    let has = |place: &str| params.is_some_and(|ps| ps.iter().any(|p| p["in"] == place));
+    if has("path") {
+        codes.push(ErrorCode::NotFound);
+    }
+    if has("query") || has("header") {
+        codes.push(ErrorCode::InvalidField);
+    }
+    if op.get("requestBody").is_some() {
+        codes.extend([
+            ErrorCode::InvalidJson,
+            ErrorCode::InvalidBody,
+            ErrorCode::InvalidField,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+        ]);
+    }
+    codes.extend(
+        CONFLICTS
+            .iter()
+            .filter(|(m, p, _)| *m == method && *p == path)
+            .flat_map(|(_, _, extra)| extra.iter().copied()),
+    );
+    let mut by_status: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
+    for code in codes {
+        if let Some(status) = code.http_status() {
+            let named = by_status.entry(status).or_default();
+            if !named.contains(&code.as_str()) {
+                named.push(code.as_str());
+            }
+        }
+    }
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (status, named) in by_status {
+        responses.entry(status.to_string()).or_insert_with(|| {
+            json!({
+                "description": format!("`{}` (or another code of this status)", named.join("`, `")),
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+            })
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_gain_the_errors_their_shape_gives() {
+        let spec = json!({
+            "paths": {"/v1/jobs/{job_id}/retry": {"post": {
+                "parameters": [{"name": "job_id", "in": "path"}],
+                "responses": {"200": {"description": "ok"}},
+                "security": [{"Tenant": []}]
+            }}},
+            "components": {"schemas": {"View": {
+                "type": "object", "required": ["a"],
+                "properties": {"a": {"type": "string"}, "b": {"type": "string"},
+                               "c": {"$ref": "#/components/schemas/Other"}}
+            }}}
+        });
+        let facts = Facts {
+            presets: vec!["mp3_128".into()],
+            enroll_samples: 3,
+        };
+        let doc: Value = serde_json::from_str(&complete(&spec.to_string(), &facts)).unwrap();
+        let responses = &doc["paths"]["/v1/jobs/{job_id}/retry"]["post"]["responses"];
+        for status in ["200", "400", "401", "404", "409", "503"] {
+            assert!(responses.get(status).is_some(), "{status}: {responses}");
+        }
+        assert!(responses.get("413").is_none(), "no body, no 413");
+        let view = &doc["components"]["schemas"]["View"]["properties"];
+        assert_eq!(view["a"].get("nullable"), None);
+        assert_eq!(view["b"]["nullable"], true);
+        assert_eq!(view["c"]["allOf"][0]["$ref"], "#/components/schemas/Other");
+        assert!(doc["components"]["schemas"]["Error"].is_object());
+    }
+}
+
+/// The methods each path of the document takes: what a 405 answers in its
+/// `Allow` header.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Methods(std::sync::Arc<Vec<(Vec<String>, String)>>);
+
+impl Methods {
+    /// The methods of every path of `document`.
+    pub(crate) fn of(document: &str) -> Self {
+        let doc: Value = serde_json::from_str(document).unwrap_or_default();
+        let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+            return Self::default();
+        };
+        let table = paths
+            .iter()
+            .filter_map(|(path, item)| {
+                let methods: Vec<String> = item
+                    .as_object()?
+                    .keys()
+                    .map(|m| m.to_ascii_uppercase())
+                    .collect();
+                let segments = path.split('/').map(str::to_owned).collect();
+                Some((segments, methods.join(", ")))
+            })
+            .collect();
+        Self(std::sync::Arc::new(table))
+    }
+
+    /// The methods `path` takes, if the document has it.
+    pub(crate) fn allowed(&self, path: &str) -> Option<&str> {
+        let asked: Vec<&str> = path.split('/').collect();
+        // A template segment (`{job_id}`) takes any one segment; a fixed
+        // one wins over a template, as the router has it.
+        let fits = |template: &[String]| {
+            template.len() == asked.len()
+                && template
+                    .iter()
+                    .zip(&asked)
+                    .all(|(t, a)| t == a || (t.starts_with('{') && !a.is_empty()))
+        };
+        let fixed = |template: &[String]| template.iter().filter(|t| !t.starts_with('{')).count();
+        self.0
+            .iter()
+            .filter(|(template, _)| fits(template))
+            .max_by_key(|(template, _)| fixed(template))
+            .map(|(_, methods)| methods.as_str())
+    }
+}
