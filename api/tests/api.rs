@@ -540,10 +540,11 @@ async fn listing_filters_and_pages_with_a_cursor(app: &TestApp) {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         assert_eq!(v["error"]["field"], field, "{query}");
     }
+    // Not a number at all: the same 422 naming the parameter.
     let (status, v) = app.get("/v1/jobs?limit=abc").await;
     assert_eq!(
-        (status, error_code(&v)),
-        (StatusCode::BAD_REQUEST, "invalid_request")
+        (status, error_code(&v), v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("limit"))
     );
 }
 
