@@ -1,13 +1,14 @@
 //! The database, the system of record: one pool over Postgres (fleet) or
 //! SQLite (embedded) through sqlx's `Any` driver, one SQL dialect for both,
 //! and a repository per aggregate over that pool: jobs, tracks, voice,
-//! tenants and their keys, workers, shared secrets.
+//! tenants and their keys, workers, shared secrets, schedules.
 
 mod feeds;
 mod graph;
 mod jobs;
 mod retry;
 mod rows;
+mod schedules;
 mod secrets;
 mod tenants;
 mod tracks;
@@ -29,6 +30,7 @@ pub use self::{
         CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, RetryOutcome,
         RunningJob,
     },
+    schedules::ScheduleRepo,
     secrets::{SecretRepo, random_secret},
     tenants::{NewApiKey, TenantRepo},
     tracks::{CompleteOutcome, Started, TrackRepo},
@@ -98,6 +100,8 @@ pub struct Database {
     pub feeds: FeedRepo,
     /// Secrets every process sharing the database shares.
     pub secrets: SecretRepo,
+    /// Schedules, and the jobs their ticks make.
+    pub schedules: ScheduleRepo,
     conn: Conn,
 }
 
@@ -144,6 +148,7 @@ impl Database {
             graph: GraphRepo::new(conn.clone()),
             feeds: FeedRepo::new(conn.clone())?,
             secrets: SecretRepo::new(conn.clone()),
+            schedules: ScheduleRepo::new(conn.clone()),
             conn,
         })
     }

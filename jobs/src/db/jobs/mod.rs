@@ -25,6 +25,7 @@ use crate::{
     ids::{JobId, TenantId},
     model::{Job, JobFilter, JobState, NewJob},
     queue::QueueEntry,
+    schedules::Tick,
     time::Timestamp,
     workflow::Weight,
 };
@@ -86,6 +87,9 @@ pub(in crate::db) enum Place {
     Parent(Weight),
     /// A child its parent waits for, with its share of the parent's work.
     Child(JobId, Weight),
+    /// On its own, made by a schedule for one tick: a second job for the
+    /// same tick is refused by the key (schedule_id, schedule_tick).
+    Scheduled(Tick),
 }
 
 /// Records `new` at `now` through `executor` (the pool, or a transaction
@@ -100,15 +104,20 @@ pub(in crate::db) async fn insert_job_row<'e>(
     let kind = new.payload.kind();
     let run_at = new.run_at.unwrap_or(now).max(now);
     let (state, parent, child_weight, planned) = match place {
-        Place::Alone => (JobState::Queued, new.parent_id, None, 0.0),
+        Place::Alone | Place::Scheduled(_) => (JobState::Queued, new.parent_id, None, 0.0),
         Place::Parent(planned) => (JobState::Waiting, new.parent_id, None, planned.get()),
         Place::Child(parent, weight) => (JobState::Queued, Some(parent), Some(weight.get()), 0.0),
+    };
+    let tick = match place {
+        Place::Scheduled(tick) => Some(tick),
+        _ => None,
     };
     let sql = format!(
         "INSERT INTO jobs (id, tenant_id, kind, queue, state, payload, priority, max_attempts, \
          attempt_budget, run_at, created_at, updated_at, parent_id, callback_url, \
-         idempotency_key, child_weight, planned_weight) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $10, $11, $12, $13, $14, $15) \
+         idempotency_key, child_weight, planned_weight, schedule_id, schedule_tick) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $10, $11, $12, $13, $14, $15, \
+         $16, $17) \
          ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}"
     );
     let row = sqlx::query(AssertSqlSafe(sql))
@@ -127,6 +136,8 @@ pub(in crate::db) async fn insert_job_row<'e>(
         .bind(new.idempotency_key.clone())
         .bind(child_weight)
         .bind(planned)
+        .bind(tick.map(|t| t.schedule_id.to_string()))
+        .bind(tick.map(|t| t.at.millis()))
         .fetch_optional(executor)
         .await?;
     row.as_ref().map(job_from_row).transpose()
@@ -194,22 +205,31 @@ impl JobRepo {
     /// The tenant's jobs, newest first, filtered and paged by `filter`; a
     /// parent waiting for its children counts as running.
     pub async fn list(&self, tenant: TenantId, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        // Added only when asked for rather than `$6 IS NULL OR …`, so that a
+        // plan made once for every value still reads a schedule's jobs by its
+        // index.
+        let of_schedule = match filter.schedule {
+            Some(_) => "AND schedule_id = $6",
+            None => "",
+        };
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 \
              AND (CAST($2 AS TEXT) IS NULL OR state = $2 \
                   OR (CAST($2 AS TEXT) = 'running' AND state = 'waiting')) \
              AND (CAST($3 AS TEXT) IS NULL OR kind = $3) \
-             AND (CAST($4 AS TEXT) IS NULL OR id < $4) \
+             AND (CAST($4 AS TEXT) IS NULL OR id < $4) {of_schedule} \
              ORDER BY id DESC LIMIT $5"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(tenant.to_string())
             .bind(filter.state.map(|s| s.as_str()))
             .bind(filter.kind.map(|k| k.as_str()))
             .bind(filter.before.map(|id| id.to_string()))
-            .bind(i64::from(filter.limit))
-            .fetch_all(&self.db.pool)
-            .await?;
+            .bind(i64::from(filter.limit));
+        if let Some(schedule) = filter.schedule {
+            query = query.bind(schedule.to_string());
+        }
+        let rows = query.fetch_all(&self.db.pool).await?;
         rows.iter().map(job_from_row).collect()
     }
 
