@@ -61,6 +61,19 @@ impl ApiError {
         )
     }
 
+    /// The same error about a field nested in `parent`: `payload.sleep_ms`
+    /// of a schedule's `job` is `job.payload.sleep_ms`.
+    pub fn within(self, parent: &str) -> Self {
+        let field = match &self.field {
+            Some(field) => format!("{parent}.{field}"),
+            None => parent.to_owned(),
+        };
+        Self {
+            field: Some(field),
+            ..self
+        }
+    }
+
     /// The same error telling the client to come back in `seconds`.
     pub fn retry_after(self, seconds: u64) -> Self {
         Self {

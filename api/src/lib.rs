@@ -11,6 +11,7 @@ mod jobs;
 mod ops;
 mod paging;
 mod payload;
+mod schedules;
 mod settings;
 mod signing;
 mod social;
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         callbacks::CallbacksApi,
         events::EventsApi,
         jobs::JobsApi,
+        schedules::SchedulesApi,
         social::SocialApi,
         tracks::TracksApi,
         voice::VoiceApi,

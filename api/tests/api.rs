@@ -72,6 +72,7 @@ both_modes!(
 // After the macro, which the track, voice and events cases use too.
 mod events;
 mod receiver;
+mod schedules;
 mod social;
 mod tracks;
 mod voice;
