@@ -154,6 +154,7 @@ impl JobsApi {
     }
 
     /// Lists jobs, newest first.
+    #[allow(clippy::too_many_arguments)]
     #[oai(path = "/jobs", method = "get")]
     async fn list(
         &self,

@@ -41,15 +41,6 @@ pub struct ScheduleRepo {
     db: Conn,
 }
 
-/// How taking one step of a due schedule went.
-enum Taken {
-    /// Another writer moved the schedule on first: nothing was written.
-    Lost,
-    /// The schedule moved on, having made this job (none for skipped ticks,
-    /// or when the tick's job existed already).
-    Moved(Option<Job>),
-}
-
 impl ScheduleRepo {
     pub(super) fn new(db: Conn) -> Self {
         Self { db }
@@ -84,8 +75,13 @@ impl ScheduleRepo {
     }
 
     /// The tenant's schedule `id`; `None` when it does not exist or is another tenant's.
-    pub async fn get(&self, tenant: TenantId, id: ScheduleId) -> Result<Option<Schedule>, StoreError> {
-        let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = $1 AND tenant_id = $2");
+    pub async fn get(
+        &self,
+        tenant: TenantId,
+        id: ScheduleId,
+    ) -> Result<Option<Schedule>, StoreError> {
+        let sql =
+            format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = $1 AND tenant_id = $2");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id.to_string())
             .bind(tenant.to_string())
@@ -117,7 +113,11 @@ impl ScheduleRepo {
 
     /// Stores `revised` in place of `current`, as read before: false, and
     /// nothing written, when a pass or another change moved it on since.
-    pub async fn replace(&self, current: &Schedule, revised: &Schedule) -> Result<bool, StoreError> {
+    pub async fn replace(
+        &self,
+        current: &Schedule,
+        revised: &Schedule,
+    ) -> Result<bool, StoreError> {
         let query = sqlx::query(
             "UPDATE schedules SET name = $1, cron = $2, timezone = $3, kind = $4, payload = $5, \
              priority = $6, max_attempts = $7, callback_url = $8, catch_up = $9, paused = $10, \
@@ -198,9 +198,8 @@ impl ScheduleRepo {
                 let (schedule_id, from) = (schedule.id, tick.to_rfc3339());
                 info!(%schedule_id, from, next, ?fired, "schedule missed ticks");
             }
-            match self.take(&schedule, step, now).await? {
-                Taken::Lost => break,
-                Taken::Moved(job) => made.extend(job),
+            if !self.take(&schedule, step, now, &mut made).await? {
+                break;
             }
             schedule.next_run_at = step.next;
         }
@@ -209,9 +208,17 @@ impl ScheduleRepo {
 
     /// Takes `step` of `schedule` (its tick `next_run_at`) in one
     /// transaction: moves the schedule on, if nobody did since it was read,
-    /// then records the step's job. The write comes first, so that on
+    /// then records the step's job into `made` (none for skipped ticks, or
+    /// when the tick's job exists already). False, and nothing written, when
+    /// another writer moved it on first. The write comes first, so that on
     /// SQLite the transaction holds the write lock from its start.
-    async fn take(&self, s: &Schedule, step: Step, now: Timestamp) -> Result<Taken, StoreError> {
+    async fn take(
+        &self,
+        s: &Schedule,
+        step: Step,
+        now: Timestamp,
+        made: &mut Vec<Job>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.db.pool.begin().await?;
         let moved = sqlx::query(
             "UPDATE schedules SET next_run_at = $1, last_tick = COALESCE(CAST($2 AS BIGINT), \
@@ -226,21 +233,20 @@ impl ScheduleRepo {
         .await?;
         if moved.rows_affected() == 0 {
             tx.rollback().await?;
-            return Ok(Taken::Lost);
+            return Ok(false);
         }
-        let job = match step.fire {
-            Some(at) => {
-                let tick = Tick {
-                    schedule_id: s.id,
-                    at,
-                };
-                let new = s.template.job(s.tenant_id);
-                insert_job_row(&mut *tx, &new, Place::Scheduled(tick), now).await?
-            }
-            None => None,
-        };
+        let mut job = None;
+        if let Some(at) = step.fire {
+            let tick = Tick {
+                schedule_id: s.id,
+                at,
+            };
+            let new = s.template.job(s.tenant_id);
+            job = insert_job_row(&mut *tx, &new, Place::Scheduled(tick), now).await?;
+        }
         tx.commit().await?;
-        Ok(Taken::Moved(job))
+        made.extend(job);
+        Ok(true)
     }
 }
 

@@ -23,7 +23,11 @@ async fn patch(client: &Client, path: &str, body: Value) -> Value {
     let url = format!("{}{path}", client.base);
     let resp = client.http.patch(url).bearer_auth(&client.key).json(&body);
     let resp = resp.send().await.unwrap();
-    assert!(resp.status().is_success(), "PATCH {path}: {}", resp.status());
+    assert!(
+        resp.status().is_success(),
+        "PATCH {path}: {}",
+        resp.status()
+    );
     resp.json().await.unwrap()
 }
 
@@ -73,29 +77,57 @@ async fn a_schedule_every_two_seconds_makes_one_job_per_tick_across_the_fleet() 
     let mut ticks: Vec<i64> = Vec::new();
     let mut lags: Vec<i64> = Vec::new();
     for job in &ended {
-        assert_eq!((&job["state"], &job["schedule_id"]), (&json!("succeeded"), &json!(id)), "{job}");
+        assert_eq!(
+            (&job["state"], &job["schedule_id"]),
+            (&json!("succeeded"), &json!(id)),
+            "{job}"
+        );
         let tick = instant(&job["schedule_tick"]);
         ticks.push(tick.millis());
         lags.push(instant(&job["created_at"]).millis() - tick.millis());
     }
     ticks.sort_unstable();
-    assert_eq!(ticks.iter().collect::<HashSet<_>>().len(), ticks.len(), "a tick made two jobs: {ticks:?}");
-    assert_eq!(ticks.first(), Some(&first.millis()), "the first tick after creation");
+    assert_eq!(
+        ticks.iter().collect::<HashSet<_>>().len(),
+        ticks.len(),
+        "a tick made two jobs: {ticks:?}"
+    );
+    assert_eq!(
+        ticks.first(),
+        Some(&first.millis()),
+        "the first tick after creation"
+    );
     for pair in ticks.windows(2) {
         assert_eq!(pair[1] - pair[0], PERIOD_MS, "a tick is missing: {ticks:?}");
     }
     let last = *ticks.last().unwrap();
     // Every tick up to a pass interval and some before the pause has its
     // job; none after the pause does.
-    assert!(last >= asked.millis() - 1500, "ticks stopped early: {last} vs {asked:?}");
-    assert!(last <= stopped.millis(), "a tick after the pause: {last} vs {stopped:?}");
+    assert!(
+        last >= asked.millis() - 1500,
+        "ticks stopped early: {last} vs {asked:?}"
+    );
+    assert!(
+        last <= stopped.millis(),
+        "a tick after the pause: {last} vs {stopped:?}"
+    );
     assert!(ticks.len() >= 9, "{} ticks in 20 s", ticks.len());
 
     lags.sort_unstable();
     let (median, worst) = (lags[lags.len() / 2], lags[lags.len() - 1]);
-    eprintln!("{} ticks; job made after its tick: median {median} ms, worst {worst} ms", ticks.len());
-    assert!(worst < PERIOD_MS, "a tick's job came after the next tick: {lags:?}");
+    eprintln!(
+        "{} ticks; job made after its tick: median {median} ms, worst {worst} ms",
+        ticks.len()
+    );
+    assert!(
+        worst < PERIOD_MS,
+        "a tick's job came after the next tick: {lags:?}"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(jobs_of(reader, &id).await.len(), ended.len(), "a paused schedule made a job");
+    assert_eq!(
+        jobs_of(reader, &id).await.len(),
+        ended.len(),
+        "a paused schedule made a job"
+    );
     fleet.stop().await;
 }

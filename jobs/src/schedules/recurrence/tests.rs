@@ -125,6 +125,12 @@ fn bad_expressions_and_zones_are_refused_by_kind() {
 #[test]
 fn a_rule_keeps_its_text_and_zone_name() {
     let rule = Recurrence::parse("  0 */5 * * * *  ", "Europe/Berlin").unwrap();
-    assert_eq!((rule.expression(), rule.zone()), ("0 */5 * * * *", "Europe/Berlin"));
-    assert_eq!(Recurrence::parse("@hourly", "UTC").unwrap().expression(), "@hourly");
+    assert_eq!(
+        (rule.expression(), rule.zone()),
+        ("0 */5 * * * *", "Europe/Berlin")
+    );
+    assert_eq!(
+        Recurrence::parse("@hourly", "UTC").unwrap().expression(),
+        "@hourly"
+    );
 }
