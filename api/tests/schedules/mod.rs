@@ -179,6 +179,16 @@ async fn a_schedule_is_created_read_listed_changed_and_deleted(app: &TestApp) {
     }
     let (status, _) = app.patch(&path, json!({"name": "gone"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (_, spec) = read(app.client.get("/openapi.json").send().await).await;
+    let one = &spec["paths"]["/v1/schedules/{schedule_id}"];
+    for method in ["get", "patch", "delete"] {
+        assert!(
+            one.get(method).is_some(),
+            "{method} missing from the OpenAPI document"
+        );
+    }
+    assert!(spec["paths"]["/v1/schedules"].get("post").is_some());
 }
 
 async fn another_tenants_schedule_is_not_found(app: &TestApp) {
