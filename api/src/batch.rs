@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::{
     auth::Tenant,
     error::ApiError,
-    jobs::{CreateJob, Submission, submission},
+    jobs::{CreateJob, Origin, Submission, submission},
     payload::{Batch, StrictJson},
     state::AppState,
 };
@@ -101,7 +101,7 @@ fn check(tenant: TenantId, batch: CreateBatch, state: &AppState) -> Result<Vec<N
     let mut news = Vec::with_capacity(batch.jobs.len());
     for (index, job) in batch.jobs.into_iter().enumerate() {
         let part = format!("jobs[{index}]");
-        let new = match submission(tenant, None, job, now).map_err(|e| e.within(&part))? {
+        let new = match submission(tenant, None, job, now, Origin::Request).map_err(|e| e.within(&part))? {
             Submission::Job(new) => new,
             Submission::Activity(..) => {
                 let message = "a fanout records an activity: submit it alone (POST /v1/activities)";

@@ -5,7 +5,7 @@ use std::time::Duration;
 use mixdown_jobs::{
     codes::ErrorCode,
     db::{CancelOutcome, RetryOutcome},
-    ids::{JobId, TenantId},
+    ids::{JobId, ScheduleId, TenantId},
     kind::JobKind,
     model::{JobFilter, JobState, MaxAttempts, NewJob, Priority},
     payload::{JobPayload, PayloadError},
@@ -48,28 +48,28 @@ pub(crate) struct CreateJob {
     /// The job kind. `noop`: sleeps, then fails its first N attempts.
     /// `fanout`: records an activity once and spreads it to its actor's
     /// followers' feeds (the same as `POST /v1/activities`).
-    kind: String,
+    pub(crate) kind: String,
     /// The kind's input. `noop`: `{"sleep_ms": 0..=600000, "fail_attempts": 0..=100}`.
     /// `fanout`: `{"actor_id", "verb", "object_type", "object_id", "occurred_at"?, "data"?}`.
     #[serde(default)]
-    payload: Option<Value>,
+    pub(crate) payload: Option<Value>,
     /// -100 to 100, higher runs first; default 0.
     #[serde(default)]
-    priority: Option<i64>,
+    pub(crate) priority: Option<i64>,
     /// RFC 3339 instant before which the job does not run; default now.
     #[serde(default)]
-    run_at: Option<String>,
+    pub(crate) run_at: Option<String>,
     /// 1 to 100; default per kind.
     #[serde(default)]
-    max_attempts: Option<i64>,
+    pub(crate) max_attempts: Option<i64>,
     /// http(s) URL told about the job's end.
     #[serde(default)]
-    callback_url: Option<String>,
+    pub(crate) callback_url: Option<String>,
     /// 1 to 255 printable ASCII characters: repeating a job with the same key
     /// returns the first. In a batch, each job's own; for `POST /v1/jobs`,
     /// the same as the `Idempotency-Key` header (give one, or both alike).
     #[serde(default)]
-    idempotency_key: Option<String>,
+    pub(crate) idempotency_key: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -98,8 +98,8 @@ impl JobsApi {
         key: Header<Option<String>>,
         body: StrictJson<CreateJob>,
     ) -> poem::Result<Submitted> {
-        let (job, created) = match submission(tenant.0, key.0, body.0, state.stores.clock().now())?
-        {
+        let now = state.stores.clock().now();
+        let (job, created) = match submission(tenant.0, key.0, body.0, now, Origin::Request)? {
             Submission::Job(new) => {
                 let inserted = state.stores.submit(&new).await;
                 let inserted = inserted.map_err(ApiError::unavailable)?;
@@ -158,6 +158,7 @@ impl JobsApi {
     }
 
     /// Lists jobs, newest first.
+    #[allow(clippy::too_many_arguments)]
     #[oai(path = "/jobs", method = "get")]
     async fn list(
         &self,
@@ -168,12 +169,21 @@ impl JobsApi {
         state_filter: Query<Option<String>>,
         /// Only jobs of this kind.
         kind: Query<Option<String>>,
+        /// Only jobs this schedule made.
+        schedule_id: Query<Option<String>>,
         /// Page size, 1 to 500; default 50.
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> poem::Result<Json<JobPage>> {
-        let filter = job_filter(state_filter.0, kind.0, limit.0, cursor.0)?;
+        let asked = ListedJobs {
+            state: state_filter.0,
+            kind: kind.0,
+            schedule_id: schedule_id.0,
+            limit: limit.0,
+            cursor: cursor.0,
+        };
+        let filter = job_filter(asked)?;
         let jobs = state.stores.db.jobs.list(tenant.0, &filter).await;
         let jobs = jobs.map_err(ApiError::unavailable)?;
         let next_cursor = (jobs.len() == filter.limit as usize)
@@ -236,7 +246,7 @@ pub(crate) fn parse_job_id(text: &str) -> Result<JobId, ApiError> {
     JobId::parse(text).ok_or_else(|| ApiError::not_found("job"))
 }
 
-/// What a `POST /v1/jobs` asks for.
+/// What a `POST /v1/jobs`, or a schedule's template, asks for.
 pub(crate) enum Submission {
     /// A job whose payload is its input.
     Job(NewJob),
@@ -282,13 +292,26 @@ impl JobOptions {
     }
 }
 
-/// Checks a job request whole; `header_key` is the `Idempotency-Key` header
-/// of a `POST /v1/jobs`.
+/// Who describes a job: a client's request for one now, or a schedule's
+/// template for one at each tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// `POST /v1/jobs`.
+    Request,
+    /// A schedule's `job`.
+    Schedule,
+}
+
+/// Checks a job a client describes, as a request or a schedule's template:
+/// one function for both, so that a schedule's jobs are held to what a
+/// submitted job is held to. Fields are named as in `CreateJob`;
+/// `header_key` is the `Idempotency-Key` header of a `POST /v1/jobs`.
 pub(crate) fn submission(
     tenant: TenantId,
     header_key: Option<String>,
     body: CreateJob,
     now: Timestamp,
+    origin: Origin,
 ) -> Result<Submission, ApiError> {
     let key = match (header_key, body.idempotency_key) {
         (Some(header), Some(field)) if header != field => {
@@ -316,6 +339,9 @@ pub(crate) fn submission(
             "kind",
             message,
         ));
+    }
+    if origin == Origin::Schedule && kind == JobKind::Fanout {
+        return Err(not_schedulable(kind));
     }
     let options = JobOptions {
         priority: bounded(
@@ -351,6 +377,16 @@ pub(crate) fn submission(
     }
     let payload = JobPayload::parse(kind, body.payload.as_ref()).map_err(ApiError::from)?;
     Ok(Submission::Job(options.job(tenant, payload)))
+}
+
+/// The refusal of a kind in a schedule: a `fanout` records its activity
+/// once, and a schedule would repeat it.
+pub(crate) fn not_schedulable(kind: JobKind) -> ApiError {
+    let message = format!(
+        "{kind} jobs cannot be scheduled: a fan-out records its activity once, and a schedule \
+         would repeat it; publish each activity with POST /v1/activities"
+    );
+    ApiError::invalid_field(ErrorCode::KindNotSchedulable, "kind", message)
 }
 
 fn bounded<T, B: std::fmt::Display>(
@@ -419,29 +455,41 @@ fn check_idempotency_key(key: String, field: &str) -> Result<String, ApiError> {
     }
 }
 
-fn job_filter(
+/// The query of a `GET /v1/jobs`, as sent.
+struct ListedJobs {
     state: Option<String>,
     kind: Option<String>,
+    schedule_id: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
-) -> Result<JobFilter, ApiError> {
+}
+
+fn job_filter(asked: ListedJobs) -> Result<JobFilter, ApiError> {
     let invalid = |field: &str, message: &str| {
         ApiError::invalid_field(ErrorCode::InvalidField, field, message)
     };
-    let state = state
+    let state = asked
+        .state
         .map(|s| JobState::parse(&s).ok_or_else(|| invalid("state", "unknown state")))
         .transpose()?;
-    let kind = kind
+    let kind = asked
+        .kind
         .map(|k| JobKind::parse(&k).ok_or_else(|| invalid("kind", "unknown kind")))
         .transpose()?;
-    let limit = paging::limit(limit, 50)?;
-    let before = cursor
+    let schedule = asked
+        .schedule_id
+        .map(|id| ScheduleId::parse(&id).ok_or_else(|| invalid("schedule_id", "not an id")))
+        .transpose()?;
+    let limit = paging::limit(asked.limit, 50)?;
+    let before = asked
+        .cursor
         .map(|c| paging::place(&c, JobId::parse))
         .transpose()?;
     Ok(JobFilter {
         state,
         kind,
         before,
+        schedule,
         limit,
     })
 }

@@ -14,6 +14,7 @@ mod openapi;
 mod ops;
 mod paging;
 mod payload;
+mod schedules;
 mod settings;
 mod signing;
 mod social;
@@ -42,6 +43,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         dead_letters::DeadLettersApi,
         events::EventsApi,
         jobs::JobsApi,
+        schedules::SchedulesApi,
         social::SocialApi,
         tracks::TracksApi,
         voice::VoiceApi,

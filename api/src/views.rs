@@ -67,6 +67,10 @@ pub struct JobView {
     pub callback_job_id: Option<String>,
     /// Whether a running attempt was asked to stop.
     pub cancel_requested: bool,
+    /// The schedule that made it, if one did.
+    pub schedule_id: Option<String>,
+    /// The tick of that schedule it was made for.
+    pub schedule_tick: Option<String>,
 }
 
 fn time(t: Timestamp) -> String {
@@ -94,6 +98,8 @@ impl From<Job> for JobView {
             callback_url: job.callback_url,
             callback_job_id: job.callback_job_id.map(|id| id.to_string()),
             cancel_requested: job.cancel_requested,
+            schedule_id: job.schedule.map(|t| t.schedule_id.to_string()),
+            schedule_tick: job.schedule.map(|t| time(t.at)),
         }
     }
 }

@@ -74,6 +74,7 @@ mod batch;
 mod dead_letters;
 mod events;
 mod receiver;
+mod schedules;
 mod social;
 mod tracks;
 mod voice;

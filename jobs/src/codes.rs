@@ -61,6 +61,9 @@ catalogue! {
     InvalidGraphLine = "invalid_graph_line", Some(422), "A line of a graph change is not an edge change; the message names the line, and nothing of the request was applied.";
     UnknownKind = "unknown_kind", Some(422), "No job kind has that name.";
     KindNotSubmittable = "kind_not_submittable", Some(422), "Jobs of that kind are made by their own endpoints or by the fleet.";
+    KindNotSchedulable = "kind_not_schedulable", Some(422), "Jobs of that kind cannot be made by a schedule: a `fanout` records its activity once.";
+    InvalidCron = "invalid_cron", Some(422), "A schedule's cron expression does not parse, or never fires; the message says why.";
+    UnknownTimezone = "unknown_timezone", Some(422), "A time zone that is not an IANA name the fleet knows, such as `Europe/Berlin`.";
     InvalidPayload = "invalid_payload", Some(422), "A job's payload does not fit its kind; `field` names the part.";
     IdempotencyKeyReused = "idempotency_key_reused", Some(422), "The idempotency key was used before for another sort of request.";
     InvalidField = "invalid_field", Some(422), "A field or parameter has a bad value; `field` names it.";

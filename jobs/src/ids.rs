@@ -71,6 +71,10 @@ uuid_id!(
     /// Identifies one activity: something a user did that reaches feeds.
     ActivityId
 );
+uuid_id!(
+    /// Identifies one schedule: a job template made into a job at each tick.
+    ScheduleId
+);
 
 /// Identifies one worker process; unique per start so restarts never share state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -18,6 +18,7 @@ pub mod objects;
 pub mod payload;
 pub mod queue;
 pub mod result;
+pub mod schedules;
 pub mod settings;
 pub mod social;
 mod stores;

@@ -6,10 +6,11 @@ use serde_json::Value;
 
 use crate::{
     codes::ErrorCode,
-    ids::{JobId, TenantId},
+    ids::{JobId, ScheduleId, TenantId},
     kind::JobKind,
     payload::JobPayload,
     result::JobResult,
+    schedules::Tick,
     time::Timestamp,
 };
 
@@ -185,6 +186,8 @@ pub struct Job {
     pub callback_job_id: Option<JobId>,
     /// Whether someone asked a running attempt to stop.
     pub cancel_requested: bool,
+    /// The schedule tick it was made for, if a schedule made it.
+    pub schedule: Option<Tick>,
 }
 
 /// A job to be accepted.
@@ -286,6 +289,8 @@ pub struct JobFilter {
     pub kind: Option<JobKind>,
     /// Only jobs older than this one (the cursor).
     pub before: Option<JobId>,
+    /// Only jobs this schedule made.
+    pub schedule: Option<ScheduleId>,
     /// At most this many.
     pub limit: u32,
 }

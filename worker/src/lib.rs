@@ -1,6 +1,6 @@
 //! Mixdown's worker: takes job ids from the queue, claims them in the job
-//! store, runs them, records how each attempt ended, beats its heart, and
-//! reconciles the queue with the record.
+//! store, runs them, records how each attempt ended, beats its heart,
+//! reconciles the queue with the record, and fires due schedules.
 
 mod execute;
 mod failure;
@@ -11,6 +11,7 @@ mod janitor;
 mod reconciler;
 mod recorder;
 mod runtime;
+mod scheduler;
 mod settings;
 mod stepper;
 

@@ -1,6 +1,6 @@
 //! A worker process: one apalis worker per queue over a shared executor,
-//! plus its heartbeat, its recorder and (optionally) the reconciler; drains
-//! on stop.
+//! plus its heartbeat, its recorder, the reconciler and the scheduler;
+//! drains on stop.
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -29,6 +29,7 @@ use crate::{
     heartbeat::Heartbeat,
     reconciler::{Reconciler, ReconcilerSettings},
     recorder::Recorder,
+    scheduler::{Scheduler, SchedulerSettings},
     settings::WorkerSettings,
 };
 
@@ -71,6 +72,8 @@ pub(crate) struct Parts {
     pub cancels: CancelRegistry,
     /// Makes the queue agree with the database.
     pub reconciler: Reconciler,
+    /// Fires due schedules.
+    pub scheduler: Scheduler,
     /// What the worker was started with.
     pub plan: WorkerPlan,
 }
@@ -118,12 +121,14 @@ pub(crate) async fn assemble(stores: &Stores, plan: WorkerPlan) -> Result<Parts,
     });
     let passes = ReconcilerSettings::new(settings, fleet);
     let reconciler = Reconciler::new(stores.clone(), passes, record.id.to_string());
+    let scheduler = Scheduler::new(stores.clone(), SchedulerSettings::new(settings));
     Ok(Parts {
         record,
         executor,
         recorder,
         cancels,
         reconciler,
+        scheduler,
         plan,
     })
 }
@@ -143,6 +148,7 @@ pub async fn run_worker(
         recorder,
         cancels,
         reconciler,
+        scheduler,
         plan,
     } = assemble(&stores, plan).await?;
     info!(worker_id = %record.id, queues = ?record.queues, "worker started");
@@ -157,6 +163,8 @@ pub async fn run_worker(
     }
     .spawn(background.clone())?;
     tokio::spawn(reconciler.run(background.clone()));
+    // A draining worker takes on nothing new: the others fire the schedules.
+    tokio::spawn(scheduler.run(stop.clone()));
     let concurrency = settings.concurrency.get();
     let mut running = JoinSet::new();
     for queue in queue_names(&plan.queues) {

@@ -24,6 +24,10 @@ settings! {
         reconcile_interval_ms: Millis = "5000", "MIXDOWN_RECONCILE_INTERVAL_MS";
         /// age after which a queued job is pushed again in case its push was lost
         redrive_grace_ms: Millis = "10000", "MIXDOWN_REDRIVE_GRACE_MS";
+        /// time between scheduler passes: a schedule's job is made at most this long after its tick
+        schedule_interval_ms: Millis = "500", "MIXDOWN_SCHEDULE_INTERVAL_MS";
+        /// a schedule's tick met later than this after its instant was missed (see catch_up)
+        schedule_grace_ms: Millis = "60000", "MIXDOWN_SCHEDULE_GRACE_MS";
         /// how long a stopping worker waits for running attempts
         drain_timeout_ms: Millis = "30000", "MIXDOWN_DRAIN_TIMEOUT_MS";
         /// attempt time limits per kind, e.g. noop=30s,transcode=2h (default: each kind's own)

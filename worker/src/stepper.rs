@@ -30,8 +30,9 @@ impl Stepper {
 
     /// Runs every job of the worker's queues that is due now, then what
     /// they lead to, each step after a reconciler pass (which records the
-    /// callbacks of ended jobs), until a step finds nothing due. Returns how
-    /// many attempts ran.
+    /// callbacks of ended jobs) and a scheduler pass (which makes the jobs
+    /// of due ticks), until a step finds nothing due. Returns how many
+    /// attempts ran.
     pub async fn run_due(&self) -> usize {
         let parts = &self.parts;
         let lease = parts.plan.settings.lease_ms.get();
@@ -42,6 +43,9 @@ impl Stepper {
             let _ = self.stores.db.workers.heartbeat(&parts.record).await;
             if let Err(err) = parts.reconciler.pass().await {
                 tracing::warn!(error = %err, "reconciler pass failed");
+            }
+            if let Err(err) = parts.scheduler.pass().await {
+                tracing::warn!(error = %err, "scheduler pass failed");
             }
             let mut ran = 0;
             for kind in &parts.plan.queues {

@@ -1,7 +1,7 @@
 //! The database, the system of record: one pool over Postgres (fleet) or
 //! SQLite (embedded) through sqlx's `Any` driver, one SQL dialect for both,
 //! and a repository per aggregate over that pool: jobs, tracks, voice,
-//! tenants and their keys, workers, shared secrets.
+//! tenants and their keys, workers, shared secrets, schedules.
 
 mod bulk;
 mod feeds;
@@ -9,6 +9,7 @@ mod graph;
 mod jobs;
 mod retry;
 mod rows;
+mod schedules;
 mod secrets;
 mod tenants;
 mod tracks;
@@ -31,6 +32,7 @@ pub use self::{
         CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, Redelivery,
         RetryOutcome, RunningJob,
     },
+    schedules::ScheduleRepo,
     secrets::{SecretRepo, random_secret},
     tenants::{NewApiKey, TenantRepo},
     tracks::{CompleteOutcome, Started, TrackRepo},
@@ -116,6 +118,8 @@ pub struct Database {
     pub feeds: FeedRepo,
     /// Secrets every process sharing the database shares.
     pub secrets: SecretRepo,
+    /// Schedules, and the jobs their ticks make.
+    pub schedules: ScheduleRepo,
     conn: Conn,
 }
 
@@ -162,6 +166,7 @@ impl Database {
             graph: GraphRepo::new(conn.clone()),
             feeds: FeedRepo::new(conn.clone())?,
             secrets: SecretRepo::new(conn.clone()),
+            schedules: ScheduleRepo::new(conn.clone()),
             conn,
         })
     }

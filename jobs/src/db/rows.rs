@@ -6,16 +6,18 @@ use sqlx::{Row, any::AnyRow};
 use super::StoreError;
 use crate::{
     codes::ErrorCode,
-    ids::{JobId, TenantId, UserId},
+    ids::{JobId, ScheduleId, TenantId, UserId},
     kind::JobKind,
     model::{Job, JobError, JobState, Priority},
+    schedules::Tick,
     time::Timestamp,
 };
 
 /// The columns every job query selects, in the order `job_from_row` reads.
 pub(super) const JOB_COLUMNS: &str = "id, tenant_id, kind, payload, state, priority, attempts, \
      max_attempts, progress, run_at, created_at, started_at, finished_at, result, error_code, \
-     error_message, parent_id, callback_url, callback_job_id, cancel_requested";
+     error_message, parent_id, callback_url, callback_job_id, cancel_requested, schedule_id, \
+     schedule_tick";
 
 pub(super) fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
     Ok(Job {
@@ -45,7 +47,23 @@ pub(super) fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         callback_url: row.try_get("callback_url")?,
         callback_job_id: parse_opt_id(row, "callback_job_id")?,
         cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
+        schedule: parse_tick(row)?,
     })
+}
+
+/// The schedule tick in the `schedule_id` and `schedule_tick` columns, if any.
+fn parse_tick(row: &AnyRow) -> Result<Option<Tick>, StoreError> {
+    let Some(id) = row.try_get::<Option<String>, _>("schedule_id")? else {
+        return Ok(None);
+    };
+    let schedule_id = ScheduleId::parse(&id)
+        .ok_or_else(|| StoreError::Corrupt(format!("schedule_id {id:?} is not an id")))?;
+    let at = row.try_get::<Option<i64>, _>("schedule_tick")?;
+    let at = at.ok_or_else(|| StoreError::Corrupt("a schedule's job without its tick".into()))?;
+    Ok(Some(Tick {
+        schedule_id,
+        at: Timestamp::from_millis(at),
+    }))
 }
 
 pub(super) fn parse_id<T>(

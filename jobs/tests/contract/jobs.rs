@@ -312,6 +312,7 @@ async fn listing_filters_and_pages_newest_first(db: &Database, _clock: &ManualCl
         kind: Some(JobKind::Noop),
         limit: 10,
         before: None,
+        schedule: None,
     };
     let page = db.jobs.list(t, &cancelled).await.unwrap();
     assert_eq!(page.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[1]]);

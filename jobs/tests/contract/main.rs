@@ -40,6 +40,7 @@ mod jobs;
 mod migration;
 mod objects;
 mod queue;
+mod schedules;
 mod secrets;
 mod social;
 mod tenants;

@@ -7,4 +7,5 @@ mod chaos;
 mod harness;
 mod roles;
 mod runtime;
+mod schedules;
 mod social;

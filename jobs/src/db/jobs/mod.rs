@@ -30,6 +30,7 @@ use crate::{
     ids::{JobId, TenantId},
     model::{Job, JobFilter, JobState, NewJob},
     queue::QueueEntry,
+    schedules::Tick,
     time::Timestamp,
     workflow::Weight,
 };
@@ -91,9 +92,12 @@ pub(in crate::db) enum Place {
     Parent(Weight),
     /// A child its parent waits for, with its share of the parent's work.
     Child(JobId, Weight),
+    /// On its own, made by a schedule for one tick: a second job for the
+    /// same tick is refused by the key (schedule_id, schedule_tick).
+    Scheduled(Tick),
 }
 
-/// Rows a statement inserts at most: 16 binds a row stays under SQLite's
+/// Rows a statement inserts at most: 18 binds a row stays under SQLite's
 /// 32,766 and Postgres's 65,535 binds a statement.
 const ROWS_PER_INSERT: usize = 1000;
 
@@ -126,7 +130,7 @@ pub(in crate::db) async fn insert_job_rows<'e>(
         return Ok(Vec::new());
     }
     // Binds a row: `max_attempts` also fills the attempt budget.
-    const COLUMNS: usize = 16;
+    const COLUMNS: usize = 18;
     let values: Vec<String> = (0..news.len())
         .map(|row| {
             let b = row * COLUMNS;
@@ -142,7 +146,7 @@ pub(in crate::db) async fn insert_job_rows<'e>(
     let sql = format!(
         "INSERT INTO jobs (id, tenant_id, kind, queue, state, payload, priority, max_attempts, \
          attempt_budget, run_at, created_at, updated_at, parent_id, callback_url, \
-         idempotency_key, child_weight, planned_weight) \
+         idempotency_key, child_weight, planned_weight, schedule_id, schedule_tick) \
          VALUES {} ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}",
         values.join(", ")
     );
@@ -152,11 +156,15 @@ pub(in crate::db) async fn insert_job_rows<'e>(
         let kind = new.payload.kind();
         let run_at = new.run_at.unwrap_or(now).max(now);
         let (state, parent, child_weight, planned) = match *place {
-            Place::Alone => (JobState::Queued, new.parent_id, None, 0.0),
+            Place::Alone | Place::Scheduled(_) => (JobState::Queued, new.parent_id, None, 0.0),
             Place::Parent(planned) => (JobState::Waiting, new.parent_id, None, planned.get()),
             Place::Child(parent, weight) => {
                 (JobState::Queued, Some(parent), Some(weight.get()), 0.0)
             }
+        };
+        let tick = match *place {
+            Place::Scheduled(tick) => Some(tick),
+            _ => None,
         };
         query = query
             .bind(id.to_string())
@@ -174,7 +182,9 @@ pub(in crate::db) async fn insert_job_rows<'e>(
             .bind(new.callback_url.clone())
             .bind(new.idempotency_key.clone())
             .bind(child_weight)
-            .bind(planned);
+            .bind(planned)
+            .bind(tick.map(|t| t.schedule_id.to_string()))
+            .bind(tick.map(|t| t.at.millis()));
     }
     let rows = query.fetch_all(executor).await?;
     let mut recorded: HashMap<JobId, Job> = HashMap::with_capacity(rows.len());
@@ -290,22 +300,31 @@ impl JobRepo {
     /// The tenant's jobs, newest first, filtered and paged by `filter`; a
     /// parent waiting for its children counts as running.
     pub async fn list(&self, tenant: TenantId, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        // Added only when asked for rather than `$6 IS NULL OR …`, so that a
+        // plan made once for every value still reads a schedule's jobs by its
+        // index.
+        let of_schedule = match filter.schedule {
+            Some(_) => "AND schedule_id = $6",
+            None => "",
+        };
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 \
              AND (CAST($2 AS TEXT) IS NULL OR state = $2 \
                   OR (CAST($2 AS TEXT) = 'running' AND state = 'waiting')) \
              AND (CAST($3 AS TEXT) IS NULL OR kind = $3) \
-             AND (CAST($4 AS TEXT) IS NULL OR id < $4) \
+             AND (CAST($4 AS TEXT) IS NULL OR id < $4) {of_schedule} \
              ORDER BY id DESC LIMIT $5"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(tenant.to_string())
             .bind(filter.state.map(|s| s.as_str()))
             .bind(filter.kind.map(|k| k.as_str()))
             .bind(filter.before.map(|id| id.to_string()))
-            .bind(i64::from(filter.limit))
-            .fetch_all(&self.db.pool)
-            .await?;
+            .bind(i64::from(filter.limit));
+        if let Some(schedule) = filter.schedule {
+            query = query.bind(schedule.to_string());
+        }
+        let rows = query.fetch_all(&self.db.pool).await?;
         rows.iter().map(job_from_row).collect()
     }
 

@@ -32,6 +32,7 @@ fn job(kind: JobKind, state: JobState, result: Option<Value>) -> Job {
         callback_url: None,
         callback_job_id: None,
         cancel_requested: false,
+        schedule: None,
     }
 }
 
