@@ -15,6 +15,7 @@ mod settings;
 mod signing;
 mod social;
 mod state;
+mod track_jobs;
 mod tracks;
 mod upload;
 mod views;
@@ -39,6 +40,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         jobs::JobsApi,
         social::SocialApi,
         tracks::TracksApi,
+        track_jobs::RenditionsApi,
         voice::VoiceApi,
         workers::WorkersApi,
     );

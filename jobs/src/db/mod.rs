@@ -31,7 +31,7 @@ pub use self::{
     },
     secrets::{SecretRepo, random_secret},
     tenants::{NewApiKey, TenantRepo},
-    tracks::{CompleteOutcome, Started, TrackRepo},
+    tracks::{AddedOutputs, CompleteOutcome, Started, TrackRepo},
     voice::{ScoredAttempt, StoredVoiceprint, VoiceRepo},
     workers::{WorkerRecord, WorkerRepo},
 };
@@ -58,6 +58,9 @@ pub enum StoreError {
     /// A stored row does not parse: written by a newer or broken version.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A row kept changing under a compare-and-set; a later try may land.
+    #[error("contended row: {0}")]
+    Contended(String),
 }
 
 /// Which engine a database runs on.

@@ -1,8 +1,10 @@
 //! Where a track's objects live. Every key is made of ids Mixdown generated
 //! and names from its own presets, never of what a client sent.
 
+use mixdown_media::waveform_file::FileFormat;
+
 use crate::{
-    ids::{TenantId, TrackId},
+    ids::{JobId, TenantId, TrackId},
     objects::ObjectKey,
 };
 
@@ -39,6 +41,13 @@ pub fn output_key(tenant: TenantId, track: TrackId, relative: &str) -> Option<Ob
     ObjectKey::new(format!("{}/out/{relative}", prefix(tenant, track)))
 }
 
+/// The waveform file a `waveform` job made, named after the job so that
+/// files of different options never meet.
+pub fn waveform_key(tenant: TenantId, track: TrackId, job: JobId, format: FileFormat) -> ObjectKey {
+    let extension = format.extension();
+    key(format!("{}/waveforms/{job}.{extension}", prefix(tenant, track)))
+}
+
 /// Whether `key` is one of the objects of `tenant`'s `track`.
 pub fn is_track_key(key: &ObjectKey, tenant: TenantId, track: TrackId) -> bool {
     key.as_str()
@@ -57,6 +66,7 @@ mod tests {
             original_key(tenant, track),
             cover_key(tenant, track, "image/png"),
             output_key(tenant, track, "aac_hls_160/playlist.m3u8").unwrap(),
+            waveform_key(tenant, track, JobId::new(), FileFormat::Png),
         ] {
             assert!(is_track_key(&k, tenant, track), "{k}");
             assert!(!is_track_key(&k, tenant, TrackId::new()), "{k}");
