@@ -258,12 +258,10 @@ fn retried(job: &Job) -> Vec<Event> {
             JobPayload::Ingest(p)
             | JobPayload::Transcode(TranscodePayload::Workflow(p))
             | JobPayload::Track(p),
-        ) => {
-            Some(Event::TrackState {
-                track_id: p.track_id,
-                state: TrackState::Processing,
-            })
-        }
+        ) => Some(Event::TrackState {
+            track_id: p.track_id,
+            state: TrackState::Processing,
+        }),
         _ => None,
     };
     std::iter::once(Event::job(job)).chain(track).collect()

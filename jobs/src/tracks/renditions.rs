@@ -135,7 +135,12 @@ mod tests {
             .unwrap()
             .resolve(&default_presets())
             .unwrap();
-        let names: Vec<&str> = payload.presets.as_slice().iter().map(|p| p.name()).collect();
+        let names: Vec<&str> = payload
+            .presets
+            .as_slice()
+            .iter()
+            .map(|p| p.name())
+            .collect();
         assert_eq!(names, ["opus_64", "mp3_128"]);
     }
 
@@ -161,7 +166,10 @@ mod tests {
         let track_id = TrackId::new();
         let step = json!({"track_id": track_id.to_string()});
         let parsed: TranscodePayload = serde_json::from_value(step.clone()).unwrap();
-        assert_eq!(parsed, TranscodePayload::Workflow(TrackPayload { track_id }));
+        assert_eq!(
+            parsed,
+            TranscodePayload::Workflow(TrackPayload { track_id })
+        );
         assert_eq!(serde_json::to_value(&parsed).unwrap(), step);
         let presets = TrackPresets::new(default_presets()[..1].to_vec()).unwrap();
         let more = TranscodePayload::Renditions(RenditionsPayload { track_id, presets });

@@ -89,9 +89,10 @@ impl WaveformPayload {
                 message: format!("the track's audio cannot be drawn: {e}"),
             })?;
         let frames = audio.duration_ms * u64::from(audio.sample_rate) / 1000;
-        let pairs = self.file.pairs(format, frames).map_err(|e| {
-            blamed(format!("{e} (the track is {})", format.sample_rate))
-        })?;
+        let pairs = self
+            .file
+            .pairs(format, frames)
+            .map_err(|e| blamed(format!("{e} (the track is {})", format.sample_rate)))?;
         if pairs > MAX_WAVEFORM_PAIRS {
             return Err(blamed(format!(
                 "gives {pairs} min/max pairs of this track; at most {MAX_WAVEFORM_PAIRS}: zoom out"
@@ -176,10 +177,19 @@ mod tests {
         let field = |fields: Value| payload(fields).unwrap_err().field;
         assert_eq!(field(json!({"format": "gif"})), "payload.format");
         assert_eq!(field(json!({})), "payload.format");
-        assert_eq!(field(json!({"format": "png", "width": 9000})), "payload.width");
-        assert_eq!(field(json!({"format": "png", "height": 0})), "payload.height");
+        assert_eq!(
+            field(json!({"format": "png", "width": 9000})),
+            "payload.width"
+        );
+        assert_eq!(
+            field(json!({"format": "png", "height": 0})),
+            "payload.height"
+        );
         assert_eq!(field(json!({"format": "dat", "zoom": 1})), "payload.zoom");
-        assert_eq!(field(json!({"format": "png", "colour": "red"})), "payload.colour");
+        assert_eq!(
+            field(json!({"format": "png", "colour": "red"})),
+            "payload.colour"
+        );
         let err = WaveformPayload::parse(&json!({"format": "png"})).unwrap_err();
         assert_eq!(err.field, "payload.track_id");
         let err = WaveformPayload::parse(&json!({"track_id": "x", "format": "png"}));

@@ -224,7 +224,9 @@ async fn renditions_add_to_a_ready_tracks_outputs_once_each(db: &Database, _cloc
     assert_eq!(added, AddedOutputs::Added(vec!["a".into()]));
     // Made side by side, every one lands, and none twice.
     let each = ["b", "c", "d", "b"].map(|p| [out(p)]);
-    let adds = each.iter().map(|o| db.tracks.add_outputs(tenant, new.id, o));
+    let adds = each
+        .iter()
+        .map(|o| db.tracks.add_outputs(tenant, new.id, o));
     let landed = futures::future::join_all(adds).await;
     let added: usize = landed
         .into_iter()
@@ -235,7 +237,13 @@ async fn renditions_add_to_a_ready_tracks_outputs_once_each(db: &Database, _cloc
         .sum();
     assert_eq!(added, 3, "b is added once");
     let track = db.tracks.get(tenant, new.id).await.unwrap().unwrap();
-    let presets: Vec<String> = track.result.unwrap().outputs.into_iter().map(|o| o.preset).collect();
+    let presets: Vec<String> = track
+        .result
+        .unwrap()
+        .outputs
+        .into_iter()
+        .map(|o| o.preset)
+        .collect();
     assert_eq!(presets[..2], ["mp3_128", "a"]);
     let mut later = presets[2..].to_vec();
     later.sort();

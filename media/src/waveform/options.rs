@@ -224,7 +224,9 @@ impl de::Visitor<'_> for ScaleVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, factor: f64) -> Result<Self::Value, E> {
-        Gain::new(factor).map(AmplitudeScale::Fixed).map_err(E::custom)
+        Gain::new(factor)
+            .map(AmplitudeScale::Fixed)
+            .map_err(E::custom)
     }
 
     fn visit_i64<E: de::Error>(self, factor: i64) -> Result<Self::Value, E> {

@@ -173,7 +173,10 @@ impl WaveformFileOptions {
     fn zoom(&self, width: NonZeroU32) -> Result<(Zoom, Option<&'static str>), OptionError> {
         let start = self.start.unwrap_or(0.0);
         if !(start.is_finite() && start >= 0.0) {
-            return Err(invalid("start", "must be a number of seconds of at least 0"));
+            return Err(invalid(
+                "start",
+                "must be a number of seconds of at least 0",
+            ));
         }
         match (self.zoom, self.pixels_per_second, self.end) {
             (Some(_), Some(_), _) => Err(invalid(
@@ -197,7 +200,12 @@ impl WaveformFileOptions {
         let style = match self.waveform_style.unwrap_or_default() {
             StyleName::Normal => WaveformStyle::Normal,
             StyleName::Bars => WaveformStyle::Bars(Bars {
-                width: at_most("bar_width", self.bar_width, DEFAULT_BAR_WIDTH, limits.max_bar)?,
+                width: at_most(
+                    "bar_width",
+                    self.bar_width,
+                    DEFAULT_BAR_WIDTH,
+                    limits.max_bar,
+                )?,
                 gap: match self.bar_gap {
                     Some(gap) if gap > limits.max_bar => {
                         let most = limits.max_bar;
@@ -269,8 +277,14 @@ mod tests {
         assert_eq!(refused(bars), "bar_width");
         let gap = r#"{"format": "svg", "waveform_style": "bars", "bar_gap": 51}"#;
         assert_eq!(refused(gap), "bar_gap");
-        assert_eq!(refused(r#"{"format": "dat", "zoom": 64, "pixels_per_second": 10}"#), "pixels_per_second");
-        assert_eq!(refused(r#"{"format": "json", "start": 3, "end": 2}"#), "end");
+        assert_eq!(
+            refused(r#"{"format": "dat", "zoom": 64, "pixels_per_second": 10}"#),
+            "pixels_per_second"
+        );
+        assert_eq!(
+            refused(r#"{"format": "json", "start": 3, "end": 2}"#),
+            "end"
+        );
         assert_eq!(refused(r#"{"format": "json", "start": -1}"#), "start");
         assert_eq!(refused(r#"{"format": "png", "summary": 10}"#), "summary");
         assert_eq!(refused(r#"{"format": "json", "summary": 101}"#), "summary");
@@ -278,7 +292,9 @@ mod tests {
 
     #[test]
     fn the_command_line_defaults_fill_what_is_absent() {
-        let file = json(r#"{"format": "png"}"#).check(None, &Limits::NONE).expect("file");
+        let file = json(r#"{"format": "png"}"#)
+            .check(None, &Limits::NONE)
+            .expect("file");
         let Content::Image(image) = file.content else {
             panic!("an image");
         };

@@ -46,7 +46,11 @@ impl From<WaveformError> for WriteError {
 
 impl WaveformFile {
     /// Writes the file of everything `decoder` yields to `out`, flushed.
-    pub fn write<W: Write + Seek>(&self, decoder: &mut Decoder, mut out: W) -> Result<(), WriteError> {
+    pub fn write<W: Write + Seek>(
+        &self,
+        decoder: &mut Decoder,
+        mut out: W,
+    ) -> Result<(), WriteError> {
         match &self.content {
             Content::Summary(points) => write_summary(decoder, *points, &mut out)?,
             Content::Data(options)

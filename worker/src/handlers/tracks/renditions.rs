@@ -37,14 +37,20 @@ pub(crate) async fn run(
     let made = encode(ctx, &track, wanted.into_iter().cloned().collect(), false).await?;
     let outputs = store_outputs(ctx, &track, &made).await?;
     let tracks = &ctx.stores.db.tracks;
-    let AddedOutputs::Added(added) = tracks.add_outputs(track.tenant_id, track.id, &outputs).await?
+    let AddedOutputs::Added(added) = tracks
+        .add_outputs(track.tenant_id, track.id, &outputs)
+        .await?
     else {
         return Err(TrackError::NotReady(track.id));
     };
     // Made here, but added meanwhile by another job: that one's output stays.
     let raced = outputs.into_iter().filter(|o| !added.contains(&o.preset));
     skipped.extend(raced.map(|o| o.preset));
-    info!(added = added.len(), skipped = skipped.len(), "renditions added");
+    info!(
+        added = added.len(),
+        skipped = skipped.len(),
+        "renditions added"
+    );
     Ok(RenditionsResult {
         track_id: track.id,
         added,

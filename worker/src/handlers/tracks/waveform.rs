@@ -1,6 +1,6 @@
 //! A ready track's waveform as one file: its original decoded once into the
 //! file the payload asks for (`mixdown waveform`'s writer), stored under the
-//! track's keys by the job's id.
+//! track's keys by a digest of the payload.
 
 use std::{fs::File, io::BufWriter, path::Path};
 
@@ -25,7 +25,7 @@ pub(crate) async fn run(
     let path = dir.path().join(format!("waveform.{}", format.extension()));
     let (file, limits, target) = (p.file().clone(), ctx.tracks.limits, path.clone());
     let bytes = blocking(move || draw(&original, &file, limits, &target)).await?;
-    let key = waveform_key(track.tenant_id, track.id, ctx.job.id, format);
+    let key = waveform_key(track.tenant_id, track.id, p);
     ctx.stores.objects.put_file(&key, &path).await?;
     info!(bytes, format = format.extension(), "waveform stored");
     Ok(WaveformResult {
