@@ -106,11 +106,25 @@ async fn renditions_are_added_to_a_ready_track_once_each(app: &TestApp) {
     );
     check_output(&app, &ready["outputs"][2], dir.path()).await;
 
-    // Asked again, nothing is made twice.
-    let (status, again) = app.post(&path, json!({"presets": ["opus_64"]})).await;
+    // Asked again, nothing is made twice; the same key answers the first job.
+    let send = || {
+        app.client
+            .post(&path)
+            .header("Authorization", app.bearer())
+            .header("Idempotency-Key", "opus-again")
+            .body_json(&json!({"presets": ["opus_64"]}))
+            .send()
+    };
+    let (status, again) = super::read(send().await).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    let (status, same) = super::read(send().await).await;
+    assert_eq!(
+        (status, &same["job_id"]),
+        (StatusCode::OK, &again["job_id"])
+    );
     let job = app.succeeded(again["job_id"].as_str().unwrap()).await;
     assert_eq!(job["result"]["added"], json!([]), "{job}");
+    assert_eq!(job["result"]["skipped"], json!(["opus_64"]), "{job}");
     let (_, same) = app.get(&format!("/v1/tracks/{track}")).await;
     assert_eq!(output_presets(&same).len(), 3);
     app.stop().await;
