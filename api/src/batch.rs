@@ -101,7 +101,8 @@ fn check(tenant: TenantId, batch: CreateBatch, state: &AppState) -> Result<Vec<N
     let mut news = Vec::with_capacity(batch.jobs.len());
     for (index, job) in batch.jobs.into_iter().enumerate() {
         let part = format!("jobs[{index}]");
-        let new = match submission(tenant, None, job, now, Origin::Request).map_err(|e| e.within(&part))? {
+        let submitted = submission(tenant, None, job, now, state.presets(), Origin::Request);
+        let new = match submitted.map_err(|e| e.within(&part))? {
             Submission::Job(new) => new,
             Submission::Activity(..) => {
                 let message = "a fanout records an activity: submit it alone (POST /v1/activities)";

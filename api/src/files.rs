@@ -108,6 +108,7 @@ fn mime_of(key: &ObjectKey) -> &'static str {
         "aac" => "audio/aac",
         "jpg" => "image/jpeg",
         "png" => "image/png",
+        "svg" => "image/svg+xml",
         "gif" => "image/gif",
         "json" => "application/json",
         _ => "application/octet-stream",

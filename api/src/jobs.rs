@@ -11,7 +11,9 @@ use mixdown_jobs::{
     payload::{JobPayload, PayloadError},
     social::NewActivity,
     time::Timestamp,
+    tracks::RenditionsRequest,
 };
+use mixdown_media::transcode::Preset;
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -28,6 +30,7 @@ use crate::{
     payload::StrictJson,
     social::publish,
     state::AppState,
+    track_jobs::{job_view, renditions, submit},
     views::{AcceptedView, JobPage, JobView},
 };
 
@@ -47,10 +50,14 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 pub(crate) struct CreateJob {
     /// The job kind. `noop`: sleeps, then fails its first N attempts.
     /// `fanout`: records an activity once and spreads it to its actor's
-    /// followers' feeds (the same as `POST /v1/activities`).
+    /// followers' feeds (the same as `POST /v1/activities`). `transcode`:
+    /// adds renditions to a ready track. `waveform`: writes a ready track's
+    /// waveform as a file.
     pub(crate) kind: String,
     /// The kind's input. `noop`: `{"sleep_ms": 0..=600000, "fail_attempts": 0..=100}`.
     /// `fanout`: `{"actor_id", "verb", "object_type", "object_id", "occurred_at"?, "data"?}`.
+    /// `transcode`: `{"track_id", "presets": [names]}`. `waveform`: `{"track_id",
+    /// "format": "dat|json|png|svg", …}` with the options of `mixdown waveform`.
     #[serde(default)]
     pub(crate) payload: Option<Value>,
     /// -100 to 100, higher runs first; default 0.
@@ -73,7 +80,7 @@ pub(crate) struct CreateJob {
 }
 
 #[derive(ApiResponse)]
-enum Submitted {
+pub(crate) enum Submitted {
     /// Accepted: the job is queued.
     #[oai(status = 202)]
     Accepted(Json<AcceptedView>),
@@ -99,12 +106,15 @@ impl JobsApi {
         body: StrictJson<CreateJob>,
     ) -> poem::Result<Submitted> {
         let now = state.stores.clock().now();
-        let (job, created) = match submission(tenant.0, key.0, body.0, now, Origin::Request)? {
-            Submission::Job(new) => {
-                let inserted = state.stores.submit(&new).await;
-                let inserted = inserted.map_err(ApiError::unavailable)?;
-                (inserted.job, inserted.created)
-            }
+        let (job, created) = match submission(
+            tenant.0,
+            key.0,
+            body.0,
+            now,
+            state.presets(),
+            Origin::Request,
+        )? {
+            Submission::Job(new) => submit(&state, &new).await?,
             Submission::Activity(activity, options) => {
                 let published = publish(&state, &activity, &options).await?;
                 (published.job, published.created)
@@ -150,7 +160,7 @@ impl JobsApi {
             let job = job.ok_or_else(|| ApiError::not_found("job"))?;
             let now = tokio::time::Instant::now();
             if job.state.is_final() || now >= deadline || state.draining.is_cancelled() {
-                return Ok(Json(job.into()));
+                return Ok(Json(job_view(&state, job).await?));
             }
             tokio::time::sleep(pause.min(deadline - now)).await;
             pause = (pause * 2).min(Duration::from_millis(100));
@@ -189,8 +199,14 @@ impl JobsApi {
         let next_cursor = (jobs.len() == filter.limit as usize)
             .then(|| jobs.last().map(|j| paging::cursor(&j.id.to_string())))
             .flatten();
-        let jobs = jobs.into_iter().map(JobView::from).collect();
-        Ok(Json(JobPage { jobs, next_cursor }))
+        let mut views = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            views.push(job_view(&state, job).await?);
+        }
+        Ok(Json(JobPage {
+            jobs: views,
+            next_cursor,
+        }))
     }
 
     /// Cancels a job: a queued one never runs, a running one stops at its next checkpoint.
@@ -311,6 +327,7 @@ pub(crate) fn submission(
     header_key: Option<String>,
     body: CreateJob,
     now: Timestamp,
+    catalog: &[Preset],
     origin: Origin,
 ) -> Result<Submission, ApiError> {
     let key = match (header_key, body.idempotency_key) {
@@ -375,7 +392,14 @@ pub(crate) fn submission(
         })?;
         return Ok(Submission::Activity(activity, options));
     }
-    let payload = JobPayload::parse(kind, body.payload.as_ref()).map_err(ApiError::from)?;
+    let payload = match kind {
+        // Clients name presets of the catalogue; the job stores them resolved.
+        JobKind::Transcode => {
+            let request = RenditionsRequest::parse(body.payload.as_ref())?;
+            renditions(catalog, request, "payload.presets")?
+        }
+        _ => JobPayload::parse(kind, body.payload.as_ref())?,
+    };
     Ok(Submission::Job(options.job(tenant, payload)))
 }
 

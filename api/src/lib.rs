@@ -19,6 +19,7 @@ mod settings;
 mod signing;
 mod social;
 mod state;
+mod track_jobs;
 mod tracks;
 mod upload;
 mod views;
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         schedules::SchedulesApi,
         social::SocialApi,
         tracks::TracksApi,
+        track_jobs::RenditionsApi,
         voice::VoiceApi,
         workers::WorkersApi,
     );

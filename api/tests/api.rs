@@ -545,7 +545,11 @@ async fn listing_filters_and_pages_with_a_cursor(app: &TestApp) {
     let (status, v) = app.get("/v1/jobs?limit=abc").await;
     assert_eq!(
         (status, error_code(&v), v["error"]["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("limit"))
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("limit")
+        )
     );
 }
 

@@ -55,6 +55,7 @@ catalogue! {
     NotRetryable = "not_retryable", Some(409), "Only failed or cancelled jobs can be retried.";
     NotRedeliverable = "not_redeliverable", Some(409), "Only an ended job with a callback URL has an end to report again.";
     UploadMissing = "upload_missing", Some(409), "Nothing was uploaded to the presigned URL yet.";
+    TrackNotReady = "track_not_ready", Some(409), "The track is not ready: renditions and waveforms are made from a ready track's original.";
     UploadExpired = "upload_expired", Some(410), "The presigned upload was not completed in time.";
     PayloadTooLarge = "payload_too_large", Some(413), "The body, an upload or a part is larger than the limit.";
     UnsupportedMediaType = "unsupported_media_type", Some(415), "The body's content type is not one the route takes.";

@@ -9,7 +9,7 @@ use crate::{
     ids::{JobId, TenantId},
     model::{BulkFilter, Job},
     payload::JobPayload,
-    tracks::TrackState,
+    tracks::{TrackState, TranscodePayload},
 };
 
 /// Jobs read and acted on per round of a bulk action.
@@ -133,12 +133,14 @@ impl Stores {
 /// step of a track's workflow, which the retry reopened.
 fn retried(job: &Job) -> Vec<Event> {
     let track = match JobPayload::parse(job.kind, Some(&job.payload)) {
-        Ok(JobPayload::Ingest(p) | JobPayload::Transcode(p) | JobPayload::Track(p)) => {
-            Some(Event::TrackState {
-                track_id: p.track_id,
-                state: TrackState::Processing,
-            })
-        }
+        Ok(
+            JobPayload::Ingest(p)
+            | JobPayload::Transcode(TranscodePayload::Workflow(p))
+            | JobPayload::Track(p),
+        ) => Some(Event::TrackState {
+            track_id: p.track_id,
+            state: TrackState::Processing,
+        }),
         _ => None,
     };
     std::iter::once(Event::job(job)).chain(track).collect()

@@ -13,8 +13,11 @@ pub enum JobKind {
     VoiceVerify,
     /// Proves an uploaded original is audio and describes it.
     Ingest,
-    /// Decodes a track once into every output of its presets, with loudness.
+    /// Decodes a track once into every output of its presets, with loudness
+    /// (the track workflow's step), or into renditions added to a ready track.
     Transcode,
+    /// Writes a ready track's waveform as one file (data or image).
+    Waveform,
     /// A track's workflow: waits for its ingest and transcodes, decides what
     /// follows each, and stores the track's end (see `workflow::track`).
     Track,
@@ -29,12 +32,13 @@ pub enum JobKind {
 
 impl JobKind {
     /// Every kind, in the order the API lists them.
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 10] = [
         JobKind::Noop,
         JobKind::VoiceEnroll,
         JobKind::VoiceVerify,
         JobKind::Ingest,
         JobKind::Transcode,
+        JobKind::Waveform,
         JobKind::Track,
         JobKind::Callback,
         JobKind::Fanout,
@@ -54,6 +58,7 @@ impl JobKind {
             JobKind::VoiceVerify => "voice_verify",
             JobKind::Ingest => "ingest",
             JobKind::Transcode => "transcode",
+            JobKind::Waveform => "waveform",
             JobKind::Track => "track",
             JobKind::Callback => "callback",
             JobKind::Fanout => "fanout",
@@ -72,9 +77,14 @@ impl JobKind {
 
     /// Whether clients may submit this kind through `POST /v1/jobs`. Voice
     /// and track jobs name objects that only their own endpoints store; a
-    /// `fanout` submitted there takes an activity and records it first.
+    /// `fanout` submitted there takes an activity and records it first; a
+    /// `transcode` submitted there adds renditions to a ready track, and a
+    /// `waveform` draws one.
     pub fn submittable(self) -> bool {
-        matches!(self, JobKind::Noop | JobKind::Fanout)
+        matches!(
+            self,
+            JobKind::Noop | JobKind::Fanout | JobKind::Transcode | JobKind::Waveform
+        )
     }
 
     /// Whether the kind's handler needs the voice engine and the voiceprint key.
@@ -92,6 +102,7 @@ impl JobKind {
             | JobKind::VoiceVerify
             | JobKind::Ingest
             | JobKind::Transcode
+            | JobKind::Waveform
             | JobKind::Track
             | JobKind::Fanout => 3,
             // A chunk is one statement: more attempts ride out a database
@@ -115,6 +126,8 @@ impl JobKind {
             JobKind::Ingest => Duration::from_secs(10 * 60),
             // A 4-hour original runs at tens of times real time.
             JobKind::Transcode => Duration::from_secs(2 * 60 * 60),
+            // One decode of a 4-hour original, with no encoder.
+            JobKind::Waveform => Duration::from_secs(30 * 60),
             // A few reads and one write per step.
             JobKind::Track => Duration::from_secs(60),
             // One POST with its own shorter timeout.

@@ -7,7 +7,7 @@ use crate::{
     kind::JobKind,
     noop::NoopPayload,
     social::{ChunkPayload, FanoutPayload},
-    tracks::TrackPayload,
+    tracks::{TrackPayload, TranscodePayload, WaveformPayload},
     voice::{VoiceEnrollPayload, VoiceVerifyPayload},
 };
 
@@ -32,8 +32,10 @@ pub enum JobPayload {
     VoiceVerify(VoiceVerifyPayload),
     /// Input of an `ingest` job.
     Ingest(TrackPayload),
-    /// Input of a `transcode` job.
-    Transcode(TrackPayload),
+    /// Input of a `transcode` job: the track workflow's step, or renditions.
+    Transcode(TranscodePayload),
+    /// Input of a `waveform` job.
+    Waveform(WaveformPayload),
     /// Input of a `track` job.
     Track(TrackPayload),
     /// Input of a `callback` job.
@@ -48,19 +50,14 @@ impl JobPayload {
     /// Parses `value` as the payload of `kind`; absent means an empty object.
     pub fn parse(kind: JobKind, value: Option<&Value>) -> Result<Self, PayloadError> {
         let empty = Value::Object(Default::default());
-        let value = value.filter(|v| !v.is_null()).unwrap_or(&empty);
-        if !value.is_object() {
-            return Err(PayloadError {
-                field: "payload".into(),
-                message: "must be a JSON object".into(),
-            });
-        }
+        let value = object(value, &empty)?;
         match kind {
             JobKind::Noop => parse_typed(value).map(JobPayload::Noop),
             JobKind::VoiceEnroll => parse_typed(value).map(JobPayload::VoiceEnroll),
             JobKind::VoiceVerify => parse_typed(value).map(JobPayload::VoiceVerify),
             JobKind::Ingest => parse_typed(value).map(JobPayload::Ingest),
             JobKind::Transcode => parse_typed(value).map(JobPayload::Transcode),
+            JobKind::Waveform => WaveformPayload::parse(value).map(JobPayload::Waveform),
             JobKind::Track => parse_typed(value).map(JobPayload::Track),
             JobKind::Callback => parse_typed(value).map(JobPayload::Callback),
             JobKind::Fanout => parse_typed(value).map(JobPayload::Fanout),
@@ -76,6 +73,7 @@ impl JobPayload {
             JobPayload::VoiceVerify(_) => JobKind::VoiceVerify,
             JobPayload::Ingest(_) => JobKind::Ingest,
             JobPayload::Transcode(_) => JobKind::Transcode,
+            JobPayload::Waveform(_) => JobKind::Waveform,
             JobPayload::Track(_) => JobKind::Track,
             JobPayload::Callback(_) => JobKind::Callback,
             JobPayload::Fanout(_) => JobKind::Fanout,
@@ -91,6 +89,7 @@ impl JobPayload {
             JobPayload::VoiceVerify(p) => serde_json::to_value(p),
             JobPayload::Ingest(p) => serde_json::to_value(p),
             JobPayload::Transcode(p) => serde_json::to_value(p),
+            JobPayload::Waveform(p) => serde_json::to_value(p),
             JobPayload::Track(p) => serde_json::to_value(p),
             JobPayload::Callback(p) => serde_json::to_value(p),
             JobPayload::Fanout(p) => serde_json::to_value(p),
@@ -100,7 +99,31 @@ impl JobPayload {
     }
 }
 
-fn parse_typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, PayloadError> {
+/// `value` if it is an object; absent or null is `empty`.
+fn object<'a>(value: Option<&'a Value>, empty: &'a Value) -> Result<&'a Value, PayloadError> {
+    let value = value.filter(|v| !v.is_null()).unwrap_or(empty);
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(PayloadError {
+            field: "payload".into(),
+            message: "must be a JSON object".into(),
+        })
+    }
+}
+
+/// A payload object read as `T`; absent means an empty object.
+pub(crate) fn parse_object<T: serde::de::DeserializeOwned>(
+    value: Option<&Value>,
+) -> Result<T, PayloadError> {
+    let empty = Value::Object(Default::default());
+    parse_typed(object(value, &empty)?)
+}
+
+/// `value` read as `T`, an error naming the field from `payload`.
+pub(crate) fn parse_typed<T: serde::de::DeserializeOwned>(
+    value: &Value,
+) -> Result<T, PayloadError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         PayloadError {

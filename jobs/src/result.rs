@@ -7,7 +7,7 @@ use crate::{
     callbacks::DeliveryResult,
     noop::NoopResult,
     social::FanoutResult,
-    tracks::{IngestResult, TrackReady, TranscodeResult},
+    tracks::{IngestResult, RenditionsResult, TrackReady, TranscodeResult, WaveformResult},
     voice::{EnrollResult, VerifyResult},
 };
 
@@ -23,8 +23,12 @@ pub enum JobResult {
     VoiceVerify(VerifyResult),
     /// Of an `ingest` job.
     Ingest(Box<IngestResult>),
-    /// Of a `transcode` job.
+    /// Of the track workflow's `transcode` job.
     Transcode(Box<TranscodeResult>),
+    /// Of a `transcode` job adding renditions.
+    Renditions(RenditionsResult),
+    /// Of a `waveform` job.
+    Waveform(WaveformResult),
     /// Of a `track` job.
     Track(TrackReady),
     /// Of a `callback` job.
@@ -58,6 +62,8 @@ from_result!(
     VerifyResult => VoiceVerify,
     IngestResult => Ingest boxed yes,
     TranscodeResult => Transcode boxed yes,
+    RenditionsResult => Renditions,
+    WaveformResult => Waveform,
     TrackReady => Track,
     DeliveryResult => Callback,
     FanoutResult => Fanout,

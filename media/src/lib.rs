@@ -7,3 +7,4 @@ pub mod loudness;
 pub mod tags;
 pub mod transcode;
 pub mod waveform;
+pub mod waveform_file;

@@ -54,7 +54,7 @@ impl SchedulesApi {
         body: StrictJson<CreateSchedule>,
     ) -> poem::Result<Created> {
         let now = state.stores.clock().now();
-        let new = body.0.checked(tenant.0, now)?;
+        let new = body.0.checked(tenant.0, now, state.presets())?;
         let schedule = Schedule::new(new, now).map_err(rule_error)?;
         let inserted = state.stores.db.schedules.insert(&schedule).await;
         inserted.map_err(ApiError::unavailable)?;
@@ -117,7 +117,7 @@ impl SchedulesApi {
         body: StrictJson<ChangeSchedule>,
     ) -> poem::Result<Json<ScheduleView>> {
         let now = state.stores.clock().now();
-        let change = body.0.checked(tenant.0, now)?;
+        let change = body.0.checked(tenant.0, now, state.presets())?;
         for _ in 0..MAX_REVISIONS {
             let current = read(&state, tenant.0, &schedule_id).await?;
             let revised = current.revised(change.of(&current)?, now);

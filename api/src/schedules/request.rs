@@ -11,6 +11,7 @@ use mixdown_jobs::{
     },
     time::Timestamp,
 };
+use mixdown_media::transcode::Preset;
 use poem_openapi::Object;
 use serde::Deserialize;
 use serde_json::Value;
@@ -93,12 +94,17 @@ pub struct ChangeSchedule {
 
 impl CreateSchedule {
     /// The schedule asked for, by `tenant` at `now`, checked.
-    pub(super) fn checked(self, tenant: TenantId, now: Timestamp) -> Result<NewSchedule, ApiError> {
+    pub(super) fn checked(
+        self,
+        tenant: TenantId,
+        now: Timestamp,
+        catalog: &[Preset],
+    ) -> Result<NewSchedule, ApiError> {
         Ok(NewSchedule {
             tenant_id: tenant,
             name: name(&self.name)?,
             rule: rule(&self.cron, self.timezone.as_deref().unwrap_or("UTC"))?,
-            template: template(tenant, self.job, now)?,
+            template: template(tenant, self.job, now, catalog)?,
             catch_up: self
                 .catch_up
                 .as_deref()
@@ -128,12 +134,16 @@ impl ChangeSchedule {
         self,
         tenant: TenantId,
         now: Timestamp,
+        catalog: &[Preset],
     ) -> Result<CheckedChange, ApiError> {
         Ok(CheckedChange {
             name: self.name.as_deref().map(name).transpose()?,
             cron: self.cron,
             timezone: self.timezone,
-            template: self.job.map(|j| template(tenant, j, now)).transpose()?,
+            template: self
+                .job
+                .map(|j| template(tenant, j, now, catalog))
+                .transpose()?,
             catch_up: self.catch_up.as_deref().map(catch_up).transpose()?,
             paused: self.paused,
         })
@@ -190,7 +200,12 @@ fn catch_up(text: &str) -> Result<CatchUp, ApiError> {
 
 /// The template of `job`, checked by the very function that checks a
 /// submitted job; its errors name fields under `job`.
-fn template(tenant: TenantId, job: ScheduledJob, now: Timestamp) -> Result<JobTemplate, ApiError> {
+fn template(
+    tenant: TenantId,
+    job: ScheduledJob,
+    now: Timestamp,
+    catalog: &[Preset],
+) -> Result<JobTemplate, ApiError> {
     let body = CreateJob {
         kind: job.kind,
         payload: job.payload,
@@ -201,7 +216,7 @@ fn template(tenant: TenantId, job: ScheduledJob, now: Timestamp) -> Result<JobTe
         // Each tick's job is keyed by its schedule and tick.
         idempotency_key: None,
     };
-    match submission(tenant, None, body, now, Origin::Schedule) {
+    match submission(tenant, None, body, now, catalog, Origin::Schedule) {
         Ok(Submission::Job(new)) => Ok(JobTemplate::from(new)),
         Ok(Submission::Activity(..)) => Err(not_schedulable(JobKind::Fanout).within("job")),
         Err(err) => Err(err.within("job")),

@@ -25,6 +25,8 @@ both_modes!(
     bad_uploads_are_refused_and_leave_nothing,
 );
 
+mod on_demand;
+
 /// Largest upload the test API takes.
 const MAX_UPLOAD: u64 = 4 << 20;
 

@@ -35,7 +35,7 @@ pub use self::{
     schedules::ScheduleRepo,
     secrets::{SecretRepo, random_secret},
     tenants::{NewApiKey, TenantRepo},
-    tracks::{CompleteOutcome, Started, TrackRepo},
+    tracks::{AddedOutputs, CompleteOutcome, Started, TrackRepo},
     voice::{ScoredAttempt, StoredVoiceprint, VoiceRepo},
     workers::{WorkerRecord, WorkerRepo},
 };
@@ -65,6 +65,9 @@ pub enum StoreError {
     /// An idempotency key names an earlier request of another sort.
     #[error("the idempotency key was used for another request")]
     KeyReused,
+    /// A row kept changing under a compare-and-set; a later try may land.
+    #[error("contended row: {0}")]
+    Contended(String),
 }
 
 /// Which engine a database runs on.

@@ -2,6 +2,8 @@
 //! transaction, described once ingest has passed, and ended by one write
 //! (`workflow::track` says when).
 
+mod outputs;
+
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
@@ -21,6 +23,8 @@ use crate::{
     },
     workflow::Start,
 };
+
+pub use self::outputs::AddedOutputs;
 
 /// A track whose processing started: it, its workflow's `track` job, and
 /// the jobs that run first (to push).

@@ -1,6 +1,9 @@
-//! Where a track's objects live. Every key is made of ids Mixdown generated
-//! and names from its own presets, never of what a client sent.
+//! Where a track's objects live. Every key is made of ids Mixdown generated,
+//! names from its own presets and digests, never of what a client sent.
 
+use sha2::{Digest, Sha256};
+
+use super::WaveformPayload;
 use crate::{
     ids::{TenantId, TrackId},
     objects::ObjectKey,
@@ -39,6 +42,19 @@ pub fn output_key(tenant: TenantId, track: TrackId, relative: &str) -> Option<Ob
     ObjectKey::new(format!("{}/out/{relative}", prefix(tenant, track)))
 }
 
+/// The waveform file a `waveform` job makes, named by a digest of its
+/// payload: the same request again makes the same file, other options
+/// another one.
+pub fn waveform_key(tenant: TenantId, track: TrackId, payload: &WaveformPayload) -> ObjectKey {
+    let stored = serde_json::to_vec(payload).expect("payloads serialize");
+    let digest = hex::encode(&Sha256::digest(&stored)[..8]);
+    let extension = payload.file().format().extension();
+    key(format!(
+        "{}/waveforms/{digest}.{extension}",
+        prefix(tenant, track)
+    ))
+}
+
 /// Whether `key` is one of the objects of `tenant`'s `track`.
 pub fn is_track_key(key: &ObjectKey, tenant: TenantId, track: TrackId) -> bool {
     key.as_str()
@@ -50,6 +66,12 @@ pub fn is_track_key(key: &ObjectKey, tenant: TenantId, track: TrackId) -> bool {
 mod tests {
     use super::*;
 
+    fn png(track: TrackId, width: u32) -> WaveformPayload {
+        let value =
+            serde_json::json!({"track_id": track.to_string(), "format": "png", "width": width});
+        WaveformPayload::parse(&value).unwrap()
+    }
+
     #[test]
     fn keys_stay_under_their_track() {
         let (tenant, track) = (TenantId::new(), TrackId::new());
@@ -57,11 +79,16 @@ mod tests {
             original_key(tenant, track),
             cover_key(tenant, track, "image/png"),
             output_key(tenant, track, "aac_hls_160/playlist.m3u8").unwrap(),
+            waveform_key(tenant, track, &png(track, 640)),
         ] {
             assert!(is_track_key(&k, tenant, track), "{k}");
             assert!(!is_track_key(&k, tenant, TrackId::new()), "{k}");
         }
         assert!(output_key(tenant, track, "../x").is_none());
+        let key = waveform_key(tenant, track, &png(track, 640));
+        assert!(key.as_str().ends_with(".png"), "{key}");
+        assert_eq!(key, waveform_key(tenant, track, &png(track, 640)));
+        assert_ne!(key, waveform_key(tenant, track, &png(track, 641)));
         assert!(
             cover_key(tenant, track, "text/html")
                 .as_str()

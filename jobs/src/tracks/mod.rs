@@ -5,6 +5,8 @@
 mod keys;
 mod presets_file;
 mod record;
+mod renditions;
+mod waveform_file;
 
 use std::collections::BTreeMap;
 
@@ -12,9 +14,11 @@ use mixdown_media::transcode::{Preset, PresetSpec};
 use serde::{Deserialize, Serialize};
 
 pub use self::{
-    keys::{cover_key, is_track_key, original_key, output_key},
+    keys::{cover_key, is_track_key, original_key, output_key, waveform_key},
     presets_file::PresetsFile,
     record::{NewTrack, TrackOutcome, TrackRecord},
+    renditions::{RenditionsPayload, RenditionsRequest, RenditionsResult, TranscodePayload},
+    waveform_file::{MAX_WAVEFORM_PAIRS, WAVEFORM_LIMITS, WaveformPayload, WaveformResult},
 };
 use crate::{ids::TrackId, objects::ObjectKey};
 
@@ -74,18 +78,42 @@ impl TrackPresets {
     /// The presets named in `names` (comma-separated), looked up in
     /// `catalog`; a preset named twice is made once.
     pub fn pick(catalog: &[Preset], names: &str) -> Result<Self, String> {
-        let mut picked: Vec<Preset> = Vec::new();
-        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            if picked.iter().any(|p| p.name() == name) {
-                continue;
-            }
+        let names: Vec<&str> = names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        Self::pick_each(catalog, &names).map_err(|e| e.message)
+    }
+
+    /// The presets named in `names`, looked up in `catalog`; an unknown name
+    /// is blamed by its index; a name given twice counts once.
+    pub fn pick_each(
+        catalog: &[Preset],
+        names: &[impl AsRef<str>],
+    ) -> Result<Self, PresetChoiceError> {
+        let mut picked: Vec<Preset> = Vec::with_capacity(names.len());
+        for (index, name) in names.iter().map(AsRef::as_ref).enumerate() {
+            let at_fault = |message: String| PresetChoiceError {
+                index: Some(index),
+                message,
+            };
             let preset = catalog.iter().find(|p| p.name() == name).ok_or_else(|| {
                 let known: Vec<&str> = catalog.iter().map(|p| p.name()).collect();
-                format!("unknown preset {name:?}; known: {}", known.join(", "))
+                at_fault(format!(
+                    "unknown preset {name:?}; known: {}",
+                    known.join(", ")
+                ))
             })?;
-            picked.push(preset.clone());
+            // A preset named twice is made once.
+            if !picked.iter().any(|p| p.name() == name) {
+                picked.push(preset.clone());
+            }
         }
-        Self::new(picked)
+        Self::new(picked).map_err(|message| PresetChoiceError {
+            index: None,
+            message,
+        })
     }
 
     /// Checks count and distinct names.
@@ -120,8 +148,29 @@ impl From<TrackPresets> for Vec<PresetSpec> {
     }
 }
 
-/// Input of the track kinds (`ingest`, `transcode`, `track`): the track.
-/// Everything else (the original, the presets) is the track's own.
+/// Presets a request cannot have, and which of its names is at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PresetChoiceError {
+    /// The position of the name at fault; `None` when the list as a whole is
+    /// (empty, or too long).
+    pub index: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl PresetChoiceError {
+    /// The field at fault, for a list named `list`: `presets[2]`, or `presets`.
+    pub fn field(&self, list: &str) -> String {
+        match self.index {
+            Some(i) => format!("{list}[{i}]"),
+            None => list.to_owned(),
+        }
+    }
+}
+
+/// Input of the track workflow's kinds (`ingest`, its `transcode`, `track`):
+/// the track. Everything else (the original, the presets) is the track's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrackPayload {

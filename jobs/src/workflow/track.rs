@@ -7,7 +7,9 @@
 //!    ended well, the `track` job stores what it learned on the track and
 //!    records the `transcode` child.
 //! 3. **Transcode** decodes the original once into every output of the
-//!    track's presets; later renditions are more `transcode` children.
+//!    track's presets. Renditions asked for once the track is ready are
+//!    `transcode` jobs of their own, outside the workflow: they add to the
+//!    ready track's outputs, and their failure leaves the track ready.
 //! 4. **Finalize**: once every child has ended, the `track` job stores the
 //!    track's end in one write — `ready` with its outputs, loudness and
 //!    waveform, or `failed` with the error of the job that failed (code
@@ -28,7 +30,8 @@ use crate::{
     payload::JobPayload,
     time::Timestamp,
     tracks::{
-        IngestResult, NewTrack, TrackPayload, TrackRecord, TrackResult, TrackState, TranscodeResult,
+        IngestResult, NewTrack, TrackPayload, TrackRecord, TrackResult, TrackState,
+        TranscodePayload, TranscodeResult,
     },
     workflow::{Child, Start, Weight},
 };
@@ -103,9 +106,9 @@ pub fn decide(children: &[Job], cancel_requested: bool) -> Decision {
             Ok(described) => {
                 let child = Child {
                     step: "transcode".into(),
-                    payload: JobPayload::Transcode(TrackPayload {
+                    payload: JobPayload::Transcode(TranscodePayload::Workflow(TrackPayload {
                         track_id: described.track_id,
-                    }),
+                    })),
                     weight: TRANSCODE,
                 };
                 Decision::Transcode(Box::new(described), child)

@@ -7,13 +7,13 @@ use std::{collections::BTreeMap, time::Duration};
 use mixdown_jobs::{
     clock::ManualClock,
     codes::ErrorCode,
-    db::{CompleteOutcome, Database},
+    db::{AddedOutputs, CompleteOutcome, Database},
     ids::{TenantId, TrackId},
     kind::JobKind,
     model::{JobError, JobState},
     tracks::{
-        LoudnessRecord, NewTrack, TrackMetadata, TrackOutcome, TrackPresets, TrackResult,
-        TrackState, WaveformLevel, WaveformRecord, original_key, output_key,
+        LoudnessRecord, NewTrack, OutputRecord, TrackMetadata, TrackOutcome, TrackPresets,
+        TrackResult, TrackState, WaveformLevel, WaveformRecord, original_key, output_key,
     },
     workflow::track,
 };
@@ -26,6 +26,7 @@ contract!(
     a_presigned_upload_starts_once_and_not_after_it_expires,
     a_described_track_keeps_what_ingest_learned,
     a_finished_track_keeps_its_whole_result_or_its_error,
+    renditions_add_to_a_ready_tracks_outputs_once_each,
 );
 
 fn new_track(tenant: TenantId) -> NewTrack {
@@ -146,19 +147,16 @@ async fn a_described_track_keeps_what_ingest_learned(db: &Database, _clock: &Man
     assert_eq!(read.state, TrackState::Processing);
 }
 
-async fn a_finished_track_keeps_its_whole_result_or_its_error(db: &Database, _clock: &ManualClock) {
-    let tenant = tenant(db).await;
-    let new = new_track(tenant);
-    db.tracks.create(&new, &track::start(&new)).await.unwrap();
-    let key = |p: &str| output_key(tenant, new.id, p).unwrap();
-    let result = TrackResult {
+fn track_result(tenant: TenantId, track: TrackId, outputs: Vec<OutputRecord>) -> TrackResult {
+    let key = |p: &str| output_key(tenant, track, p).unwrap();
+    TrackResult {
         loudness: LoudnessRecord {
             integrated_lufs: Some(-14.2),
             true_peak_dbtp: Some(-1.0),
             lra_lu: 6.1,
             replaygain_track_gain_db: Some(-3.8),
         },
-        outputs: Vec::new(),
+        outputs,
         waveform: WaveformRecord {
             levels: vec![WaveformLevel {
                 zoom: 512,
@@ -167,7 +165,30 @@ async fn a_finished_track_keeps_its_whole_result_or_its_error(db: &Database, _cl
             json: key("waveform/waveform_512.json"),
             summary: vec![0.0, 0.5, 1.0],
         },
-    };
+    }
+}
+
+fn output(tenant: TenantId, track: TrackId, preset: &str) -> OutputRecord {
+    let main = output_key(tenant, track, &format!("{preset}.mp3")).unwrap();
+    OutputRecord {
+        preset: preset.into(),
+        mime: "audio/mpeg".into(),
+        codec: "mp3".into(),
+        bit_rate: 128_000,
+        sample_rate: 44_100,
+        channels: 2,
+        duration_ms: 1000,
+        files: vec![main.clone()],
+        main,
+        size_bytes: 16_000,
+    }
+}
+
+async fn a_finished_track_keeps_its_whole_result_or_its_error(db: &Database, _clock: &ManualClock) {
+    let tenant = tenant(db).await;
+    let new = new_track(tenant);
+    db.tracks.create(&new, &track::start(&new)).await.unwrap();
+    let result = track_result(tenant, new.id, Vec::new());
     let ready = TrackOutcome::Ready(result.clone());
     db.tracks.finish(tenant, new.id, &ready).await.unwrap();
     let track = db.tracks.get(tenant, new.id).await.unwrap().unwrap();
@@ -185,4 +206,51 @@ async fn a_finished_track_keeps_its_whole_result_or_its_error(db: &Database, _cl
     let track = db.tracks.get(tenant, broken.id).await.unwrap().unwrap();
     assert_eq!(track.state, TrackState::Failed);
     assert_eq!((track.result, track.error), (None, Some(error)));
+}
+
+async fn renditions_add_to_a_ready_tracks_outputs_once_each(db: &Database, _clock: &ManualClock) {
+    let tenant = tenant(db).await;
+    let new = new_track(tenant);
+    db.tracks.create(&new, &track::start(&new)).await.unwrap();
+    let out = |preset: &str| output(tenant, new.id, preset);
+    let early = db.tracks.add_outputs(tenant, new.id, &[out("a")]).await;
+    assert_eq!(early.unwrap(), AddedOutputs::NotReady, "processing");
+    let result = track_result(tenant, new.id, vec![out("mp3_128")]);
+    let ready = TrackOutcome::Ready(result);
+    db.tracks.finish(tenant, new.id, &ready).await.unwrap();
+
+    let both = [out("mp3_128"), out("a")];
+    let added = db.tracks.add_outputs(tenant, new.id, &both).await.unwrap();
+    assert_eq!(added, AddedOutputs::Added(vec!["a".into()]));
+    // Made side by side, every one lands, and none twice.
+    let each = ["b", "c", "d", "b"].map(|p| [out(p)]);
+    let adds = each
+        .iter()
+        .map(|o| db.tracks.add_outputs(tenant, new.id, o));
+    let landed = futures::future::join_all(adds).await;
+    let added: usize = landed
+        .into_iter()
+        .map(|r| match r.unwrap() {
+            AddedOutputs::Added(names) => names.len(),
+            AddedOutputs::NotReady => panic!("the track is ready"),
+        })
+        .sum();
+    assert_eq!(added, 3, "b is added once");
+    let track = db.tracks.get(tenant, new.id).await.unwrap().unwrap();
+    let presets: Vec<String> = track
+        .result
+        .unwrap()
+        .outputs
+        .into_iter()
+        .map(|o| o.preset)
+        .collect();
+    assert_eq!(presets[..2], ["mp3_128", "a"]);
+    let mut later = presets[2..].to_vec();
+    later.sort();
+    assert_eq!(later, ["b", "c", "d"]);
+    assert_eq!(track.state, TrackState::Ready);
+
+    let stranger = crate::tenant(db).await;
+    let theirs = db.tracks.add_outputs(stranger, new.id, &[out("e")]).await;
+    assert_eq!(theirs.unwrap(), AddedOutputs::NotReady);
 }

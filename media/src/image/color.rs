@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Text that is not a hex colour.
@@ -10,8 +11,9 @@ use thiserror::Error;
 #[error("invalid colour {0:?}: expected hex RRGGBB or RRGGBBAA")]
 pub struct InvalidColor(String);
 
-/// An sRGB colour with straight alpha.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An sRGB colour with straight alpha; in JSON, the hex text the command line takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Rgba {
     /// Red.
     pub r: u8,
@@ -65,6 +67,21 @@ impl FromStr for Rgba {
     }
 }
 
+impl TryFrom<String> for Rgba {
+    type Error = InvalidColor;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<Rgba> for String {
+    /// `RRGGBBAA`, which parses back to the same colour.
+    fn from(c: Rgba) -> Self {
+        format!("{:02X}{:02X}{:02X}{:02X}", c.r, c.g, c.b, c.a)
+    }
+}
+
 impl fmt::Display for Rgba {
     /// `#rrggbb`, as SVG fills take it; alpha goes in a separate opacity attribute.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,6 +98,14 @@ mod tests {
         assert_eq!("3A66C6".parse(), Ok(Rgba::opaque(0x3A, 0x66, 0xC6)));
         let translucent: Rgba = "ff000080".parse().expect("colour");
         assert_eq!(translucent.a, 0x80);
+    }
+
+    #[test]
+    fn json_spells_a_colour_as_hex_that_reads_back() {
+        let colour: Rgba = serde_json::from_str("\"3a66c680\"").expect("colour");
+        let text = serde_json::to_string(&colour).expect("writes");
+        assert_eq!(text, "\"3A66C680\"");
+        assert!(serde_json::from_str::<Rgba>("\"blue\"").is_err());
     }
 
     #[test]

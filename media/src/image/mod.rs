@@ -17,6 +17,8 @@ mod svg;
 
 use std::num::NonZeroU32;
 
+use serde::{Deserialize, Serialize};
+
 pub use color::{InvalidColor, Rgba};
 pub use columns::Columns;
 pub use png::{ImageError, render_png};
@@ -59,7 +61,9 @@ pub struct Bars {
 }
 
 /// Ends of a bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
 pub enum BarShape {
     /// Square ends.
     #[default]

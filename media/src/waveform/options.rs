@@ -1,7 +1,9 @@
 //! Waveform options as types that cannot hold a value audiowaveform would refuse.
 
+use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use thiserror::Error;
 
 use super::zoom::Zoom;
@@ -48,7 +50,8 @@ fn unreadable(option: &'static str, text: &str) -> InvalidOption {
 }
 
 /// Audio frames summarised by one min/max pair: at least 2, at most `i32::MAX`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u32")]
 pub struct SamplesPerPixel(u32);
 
 impl SamplesPerPixel {
@@ -69,6 +72,20 @@ impl SamplesPerPixel {
     }
 }
 
+impl TryFrom<i64> for SamplesPerPixel {
+    type Error = InvalidOption;
+
+    fn try_from(frames: i64) -> Result<Self, Self::Error> {
+        Self::new(frames)
+    }
+}
+
+impl From<SamplesPerPixel> for u32 {
+    fn from(frames: SamplesPerPixel) -> Self {
+        frames.0
+    }
+}
+
 impl FromStr for SamplesPerPixel {
     type Err = InvalidOption;
 
@@ -81,7 +98,8 @@ impl FromStr for SamplesPerPixel {
 }
 
 /// Resolution of stored peak values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u8")]
 pub enum Bits {
     /// Signed bytes: the 16-bit value divided by 256.
     Eight,
@@ -109,6 +127,12 @@ impl TryFrom<i64> for Bits {
             16 => Ok(Self::Sixteen),
             other => Err(InvalidOption::Bits(other)),
         }
+    }
+}
+
+impl From<Bits> for u8 {
+    fn from(bits: Bits) -> Self {
+        bits.get()
     }
 }
 
@@ -173,6 +197,51 @@ impl FromStr for AmplitudeScale {
     }
 }
 
+/// Written as a JSON number, or the string `auto`.
+impl Serialize for AmplitudeScale {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Fixed(gain) => serializer.serialize_f64(gain.get()),
+            Self::Auto => serializer.serialize_str("auto"),
+        }
+    }
+}
+
+/// Read from a JSON number, or a string as the command line spells it.
+impl<'de> Deserialize<'de> for AmplitudeScale {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScaleVisitor)
+    }
+}
+
+struct ScaleVisitor;
+
+impl de::Visitor<'_> for ScaleVisitor {
+    type Value = AmplitudeScale;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number of at least 0, or \"auto\"")
+    }
+
+    fn visit_f64<E: de::Error>(self, factor: f64) -> Result<Self::Value, E> {
+        Gain::new(factor)
+            .map(AmplitudeScale::Fixed)
+            .map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, factor: i64) -> Result<Self::Value, E> {
+        self.visit_f64(factor as f64)
+    }
+
+    fn visit_u64<E: de::Error>(self, factor: u64) -> Result<Self::Value, E> {
+        self.visit_f64(factor as f64)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        text.parse().map_err(E::custom)
+    }
+}
+
 /// Whether channels are averaged into one waveform or kept apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ChannelMode {
@@ -233,6 +302,22 @@ mod tests {
         assert!("-1".parse::<AmplitudeScale>().is_err());
         assert!("NaN".parse::<AmplitudeScale>().is_err());
         assert!("loud".parse::<AmplitudeScale>().is_err());
+    }
+
+    #[test]
+    fn options_read_from_json_as_from_the_command_line() {
+        let scale: AmplitudeScale = serde_json::from_str("2").expect("number");
+        assert_eq!(scale, "2".parse().expect("text"));
+        let auto: AmplitudeScale = serde_json::from_str("\"auto\"").expect("auto");
+        assert_eq!(auto, AmplitudeScale::Auto);
+        assert!(serde_json::from_str::<AmplitudeScale>("-1").is_err());
+        assert!(serde_json::from_str::<Bits>("12").is_err());
+        assert!(serde_json::from_str::<SamplesPerPixel>("1").is_err());
+        let zoom: SamplesPerPixel = serde_json::from_str("512").expect("zoom");
+        assert_eq!(serde_json::to_string(&zoom).expect("writes"), "512");
+        assert_eq!(serde_json::to_string(&Bits::Eight).expect("writes"), "8");
+        let back = serde_json::to_string(&AmplitudeScale::Auto).expect("writes");
+        assert_eq!(back, "\"auto\"");
     }
 
     #[test]

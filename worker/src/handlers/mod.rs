@@ -9,7 +9,10 @@ pub(crate) mod voice;
 
 use std::sync::Arc;
 
-use mixdown_jobs::{Stores, db::ClaimedJob, ids::WorkerId, payload::JobPayload, workflow::Next};
+use mixdown_jobs::{
+    Stores, db::ClaimedJob, ids::WorkerId, payload::JobPayload, tracks::TranscodePayload,
+    workflow::Next,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::Span;
 
@@ -49,7 +52,13 @@ pub(crate) async fn run(ctx: &JobContext) -> Result<Next, HandlerError> {
         JobPayload::VoiceEnroll(p) => voice::enroll(p, ctx).await?.into(),
         JobPayload::VoiceVerify(p) => voice::verify(p, ctx).await?.into(),
         JobPayload::Ingest(p) => tracks::ingest(p, ctx).await?.into(),
-        JobPayload::Transcode(p) => tracks::transcode(p, ctx).await?.into(),
+        JobPayload::Transcode(TranscodePayload::Workflow(p)) => {
+            tracks::transcode(p, ctx).await?.into()
+        }
+        JobPayload::Transcode(TranscodePayload::Renditions(p)) => {
+            tracks::renditions(p, ctx).await?.into()
+        }
+        JobPayload::Waveform(p) => tracks::waveform(p, ctx).await?.into(),
         JobPayload::Track(p) => tracks::advance(p, ctx).await?,
         JobPayload::Callback(p) => callback::run(p, ctx).await?.into(),
         JobPayload::Fanout(p) => fanout::advance(p, ctx).await?,

@@ -124,7 +124,7 @@ fn a_described_track_is_transcoded_next() {
     assert_eq!(described.track_id, track);
     assert_eq!(
         child.payload,
-        JobPayload::Transcode(TrackPayload { track_id: track })
+        JobPayload::Transcode(TranscodePayload::Workflow(TrackPayload { track_id: track }))
     );
     assert_eq!(child.weight.get() + INGEST.get(), PLANNED.get());
 }

@@ -1,11 +1,14 @@
 //! The track kinds: `ingest` checks and describes an original, `transcode`
-//! decodes it once into every output, and `track` carries out the track
-//! workflow's decisions. The first two copy the original to a scratch
-//! directory (decoders need a seekable file) and do their CPU work on
-//! blocking threads.
+//! decodes it once into every output (or, once the track is ready, into
+//! renditions added to them), `waveform` draws a ready track's waveform as a
+//! file, and `track` carries out the track workflow's decisions. All but the
+//! last copy the original to a scratch directory (decoders need a seekable
+//! file) and do their CPU work on blocking threads.
 
 mod ingest;
+mod renditions;
 mod transcode;
+mod waveform;
 mod workflow;
 
 use std::{path::PathBuf, time::Duration};
@@ -15,15 +18,19 @@ use mixdown_jobs::{
     ids::TrackId,
     model::JobError,
     objects::{Downloaded, ObjectError},
-    tracks::TrackRecord,
+    tracks::{TrackRecord, TrackState},
 };
 use mixdown_media::{
     decode::{DecodeError, DecodeLimits},
     transcode::TranscodeError,
+    waveform_file::WriteError,
 };
 use tempfile::TempDir;
 
-pub(crate) use self::{ingest::run as ingest, transcode::run as transcode, workflow::advance};
+pub(crate) use self::{
+    ingest::run as ingest, renditions::run as renditions, transcode::run as transcode,
+    waveform::run as waveform, workflow::advance,
+};
 use super::JobContext;
 use crate::{
     failure::{Failure, Infra, infra_from},
@@ -36,6 +43,12 @@ pub(crate) enum TrackError {
     /// The job's track does not exist for its tenant.
     #[error("no track {0} for this tenant")]
     Missing(TrackId),
+    /// The track is not ready, so nothing is made from it on demand.
+    #[error("track {0} is not ready")]
+    NotReady(TrackId),
+    /// The payload's options do not fit the track's audio.
+    #[error("{0}")]
+    Unfit(String),
     /// The uploaded original is gone.
     #[error("the uploaded original is gone")]
     OriginalMissing,
@@ -93,10 +106,23 @@ impl From<TranscodeError> for TrackError {
     }
 }
 
+impl From<WriteError> for TrackError {
+    fn from(err: WriteError) -> Self {
+        match err {
+            WriteError::Decode(e) => TrackError::Decode(e),
+            WriteError::Options(e) => TrackError::Unfit(e.to_string()),
+            WriteError::Io(e) => TrackError::Waveform(e.to_string()),
+            other => TrackError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl Failure for TrackError {
     fn code(&self) -> ErrorCode {
         match self {
             TrackError::Missing(_) => ErrorCode::TrackMissing,
+            TrackError::NotReady(_) => ErrorCode::TrackNotReady,
+            TrackError::Unfit(_) => ErrorCode::InvalidPayload,
             TrackError::OriginalMissing => ErrorCode::OriginalMissing,
             TrackError::Scratch { .. } => ErrorCode::ScratchUnavailable,
             TrackError::Decode(e) => e.code().into(),
@@ -156,6 +182,16 @@ impl TrackSettings {
 async fn load_track(ctx: &JobContext, id: TrackId) -> Result<TrackRecord, TrackError> {
     let track = ctx.stores.db.tracks.get(ctx.job.tenant_id, id).await?;
     track.ok_or(TrackError::Missing(id))
+}
+
+/// The job's track, which must be ready: what renditions and waveforms are
+/// made from.
+async fn ready_track(ctx: &JobContext, id: TrackId) -> Result<TrackRecord, TrackError> {
+    let track = load_track(ctx, id).await?;
+    if track.state != TrackState::Ready {
+        return Err(TrackError::NotReady(id));
+    }
+    Ok(track)
 }
 
 /// A fresh scratch directory, removed when dropped.

@@ -1,7 +1,8 @@
 //! Transcode: one decode of the original feeds every preset's encoder, the
 //! loudness meter and the peaks side by side; the outputs are stored under
 //! the track's keys and returned, for the track workflow to make the track
-//! ready with.
+//! ready with. Renditions added later (`renditions`) reuse the same decode,
+//! without the measuring sinks.
 
 use std::{
     path::{Path, PathBuf},
@@ -19,6 +20,7 @@ use mixdown_jobs::{
 };
 use mixdown_media::{
     decode::{DecodeLimits, Decoder},
+    format::AudioFormat,
     loudness::LoudnessMeter,
     transcode::{BlockSink, Flow, Preset, Rendition, transcode},
     waveform::{
@@ -26,6 +28,7 @@ use mixdown_media::{
         levels::{Levels, LevelsSink},
     },
 };
+use tempfile::TempDir;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -41,23 +44,52 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(p: &TrackPayload, ctx: &JobContext) -> Result<TranscodeResult, TrackError> {
     let track = load_track(ctx, p.track_id).await?;
-    let dir = scratch(ctx)?;
-    let (original, _) = fetch_original(ctx, &track, &dir).await?;
-    let out_dir = dir.path().join("out");
-    let waveform_dir = dir.path().join(WAVEFORM_DIR);
-    for made in [&out_dir, &waveform_dir] {
-        std::fs::create_dir(made).map_err(|source| TrackError::Scratch {
-            dir: made.clone(),
-            source,
-        })?;
-    }
+    let made = encode(ctx, &track, track.presets.as_slice().to_vec(), true).await?;
+    let outputs = store_outputs(ctx, &track, &made).await?;
+    let measured = made.encoded.measured;
+    let measured = measured.ok_or_else(|| TrackError::Internal("nothing was measured".into()))?;
+    let waveform = store_waveform(ctx, &track, measured.levels).await?;
+    let seconds = made.encoded.seconds;
+    info!(outputs = outputs.len(), seconds, "transcoded");
+    Ok(TranscodeResult {
+        made: TrackResult {
+            loudness: measured.loudness,
+            outputs,
+            waveform,
+        },
+        audio_seconds: seconds,
+    })
+}
+
+/// What one decode of a track's original made, in a scratch directory that
+/// lives as long as this.
+pub(super) struct Made {
+    _scratch: TempDir,
+    out_dir: PathBuf,
+    encoded: Encoded,
+}
+
+/// Decodes the track's original once into every preset of `presets`; with
+/// `measure`, its loudness and waveform levels come from the same decode.
+pub(super) async fn encode(
+    ctx: &JobContext,
+    track: &TrackRecord,
+    presets: Vec<Preset>,
+    measure: bool,
+) -> Result<Made, TrackError> {
+    let scratch = scratch(ctx)?;
+    let (original, _) = fetch_original(ctx, track, &scratch).await?;
+    let out_dir = make_dir(scratch.path().join("out"))?;
+    let waveform_dir = measure
+        .then(|| make_dir(scratch.path().join(WAVEFORM_DIR)))
+        .transpose()?;
     let (progress, watcher) = watch::channel(0.0);
     let job = Encode {
         original,
         out_dir: out_dir.clone(),
         waveform_dir,
         limits: ctx.tracks.limits,
-        presets: track.presets.as_slice().to_vec(),
+        presets,
         cancel: ctx.cancel.clone(),
     };
     let (encoded, ()) = tokio::join!(
@@ -65,33 +97,30 @@ pub(crate) async fn run(p: &TrackPayload, ctx: &JobContext) -> Result<TranscodeR
         report_progress(ctx, watcher)
     );
     let encoded = encoded?;
-    let outputs = store_outputs(ctx, &track, &out_dir, &encoded.renditions).await?;
-    let waveform = store_waveform(ctx, &track, encoded.levels).await?;
     ctx.stores
         .metrics
         .audio_seconds
         .with_label_values(&["transcode"])
         .inc_by(encoded.seconds);
-    info!(
-        outputs = outputs.len(),
-        seconds = encoded.seconds,
-        "transcoded"
-    );
-    Ok(TranscodeResult {
-        made: TrackResult {
-            loudness: encoded.loudness,
-            outputs,
-            waveform,
-        },
-        audio_seconds: encoded.seconds,
+    Ok(Made {
+        _scratch: scratch,
+        out_dir,
+        encoded,
     })
 }
 
-/// The blocking part: decode once, encode and measure.
+fn make_dir(dir: PathBuf) -> Result<PathBuf, TrackError> {
+    match std::fs::create_dir(&dir) {
+        Ok(()) => Ok(dir),
+        Err(source) => Err(TrackError::Scratch { dir, source }),
+    }
+}
+
+/// The blocking part: decode once, encode, and measure when asked.
 struct Encode {
     original: PathBuf,
     out_dir: PathBuf,
-    waveform_dir: PathBuf,
+    waveform_dir: Option<PathBuf>,
     limits: DecodeLimits,
     presets: Vec<Preset>,
     cancel: CancellationToken,
@@ -101,10 +130,11 @@ impl Encode {
     fn run(self, progress: &watch::Sender<f64>) -> Result<Encoded, TrackError> {
         let mut decoder = Decoder::open_path(&self.original, self.limits)?;
         let format = decoder.format();
-        let mut meter =
-            LoudnessMeter::new(format).map_err(|e| TrackError::Loudness(e.to_string()))?;
-        let mut peaks = LevelsSink::create(&self.waveform_dir, format, DEFAULT_SUMMARY_POINTS)
-            .map_err(|e| TrackError::Waveform(e.to_string()))?;
+        let mut measures = self
+            .waveform_dir
+            .as_deref()
+            .map(|dir| Measures::new(format, dir))
+            .transpose()?;
         let mut on_progress = |done: f64| {
             progress.send_replace(done);
             if self.cancel.is_cancelled() {
@@ -113,29 +143,52 @@ impl Encode {
                 Flow::Continue
             }
         };
-        let sinks: &mut [&mut dyn BlockSink] = &mut [&mut meter, &mut peaks];
+        let mut sinks: Vec<&mut dyn BlockSink> = match &mut measures {
+            Some(m) => vec![&mut m.meter, &mut m.peaks],
+            None => Vec::new(),
+        };
         let renditions = transcode(
             &mut decoder,
             &self.presets,
             &self.out_dir,
-            sinks,
+            &mut sinks,
             &mut on_progress,
         )?;
-        let loudness = meter.loudness();
-        let record = LoudnessRecord {
-            integrated_lufs: loudness.integrated_lufs,
-            true_peak_dbtp: loudness.true_peak_dbtp,
-            lra_lu: loudness.loudness_range_lu,
-            replaygain_track_gain_db: loudness.replaygain_track_gain_db,
-        };
-        let levels = peaks
-            .into_levels()
-            .ok_or_else(|| TrackError::Internal("the waveform was not finished".into()))?;
         Ok(Encoded {
             renditions,
-            loudness: record,
-            levels,
+            measured: measures.map(Measures::finish).transpose()?,
             seconds: decoder.duration_decoded().as_secs_f64(),
+        })
+    }
+}
+
+/// The sinks that measure a track beside its encoders.
+struct Measures {
+    meter: LoudnessMeter,
+    peaks: LevelsSink,
+}
+
+impl Measures {
+    fn new(format: AudioFormat, waveform_dir: &Path) -> Result<Self, TrackError> {
+        Ok(Self {
+            meter: LoudnessMeter::new(format).map_err(|e| TrackError::Loudness(e.to_string()))?,
+            peaks: LevelsSink::create(waveform_dir, format, DEFAULT_SUMMARY_POINTS)
+                .map_err(|e| TrackError::Waveform(e.to_string()))?,
+        })
+    }
+
+    fn finish(self) -> Result<Measured, TrackError> {
+        let loudness = self.meter.loudness();
+        let levels = self.peaks.into_levels();
+        Ok(Measured {
+            loudness: LoudnessRecord {
+                integrated_lufs: loudness.integrated_lufs,
+                true_peak_dbtp: loudness.true_peak_dbtp,
+                lra_lu: loudness.loudness_range_lu,
+                replaygain_track_gain_db: loudness.replaygain_track_gain_db,
+            },
+            levels: levels
+                .ok_or_else(|| TrackError::Internal("the waveform was not finished".into()))?,
         })
     }
 }
@@ -143,9 +196,14 @@ impl Encode {
 /// What the blocking part made.
 struct Encoded {
     renditions: Vec<Rendition>,
+    measured: Option<Measured>,
+    seconds: f64,
+}
+
+/// What the measuring sinks found.
+struct Measured {
     loudness: LoudnessRecord,
     levels: Levels,
-    seconds: f64,
 }
 
 /// Writes the latest progress to the job row, and tells subscribers, at
@@ -168,13 +226,13 @@ async fn report_progress(ctx: &JobContext, mut watcher: watch::Receiver<f64>) {
     }
 }
 
-/// Uploads every file of every rendition under the track's output keys.
-async fn store_outputs(
+/// Uploads every file of every rendition made under the track's output keys.
+pub(super) async fn store_outputs(
     ctx: &JobContext,
     track: &TrackRecord,
-    out_dir: &Path,
-    renditions: &[Rendition],
+    made: &Made,
 ) -> Result<Vec<OutputRecord>, TrackError> {
+    let (out_dir, renditions) = (&made.out_dir, &made.encoded.renditions);
     let mut outputs = Vec::with_capacity(renditions.len());
     for r in renditions {
         let mut files = Vec::with_capacity(r.files.len());
