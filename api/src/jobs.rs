@@ -6,10 +6,12 @@ use mixdown_jobs::{
     codes::ErrorCode,
     db::{CancelOutcome, RetryOutcome},
     events::Event,
+    http::HttpSubmission,
     ids::{JobId, TenantId},
     kind::JobKind,
     model::{Job, JobFilter, JobState, MaxAttempts, NewJob, Priority},
     payload::{JobPayload, PayloadError},
+    seal::SealKeys,
     social::NewActivity,
     time::Timestamp,
     tracks::TrackState,
@@ -43,15 +45,20 @@ const MAX_CALLBACK_URL: usize = 2048;
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// A job to run.
-#[derive(Debug, Deserialize, Object)]
+#[derive(Deserialize, Object)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJob {
     /// The job kind. `noop`: sleeps, then fails its first N attempts.
     /// `fanout`: records an activity once and spreads it to its actor's
-    /// followers' feeds (the same as `POST /v1/activities`).
+    /// followers' feeds (the same as `POST /v1/activities`). `http`: Mixdown
+    /// makes an HTTP request on the caller's behalf, signed and retried like
+    /// a callback.
     kind: String,
     /// The kind's input. `noop`: `{"sleep_ms": 0..=600000, "fail_attempts": 0..=100}`.
     /// `fanout`: `{"actor_id", "verb", "object_type", "object_id", "occurred_at"?, "data"?}`.
+    /// `http`: `{"url", "method"?: "POST", "headers"?: {}, "body"?: "…",
+    /// "secret_headers"?: {}, "timeout_ms"?: 100..=60000}`; secret headers
+    /// are sealed at rest and shown as `***`.
     #[serde(default)]
     payload: Option<Value>,
     /// -100 to 100, higher runs first; default 0.
@@ -66,6 +73,19 @@ pub struct CreateJob {
     /// http(s) URL told about the job's end.
     #[serde(default)]
     callback_url: Option<String>,
+}
+
+impl std::fmt::Debug for CreateJob {
+    /// Without the payload: an `http` job's holds secrets in clear.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateJob")
+            .field("kind", &self.kind)
+            .field("priority", &self.priority)
+            .field("run_at", &self.run_at)
+            .field("max_attempts", &self.max_attempts)
+            .field("callback_url", &self.callback_url)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(ApiResponse)]
@@ -94,7 +114,8 @@ impl JobsApi {
         key: Header<Option<String>>,
         body: StrictJson<CreateJob>,
     ) -> poem::Result<Submitted> {
-        let (job, created) = match submission(tenant, key.0, body.0, state.stores.clock().now())? {
+        let (now, secrets) = (state.stores.clock().now(), state.fleet.secrets_keys());
+        let (job, created) = match submission(tenant, key.0, body.0, now, secrets.as_ref())? {
             Submission::Job(new) => {
                 let inserted = state.stores.submit(&new).await;
                 let inserted = inserted.map_err(ApiError::unavailable)?;
@@ -310,6 +331,7 @@ fn submission(
     key: Option<String>,
     body: CreateJob,
     now: Timestamp,
+    secrets: Option<&SealKeys>,
 ) -> Result<Submission, ApiError> {
     let kind = JobKind::parse(&body.kind).ok_or_else(|| {
         let known: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
@@ -363,8 +385,24 @@ fn submission(
         })?;
         return Ok(Submission::Activity(activity, options));
     }
-    let payload = JobPayload::parse(kind, body.payload.as_ref()).map_err(ApiError::from)?;
+    let payload = job_payload(tenant.0, kind, body.payload.as_ref(), secrets)?;
     Ok(Submission::Job(options.job(tenant.0, payload)))
+}
+
+/// The input of a submitted job of `kind`: an `http` job's secret headers
+/// sealed for `tenant` under `secrets`, any other kind's as it comes.
+pub(crate) fn job_payload(
+    tenant: TenantId,
+    kind: JobKind,
+    value: Option<&Value>,
+    secrets: Option<&SealKeys>,
+) -> Result<JobPayload, ApiError> {
+    if kind != JobKind::Http {
+        return Ok(JobPayload::parse(kind, value)?);
+    }
+    let empty = Value::Object(Default::default());
+    let submitted = HttpSubmission::parse(value.unwrap_or(&empty))?;
+    Ok(JobPayload::Http(submitted.seal(secrets, tenant)?))
 }
 
 fn bounded<T, B: std::fmt::Display>(

@@ -25,11 +25,13 @@ pub enum JobKind {
     Fanout,
     /// Writes (or deletes) one range of followers' feed rows of a fan-out.
     FanoutChunk,
+    /// Makes an HTTP request on a service's behalf (see `http`).
+    Http,
 }
 
 impl JobKind {
     /// Every kind, in the order the API lists them.
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 10] = [
         JobKind::Noop,
         JobKind::VoiceEnroll,
         JobKind::VoiceVerify,
@@ -39,6 +41,7 @@ impl JobKind {
         JobKind::Callback,
         JobKind::Fanout,
         JobKind::FanoutChunk,
+        JobKind::Http,
     ];
 
     /// The kind named by `name`, if there is one.
@@ -58,6 +61,7 @@ impl JobKind {
             JobKind::Callback => "callback",
             JobKind::Fanout => "fanout",
             JobKind::FanoutChunk => "fanout_chunk",
+            JobKind::Http => "http",
         }
     }
 
@@ -72,9 +76,10 @@ impl JobKind {
 
     /// Whether clients may submit this kind through `POST /v1/jobs`. Voice
     /// and track jobs name objects that only their own endpoints store; a
-    /// `fanout` submitted there takes an activity and records it first.
+    /// `fanout` submitted there takes an activity and records it first; an
+    /// `http` job's secret headers are sealed first.
     pub fn submittable(self) -> bool {
-        matches!(self, JobKind::Noop | JobKind::Fanout)
+        matches!(self, JobKind::Noop | JobKind::Fanout | JobKind::Http)
     }
 
     /// Whether the kind's handler needs the voice engine and the voiceprint key.
@@ -100,6 +105,8 @@ impl JobKind {
             // With the default backoff (1 s doubling, capped at 10 min, jittered by
             // half) twelve attempts ride out 13 to 27 minutes of a receiver being down.
             JobKind::Callback => 12,
+            // A request on a service's behalf: a receiver down for a minute or two.
+            JobKind::Http => 5,
         }
     }
 
@@ -123,6 +130,8 @@ impl JobKind {
             JobKind::Fanout => Duration::from_secs(10 * 60),
             // One statement over a few thousand rows.
             JobKind::FanoutChunk => Duration::from_secs(5 * 60),
+            // One request of at most a minute (its payload's timeout), and a margin.
+            JobKind::Http => Duration::from_secs(90),
         }
     }
 }

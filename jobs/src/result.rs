@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::{
     callbacks::DeliveryResult,
+    http::HttpResult,
     noop::NoopResult,
     social::FanoutResult,
     tracks::{IngestResult, TrackReady, TranscodeResult},
@@ -31,6 +32,8 @@ pub enum JobResult {
     Callback(DeliveryResult),
     /// Of a `fanout` or `fanout_chunk` job.
     Fanout(FanoutResult),
+    /// Of an `http` job.
+    Http(HttpResult),
 }
 
 impl JobResult {
@@ -61,4 +64,5 @@ from_result!(
     TrackReady => Track,
     DeliveryResult => Callback,
     FanoutResult => Fanout,
+    HttpResult => Http,
 );

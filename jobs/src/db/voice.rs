@@ -9,7 +9,8 @@ use crate::{
     ids::{JobId, TenantId},
     objects::ObjectKey,
     time::Timestamp,
-    voice::{Lockout, Sealed, UserId, VoiceprintSummary},
+    seal::Sealed,
+    voice::{Lockout, UserId, VoiceprintSummary},
 };
 
 /// A voiceprint as stored: its summary in clear, the print sealed.
