@@ -116,7 +116,9 @@ pub fn shown(kind: JobKind, stored: Value) -> Value {
 }
 
 /// Parses `value` as a `T`, naming the offending field from `payload` on.
-pub(crate) fn parse_typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, PayloadError> {
+pub(crate) fn parse_typed<T: serde::de::DeserializeOwned>(
+    value: &Value,
+) -> Result<T, PayloadError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         PayloadError {

@@ -241,7 +241,10 @@ mod tests {
         let keys = keys();
         let sealed = keys.seal(&owner(&["t", "alice"]), b"print");
         assert_ne!(sealed.ciphertext, b"print");
-        assert_eq!(keys.open(&sealed, &owner(&["t", "alice"])).unwrap(), b"print");
+        assert_eq!(
+            keys.open(&sealed, &owner(&["t", "alice"])).unwrap(),
+            b"print"
+        );
         assert!(keys.open(&sealed, &owner(&["t", "bob"])).is_err());
         assert!(keys.open(&sealed, &owner(&["u", "alice"])).is_err());
         let other_use = AssociatedData::new("other-use", &["t", "alice"]);

@@ -171,7 +171,10 @@ mod tests {
             err.contains("MIXDOWN_VOICE_KEY") && !err.contains("c2VjcmV0"),
             "{err}"
         );
-        let s = load(&[("MIXDOWN_SECRETS_KEY", KEY), ("MIXDOWN_SECRETS_OLD_KEYS", KEY)]);
+        let s = load(&[
+            ("MIXDOWN_SECRETS_KEY", KEY),
+            ("MIXDOWN_SECRETS_OLD_KEYS", KEY),
+        ]);
         assert!(s.unwrap().secrets_keys().is_some());
         let err = load(&[("MIXDOWN_SECRETS_OLD_KEYS", "c2VjcmV0")]).unwrap_err();
         assert!(

@@ -182,7 +182,11 @@ enum Key {
 /// `role` refuses to start without `key`.
 fn require_key(settings: &Settings, key: Key, role: &str) -> anyhow::Result<()> {
     let (set, env, what) = match key {
-        Key::Voice => (settings.jobs.voice_key.is_some(), "MIXDOWN_VOICE_KEY", "serves voice, and voiceprints are"),
+        Key::Voice => (
+            settings.jobs.voice_key.is_some(),
+            "MIXDOWN_VOICE_KEY",
+            "serves voice, and voiceprints are",
+        ),
         Key::Secrets => (
             settings.jobs.secrets_key.is_some(),
             "MIXDOWN_SECRETS_KEY",

@@ -8,8 +8,8 @@ use super::{Conn, StoreError, rows::non_negative};
 use crate::{
     ids::{JobId, TenantId},
     objects::ObjectKey,
-    time::Timestamp,
     seal::Sealed,
+    time::Timestamp,
     voice::{Lockout, UserId, VoiceprintSummary},
 };
 

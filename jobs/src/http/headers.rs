@@ -77,7 +77,9 @@ fn check_name(name: &str) -> Result<(), String> {
     } else if !name.bytes().all(token) {
         Err("a header name may hold only letters, digits and !#$%&'*+-.^_`|~".into())
     } else if REFUSED.contains(&lower.as_str()) {
-        Err(format!("{name} is set per connection by Mixdown's client, never by a job"))
+        Err(format!(
+            "{name} is set per connection by Mixdown's client, never by a job"
+        ))
     } else if lower.starts_with(OWN_PREFIX) {
         Err(format!("{name}: Mixdown-* headers are Mixdown's own"))
     } else {
@@ -89,7 +91,9 @@ fn check_name(name: &str) -> Result<(), String> {
 fn check_value(value: &str) -> Result<(), String> {
     let visible = |b: u8| b == b'\t' || (0x20..0x7f).contains(&b);
     if value.len() > MAX_VALUE_BYTES {
-        Err(format!("a header value must be at most {MAX_VALUE_BYTES} bytes"))
+        Err(format!(
+            "a header value must be at most {MAX_VALUE_BYTES} bytes"
+        ))
     } else if !value.bytes().all(visible) {
         Err("a header value may hold only visible ASCII, spaces and tabs".into())
     } else {
@@ -222,7 +226,10 @@ mod tests {
         let big: serde_json::Map<String, Value> = (0..5)
             .map(|i| (format!("X-{i}"), json!("v".repeat(8000))))
             .collect();
-        assert!(parse(Value::Object(big)).is_err(), "more than 32 KiB in all");
+        assert!(
+            parse(Value::Object(big)).is_err(),
+            "more than 32 KiB in all"
+        );
     }
 
     #[test]

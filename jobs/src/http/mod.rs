@@ -52,7 +52,11 @@ impl HttpSubmission {
 
     /// The payload to store, its secret headers sealed for `tenant` under
     /// `keys`; without keys, only a job without secret headers can be stored.
-    pub fn seal(self, keys: Option<&SealKeys>, tenant: TenantId) -> Result<HttpPayload, PayloadError> {
+    pub fn seal(
+        self,
+        keys: Option<&SealKeys>,
+        tenant: TenantId,
+    ) -> Result<HttpPayload, PayloadError> {
         let secrets = &self.secret_headers;
         let sealed = match keys {
             Some(keys) => secrets.seal(keys, tenant),
@@ -78,7 +82,10 @@ mod tests {
     use crate::seal::SealKey;
 
     fn keys() -> SealKeys {
-        SealKeys::new(SealKey::from_base64(&SealKey::generate_base64()).unwrap(), Vec::new())
+        SealKeys::new(
+            SealKey::from_base64(&SealKey::generate_base64()).unwrap(),
+            Vec::new(),
+        )
     }
 
     fn field(v: serde_json::Value) -> String {
@@ -95,13 +102,27 @@ mod tests {
             "secret_headers": {"Authorization": "Bearer t0ken"},
         }))
         .unwrap();
-        assert_eq!((job.method, job.timeout_ms.get().as_millis()), (Method::Post, 10_000));
+        assert_eq!(
+            (job.method, job.timeout_ms.get().as_millis()),
+            (Method::Post, 10_000)
+        );
         let stored = job.seal(Some(&keys), tenant).unwrap();
         let text = serde_json::to_string(&stored).unwrap();
-        assert!(!text.contains("t0ken") && text.contains("Content-Type"), "{text}");
+        assert!(
+            !text.contains("t0ken") && text.contains("Content-Type"),
+            "{text}"
+        );
         let back: HttpPayload = serde_json::from_str(&text).unwrap();
-        let opened = back.secret_headers.as_ref().unwrap().open(&keys, tenant).unwrap();
-        assert_eq!(opened.headers().iter().next(), Some(("Authorization", "Bearer t0ken")));
+        let opened = back
+            .secret_headers
+            .as_ref()
+            .unwrap()
+            .open(&keys, tenant)
+            .unwrap();
+        assert_eq!(
+            opened.headers().iter().next(),
+            Some(("Authorization", "Bearer t0ken"))
+        );
     }
 
     #[test]
@@ -112,16 +133,31 @@ mod tests {
             (json!({"url": "ftp://x.test/"}), "payload.url"),
             (json!({"url": url, "method": "BREW"}), "payload.method"),
             (json!({"url": url, "method": "get"}), "payload.method"),
-            (json!({"url": url, "method": "GET", "body": "x"}), "payload.body"),
-            (json!({"url": url, "headers": {"Host": "evil"}}), "payload.headers.Host"),
-            (json!({"url": url, "secret_headers": {"X-A": "\n"}}), "payload.secret_headers.X-A"),
+            (
+                json!({"url": url, "method": "GET", "body": "x"}),
+                "payload.body",
+            ),
+            (
+                json!({"url": url, "headers": {"Host": "evil"}}),
+                "payload.headers.Host",
+            ),
+            (
+                json!({"url": url, "secret_headers": {"X-A": "\n"}}),
+                "payload.secret_headers.X-A",
+            ),
             (
                 json!({"url": url, "headers": {"x-a": "1"}, "secret_headers": {"X-A": "2"}}),
                 "payload.secret_headers.X-A",
             ),
             (json!({"url": url, "timeout_ms": 50}), "payload.timeout_ms"),
-            (json!({"url": url, "timeout_ms": 60_001}), "payload.timeout_ms"),
-            (json!({"url": url, "body": "b".repeat(MAX_BODY_BYTES + 1)}), "payload.body"),
+            (
+                json!({"url": url, "timeout_ms": 60_001}),
+                "payload.timeout_ms",
+            ),
+            (
+                json!({"url": url, "body": "b".repeat(MAX_BODY_BYTES + 1)}),
+                "payload.body",
+            ),
             (json!({"url": url, "colour": "red"}), "payload.colour"),
         ] {
             assert_eq!(field(payload.clone()), expected, "{payload}");
@@ -134,7 +170,10 @@ mod tests {
         let plain = HttpSubmission::parse(&json!({"url": "https://x.test/"})).unwrap();
         assert!(plain.seal(None, tenant).unwrap().secret_headers.is_none());
         let secret = json!({"url": "https://x.test/", "secret_headers": {"X-K": "v"}});
-        let err = HttpSubmission::parse(&secret).unwrap().seal(None, tenant).unwrap_err();
+        let err = HttpSubmission::parse(&secret)
+            .unwrap()
+            .seal(None, tenant)
+            .unwrap_err();
         assert_eq!(err.field, "payload.secret_headers");
     }
 }

@@ -21,7 +21,10 @@ const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 /// submits them ([`super::SecretHeaders`]), sealed as they are stored
 /// ([`super::SealedHeaders`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de> + Default"))]
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "S: Deserialize<'de> + Default")
+)]
 pub struct HttpJob<S> {
     /// Where the request goes.
     pub url: TargetUrl,
@@ -239,7 +242,10 @@ mod tests {
     fn a_destination_is_scheme_host_and_port() {
         let a = url("https://Example.com/a").unwrap().destination();
         assert_eq!(a, "https://example.com:443");
-        assert_eq!(url("http://10.0.0.1:8080/b?c").unwrap().destination(), "http://10.0.0.1:8080");
+        assert_eq!(
+            url("http://10.0.0.1:8080/b?c").unwrap().destination(),
+            "http://10.0.0.1:8080"
+        );
     }
 
     #[test]
@@ -248,6 +254,9 @@ mod tests {
         assert!(RequestTimeout::try_from(60_001).is_err());
         assert_eq!(RequestTimeout::default().get(), Duration::from_secs(10));
         assert!(Body::try_from("x".repeat(MAX_BODY_BYTES + 1)).is_err());
-        assert_eq!(format!("{:?}", Body::try_from("secret".to_owned()).unwrap()), "Body(6 bytes)");
+        assert_eq!(
+            format!("{:?}", Body::try_from("secret".to_owned()).unwrap()),
+            "Body(6 bytes)"
+        );
     }
 }

@@ -65,7 +65,8 @@ impl BodyStart {
         if chunk.len() > room {
             self.more = true;
         }
-        self.bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.bytes
+            .extend_from_slice(&chunk[..chunk.len().min(room)]);
         !self.more
     }
 
@@ -109,7 +110,10 @@ mod tests {
         let mut b = start();
         assert!(b.push(b"hello "));
         assert!(b.push(b"world"));
-        assert_eq!(b.finish(), ("hello world".into(), BodyEncoding::Utf8, false));
+        assert_eq!(
+            b.finish(),
+            ("hello world".into(), BodyEncoding::Utf8, false)
+        );
     }
 
     #[test]
@@ -122,7 +126,10 @@ mod tests {
         }
         assert_eq!(pushed, 6, "stops after the chunk that passes 64 KiB");
         let (text, encoding, truncated) = b.finish();
-        assert_eq!((text.len(), encoding, truncated), (RESULT_BODY_BYTES, BodyEncoding::Utf8, true));
+        assert_eq!(
+            (text.len(), encoding, truncated),
+            (RESULT_BODY_BYTES, BodyEncoding::Utf8, true)
+        );
     }
 
     #[test]
@@ -132,7 +139,10 @@ mod tests {
         bytes.extend_from_slice("é and more".as_bytes());
         b.push(&bytes);
         let (text, encoding, truncated) = b.finish();
-        assert_eq!((text.len(), encoding, truncated), (RESULT_BODY_BYTES - 1, BodyEncoding::Utf8, true));
+        assert_eq!(
+            (text.len(), encoding, truncated),
+            (RESULT_BODY_BYTES - 1, BodyEncoding::Utf8, true)
+        );
         let mut b = start();
         b.push(&[0xff, 0x00, 0x80]);
         assert_eq!(b.finish(), ("/wCA".into(), BodyEncoding::Base64, false));
@@ -146,7 +156,11 @@ mod tests {
         bytes.extend_from_slice(b"TOPSECRET");
         b.push(&bytes);
         let (text, _, truncated) = b.finish();
-        assert!(text.ends_with("aaaa***") && !text.contains("TOPS"), "{}", &text[text.len() - 10..]);
+        assert!(
+            text.ends_with("aaaa***") && !text.contains("TOPS"),
+            "{}",
+            &text[text.len() - 10..]
+        );
         assert!(!truncated);
     }
 

@@ -159,7 +159,10 @@ mod tests {
     use crate::seal::SealKey;
 
     fn keys() -> SealKeys {
-        SealKeys::new(SealKey::from_base64(&SealKey::generate_base64()).unwrap(), Vec::new())
+        SealKeys::new(
+            SealKey::from_base64(&SealKey::generate_base64()).unwrap(),
+            Vec::new(),
+        )
     }
 
     fn secrets() -> SecretHeaders {
@@ -171,11 +174,17 @@ mod tests {
         let (keys, tenant) = (keys(), TenantId::new());
         let sealed = secrets().seal(&keys, tenant).unwrap();
         let stored = serde_json::to_string(&sealed).unwrap();
-        assert!(!stored.contains("s3cr3t") && stored.contains("Authorization"), "{stored}");
+        assert!(
+            !stored.contains("s3cr3t") && stored.contains("Authorization"),
+            "{stored}"
+        );
         assert_eq!(sealed.open(&keys, tenant).unwrap(), secrets());
         assert!(sealed.open(&keys, TenantId::new()).is_err());
         let printed = format!("{:?}", secrets());
-        assert!(!printed.contains("s3cr3t") && printed.contains("***"), "{printed}");
+        assert!(
+            !printed.contains("s3cr3t") && printed.contains("***"),
+            "{printed}"
+        );
         assert!(SecretHeaders::default().seal(&keys, tenant).is_none());
     }
 
@@ -184,7 +193,10 @@ mod tests {
         let sealed = secrets().seal(&keys(), TenantId::new()).unwrap();
         let stored = json!({"url": "https://x.test/", "secret_headers": sealed});
         let view = shown(stored);
-        assert_eq!(view["secret_headers"], json!({"Authorization": "***", "X-Key": "***"}));
+        assert_eq!(
+            view["secret_headers"],
+            json!({"Authorization": "***", "X-Key": "***"})
+        );
         assert_eq!(view["url"], "https://x.test/");
         let odd = shown(json!({"url": "u", "secret_headers": {"Authorization": "clear"}}));
         assert_eq!(odd["secret_headers"], json!({}));

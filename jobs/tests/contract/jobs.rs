@@ -431,9 +431,16 @@ async fn a_deferred_attempt_waits_in_the_queue_uncounted(db: &Database, clock: &
         outcome: Outcome::Deferred(until),
         retry_at: None,
     };
-    let ended = db.jobs.record_ends(&[deferred.clone()]).await.unwrap();
+    let ended = db
+        .jobs
+        .record_ends(std::slice::from_ref(&deferred))
+        .await
+        .unwrap();
     assert_eq!(ended.recorded, vec![id]);
-    assert_eq!(ended.push.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id]);
+    assert_eq!(
+        ended.push.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![id]
+    );
     let job = db.jobs.get(t, id).await.unwrap().unwrap();
     assert_eq!(
         (job.state, job.attempts, job.max_attempts, job.run_at),
@@ -441,9 +448,19 @@ async fn a_deferred_attempt_waits_in_the_queue_uncounted(db: &Database, clock: &
         "the budget grows by the attempt that did not run"
     );
     assert!(job.error.is_none());
-    assert!(db.jobs.claim(&[id], &w).await.unwrap().is_empty(), "not due yet");
+    assert!(
+        db.jobs.claim(&[id], &w).await.unwrap().is_empty(),
+        "not due yet"
+    );
     // A repeated report of the deferred attempt changes nothing.
-    assert!(db.jobs.record_ends(&[deferred]).await.unwrap().recorded.is_empty());
+    assert!(
+        db.jobs
+            .record_ends(&[deferred])
+            .await
+            .unwrap()
+            .recorded
+            .is_empty()
+    );
     clock.advance(Duration::from_secs(1));
     assert_eq!(db.jobs.claim(&[id], &w).await.unwrap()[0].attempt, 2);
 }

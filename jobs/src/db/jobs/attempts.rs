@@ -265,7 +265,12 @@ impl JobRepo {
         .await?;
         Ok(Ended {
             recorded: row.is_some(),
-            push: row.as_ref().map(entry_from_row).transpose()?.into_iter().collect(),
+            push: row
+                .as_ref()
+                .map(entry_from_row)
+                .transpose()?
+                .into_iter()
+                .collect(),
             parent: None,
         })
     }

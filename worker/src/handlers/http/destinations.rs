@@ -75,7 +75,10 @@ mod tests {
         let first = d.take(a.clone()).unwrap();
         let _second = d.take(a.clone()).unwrap();
         assert!(d.take(a.clone()).is_none(), "at its limit");
-        assert!(d.take("https://b.test:443".into()).is_some(), "others are not held up");
+        assert!(
+            d.take("https://b.test:443".into()).is_some(),
+            "others are not held up"
+        );
         drop(first);
         assert!(d.take(a).is_some());
     }

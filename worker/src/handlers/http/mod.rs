@@ -141,7 +141,12 @@ async fn request(
     secrets: &SecretHeaders,
     ctx: &JobContext,
 ) -> Result<HttpResult, HttpError> {
-    let secret = ctx.stores.db.secrets.callback_secret(ctx.job.tenant_id).await?;
+    let secret = ctx
+        .stores
+        .db
+        .secrets
+        .callback_secret(ctx.job.tenant_id)
+        .await?;
     let method = Method::from_bytes(p.method.as_str().as_bytes()).expect("a standard method");
     let delivery = Delivery {
         method,
@@ -158,11 +163,18 @@ async fn request(
 }
 
 /// The answer's status and headers, and its body's start read a chunk at a time.
-async fn read(mut response: reqwest::Response, redactor: Redactor) -> Result<HttpResult, SendError> {
+async fn read(
+    mut response: reqwest::Response,
+    redactor: Redactor,
+) -> Result<HttpResult, SendError> {
     let status = response.status().as_u16();
     let headers = kept_headers(response.headers(), &redactor);
     let mut body = BodyStart::new(redactor);
-    while let Some(chunk) = response.chunk().await.map_err(|e| SendError::Unreachable(e.to_string()))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| SendError::Unreachable(e.to_string()))?
+    {
         if !body.push(&chunk) {
             break;
         }
