@@ -208,6 +208,8 @@ mod tests {
             ("MIXDOWN_JOB_TIMEOUTS", "noop=5"),
             ("MIXDOWN_FANOUT_CHUNK_SIZE", "0"),
             ("MIXDOWN_FEED_MAX_ITEMS", "100001"),
+            ("MIXDOWN_HTTP_PER_DESTINATION", "0"),
+            ("MIXDOWN_HTTP_DEFER_MS", "0"),
         ] {
             let err = load(&[(env, bad)]).unwrap_err();
             assert!(err.starts_with(&format!("invalid setting {env}=")), "{err}");

@@ -181,8 +181,8 @@ pub(crate) struct SendCodes {
 }
 
 impl SendError {
-    /// A failed send, with what caused it (a timeout, a refused connection).
-    fn unreachable(err: &reqwest::Error) -> Self {
+    /// A failed send or read, with what caused it (a timeout, a reset connection).
+    pub(crate) fn unreachable(err: &reqwest::Error) -> Self {
         let mut text = err.to_string();
         let mut source = std::error::Error::source(err);
         while let Some(cause) = source {

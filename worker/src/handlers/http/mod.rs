@@ -147,9 +147,8 @@ async fn request(
         .secrets
         .callback_secret(ctx.job.tenant_id)
         .await?;
-    let method = Method::from_bytes(p.method.as_str().as_bytes()).expect("a standard method");
     let delivery = Delivery {
-        method,
+        method: method(p.method),
         url: p.url.get().as_str(),
         headers: p.headers.iter().chain(secrets.headers().iter()).collect(),
         body: p.body_bytes().to_vec(),
@@ -160,6 +159,19 @@ async fn request(
     };
     let response = ctx.outbound.deliver(delivery).await?;
     Ok(read(response, secrets.redactor()).await?)
+}
+
+fn method(m: mixdown_jobs::http::Method) -> Method {
+    use mixdown_jobs::http::Method as M;
+    match m {
+        M::Get => Method::GET,
+        M::Head => Method::HEAD,
+        M::Post => Method::POST,
+        M::Put => Method::PUT,
+        M::Patch => Method::PATCH,
+        M::Delete => Method::DELETE,
+        M::Options => Method::OPTIONS,
+    }
 }
 
 /// The answer's status and headers, and its body's start read a chunk at a time.
@@ -173,7 +185,7 @@ async fn read(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| SendError::Unreachable(e.to_string()))?
+        .map_err(|e| SendError::unreachable(&e))?
     {
         if !body.push(&chunk) {
             break;
