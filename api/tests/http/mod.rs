@@ -400,9 +400,11 @@ async fn a_busy_destination_puts_jobs_off_instead_of_holding_slots(app: &TestApp
         .like(api_settings(), fleet_settings(), worker)
         .await
         .run_worker();
-    let first = app.submit(secret_job(&slow.url)).await;
+    // Held requests wait for the test, not for a timeout.
+    let patient = || json!({"kind": "http", "payload": {"url": slow.url, "timeout_ms": 60_000}});
+    let first = app.submit(patient()).await;
     slow.wait_for(1).await;
-    let second = app.submit(secret_job(&slow.url)).await;
+    let second = app.submit(patient()).await;
     let third = app.submit(secret_job(&fast.url)).await;
 
     // Held in a slot, the second job would leave the third none.
