@@ -39,8 +39,9 @@ bench_fleet() {
   export S3_BUCKET=mixdown-bench
   export AWS_ACCESS_KEY_ID=${MIXDOWN_TEST_S3_ACCESS_KEY:-testing}
   export AWS_SECRET_ACCESS_KEY=${MIXDOWN_TEST_S3_SECRET_KEY:-testing-secret}
-  # The API refuses to start without a voice key; a throwaway one will do.
+  # The API refuses to start without its sealing keys; throwaway ones will do.
   MIXDOWN_VOICE_KEY=$(head -c 32 /dev/urandom | base64)
-  export MIXDOWN_VOICE_KEY
+  MIXDOWN_SECRETS_KEY=$(head -c 32 /dev/urandom | base64)
+  export MIXDOWN_VOICE_KEY MIXDOWN_SECRETS_KEY
   export RUST_LOG=${RUST_LOG:-warn}
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::{
     auth::Tenant,
     error::ApiError,
-    jobs::{CreateJob, Origin, Submission, submission},
+    jobs::{Checks, CreateJob, Origin, Submission, submission},
     payload::{Batch, StrictJson},
     state::AppState,
 };
@@ -97,11 +97,16 @@ fn check(tenant: TenantId, batch: CreateBatch, state: &AppState) -> Result<Vec<N
         ));
     }
     let now = state.stores.clock().now();
+    let secrets = state.fleet.secrets_keys();
+    let checks = Checks {
+        catalog: state.presets(),
+        secrets: secrets.as_ref(),
+    };
     let mut keys = HashSet::new();
     let mut news = Vec::with_capacity(batch.jobs.len());
     for (index, job) in batch.jobs.into_iter().enumerate() {
         let part = format!("jobs[{index}]");
-        let submitted = submission(tenant, None, job, now, state.presets(), Origin::Request);
+        let submitted = submission(tenant, None, job, now, &checks, Origin::Request);
         let new = match submitted.map_err(|e| e.within(&part))? {
             Submission::Job(new) => new,
             Submission::Activity(..) => {

@@ -5,10 +5,12 @@ use std::time::Duration;
 use mixdown_jobs::{
     codes::ErrorCode,
     db::{CancelOutcome, RetryOutcome},
+    http::HttpSubmission,
     ids::{JobId, ScheduleId, TenantId},
     kind::JobKind,
     model::{JobFilter, JobState, MaxAttempts, NewJob, Priority},
     payload::{JobPayload, PayloadError},
+    seal::SealKeys,
     social::NewActivity,
     time::Timestamp,
     tracks::RenditionsRequest,
@@ -45,19 +47,23 @@ const MAX_CALLBACK_URL: usize = 2048;
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// A job to run.
-#[derive(Debug, Deserialize, Object)]
+#[derive(Deserialize, Object)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateJob {
     /// The job kind. `noop`: sleeps, then fails its first N attempts.
     /// `fanout`: records an activity once and spreads it to its actor's
     /// followers' feeds (the same as `POST /v1/activities`). `transcode`:
     /// adds renditions to a ready track. `waveform`: writes a ready track's
-    /// waveform as a file.
+    /// waveform as a file. `http`: Mixdown makes an HTTP request on the
+    /// caller's behalf, signed and retried like a callback.
     pub(crate) kind: String,
     /// The kind's input. `noop`: `{"sleep_ms": 0..=600000, "fail_attempts": 0..=100}`.
     /// `fanout`: `{"actor_id", "verb", "object_type", "object_id", "occurred_at"?, "data"?}`.
     /// `transcode`: `{"track_id", "presets": [names]}`. `waveform`: `{"track_id",
     /// "format": "dat|json|png|svg", …}` with the options of `mixdown waveform`.
+    /// `http`: `{"url", "method"?: "POST", "headers"?: {}, "body"?: "…",
+    /// "secret_headers"?: {}, "timeout_ms"?: 100..=60000}`; secret headers
+    /// are sealed at rest and shown as `***`.
     #[serde(default)]
     pub(crate) payload: Option<Value>,
     /// -100 to 100, higher runs first; default 0.
@@ -77,6 +83,19 @@ pub(crate) struct CreateJob {
     /// the same as the `Idempotency-Key` header (give one, or both alike).
     #[serde(default)]
     pub(crate) idempotency_key: Option<String>,
+}
+
+impl std::fmt::Debug for CreateJob {
+    /// Without the payload: an `http` job's holds secrets in clear.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateJob")
+            .field("kind", &self.kind)
+            .field("priority", &self.priority)
+            .field("run_at", &self.run_at)
+            .field("max_attempts", &self.max_attempts)
+            .field("callback_url", &self.callback_url)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(ApiResponse)]
@@ -105,13 +124,16 @@ impl JobsApi {
         key: Header<Option<String>>,
         body: StrictJson<CreateJob>,
     ) -> poem::Result<Submitted> {
-        let now = state.stores.clock().now();
+        let (now, secrets) = (state.stores.clock().now(), state.fleet.secrets_keys());
         let (job, created) = match submission(
             tenant.0,
             key.0,
             body.0,
             now,
-            state.presets(),
+            &Checks {
+                catalog: state.presets(),
+                secrets: secrets.as_ref(),
+            },
             Origin::Request,
         )? {
             Submission::Job(new) => submit(&state, &new).await?,
@@ -308,6 +330,15 @@ impl JobOptions {
     }
 }
 
+/// What checking a job needs besides the request: the presets a track may
+/// ask for, and the keys that seal an `http` job's secret headers.
+pub(crate) struct Checks<'a> {
+    /// The preset catalogue.
+    pub catalog: &'a [Preset],
+    /// The sealing keys, when configured.
+    pub secrets: Option<&'a SealKeys>,
+}
+
 /// Who describes a job: a client's request for one now, or a schedule's
 /// template for one at each tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,7 +358,7 @@ pub(crate) fn submission(
     header_key: Option<String>,
     body: CreateJob,
     now: Timestamp,
-    catalog: &[Preset],
+    checks: &Checks<'_>,
     origin: Origin,
 ) -> Result<Submission, ApiError> {
     let key = match (header_key, body.idempotency_key) {
@@ -396,9 +427,9 @@ pub(crate) fn submission(
         // Clients name presets of the catalogue; the job stores them resolved.
         JobKind::Transcode => {
             let request = RenditionsRequest::parse(body.payload.as_ref())?;
-            renditions(catalog, request, "payload.presets")?
+            renditions(checks.catalog, request, "payload.presets")?
         }
-        _ => JobPayload::parse(kind, body.payload.as_ref())?,
+        _ => job_payload(tenant, kind, body.payload.as_ref(), checks.secrets)?,
     };
     Ok(Submission::Job(options.job(tenant, payload)))
 }
@@ -411,6 +442,22 @@ pub(crate) fn not_schedulable(kind: JobKind) -> ApiError {
          would repeat it; publish each activity with POST /v1/activities"
     );
     ApiError::invalid_field(ErrorCode::KindNotSchedulable, "kind", message)
+}
+
+/// The input of a submitted job of `kind`: an `http` job's secret headers
+/// sealed for `tenant` under `secrets`, any other kind's as it comes.
+pub(crate) fn job_payload(
+    tenant: TenantId,
+    kind: JobKind,
+    value: Option<&Value>,
+    secrets: Option<&SealKeys>,
+) -> Result<JobPayload, ApiError> {
+    if kind != JobKind::Http {
+        return Ok(JobPayload::parse(kind, value)?);
+    }
+    let empty = Value::Object(Default::default());
+    let submitted = HttpSubmission::parse(value.unwrap_or(&empty))?;
+    Ok(JobPayload::Http(submitted.seal(secrets, tenant)?))
 }
 
 fn bounded<T, B: std::fmt::Display>(

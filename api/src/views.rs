@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use mixdown_jobs::{
     model::{Job, JobError},
+    payload::shown,
     time::Timestamp,
     tracks::{LoudnessRecord, OutputRecord, TrackMetadata, TrackRecord},
 };
@@ -45,7 +46,7 @@ pub struct JobView {
     pub progress: f64,
     /// Scheduling priority; higher runs first.
     pub priority: i32,
-    /// Its input.
+    /// Its input (an `http` job's secret headers masked).
     pub payload: Value,
     /// When it was accepted.
     pub created_at: String,
@@ -87,7 +88,7 @@ impl From<Job> for JobView {
             max_attempts: job.max_attempts,
             progress: job.progress,
             priority: job.priority.get(),
-            payload: job.payload,
+            payload: shown(job.kind, job.payload),
             created_at: time(job.created_at),
             started_at: job.started_at.map(time),
             finished_at: job.finished_at.map(time),

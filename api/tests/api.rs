@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mixdown_api::{ApiSettings, AppState, app};
 use mixdown_jobs::{
-    Stores, clock::ManualClock, ids::TenantId, kind::JobKind, settings::JobsSettings,
+    Stores, clock::ManualClock, ids::TenantId, kind::JobKind, seal::SealKey, settings::JobsSettings,
 };
 use mixdown_worker::{Concurrency, Stepper, WorkerPlan, WorkerSettings, run_worker};
 use poem::{
@@ -33,7 +33,8 @@ macro_rules! both_modes {
                 async fn $case() {
                     let clock = mixdown_jobs::clock::ManualClock::new();
                     let fleet = mixdown_testkit::FleetStores::with_clock(clock.clone().into()).await;
-                    let app = super::TestApp::new(fleet.stores.clone(), clock).await;
+                    let mut app = super::TestApp::new(fleet.stores.clone(), clock).await;
+                    app.database_url = Some(fleet.database.url.clone());
                     super::$case(&app).await;
                     app.stop().await;
                     fleet.cleanup().await;
@@ -45,9 +46,11 @@ macro_rules! both_modes {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let clock = mixdown_jobs::clock::ManualClock::new();
-                    let (stores, _dir) =
+                    let (stores, dir) =
                         mixdown_testkit::embedded_stores_with_clock(clock.clone().into()).await;
-                    let app = super::TestApp::new(stores, clock).await;
+                    let mut app = super::TestApp::new(stores, clock).await;
+                    let file = dir.path().join("mixdown.db");
+                    app.database_url = Some(format!("sqlite://{}", file.display()));
                     super::$case(&app).await;
                     app.stop().await;
                 }
@@ -73,6 +76,7 @@ both_modes!(
 mod batch;
 mod dead_letters;
 mod events;
+mod http;
 mod receiver;
 mod schedules;
 mod social;
@@ -91,11 +95,16 @@ fn api_settings() -> ApiSettings {
     }
 }
 
-/// The fleet's settings in tests: quick heartbeats and deaths.
+/// The key sealing http jobs' secret headers in tests (32 bytes of 0x2b).
+const SECRETS_KEY: &str = "KysrKysrKysrKysrKysrKysrKysrKysrKysrKysrKys=";
+
+/// The fleet's settings in tests: quick heartbeats and deaths, a key for
+/// secret headers.
 fn fleet_settings() -> JobsSettings {
     JobsSettings {
         heartbeat_interval_ms: ms(200),
         dead_after_ms: ms(5000),
+        secrets_key: Some(SealKey::from_base64(SECRETS_KEY).unwrap()),
         ..JobsSettings::default()
     }
 }
@@ -131,6 +140,8 @@ struct TestApp {
     stepper: Stepper,
     stop: CancellationToken,
     worker: Option<JoinHandle<()>>,
+    /// Where the database is, for a case that reads rows as stored.
+    database_url: Option<String>,
 }
 
 impl TestApp {
@@ -146,7 +157,8 @@ impl TestApp {
     }
 
     /// An app with a tenant of its own over `stores`; its workers run every
-    /// queue, the voice ones when the fleet has a voice key.
+    /// queue, the voice ones when the fleet has a voice key, `http` when it
+    /// has a secrets key.
     async fn with(
         stores: Stores,
         clock: ManualClock,
@@ -159,6 +171,7 @@ impl TestApp {
         let queues = JobKind::ALL
             .into_iter()
             .filter(|k| fleet.voice_key.is_some() || !k.is_voice())
+            .filter(|k| fleet.secrets_key.is_some() || *k != JobKind::Http)
             .collect();
         let plan = WorkerPlan {
             queues,
@@ -179,12 +192,62 @@ impl TestApp {
             stepper,
             stop: CancellationToken::new(),
             worker: None,
+            database_url: None,
         }
     }
 
     /// Another tenant's app over the same stores and clock.
     async fn again(&self) -> Self {
-        Self::new(self.stores.clone(), self.clock.clone()).await
+        self.like(api_settings(), fleet_settings(), worker_settings())
+            .await
+    }
+
+    /// Another tenant's app over the same stores, clock and database, with
+    /// these settings.
+    async fn like(&self, api: ApiSettings, fleet: JobsSettings, worker: WorkerSettings) -> Self {
+        let mut app = Self::with(self.stores.clone(), self.clock.clone(), api, fleet, worker).await;
+        app.database_url = self.database_url.clone();
+        app
+    }
+
+    /// Every row of the jobs table, each column as text: what the database
+    /// holds, as a dump would show it.
+    async fn jobs_table(&self) -> String {
+        use sqlx::{Row, any::AnyRow};
+        sqlx::any::install_default_drivers();
+        let url = self.database_url.as_deref().expect("the case's database");
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let rows: Vec<AnyRow> = sqlx::query("SELECT * FROM jobs")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let cell = |row: &AnyRow, i: usize| {
+            let text = row.try_get::<Option<String>, _>(i).ok().flatten();
+            let int = || {
+                row.try_get::<Option<i64>, _>(i)
+                    .ok()
+                    .flatten()
+                    .map(|n| n.to_string())
+            };
+            let float = || {
+                row.try_get::<Option<f64>, _>(i)
+                    .ok()
+                    .flatten()
+                    .map(|n| n.to_string())
+            };
+            text.or_else(int).or_else(float).unwrap_or_default()
+        };
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| cell(row, i))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        pool.close().await;
+        lines.join("\n")
     }
 
     /// Runs every job due now, and what follows from them, until none is due.

@@ -105,6 +105,10 @@ catalogue! {
     CallbackAddressRefused = "callback_address_refused", None, "The callback URL reaches no public address.";
     CallbackUnreachable = "callback_unreachable", None, "The callback receiver could not be reached; another attempt follows.";
     CallbackRefused = "callback_refused", None, "The callback receiver answered with an error status.";
+    HttpAddressRefused = "http_address_refused", None, "The URL of an `http` job reaches no public address.";
+    HttpUnreachable = "http_unreachable", None, "The receiver of an `http` job could not be reached or did not answer in time; another attempt follows.";
+    HttpRefused = "http_refused", None, "The receiver of an `http` job answered with a status other than 2xx (408, 429 and 5xx are retried).";
+    SecretHeadersUnreadable = "secret_headers_unreadable", None, "An `http` job's secret headers are sealed under a key no longer configured.";
     VoiceUnconfigured = "voice_unconfigured", None, "The worker runs no voice engine.";
     VoiceModelMissing = "voice_model_missing", None, "The worker's voice model file is absent.";
     VoiceModelInvalid = "voice_model_invalid", None, "The worker's voice model file is unreadable.";

@@ -28,11 +28,13 @@ pub enum JobKind {
     Fanout,
     /// Writes (or deletes) one range of followers' feed rows of a fan-out.
     FanoutChunk,
+    /// Makes an HTTP request on a service's behalf (see `http`).
+    Http,
 }
 
 impl JobKind {
     /// Every kind, in the order the API lists them.
-    pub const ALL: [JobKind; 10] = [
+    pub const ALL: [JobKind; 11] = [
         JobKind::Noop,
         JobKind::VoiceEnroll,
         JobKind::VoiceVerify,
@@ -43,6 +45,7 @@ impl JobKind {
         JobKind::Callback,
         JobKind::Fanout,
         JobKind::FanoutChunk,
+        JobKind::Http,
     ];
 
     /// The kind named by `name`, if there is one.
@@ -63,6 +66,7 @@ impl JobKind {
             JobKind::Callback => "callback",
             JobKind::Fanout => "fanout",
             JobKind::FanoutChunk => "fanout_chunk",
+            JobKind::Http => "http",
         }
     }
 
@@ -79,11 +83,15 @@ impl JobKind {
     /// and track jobs name objects that only their own endpoints store; a
     /// `fanout` submitted there takes an activity and records it first; a
     /// `transcode` submitted there adds renditions to a ready track, and a
-    /// `waveform` draws one.
+    /// `waveform` draws one; an `http` job's secret headers are sealed first.
     pub fn submittable(self) -> bool {
         matches!(
             self,
-            JobKind::Noop | JobKind::Fanout | JobKind::Transcode | JobKind::Waveform
+            JobKind::Noop
+                | JobKind::Fanout
+                | JobKind::Transcode
+                | JobKind::Waveform
+                | JobKind::Http
         )
     }
 
@@ -111,6 +119,8 @@ impl JobKind {
             // With the default backoff (1 s doubling, capped at 10 min, jittered by
             // half) twelve attempts ride out 13 to 27 minutes of a receiver being down.
             JobKind::Callback => 12,
+            // A request on a service's behalf: a receiver down for a minute or two.
+            JobKind::Http => 5,
         }
     }
 
@@ -136,6 +146,8 @@ impl JobKind {
             JobKind::Fanout => Duration::from_secs(10 * 60),
             // One statement over a few thousand rows.
             JobKind::FanoutChunk => Duration::from_secs(5 * 60),
+            // One request of at most a minute (its payload's timeout), and a margin.
+            JobKind::Http => Duration::from_secs(90),
         }
     }
 }

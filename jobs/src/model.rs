@@ -278,6 +278,8 @@ pub enum Outcome {
     Cancelled,
     /// Its own step is done: record these children and wait for them.
     Awaiting(Vec<Child>),
+    /// Not run now: back to the queue until then, the attempt not counted.
+    Deferred(Timestamp),
 }
 
 /// Which jobs a listing wants.

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::{
     callbacks::CallbackPayload,
+    http::HttpPayload,
     kind::JobKind,
     noop::NoopPayload,
     social::{ChunkPayload, FanoutPayload},
@@ -44,6 +45,8 @@ pub enum JobPayload {
     Fanout(FanoutPayload),
     /// Input of a `fanout_chunk` job.
     FanoutChunk(ChunkPayload),
+    /// Input of an `http` job.
+    Http(HttpPayload),
 }
 
 impl JobPayload {
@@ -62,6 +65,7 @@ impl JobPayload {
             JobKind::Callback => parse_typed(value).map(JobPayload::Callback),
             JobKind::Fanout => parse_typed(value).map(JobPayload::Fanout),
             JobKind::FanoutChunk => parse_typed(value).map(JobPayload::FanoutChunk),
+            JobKind::Http => parse_typed(value).map(JobPayload::Http),
         }
     }
 
@@ -78,10 +82,11 @@ impl JobPayload {
             JobPayload::Callback(_) => JobKind::Callback,
             JobPayload::Fanout(_) => JobKind::Fanout,
             JobPayload::FanoutChunk(_) => JobKind::FanoutChunk,
+            JobPayload::Http(_) => JobKind::Http,
         }
     }
 
-    /// The payload as stored and shown.
+    /// The payload as stored (and shown, but for what [`shown`] masks).
     pub fn to_json(&self) -> Value {
         match self {
             JobPayload::Noop(p) => serde_json::to_value(p),
@@ -94,8 +99,18 @@ impl JobPayload {
             JobPayload::Callback(p) => serde_json::to_value(p),
             JobPayload::Fanout(p) => serde_json::to_value(p),
             JobPayload::FanoutChunk(p) => serde_json::to_value(p),
+            JobPayload::Http(p) => serde_json::to_value(p),
         }
         .unwrap_or(Value::Null)
+    }
+}
+
+/// A stored payload of `kind` as clients read it: an `http` job's secret
+/// headers masked, anything else as stored.
+pub fn shown(kind: JobKind, stored: Value) -> Value {
+    match kind {
+        JobKind::Http => crate::http::shown(stored),
+        _ => stored,
     }
 }
 

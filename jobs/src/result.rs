@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::{
     callbacks::DeliveryResult,
+    http::HttpResult,
     noop::NoopResult,
     social::FanoutResult,
     tracks::{IngestResult, RenditionsResult, TrackReady, TranscodeResult, WaveformResult},
@@ -35,6 +36,8 @@ pub enum JobResult {
     Callback(DeliveryResult),
     /// Of a `fanout` or `fanout_chunk` job.
     Fanout(FanoutResult),
+    /// Of an `http` job.
+    Http(HttpResult),
 }
 
 impl JobResult {
@@ -67,4 +70,5 @@ from_result!(
     TrackReady => Track,
     DeliveryResult => Callback,
     FanoutResult => Fanout,
+    HttpResult => Http,
 );

@@ -1,6 +1,6 @@
 //! The settings every process of a fleet shares: where the stores are, how
-//! long a silent worker is still alive, and the voice rules that the API and
-//! the workers both apply.
+//! long a silent worker is still alive, the voice rules that the API and the
+//! workers both apply, and the keys both seal and open with.
 
 use std::path::PathBuf;
 
@@ -9,7 +9,8 @@ use mixdown_settings::{Millis, Seconds, Secret, SettingsError, settings};
 use crate::{
     events::Retention,
     objects::S3Settings,
-    voice::{EnrollSamples, Lockout, OldVoiceKeys, VoiceKey, VoiceKeys},
+    seal::{OldSealKeys, SealKey, SealKeys},
+    voice::{EnrollSamples, Lockout},
 };
 
 settings! {
@@ -38,9 +39,9 @@ settings! {
         /// silence after which a worker's jobs are taken back
         dead_after_ms: Millis = "15000", "MIXDOWN_DEAD_AFTER_MS";
         /// base64 of the 32-byte key sealing voiceprints (dev: generated in the data directory)
-        voice_key: Option<VoiceKey> = "", "MIXDOWN_VOICE_KEY";
+        voice_key: Option<SealKey> = "", "MIXDOWN_VOICE_KEY";
         /// earlier voice keys, comma-separated: they open old prints, which move to the new key
-        voice_old_keys: OldVoiceKeys = "", "MIXDOWN_VOICE_OLD_KEYS";
+        voice_old_keys: OldSealKeys = "", "MIXDOWN_VOICE_OLD_KEYS";
         /// good samples an enrollment needs (1 to 10)
         voice_enroll_samples: EnrollSamples = "3", "MIXDOWN_VOICE_ENROLL_SAMPLES";
         /// rejected verifications that lock a user (0: never)
@@ -49,6 +50,10 @@ settings! {
         voice_lockout_secs: Seconds = "900", "MIXDOWN_VOICE_LOCKOUT_SECS";
         /// keep voice samples after processing instead of deleting them
         voice_keep_samples: bool = "false", "MIXDOWN_VOICE_KEEP_SAMPLES";
+        /// base64 of the 32-byte key sealing the secret headers of http jobs (dev: generated in the data directory)
+        secrets_key: Option<SealKey> = "", "MIXDOWN_SECRETS_KEY";
+        /// earlier secrets keys, comma-separated: what they sealed still opens
+        secrets_old_keys: OldSealKeys = "", "MIXDOWN_SECRETS_OLD_KEYS";
         /// live events kept per tenant at most, for reconnecting subscribers (at least 1)
         events_max_len: u64 = "100000", "MIXDOWN_EVENTS_MAX_LEN";
         /// how long live events stay replayable at least, unless the cap comes first
@@ -100,9 +105,16 @@ impl JobsSettings {
     }
 
     /// The keys that seal and open voiceprints, once the current one is set.
-    pub fn voice_keys(&self) -> Option<VoiceKeys> {
+    pub fn voice_keys(&self) -> Option<SealKeys> {
         let current = self.voice_key.clone()?;
-        Some(VoiceKeys::new(current, self.voice_old_keys.0.clone()))
+        Some(SealKeys::new(current, self.voice_old_keys.0.clone()))
+    }
+
+    /// The keys that seal and open the secret headers of `http` jobs, once
+    /// the current one is set.
+    pub fn secrets_keys(&self) -> Option<SealKeys> {
+        let current = self.secrets_key.clone()?;
+        Some(SealKeys::new(current, self.secrets_old_keys.0.clone()))
     }
 }
 
@@ -125,6 +137,7 @@ mod tests {
         assert!(s.s3().unwrap().is_none());
         assert_eq!(s.lockout().max_failures, 3);
         assert!(s.voice_keys().is_none());
+        assert!(s.secrets_keys().is_none());
     }
 
     #[test]
@@ -141,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn voice_keys_parse_without_echoing_them() {
+    fn keys_parse_without_echoing_them() {
         const KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
         let s = load(&[
             ("MIXDOWN_VOICE_KEY", KEY),
@@ -156,6 +169,16 @@ mod tests {
         let err = load(&[("MIXDOWN_VOICE_KEY", "c2VjcmV0LWJ1dC1zaG9ydA==")]).unwrap_err();
         assert!(
             err.contains("MIXDOWN_VOICE_KEY") && !err.contains("c2VjcmV0"),
+            "{err}"
+        );
+        let s = load(&[
+            ("MIXDOWN_SECRETS_KEY", KEY),
+            ("MIXDOWN_SECRETS_OLD_KEYS", KEY),
+        ]);
+        assert!(s.unwrap().secrets_keys().is_some());
+        let err = load(&[("MIXDOWN_SECRETS_OLD_KEYS", "c2VjcmV0")]).unwrap_err();
+        assert!(
+            err.contains("MIXDOWN_SECRETS_OLD_KEYS") && !err.contains("c2VjcmV0"),
             "{err}"
         );
         let err = load(&[("MIXDOWN_VOICE_ENROLL_SAMPLES", "11")]).unwrap_err();

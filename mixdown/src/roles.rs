@@ -7,8 +7,8 @@ use mixdown_api::AppState;
 use mixdown_jobs::{
     db::TenantRepo,
     kind::JobKind,
+    seal::SealKey,
     social::{EdgeFormat, EdgeLines, EdgeReader},
-    voice::VoiceKey,
 };
 use mixdown_worker::{WorkerPlan, run_worker};
 use poem::{
@@ -27,8 +27,12 @@ use crate::{
 pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
     let stores = compose::stores(&settings.jobs, Mode::Embedded).await?;
     let key = dev_key(&stores.db.tenants, &settings.jobs.data_dir).await?;
+    let data_dir = settings.jobs.data_dir.clone();
     if settings.jobs.voice_key.is_none() {
-        settings.jobs.voice_key = Some(dev_voice_key(&settings.jobs.data_dir)?);
+        settings.jobs.voice_key = Some(dev_seal_key(&data_dir, "voice-key")?);
+    }
+    if settings.jobs.secrets_key.is_none() {
+        settings.jobs.secrets_key = Some(dev_seal_key(&data_dir, "secrets-key")?);
     }
     let stop = stop_on_signal();
     let plan = WorkerPlan {
@@ -52,8 +56,10 @@ pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
 pub async fn api(settings: Settings) -> anyhow::Result<()> {
     let stores = compose::stores(&settings.jobs, Mode::Fleet("api")).await?;
     // The API never opens a print, but a fleet whose API takes voice jobs
-    // that no worker could seal is misconfigured: say so at the start.
-    require_voice_key(&settings, "api")?;
+    // that no worker could seal is misconfigured: say so at the start. It
+    // seals the secret headers of http jobs itself.
+    require_key(&settings, Key::Voice, "api")?;
+    require_key(&settings, Key::Secrets, "api")?;
     let stop = stop_on_signal();
     let listen = settings.api.listen;
     let state = AppState::new(stores, settings.api, settings.jobs).draining_on(stop.clone());
@@ -66,7 +72,10 @@ pub async fn api(settings: Settings) -> anyhow::Result<()> {
 /// `mixdown worker`: runs `queues` until SIGTERM, then drains.
 pub async fn worker(settings: Settings, queues: Vec<JobKind>) -> anyhow::Result<()> {
     if queues.iter().any(|k| k.is_voice()) {
-        require_voice_key(&settings, "worker")?;
+        require_key(&settings, Key::Voice, "worker")?;
+    }
+    if queues.contains(&JobKind::Http) {
+        require_key(&settings, Key::Secrets, "worker")?;
     }
     let stores = compose::stores(&settings.jobs, Mode::Fleet("worker")).await?;
     let stop = stop_on_signal();
@@ -161,32 +170,53 @@ async fn dev_key(tenants: &TenantRepo, data_dir: &Path) -> anyhow::Result<String
     Ok(key)
 }
 
-/// `role` refuses to start without the key that seals voiceprints.
-fn require_voice_key(settings: &Settings, role: &str) -> anyhow::Result<()> {
-    if settings.jobs.voice_key.is_none() {
+/// The keys a role may need, each sealing one kind of secret at rest.
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    /// Seals voiceprints.
+    Voice,
+    /// Seals the secret headers of `http` jobs.
+    Secrets,
+}
+
+/// `role` refuses to start without `key`.
+fn require_key(settings: &Settings, key: Key, role: &str) -> anyhow::Result<()> {
+    let (set, env, what) = match key {
+        Key::Voice => (
+            settings.jobs.voice_key.is_some(),
+            "MIXDOWN_VOICE_KEY",
+            "serves voice, and voiceprints are",
+        ),
+        Key::Secrets => (
+            settings.jobs.secrets_key.is_some(),
+            "MIXDOWN_SECRETS_KEY",
+            "serves http jobs, whose secret headers are",
+        ),
+    };
+    if !set {
         bail!(
-            "MIXDOWN_VOICE_KEY is not set: `mixdown {role}` serves voice, and voiceprints are \
-             sealed at rest under that key (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
+            "{env} is not set: `mixdown {role}` {what} sealed at rest under that key \
+             (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
         );
     }
     Ok(())
 }
 
-/// The voice key kept in the data directory (like the dev API key), made
-/// on first use, so prints stay readable across restarts.
-fn dev_voice_key(data_dir: &Path) -> anyhow::Result<VoiceKey> {
-    let path = data_dir.join("voice-key");
+/// A sealing key kept in the data directory under `name` (like the dev API
+/// key), made on first use, so what it sealed stays readable across restarts.
+fn dev_seal_key(data_dir: &Path, name: &str) -> anyhow::Result<SealKey> {
+    let path = data_dir.join(name);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let text = VoiceKey::generate_base64();
+            let text = SealKey::generate_base64();
             write_private(&path, &text)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             text
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    VoiceKey::from_base64(&text).with_context(|| format!("{} holds no voice key", path.display()))
+    SealKey::from_base64(&text).with_context(|| format!("{} holds no key", path.display()))
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

@@ -26,7 +26,8 @@ use crate::{
     failure::{AttemptFailure, HandlerError},
     handlers::fanout::FanoutRuntime,
     handlers::{
-        self, JobContext, callback::CallbackClient, tracks::TrackSettings, voice::VoiceRuntime,
+        self, JobContext, http::HttpRuntime, outbound::Outbound, tracks::TrackSettings,
+        voice::VoiceRuntime,
     },
     recorder::Recorder,
 };
@@ -75,7 +76,8 @@ pub(crate) struct Executor {
     pub fault_injection: bool,
     pub voice: Option<Arc<VoiceRuntime>>,
     pub tracks: Arc<TrackSettings>,
-    pub callbacks: Arc<CallbackClient>,
+    pub outbound: Arc<Outbound>,
+    pub http: Arc<HttpRuntime>,
     pub feeds: Arc<FanoutRuntime>,
 }
 
@@ -107,7 +109,8 @@ impl Executor {
             stores: self.stores.clone(),
             voice: self.voice.clone(),
             tracks: self.tracks.clone(),
-            callbacks: self.callbacks.clone(),
+            outbound: self.outbound.clone(),
+            http: self.http.clone(),
             feeds: self.feeds.clone(),
         };
         let outcome = run_guarded(&ctx, self.timeouts.of(ctx.job.kind())).await;
@@ -157,6 +160,7 @@ fn outcome_label(finish: &Finish) -> &'static str {
         (Outcome::Failed { .. }, Some(_)) => "retried",
         (Outcome::Failed { .. }, None) => "failed",
         (Outcome::Awaiting(_), _) => "waiting",
+        (Outcome::Deferred(_), _) => "deferred",
     }
 }
 
@@ -171,6 +175,7 @@ async fn run_guarded(ctx: &JobContext, timeout: Duration) -> Outcome {
     match outcome {
         Ok(Ok(Ok(Next::Done(result)))) => Outcome::Succeeded(result),
         Ok(Ok(Ok(Next::Await(children)))) => Outcome::Awaiting(children),
+        Ok(Ok(Ok(Next::Defer(until)))) => Outcome::Deferred(until),
         Ok(Ok(Err(error))) => error.into(),
         Ok(Err(_elapsed)) => HandlerError::from(AttemptFailure::Timeout(timeout)).into(),
         Err(_panic) => HandlerError::from(AttemptFailure::Panicked).into(),

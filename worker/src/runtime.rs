@@ -22,7 +22,8 @@ use crate::{
     fetch::{Assignment, FetchSettings, Fetcher},
     handlers::fanout::FanoutRuntime,
     handlers::{
-        callback::{CallbackClient, CallbackSettings},
+        http::HttpRuntime,
+        outbound::{Outbound, OutboundSettings},
         tracks::TrackSettings,
         voice::{VoiceRuntime, VoiceSettings},
     },
@@ -58,6 +59,9 @@ pub enum WorkerError {
     /// that seals voiceprints).
     #[error("queue {0} needs the voice settings, and the voiceprint key above all")]
     VoiceUnconfigured(&'static str),
+    /// The `http` queue was asked for without the key that opens secret headers.
+    #[error("queue http needs the key that opens secret headers (MIXDOWN_SECRETS_KEY)")]
+    SecretsUnconfigured,
 }
 
 /// A worker process's parts, assembled and registered, ready to take work.
@@ -91,6 +95,10 @@ pub(crate) async fn assemble(stores: &Stores, plan: WorkerPlan) -> Result<Parts,
         (Some(_), Some(keys)) => Some(VoiceRuntime::new(VoiceSettings::new(settings, fleet, keys))),
         (None, _) => None,
     };
+    let secrets = fleet.secrets_keys();
+    if queues.contains(&JobKind::Http) && secrets.is_none() {
+        return Err(WorkerError::SecretsUnconfigured);
+    }
     let host = hostname::get().map_or_else(|_| "host".into(), |h| h.to_string_lossy().into_owned());
     let record = WorkerRecord {
         id: WorkerId::generate(&host),
@@ -114,9 +122,10 @@ pub(crate) async fn assemble(stores: &Stores, plan: WorkerPlan) -> Result<Parts,
         fault_injection: settings.fault_injection,
         voice: voice.map(Arc::new),
         tracks: Arc::new(TrackSettings::new(settings)),
-        callbacks: Arc::new(CallbackClient::new(CallbackSettings {
+        outbound: Arc::new(Outbound::new(OutboundSettings {
             allow_private: settings.callback_allow_private,
         })),
+        http: Arc::new(HttpRuntime::new(settings, secrets)),
         feeds: Arc::new(FanoutRuntime::new(settings)),
     });
     let passes = ReconcilerSettings::new(settings, fleet);

@@ -34,8 +34,12 @@ settings! {
         job_timeouts: Timeouts = "", "MIXDOWN_JOB_TIMEOUTS";
         /// let noop jobs crash or hog a worker (abort_attempts, block_ms): tests and chaos runs only
         fault_injection: bool = "false", "MIXDOWN_FAULT_INJECTION";
-        /// deliver callbacks to loopback and private addresses too (a receiver on this host or network)
+        /// send callbacks and http jobs to loopback and private addresses too (a receiver on this host or network)
         callback_allow_private: bool = "false", "MIXDOWN_CALLBACK_ALLOW_PRIVATE";
+        /// requests of http jobs a worker has in flight to one destination (scheme, host, port) at most (1 to 1000)
+        http_per_destination: InRange<1, 1000> = "4", "MIXDOWN_HTTP_PER_DESTINATION";
+        /// how long an http job whose destination is at its limit waits before it is tried again (jittered down to half)
+        http_defer_ms: Millis = "1000", "MIXDOWN_HTTP_DEFER_MS";
         /// delay before the second attempt (doubles each time, with jitter)
         retry_base_ms: Millis = "1000", "MIXDOWN_RETRY_BASE_MS";
         /// longest delay between attempts
@@ -208,6 +212,8 @@ mod tests {
             ("MIXDOWN_JOB_TIMEOUTS", "noop=5"),
             ("MIXDOWN_FANOUT_CHUNK_SIZE", "0"),
             ("MIXDOWN_FEED_MAX_ITEMS", "100001"),
+            ("MIXDOWN_HTTP_PER_DESTINATION", "0"),
+            ("MIXDOWN_HTTP_DEFER_MS", "0"),
         ] {
             let err = load(&[(env, bad)]).unwrap_err();
             assert!(err.starts_with(&format!("invalid setting {env}=")), "{err}");

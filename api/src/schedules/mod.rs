@@ -20,7 +20,9 @@ use self::{
     request::{ChangeSchedule, CreateSchedule, rule_error},
     view::{SchedulePage, ScheduleView},
 };
-use crate::{auth::Tenant, error::ApiError, paging, payload::StrictJson, state::AppState};
+use crate::{
+    auth::Tenant, error::ApiError, jobs::Checks, paging, payload::StrictJson, state::AppState,
+};
 
 /// Times a change is tried again on a schedule that a pass moved on
 /// between its read and its write.
@@ -54,7 +56,12 @@ impl SchedulesApi {
         body: StrictJson<CreateSchedule>,
     ) -> poem::Result<Created> {
         let now = state.stores.clock().now();
-        let new = body.0.checked(tenant.0, now, state.presets())?;
+        let secrets = state.fleet.secrets_keys();
+        let checks = Checks {
+            catalog: state.presets(),
+            secrets: secrets.as_ref(),
+        };
+        let new = body.0.checked(tenant.0, now, &checks)?;
         let schedule = Schedule::new(new, now).map_err(rule_error)?;
         let inserted = state.stores.db.schedules.insert(&schedule).await;
         inserted.map_err(ApiError::unavailable)?;
@@ -117,7 +124,12 @@ impl SchedulesApi {
         body: StrictJson<ChangeSchedule>,
     ) -> poem::Result<Json<ScheduleView>> {
         let now = state.stores.clock().now();
-        let change = body.0.checked(tenant.0, now, state.presets())?;
+        let secrets = state.fleet.secrets_keys();
+        let checks = Checks {
+            catalog: state.presets(),
+            secrets: secrets.as_ref(),
+        };
+        let change = body.0.checked(tenant.0, now, &checks)?;
         for _ in 0..MAX_REVISIONS {
             let current = read(&state, tenant.0, &schedule_id).await?;
             let revised = current.revised(change.of(&current)?, now);

@@ -11,14 +11,13 @@ use mixdown_jobs::{
     },
     time::Timestamp,
 };
-use mixdown_media::transcode::Preset;
 use poem_openapi::Object;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
     error::ApiError,
-    jobs::{CreateJob, Origin, Submission, not_schedulable, submission},
+    jobs::{Checks, CreateJob, Origin, Submission, not_schedulable, submission},
 };
 
 /// A schedule to create.
@@ -98,13 +97,13 @@ impl CreateSchedule {
         self,
         tenant: TenantId,
         now: Timestamp,
-        catalog: &[Preset],
+        checks: &Checks<'_>,
     ) -> Result<NewSchedule, ApiError> {
         Ok(NewSchedule {
             tenant_id: tenant,
             name: name(&self.name)?,
             rule: rule(&self.cron, self.timezone.as_deref().unwrap_or("UTC"))?,
-            template: template(tenant, self.job, now, catalog)?,
+            template: template(tenant, self.job, now, checks)?,
             catch_up: self
                 .catch_up
                 .as_deref()
@@ -134,7 +133,7 @@ impl ChangeSchedule {
         self,
         tenant: TenantId,
         now: Timestamp,
-        catalog: &[Preset],
+        checks: &Checks<'_>,
     ) -> Result<CheckedChange, ApiError> {
         Ok(CheckedChange {
             name: self.name.as_deref().map(name).transpose()?,
@@ -142,7 +141,7 @@ impl ChangeSchedule {
             timezone: self.timezone,
             template: self
                 .job
-                .map(|j| template(tenant, j, now, catalog))
+                .map(|j| template(tenant, j, now, checks))
                 .transpose()?,
             catch_up: self.catch_up.as_deref().map(catch_up).transpose()?,
             paused: self.paused,
@@ -204,7 +203,7 @@ fn template(
     tenant: TenantId,
     job: ScheduledJob,
     now: Timestamp,
-    catalog: &[Preset],
+    checks: &Checks<'_>,
 ) -> Result<JobTemplate, ApiError> {
     let body = CreateJob {
         kind: job.kind,
@@ -216,7 +215,7 @@ fn template(
         // Each tick's job is keyed by its schedule and tick.
         idempotency_key: None,
     };
-    match submission(tenant, None, body, now, catalog, Origin::Schedule) {
+    match submission(tenant, None, body, now, checks, Origin::Schedule) {
         Ok(Submission::Job(new)) => Ok(JobTemplate::from(new)),
         Ok(Submission::Activity(..)) => Err(not_schedulable(JobKind::Fanout).within("job")),
         Err(err) => Err(err.within("job")),

@@ -8,8 +8,9 @@ use mixdown_jobs::{
     db::ScoredAttempt,
     ids::JobId,
     objects::{ObjectKey, ObjectStore},
+    seal::{SealKey, SealKeys},
     settings::JobsSettings,
-    voice::{UserId, VoiceKey, VoiceKeys},
+    voice::{UserId, print_binding},
 };
 use mixdown_worker::WorkerSettings;
 use poem::{
@@ -35,13 +36,13 @@ const MAX_SAMPLE_BYTES: u64 = 2 << 20;
 const LOCKOUT: Duration = Duration::from_secs(900);
 
 /// A fresh voice key.
-fn key() -> VoiceKey {
-    VoiceKey::from_base64(&VoiceKey::generate_base64()).unwrap()
+fn key() -> SealKey {
+    SealKey::from_base64(&SealKey::generate_base64()).unwrap()
 }
 
 /// The fleet's voice rules in tests: 3 samples an enrollment, 3 rejections
 /// lock (`max_failures`) for 15 minutes, prints sealed under `key`.
-fn fleet(max_failures: u32, key: VoiceKey) -> JobsSettings {
+fn fleet(max_failures: u32, key: SealKey) -> JobsSettings {
     JobsSettings {
         voice_key: Some(key),
         voice_max_failures: max_failures,
@@ -186,7 +187,7 @@ impl TestApp {
 
 async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
     let key = key();
-    let keys = VoiceKeys::new(key.clone(), Vec::new());
+    let keys = SealKeys::new(key.clone(), Vec::new());
     let app = voice_app(app, fleet(3, key), mixdown_testkit::voice_model()).await;
     let enrollment: Vec<Vec<u8>> = ["002", "003", "004"]
         .map(|n| corpus(&format!("vctk-p225_{n}")))
@@ -218,11 +219,12 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
         .unwrap();
     let sealed = &stored.sealed;
     assert!(!String::from_utf8_lossy(&sealed.ciphertext).contains("embedding"));
-    let plain = keys.open(sealed, app.tenant, &alice).unwrap();
+    let binding = print_binding(app.tenant, &alice);
+    let plain = keys.open(sealed, &binding).unwrap();
     assert!(String::from_utf8_lossy(&plain).contains("embedding"));
-    let wrong = VoiceKeys::new(self::key(), Vec::new());
+    let wrong = SealKeys::new(self::key(), Vec::new());
     assert!(
-        wrong.open(sealed, app.tenant, &alice).is_err(),
+        wrong.open(sealed, &binding).is_err(),
         "a wrong key opens it"
     );
 

@@ -8,8 +8,9 @@ use super::{Conn, StoreError, rows::non_negative};
 use crate::{
     ids::{JobId, TenantId},
     objects::ObjectKey,
+    seal::Sealed,
     time::Timestamp,
-    voice::{Lockout, Sealed, UserId, VoiceprintSummary},
+    voice::{Lockout, UserId, VoiceprintSummary},
 };
 
 /// A voiceprint as stored: its summary in clear, the print sealed.

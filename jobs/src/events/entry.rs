@@ -86,6 +86,7 @@ impl Event {
                 (JobState::Queued, Some(error.code))
             }
             Outcome::Failed { error, .. } => (JobState::Failed, Some(error.code)),
+            Outcome::Deferred(_) => (JobState::Queued, None),
             Outcome::Awaiting(_) => return None,
         };
         Some(Event::JobState {

@@ -1,15 +1,12 @@
 //! The voice jobs' domain: whose voice (a tenant's user), where the samples
 //! wait, the verification lockout, and voiceprints sealed at rest.
 
-mod seal;
-
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::seal::{KeyError, OldVoiceKeys, SealError, Sealed, VoiceKey, VoiceKeys};
 pub use crate::ids::UserId;
-use crate::{ids::TenantId, objects::ObjectKey};
+use crate::{ids::TenantId, objects::ObjectKey, seal::AssociatedData};
 
 /// Most samples one enrollment may carry.
 pub const MAX_ENROLL_SAMPLES: usize = 10;
@@ -38,6 +35,12 @@ impl mixdown_settings::Value for EnrollSamples {
     fn show(&self) -> String {
         self.0.to_string()
     }
+}
+
+/// What the sealed voiceprint of `user` of `tenant` is bound to: a print
+/// copied onto another user does not open.
+pub fn print_binding(tenant: TenantId, user: &UserId) -> AssociatedData {
+    AssociatedData::new("mixdown-voiceprint", &[&tenant.to_string(), user.as_str()])
 }
 
 /// A fresh key for one uploaded sample of `tenant`: made by Mixdown, never

@@ -39,6 +39,9 @@ pub enum Next {
     Done(JobResult),
     /// Record these children and wait for them to end.
     Await(Vec<Child>),
+    /// Not now (what it needs is busy): back to the queue until then,
+    /// without spending an attempt.
+    Defer(crate::time::Timestamp),
 }
 
 impl<T: Into<JobResult>> From<T> for Next {

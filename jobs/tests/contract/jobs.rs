@@ -29,6 +29,7 @@ contract!(
     jobs_of_silent_workers_are_taken_back,
     recently_changed_queued_jobs_are_found_for_redrive,
     a_draining_worker_hands_back_its_attempts_uncounted,
+    a_deferred_attempt_waits_in_the_queue_uncounted,
     running_jobs_and_the_oldest_due_job_are_visible,
     every_end_of_a_job_with_a_callback_is_reported_once,
 );
@@ -417,6 +418,52 @@ async fn a_draining_worker_hands_back_its_attempts_uncounted(db: &Database, cloc
         JobState::Running,
         "another worker's attempts stay"
     );
+}
+
+async fn a_deferred_attempt_waits_in_the_queue_uncounted(db: &Database, clock: &ManualClock) {
+    let t = tenant(db).await;
+    let w = worker();
+    let id = db.jobs.insert(&noop(t, 0)).await.unwrap().job.id;
+    db.jobs.claim(&[id], &w).await.unwrap();
+    let until = clock.now().plus(Duration::from_secs(1));
+    let deferred = Finish {
+        id,
+        attempt: 1,
+        outcome: Outcome::Deferred(until),
+        retry_at: None,
+    };
+    let ended = db
+        .jobs
+        .record_ends(std::slice::from_ref(&deferred))
+        .await
+        .unwrap();
+    assert_eq!(ended.recorded, vec![id]);
+    assert_eq!(
+        ended.push.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![id]
+    );
+    let job = db.jobs.get(t, id).await.unwrap().unwrap();
+    assert_eq!(
+        (job.state, job.attempts, job.max_attempts, job.run_at),
+        (JobState::Queued, 1, 3, until),
+        "the budget grows by the attempt that did not run"
+    );
+    assert!(job.error.is_none());
+    assert!(
+        db.jobs.claim(&[id], &w).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    // A repeated report of the deferred attempt changes nothing.
+    assert!(
+        db.jobs
+            .record_ends(&[deferred])
+            .await
+            .unwrap()
+            .recorded
+            .is_empty()
+    );
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(db.jobs.claim(&[id], &w).await.unwrap()[0].attempt, 2);
 }
 
 async fn running_jobs_and_the_oldest_due_job_are_visible(db: &Database, clock: &ManualClock) {

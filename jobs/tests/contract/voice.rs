@@ -6,7 +6,8 @@ use mixdown_jobs::{
     clock::ManualClock,
     db::{Database, ScoredAttempt},
     ids::JobId,
-    voice::{Lockout, Sealed, UserId, VoiceprintSummary},
+    seal::Sealed,
+    voice::{Lockout, UserId, VoiceprintSummary},
 };
 
 use crate::tenant;

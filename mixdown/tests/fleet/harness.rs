@@ -101,6 +101,8 @@ impl Drop for Proc {
 
 /// The voiceprint key of test fleets (32 bytes of 0x2a).
 const FLEET_VOICE_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+/// The key of test fleets sealing http jobs' secret headers (32 bytes of 0x2b).
+const FLEET_SECRETS_KEY: &str = "KysrKysrKysrKysrKysrKysrKysrKysrKysrKysrKys=";
 
 pub fn base_env() -> Env {
     let mut env = HashMap::new();
@@ -197,6 +199,7 @@ impl Fleet {
             ("MIXDOWN_CONCURRENCY", options.concurrency.to_string()),
             ("MIXDOWN_FAULT_INJECTION", "true".into()),
             ("MIXDOWN_VOICE_KEY", FLEET_VOICE_KEY.into()),
+            ("MIXDOWN_SECRETS_KEY", FLEET_SECRETS_KEY.into()),
         ];
         if options.timings == Timings::Fast {
             for (k, v) in [

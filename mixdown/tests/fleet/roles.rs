@@ -85,6 +85,7 @@ async fn dev_runs_with_no_configuration_and_keeps_its_key_and_jobs() {
     assert_eq!(job["attempts"], 1);
     assert!(dev.terminate().success());
     assert!(data.join("mixdown.db").exists() && data.join("objects").is_dir());
+    assert!(data.join("voice-key").is_file() && data.join("secrets-key").is_file());
 
     let mut again = Proc::start(&args, &base_env());
     let client = Client::new(again.url(), key.clone());
@@ -119,6 +120,8 @@ fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
     assert!(err.contains("REDIS_URL"), "{err}");
     let err = run(&["worker", "--queues", "voice_verify"], &[]);
     assert!(err.contains("MIXDOWN_VOICE_KEY"), "{err}");
+    let err = run(&["worker", "--queues", "http"], &[]);
+    assert!(err.contains("MIXDOWN_SECRETS_KEY"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,9 @@
 
 pub(crate) mod callback;
 pub(crate) mod fanout;
+pub(crate) mod http;
 mod noop;
+pub(crate) mod outbound;
 pub(crate) mod tracks;
 pub(crate) mod voice;
 
@@ -17,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Span;
 
 use self::{
-    callback::CallbackClient, fanout::FanoutRuntime, tracks::TrackSettings, voice::VoiceRuntime,
+    fanout::FanoutRuntime, http::HttpRuntime, outbound::Outbound, tracks::TrackSettings,
+    voice::VoiceRuntime,
 };
 use crate::failure::{HandlerError, Infra};
 
@@ -38,8 +41,10 @@ pub(crate) struct JobContext {
     pub voice: Option<Arc<VoiceRuntime>>,
     /// Limits and scratch space of the track handlers.
     pub tracks: Arc<TrackSettings>,
-    /// The client that delivers callbacks, and where they may go.
-    pub callbacks: Arc<CallbackClient>,
+    /// The client of callbacks and `http` jobs, and where they may go.
+    pub outbound: Arc<Outbound>,
+    /// The keys, limits and deferral of `http` jobs.
+    pub http: Arc<HttpRuntime>,
     /// How fan-outs cut their work, how long feeds grow, and the slots
     /// of this worker's chunk writes.
     pub feeds: Arc<FanoutRuntime>,
@@ -63,6 +68,7 @@ pub(crate) async fn run(ctx: &JobContext) -> Result<Next, HandlerError> {
         JobPayload::Callback(p) => callback::run(p, ctx).await?.into(),
         JobPayload::Fanout(p) => fanout::advance(p, ctx).await?,
         JobPayload::FanoutChunk(p) => fanout::chunk(p, ctx).await?.into(),
+        JobPayload::Http(p) => http::run(p, ctx).await?,
     })
 }
 

@@ -187,6 +187,7 @@ impl JobRepo {
                 Some(error.message.clone()),
             ),
             Outcome::Awaiting(children) => return self.record_awaiting(f, children).await,
+            Outcome::Deferred(until) => return self.record_deferred(f, *until).await,
             Outcome::Succeeded(_) => return Ok(Ended::default()),
         };
         let finished_at = state.is_final().then_some(now.millis());
@@ -242,6 +243,35 @@ impl JobRepo {
             push: jobs.iter().map(QueueEntry::for_job).collect(),
             parent: Some(parent.id),
             recorded: true,
+        })
+    }
+
+    /// An attempt that put its work off (what it needs was busy): the job
+    /// waits in the queue until `until`, its attempt not counted. As with a
+    /// drained worker's hand-back, the attempt number stays (it fences late
+    /// reports) and the budget grows by one instead.
+    async fn record_deferred(&self, f: &Finish, until: Timestamp) -> Result<Ended, StoreError> {
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $2, worker_id = NULL, \
+             max_attempts = max_attempts + 1 \
+             WHERE id = $3 AND attempts = $4 AND state = 'running' \
+             RETURNING id, priority, run_at, kind",
+        )
+        .bind(until.millis())
+        .bind(self.db.clock.now().millis())
+        .bind(f.id.to_string())
+        .bind(i64::from(f.attempt))
+        .fetch_optional(&self.db.pool)
+        .await?;
+        Ok(Ended {
+            recorded: row.is_some(),
+            push: row
+                .as_ref()
+                .map(entry_from_row)
+                .transpose()?
+                .into_iter()
+                .collect(),
+            parent: None,
         })
     }
 

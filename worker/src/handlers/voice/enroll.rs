@@ -1,7 +1,7 @@
 //! `voice_enroll`: every sample must pass the gates; their embeddings make
 //! the user's voiceprint, sealed and written over any earlier one.
 
-use mixdown_jobs::voice::{EnrollResult, VoiceEnrollPayload, VoiceprintSummary};
+use mixdown_jobs::voice::{EnrollResult, VoiceEnrollPayload, VoiceprintSummary, print_binding};
 use mixdown_voice::Voiceprint;
 use tokio::runtime::Handle;
 
@@ -30,7 +30,7 @@ async fn enroll(
     let sealed = voice
         .settings
         .keys
-        .seal(tenant, &p.user_id, &print.to_bytes());
+        .seal(&print_binding(tenant, &p.user_id), &print.to_bytes());
     let summary = VoiceprintSummary {
         model: print.model().to_owned(),
         samples: print.samples(),

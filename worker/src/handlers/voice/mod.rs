@@ -13,9 +13,10 @@ use mixdown_jobs::{
     codes::ErrorCode,
     ids::TenantId,
     objects::{ObjectError, ObjectKey},
+    seal::SealKeys,
     settings::JobsSettings,
     time::Timestamp,
-    voice::{Lockout, UserId, VoiceKeys, is_sample_of},
+    voice::{Lockout, UserId, is_sample_of},
 };
 use mixdown_media::decode::DecodeError;
 use mixdown_voice::{Encoder, EngineConfig, ModelError, VoiceEngine, VoiceError};
@@ -118,7 +119,7 @@ pub(crate) struct VoiceSettings {
     /// Path of the encoder's weights (`pretrained.pt`).
     pub model_path: PathBuf,
     /// Seals and opens voiceprints.
-    pub keys: VoiceKeys,
+    pub keys: SealKeys,
     /// Good samples an enrollment needs.
     pub enrollment_samples: usize,
     /// When repeated rejections lock a user's verification.
@@ -130,7 +131,7 @@ pub(crate) struct VoiceSettings {
 impl VoiceSettings {
     /// The voice handlers' part of a worker's and the fleet's settings,
     /// sealing with `keys`.
-    pub(crate) fn new(worker: &WorkerSettings, fleet: &JobsSettings, keys: VoiceKeys) -> Self {
+    pub(crate) fn new(worker: &WorkerSettings, fleet: &JobsSettings, keys: SealKeys) -> Self {
         Self {
             model_path: worker.voice_model.clone(),
             keys,

@@ -3,7 +3,7 @@
 
 use mixdown_jobs::{
     db::{ScoredAttempt, StoredVoiceprint},
-    voice::{VerifyResult, VoiceVerifyPayload},
+    voice::{VerifyResult, VoiceVerifyPayload, print_binding},
 };
 use mixdown_voice::{Verification, Voiceprint};
 use tokio::runtime::Handle;
@@ -88,13 +88,13 @@ async fn open(
     stored: &StoredVoiceprint,
 ) -> Result<Voiceprint, VoiceJobError> {
     let (tenant, keys) = (ctx.job.tenant_id, &voice.settings.keys);
-    let corrupt = VoiceJobError::Unreadable;
+    let (corrupt, binding) = (VoiceJobError::Unreadable, print_binding(tenant, &p.user_id));
     let bytes = keys
-        .open(&stored.sealed, tenant, &p.user_id)
+        .open(&stored.sealed, &binding)
         .map_err(|e| corrupt(e.to_string()))?;
     let print = Voiceprint::from_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if stored.sealed.key_id != keys.current().id() {
-        let resealed = keys.seal(tenant, &p.user_id, &bytes);
+        let resealed = keys.seal(&binding, &bytes);
         let was = &stored.sealed.key_id;
         let moved = ctx
             .stores
