@@ -14,12 +14,14 @@ use crate::{
     jobs::{Checks, CreateJob, Origin, Submission, submission},
     payload::{Batch, StrictJson},
     state::AppState,
+    track_jobs::admit,
 };
 
 /// Most jobs a batch may hold.
 pub const MAX_BATCH: usize = 1000;
 
-/// Jobs to accept together.
+/// Jobs to accept together. A job made from a track is admitted as `POST
+/// /v1/jobs` admits it (the tenant's own ready track), before any is written.
 #[derive(Debug, Deserialize, Object)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateBatch {
@@ -64,6 +66,11 @@ impl BatchApi {
         body: StrictJson<CreateBatch, Batch>,
     ) -> poem::Result<BatchAccepted> {
         let news = check(tenant.0, body.0, &state)?;
+        for (index, new) in news.iter().enumerate() {
+            admit(&state, new)
+                .await
+                .map_err(|e| e.within(&format!("jobs[{index}]")))?;
+        }
         let inserted = state.stores.submit_many(&news).await;
         let inserted = inserted.map_err(ApiError::unavailable)?;
         let jobs = inserted

@@ -14,6 +14,7 @@ use mixdown_jobs::{
     kind::JobKind,
     model::{JobState, MaxAttempts, Priority},
     noop::NoopPayload,
+    tracks::RenditionsRequest,
 };
 use schemars::{SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
@@ -105,7 +106,7 @@ pub(crate) fn complete(spec: &str, facts: &Facts) -> String {
             constrain_properties(&name, schema, facts);
         }
     }
-    split_by_kind(&mut schemas);
+    split_by_kind(&mut schemas, facts);
     schemas.insert("Error".into(), error_schema());
     doc["components"]["schemas"] = Value::Object(schemas);
     serde_json::to_string_pretty(&Value::Object(doc)).unwrap_or_else(|_| spec.to_owned())
@@ -291,11 +292,15 @@ fn constrain_properties(context: &str, schema: &mut Value, facts: &Facts) {
 
 /// The payload of each kind a client may submit, and whether it must be
 /// given; the schemas they name are added to `schemas`.
-fn kind_payloads(schemas: &mut Map<String, Value>) -> Vec<(JobKind, Value, bool)> {
+fn kind_payloads(schemas: &mut Map<String, Value>, facts: &Facts) -> Vec<(JobKind, Value, bool)> {
     let mut generator = SchemaGenerator::new(SchemaSettings::openapi3());
     let mut payload = |kind: JobKind| -> (Value, bool) {
         match kind {
             JobKind::Noop => (generator.subschema_for::<NoopPayload>().to_value(), false),
+            JobKind::Transcode => (
+                generator.subschema_for::<RenditionsRequest>().to_value(),
+                true,
+            ),
             // A fan-out's payload is the activity it records.
             JobKind::Fanout => (json!({"$ref": "#/components/schemas/CreateActivity"}), true),
             // Kinds not yet described take any object.
@@ -311,18 +316,25 @@ fn kind_payloads(schemas: &mut Map<String, Value>) -> Vec<(JobKind, Value, bool)
         })
         .collect::<Vec<_>>();
     schemas.extend(generator.take_definitions(true));
+    // Preset names come from the catalogue this API was started with.
+    let items = schemas
+        .get_mut("RenditionsRequest")
+        .and_then(|s| s.pointer_mut("/properties/presets/items"));
+    if let Some(items) = items {
+        merge(items, json!({"enum": facts.presets}));
+    }
     kinds
 }
 
 /// `CreateJob` as one schema per submittable kind, chosen by `kind`: each
 /// the request's fields with that kind's payload.
-fn split_by_kind(schemas: &mut Map<String, Value>) {
+fn split_by_kind(schemas: &mut Map<String, Value>, facts: &Facts) {
     let Some(request) = schemas.remove("CreateJob") else {
         return;
     };
     let mut variants = Vec::new();
     let mut mapping = Map::new();
-    for (kind, payload, required) in kind_payloads(schemas) {
+    for (kind, payload, required) in kind_payloads(schemas, facts) {
         let mut variant = request.clone();
         let name = format!("{}Job", pascal(kind.as_str()));
         variant["title"] = json!(name);

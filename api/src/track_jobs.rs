@@ -89,9 +89,18 @@ pub(crate) fn renditions(
     Ok(JobPayload::Transcode(TranscodePayload::Renditions(payload)))
 }
 
-/// Records a client's job once it is admitted: a job made from a track needs
-/// the tenant's own ready track. Answers the job and whether it is new.
+/// Records a client's job once it is admitted (see [`admit`]). Answers the
+/// job and whether it is new.
 pub(crate) async fn submit(state: &AppState, new: &NewJob) -> Result<(Job, bool), ApiError> {
+    admit(state, new).await?;
+    let inserted = state.stores.submit(new).await;
+    let inserted = inserted.map_err(ApiError::unavailable)?;
+    Ok((inserted.job, inserted.created))
+}
+
+/// Whether a client's job may be recorded as far as the database tells: a
+/// job made from a track needs the tenant's own ready track.
+pub(crate) async fn admit(state: &AppState, new: &NewJob) -> Result<(), ApiError> {
     let tenant = new.tenant_id;
     match &new.payload {
         JobPayload::Transcode(TranscodePayload::Renditions(p)) => {
@@ -105,9 +114,7 @@ pub(crate) async fn submit(state: &AppState, new: &NewJob) -> Result<(Job, bool)
         }
         _ => {}
     }
-    let inserted = state.stores.submit(new).await;
-    let inserted = inserted.map_err(ApiError::unavailable)?;
-    Ok((inserted.job, inserted.created))
+    Ok(())
 }
 
 /// The tenant's track `id`, if it is ready; another tenant's is not found.

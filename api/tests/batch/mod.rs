@@ -78,6 +78,16 @@ async fn one_bad_job_and_no_job_of_the_batch_exists(app: &TestApp) {
             "{err}"
         );
     }
+    // A job made from a track needs the tenant's own track, as alone.
+    let track = "01970000-0000-7000-8000-000000000000";
+    let (status, err) = app
+        .batch(json!([noop, {"kind": "transcode", "payload": {"track_id": track, "presets": ["mp3_128"]}}]))
+        .await;
+    assert_eq!(
+        (status, error_code(&err), err["error"]["field"].as_str()),
+        (StatusCode::NOT_FOUND, "not_found", Some("jobs[1]")),
+        "{err}"
+    );
     let (status, err) = app.post("/v1/jobs/batch", json!({"job": []})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     assert_eq!(app.job_count().await, 0, "no job of a refused batch exists");

@@ -207,11 +207,6 @@ async fn on_demand_jobs_need_the_tenants_own_ready_track_and_known_options(app: 
             "invalid_presets",
             "payload.presets[1]",
         ),
-        (
-            transcode(json!(["opus_64", "opus_64"])),
-            "invalid_presets",
-            "payload.presets[1]",
-        ),
         (transcode(json!([])), "invalid_presets", "payload.presets"),
         (
             transcode(json!("opus_64")),

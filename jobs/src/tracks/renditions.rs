@@ -15,12 +15,13 @@ use crate::{
 
 /// A client's `transcode` payload: `{"track_id", "presets": ["mp3_320", …]}`,
 /// presets named from the API's catalogue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenditionsRequest {
     /// The ready track to add renditions to.
     pub track_id: TrackId,
-    /// Names of catalogue presets, 1 to 16, each once.
+    /// Names of catalogue presets, 1 to 16; a name given twice counts once.
+    #[schemars(length(min = 1, max = 16))]
     pub presets: Vec<String>,
 }
 
@@ -142,6 +143,17 @@ mod tests {
             .map(|p| p.name())
             .collect();
         assert_eq!(names, ["opus_64", "mp3_128"]);
+        // A name given twice counts once.
+        let twice = request(json!(["opus_64", "opus_64"])).unwrap();
+        assert_eq!(
+            twice
+                .resolve(&default_presets())
+                .unwrap()
+                .presets
+                .as_slice()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -152,7 +164,6 @@ mod tests {
             err.field("payload.presets")
         };
         assert_eq!(field(json!(["mp3_128", "flac_9000"])), "payload.presets[1]");
-        assert_eq!(field(json!(["opus_64", "opus_64"])), "payload.presets[1]");
         assert_eq!(field(json!([])), "payload.presets");
         let err = request(json!([{"name": "mp3_128"}])).unwrap_err();
         assert_eq!(err.field, "payload.presets[0]");
