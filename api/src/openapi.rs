@@ -47,6 +47,22 @@ const CONFLICTS: &[(&str, &str, &[ErrorCode])] = &[
         "/v1/voice/verifications",
         &[ErrorCode::VerificationLocked],
     ),
+    // A job made from a track names it in its payload.
+    (
+        "post",
+        "/v1/jobs",
+        &[ErrorCode::NotFound, ErrorCode::TrackNotReady],
+    ),
+    (
+        "post",
+        "/v1/jobs/batch",
+        &[ErrorCode::NotFound, ErrorCode::TrackNotReady],
+    ),
+    (
+        "post",
+        "/v1/tracks/{track_id}/renditions",
+        &[ErrorCode::TrackNotReady],
+    ),
 ];
 
 /// What the document says that depends on how this API is configured.
@@ -149,7 +165,11 @@ fn constraint(context: &str, name: &str, facts: &Facts) -> Option<Value> {
         }
         "callback_url" => json!({"pattern": URL, "maxLength": 2048}),
         "Idempotency-Key" | "idempotency_key" => json!({"pattern": "^[!-~]{1,255}$"}),
-        "Last-Event-ID" => json!({"pattern": "^[0-9]{1,15}-[0-9]{1,9}$"}),
+        // Empty is no id.
+        "Last-Event-ID" => json!({"pattern": "^([0-9]{1,15}-[0-9]{1,9})?$"}),
+        "schedule_id" => json!({"pattern": format!("^{UUID}$")}),
+        // A request body's list of names.
+        "presets" if !context.contains(' ') => json!({"items": {"enum": facts.presets}}),
         "presets" if !facts.presets.is_empty() => {
             let one = format!("({})", facts.presets.join("|"));
             json!({"pattern": format!("^{one}(,{one})*$")})
@@ -224,6 +244,8 @@ fn constrain_inline_body(context: &str, op: &mut Value, facts: &Facts) -> Vec<St
         };
         match schema.get("$ref").and_then(Value::as_str) {
             Some(reference) => named.extend(schema_name(reference)),
+            // An upload's bytes: an empty one is refused (`empty_audio`).
+            None if schema["format"] == "binary" => merge(schema, json!({"minLength": 1})),
             None => constrain_properties(context, schema, facts),
         }
     }
