@@ -13,6 +13,7 @@ use mixdown_jobs::{
     codes::ErrorCode,
     kind::JobKind,
     model::{JobState, MaxAttempts, Priority},
+    http::HttpSubmission,
     noop::NoopPayload,
     tracks::RenditionsRequest,
 };
@@ -323,6 +324,7 @@ fn kind_payloads(schemas: &mut Map<String, Value>, facts: &Facts) -> Vec<(JobKin
                 generator.subschema_for::<RenditionsRequest>().to_value(),
                 true,
             ),
+            JobKind::Http => (generator.subschema_for::<HttpSubmission>().to_value(), true),
             // A fan-out's payload is the activity it records.
             JobKind::Fanout => (json!({"$ref": "#/components/schemas/CreateActivity"}), true),
             // Kinds not yet described take any object.

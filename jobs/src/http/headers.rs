@@ -21,7 +21,7 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// Names the client of a connection sets itself, hop by hop or to frame the
 /// body, lower-case: a job that set them would break the request or smuggle
 /// another one behind it.
-const REFUSED: &[&str] = &[
+pub(super) const REFUSED: &[&str] = &[
     "connection",
     "content-length",
     "expect",
@@ -38,7 +38,7 @@ const REFUSED: &[&str] = &[
 
 /// Prefix of the headers Mixdown sets itself (`Mixdown-Signature`,
 /// `Mixdown-Delivery`): a receiver must be able to trust them.
-const OWN_PREFIX: &str = "mixdown-";
+pub(super) const OWN_PREFIX: &str = "mixdown-";
 
 /// Headers to send: name → value, names unique whatever their case, each
 /// allowed and bounded. Names keep the case the client gave.

@@ -8,6 +8,7 @@
 mod headers;
 mod request;
 mod response;
+mod schema;
 mod secrets;
 
 pub use self::{
