@@ -30,5 +30,6 @@ dev=$!
 trap 'kill $dev 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 key=$(cat "$work/data/dev-api-key")
-"$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" --checks all \
+# The hooks make the fuzzer send what a client would (see the module).
+PYTHONPATH=scripts SCHEMATHESIS_HOOKS=openapi_hooks "$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" --checks all \
   -H "Authorization: Bearer $key" --max-examples "$examples" --no-color --seed 1

@@ -65,8 +65,14 @@ impl EventsApi {
         /// The id of the last event received: the stream resumes after it.
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<String>>,
+        request: &poem::Request,
     ) -> poem::Result<EventStream<BoxStream<'static, LiveEvent>>> {
         let topics = parse_topics(topics.0)?;
+        // A header that is not text is no id either, and not to be ignored.
+        let raw = request.headers().get("Last-Event-ID");
+        if raw.is_some_and(|v| v.to_str().is_err()) {
+            return Err(not_an_event_id().into());
+        }
         // An empty header is no id: the stream starts now.
         let after = last_event_id
             .0
@@ -113,8 +119,10 @@ fn parse_topics(list: Option<String>) -> Result<Topics, ApiError> {
 }
 
 fn parse_event_id(text: &str) -> Result<EventId, ApiError> {
-    EventId::parse(text.trim()).ok_or_else(|| {
-        let message = "not the id of an event this API sent";
-        ApiError::invalid_field(ErrorCode::InvalidField, "Last-Event-ID", message)
-    })
+    EventId::parse(text.trim()).ok_or_else(not_an_event_id)
+}
+
+fn not_an_event_id() -> ApiError {
+    let message = "not the id of an event this API sent";
+    ApiError::invalid_field(ErrorCode::InvalidField, "Last-Event-ID", message)
 }

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 
 use mixdown_jobs::{
     codes::ErrorCode,
+    http::HttpSubmission,
     kind::JobKind,
     model::{JobState, MaxAttempts, Priority},
-    http::HttpSubmission,
     noop::NoopPayload,
-    tracks::RenditionsRequest,
+    tracks::{MAX_PRESETS, RenditionsRequest, WAVEFORM_LIMITS},
 };
 use schemars::{SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
@@ -140,6 +140,23 @@ const INSTANT: &str = "^(19[7-9][0-9]|20[0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]
 /// a host, up to 2,048 bytes).
 const URL: &str = "^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?){0,4}(:[1-9][0-9]{1,3})?(/[A-Za-z0-9._~-]{0,64}){0,8}$";
 
+/// Cron rules every one of which fires: optional seconds, then minutes,
+/// hours, days 1 to 28, months and weekdays, each `*`, `*/n` or a value.
+const CRON: &str = "^(([1-5]?[0-9]|\\*|\\*/[1-9]) )?([1-5]?[0-9]|\\*|\\*/[1-9]) (1?[0-9]|2[0-3]|\\*|\\*/[1-9]) ([1-9]|1[0-9]|2[0-8]|\\*) ([1-9]|1[0-2]|\\*) ([0-6]|\\*)$";
+/// Time zones every IANA database has (the server takes any it knows).
+const ZONES: &[&str] = &[
+    "UTC",
+    "Europe/Berlin",
+    "Europe/London",
+    "Europe/Paris",
+    "America/New_York",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+];
+
 /// What the server takes for a request field or parameter named `name`
 /// (in `context`: the schema, or the method and path, it belongs to);
 /// `None` where the generated schema says it already.
@@ -170,7 +187,13 @@ fn constraint(context: &str, name: &str, facts: &Facts) -> Option<Value> {
         "Last-Event-ID" => json!({"pattern": "^([0-9]{1,15}-[0-9]{1,9})?$"}),
         "schedule_id" => json!({"pattern": format!("^{UUID}$")}),
         // A request body's list of names.
-        "presets" if !context.contains(' ') => json!({"items": {"enum": facts.presets}}),
+        "presets" if !context.contains(' ') => json!({
+            "minItems": 1,
+            "maxItems": MAX_PRESETS,
+            "items": {"enum": facts.presets}
+        }),
+        // An upload's bytes: an empty one is refused (`empty_audio`).
+        "file" => json!({"minLength": 1}),
         "presets" if !facts.presets.is_empty() => {
             let one = format!("({})", facts.presets.join("|"));
             json!({"pattern": format!("^{one}(,{one})*$")})
@@ -179,6 +202,13 @@ fn constraint(context: &str, name: &str, facts: &Facts) -> Option<Value> {
             let one = format!("(feed:[A-Za-z0-9._@:-]{{1,128}}|(job|track):{UUID})");
             json!({"pattern": format!("^{one}(,{one}){{0,99}}$")})
         }
+        // A schedule's own fields: its name, and a subset of the rules and
+        // zones the server takes (any 5- or 6-field rule that fires, any
+        // IANA zone): plain values and steps on days every month has.
+        "name" if context.ends_with("Schedule") => json!({"pattern": "^[ -~]{1,200}$"}),
+        "cron" => json!({"pattern": CRON}),
+        "timezone" => json!({"enum": ZONES}),
+        "catch_up" => json!({"enum": ["skip", "once"]}),
         "kind" => json!({"enum": kinds(context == "CreateJob")}),
         "state" => json!({"enum": states}),
         "priority" => json!({"minimum": Priority::MIN, "maximum": Priority::MAX}),
@@ -325,6 +355,10 @@ fn kind_payloads(schemas: &mut Map<String, Value>, facts: &Facts) -> Vec<(JobKin
                 true,
             ),
             JobKind::Http => (generator.subschema_for::<HttpSubmission>().to_value(), true),
+            JobKind::Waveform => (
+                json!({"$ref": "#/components/schemas/WaveformPayload"}),
+                true,
+            ),
             // A fan-out's payload is the activity it records.
             JobKind::Fanout => (json!({"$ref": "#/components/schemas/CreateActivity"}), true),
             // Kinds not yet described take any object.
@@ -340,6 +374,7 @@ fn kind_payloads(schemas: &mut Map<String, Value>, facts: &Facts) -> Vec<(JobKin
         })
         .collect::<Vec<_>>();
     schemas.extend(generator.take_definitions(true));
+    schemas.insert("WaveformPayload".into(), waveform_payload());
     // Preset names come from the catalogue this API was started with.
     let items = schemas
         .get_mut("RenditionsRequest")
@@ -350,22 +385,58 @@ fn kind_payloads(schemas: &mut Map<String, Value>, facts: &Facts) -> Vec<(JobKin
     kinds
 }
 
-/// `CreateJob` as one schema per submittable kind, chosen by `kind`: each
-/// the request's fields with that kind's payload.
+/// Each request that describes a job as one schema per kind it takes,
+/// chosen by `kind`: `CreateJob` (every submittable kind), the batch's jobs
+/// and a schedule's (no `fanout`: it records an activity once).
 fn split_by_kind(schemas: &mut Map<String, Value>, facts: &Facts) {
-    let Some(request) = schemas.remove("CreateJob") else {
+    let payloads = kind_payloads(schemas, facts);
+    let Some(create) = schemas.get("CreateJob").cloned() else {
         return;
     };
+    let every = |_: JobKind| true;
+    let no_fanout = |k: JobKind| k != JobKind::Fanout;
+    let batch = one_of_kinds(schemas, &create, "BatchJob", &payloads, &no_fanout);
+    if let Some(items) = schemas
+        .get_mut("CreateBatch")
+        .and_then(|s| s.pointer_mut("/properties/jobs/items"))
+    {
+        *items = batch;
+    }
+    let create = one_of_kinds(schemas, &create, "", &payloads, &every);
+    schemas.insert("CreateJob".into(), create);
+    if let Some(scheduled) = schemas.get("ScheduledJob").cloned() {
+        let scheduled = one_of_kinds(schemas, &scheduled, "Scheduled", &payloads, &no_fanout);
+        schemas.insert("ScheduledJob".into(), scheduled);
+    }
+}
+
+/// `request` (an object with `kind` and `payload`) as a `oneOf` of one
+/// schema per kind of `payloads` that `takes`, named `{prefix}{Kind}Job`
+/// (`BatchJob` for the batch's, which share the single ones' variants).
+fn one_of_kinds(
+    schemas: &mut Map<String, Value>,
+    request: &Value,
+    prefix: &str,
+    payloads: &[(JobKind, Value, bool)],
+    takes: &dyn Fn(JobKind) -> bool,
+) -> Value {
+    let variant_prefix = if prefix == "BatchJob" { "" } else { prefix };
     let mut variants = Vec::new();
     let mut mapping = Map::new();
-    for (kind, payload, required) in kind_payloads(schemas, facts) {
+    for (kind, payload, required) in payloads.iter().filter(|(k, ..)| takes(*k)) {
+        let name = format!("{variant_prefix}{}Job", pascal(kind.as_str()));
+        let reference = format!("#/components/schemas/{name}");
+        mapping.insert(kind.as_str().into(), json!(reference));
+        variants.push(json!({"$ref": reference}));
+        if schemas.contains_key(&name) {
+            continue;
+        }
         let mut variant = request.clone();
-        let name = format!("{}Job", pascal(kind.as_str()));
         variant["title"] = json!(name);
         variant["description"] = json!(format!("A `{kind}` job."));
         variant["properties"]["kind"] = json!({"type": "string", "enum": [kind.as_str()]});
-        if required {
-            variant["properties"]["payload"] = payload;
+        if *required {
+            variant["properties"]["payload"] = payload.clone();
             if let Some(Value::Array(names)) = variant.get_mut("required") {
                 names.push(json!("payload"));
             }
@@ -373,21 +444,52 @@ fn split_by_kind(schemas: &mut Map<String, Value>, facts: &Facts) {
             // Left out or null, the payload is all defaults.
             variant["properties"]["payload"] = json!({"allOf": [payload], "nullable": true});
         }
-        let reference = format!("#/components/schemas/{name}");
-        mapping.insert(kind.as_str().into(), json!(reference));
-        variants.push(json!({"$ref": reference}));
         schemas.insert(name, variant);
     }
-    let description = request.get("description").cloned().unwrap_or_default();
-    schemas.insert(
-        "CreateJob".into(),
-        json!({
-            "title": "CreateJob",
-            "description": description,
-            "oneOf": variants,
-            "discriminator": {"propertyName": "kind", "mapping": mapping}
-        }),
-    );
+    json!({
+        "description": request.get("description").cloned().unwrap_or_default(),
+        "oneOf": variants,
+        "discriminator": {"propertyName": "kind", "mapping": mapping}
+    })
+}
+
+/// A `waveform` job's payload: the options of `mixdown waveform` within
+/// [`WAVEFORM_LIMITS`]. The plain subset: `zoom` or `pixels_per_second`, not
+/// both; `end`, `summary` and `amplitude_scale`, whose rules join several
+/// fields, are taken as the README says but not listed.
+fn waveform_payload() -> Value {
+    let limits = WAVEFORM_LIMITS;
+    let color =
+        json!({"type": "string", "nullable": true, "pattern": "^[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$"});
+    let pixels =
+        |most: u32| json!({"type": "integer", "nullable": true, "minimum": 1, "maximum": most});
+    json!({
+        "type": "object",
+        "description": "The ready track to draw, and the options of `mixdown waveform`.",
+        "required": ["track_id", "format"],
+        "additionalProperties": false,
+        "not": {"required": ["zoom", "pixels_per_second"]},
+        "properties": {
+            "track_id": {"type": "string", "pattern": format!("^{UUID}$")},
+            "format": {"type": "string", "enum": ["dat", "json", "png", "svg"]},
+            "zoom": {"type": "integer", "nullable": true, "minimum": 2, "maximum": i32::MAX,
+                     "description": "Frames per pixel; default 256."},
+            "pixels_per_second": {"type": "integer", "nullable": true, "minimum": 1, "maximum": 100_000},
+            "bits": {"type": "integer", "nullable": true, "enum": [8, 16, null]},
+            "split_channels": {"type": "boolean"},
+            "start": {"type": "number", "nullable": true, "minimum": 0, "maximum": 86_400},
+            "width": pixels(limits.max_width),
+            "height": pixels(limits.max_height),
+            "background_color": color.clone(),
+            "waveform_color": color.clone(),
+            "axis_label_color": color,
+            "waveform_style": {"type": "string", "nullable": true, "enum": ["normal", "bars", null]},
+            "bar_width": pixels(limits.max_bar),
+            "bar_gap": {"type": "integer", "nullable": true, "minimum": 0, "maximum": limits.max_bar},
+            "bar_style": {"type": "string", "nullable": true, "enum": ["square", "rounded", null]},
+            "no_axis_labels": {"type": "boolean"}
+        }
+    })
 }
 
 /// `fanout_chunk` as `FanoutChunk`.

@@ -46,8 +46,9 @@ impl JsonSchema for HttpSubmission {
             if body {
                 properties["body"] = json!({
                     "type": "string",
+                    "nullable": true,
                     "maxLength": MAX_BODY_BYTES,
-                    "description": "The body, text."
+                    "description": "The body, text; null or left out for none."
                 });
             }
             json!({
