@@ -34,6 +34,10 @@ const MAX_GRAPH_BYTES: u64 = 128 << 20;
 /// NDJSON edge changes as the request body, streamed as it arrives.
 pub(crate) struct Ndjson(Body);
 
+/// Lines of edge changes every one of which applies: ids of two users that
+/// differ (`a…` and `b…`).
+const EDGE_LINES: &str = "^(\\{\"op\":\"(follow|unfollow|block|unblock|mute|unmute)\",\"from\":\"a[0-9]{1,8}\",\"to\":\"b[0-9]{1,8}\"\\}\n){1,20}$";
+
 impl Payload for Ndjson {
     const CONTENT_TYPE: &'static str = "application/x-ndjson";
 
@@ -44,11 +48,12 @@ impl Payload for Ndjson {
 
     fn schema_ref() -> MetaSchemaRef {
         MetaSchemaRef::Inline(Box::new(MetaSchema {
-            format: Some("binary"),
             description: Some(
                 "One edge change a line: {\"op\": \"follow|unfollow|block|unblock|mute|unmute\", \
-                 \"from\": \"u1\", \"to\": \"u2\"}",
+                 \"from\": \"u1\", \"to\": \"u2\"}, `from` and `to` two users' ids. The \
+                 pattern is a plain subset: any user ids are taken, in any JSON spelling.",
             ),
+            pattern: Some(EDGE_LINES.into()),
             ..MetaSchema::new("string")
         }))
     }
