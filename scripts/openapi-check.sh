@@ -7,7 +7,8 @@
 #   scripts/openapi-check.sh [MAX_EXAMPLES]
 #
 # MAX_EXAMPLES (default 30) is how many cases each operation gets per phase.
-# Installs python3-venv when missing; builds the debug binary.
+# Installs python3-venv when missing; builds the debug binary. Answers may
+# take up to 70 s: `GET /v1/jobs/{id}?wait=60` waits that long by design.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/setup.sh
@@ -32,4 +33,5 @@ for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && 
 key=$(cat "$work/data/dev-api-key")
 # The hooks make the fuzzer send what a client would (see the module).
 PYTHONPATH=scripts SCHEMATHESIS_HOOKS=openapi_hooks "$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" --checks all \
-  -H "Authorization: Bearer $key" --max-examples "$examples" --no-color --seed 1
+  -H "Authorization: Bearer $key" --max-examples "$examples" --no-color --seed 1 \
+  --max-response-time 70 --request-timeout 75

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use mixdown_jobs::{
     codes::ErrorCode,
-    http::HttpSubmission,
+    http::{HttpSubmission, URL_PATTERN},
     kind::JobKind,
     model::{JobState, MaxAttempts, Priority},
     noop::NoopPayload,
@@ -136,9 +136,6 @@ const UUID: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 /// RFC 3339 instants of this century's range that every month has (the
 /// server takes any RFC 3339 instant before 2100).
 const INSTANT: &str = "^(19[7-9][0-9]|20[0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$";
-/// http(s) URLs of a plain host name (the server takes any http(s) URL with
-/// a host, up to 2,048 bytes).
-const URL: &str = "^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?){0,4}(:[1-9][0-9]{1,3})?(/[A-Za-z0-9._~-]{0,64}){0,8}$";
 
 /// Cron rules every one of which fires: optional seconds, then minutes,
 /// hours, days 1 to 28, months and weekdays, each `*`, `*/n` or a value.
@@ -181,7 +178,7 @@ fn constraint(context: &str, name: &str, facts: &Facts) -> Option<Value> {
         "occurred_at" | "run_at" | "created_before" | "created_after" => {
             json!({"pattern": INSTANT})
         }
-        "callback_url" => json!({"pattern": URL, "maxLength": 2048}),
+        "callback_url" => json!({"pattern": URL_PATTERN, "maxLength": 2048}),
         "Idempotency-Key" | "idempotency_key" => json!({"pattern": "^[!-~]{1,255}$"}),
         // Empty is no id.
         "Last-Event-ID" => json!({"pattern": "^([0-9]{1,15}-[0-9]{1,9})?$"}),

@@ -34,9 +34,9 @@ const MAX_GRAPH_BYTES: u64 = 128 << 20;
 /// NDJSON edge changes as the request body, streamed as it arrives.
 pub(crate) struct Ndjson(Body);
 
-/// Lines of edge changes every one of which applies: ids of two users that
-/// differ (`a…` and `b…`).
-const EDGE_LINES: &str = "^(\\{\"op\":\"(follow|unfollow|block|unblock|mute|unmute)\",\"from\":\"a[0-9]{1,8}\",\"to\":\"b[0-9]{1,8}\"\\}\n){1,20}$";
+/// Lines of edge changes every one of which applies (ids of two users that
+/// differ, `a…` and `b…`), and blank lines, which change nothing.
+const EDGE_LINES: &str = "^([ \\t\\r]*\n)*(\\{\"op\":\"(follow|unfollow|block|unblock|mute|unmute)\",\"from\":\"a[0-9]{1,8}\",\"to\":\"b[0-9]{1,8}\"\\}\n([ \\t\\r]*\n)*){0,20}[ \\t\\r]*$";
 
 impl Payload for Ndjson {
     const CONTENT_TYPE: &'static str = "application/x-ndjson";

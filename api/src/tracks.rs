@@ -101,7 +101,7 @@ enum Upload {
 }
 
 /// The optional description of an upload, as the client sent it.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Fields {
     title: Option<String>,
     owner_id: Option<String>,
@@ -110,17 +110,27 @@ struct Fields {
 }
 
 impl Fields {
-    /// Sets `name` from a form part; `false` for a name that is no field.
-    fn set(&mut self, name: &str, value: String) -> bool {
+    /// Sets `name` from a form part, in place of the query's (checked all
+    /// the same); a name that is no field is refused.
+    fn set(&mut self, name: &str, value: String) -> Result<(), ApiError> {
         let slot = match name {
             "title" => &mut self.title,
             "owner_id" => &mut self.owner_id,
             "presets" => &mut self.presets,
             "callback_url" => &mut self.callback_url,
-            _ => return false,
+            _ => {
+                let message = format!(
+                    "unknown part {name:?}; expected file, title, owner_id, presets, callback_url"
+                );
+                return Err(ApiError::invalid_field(
+                    ErrorCode::UnknownField,
+                    name,
+                    message,
+                ));
+            }
         };
         *slot = Some(value);
-        true
+        Ok(())
     }
 
     /// The track these fields describe, or the field at fault.
@@ -203,7 +213,12 @@ impl TracksApi {
                 let size = store_upload(&state, &key, body.into_async_read(), limit).await?;
                 (track, (key, size))
             }
-            Upload::Form(form) => read_form(&state, tenant, fields, form).await?,
+            Upload::Form(form) => {
+                // The form's fields stand in for the query's, which must
+                // hold all the same: a bad parameter is never ignored.
+                fields.clone().into_track(&state, tenant)?;
+                read_form(&state, tenant, fields, form).await?
+            }
         };
         let (key, size) = key;
         if size == 0 {
@@ -379,16 +394,7 @@ async fn read_form(
                 ));
             } else {
                 let value = read_text(part, MAX_TEXT_PART).await?;
-                if !fields.set(&name, value) {
-                    let message = format!(
-                        "unknown part {name:?}; expected file, title, owner_id, presets, callback_url"
-                    );
-                    return Err(ApiError::invalid_field(
-                        ErrorCode::UnknownField,
-                        &name,
-                        message,
-                    ));
-                }
+                fields.set(&name, value)?;
             }
         }
         let size = size.ok_or_else(|| {

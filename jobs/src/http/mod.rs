@@ -9,6 +9,8 @@ mod headers;
 mod request;
 mod response;
 mod schema;
+
+pub use self::schema::URL_PATTERN;
 mod secrets;
 
 pub use self::{

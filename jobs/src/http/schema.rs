@@ -14,6 +14,11 @@ use super::{
     request::{MAX_BODY_BYTES, MAX_URL_BYTES, TIMEOUT_RANGE_MS},
 };
 
+/// http(s) URLs of a plain host name, its last label not a number (which
+/// would read as an IPv4 address): the subset of URLs the document lists;
+/// the server takes any http(s) URL with a host.
+pub const URL_PATTERN: &str = "^https?://([A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?\\.){0,4}[A-Za-z]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(:[1-9][0-9]{1,3})?(/[A-Za-z0-9._~-]{0,64}){0,8}$";
+
 impl JsonSchema for HttpSubmission {
     fn schema_name() -> Cow<'static, str> {
         "HttpPayload".into()
@@ -25,7 +30,7 @@ impl JsonSchema for HttpSubmission {
             "url": {
                 "type": "string",
                 "maxLength": MAX_URL_BYTES,
-                "pattern": "^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?){0,4}(:[1-9][0-9]{1,3})?(/[A-Za-z0-9._~-]{0,64}){0,8}$",
+                "pattern": URL_PATTERN,
                 "description": "Where the request goes: http(s), a host, no user:password."
             },
             "headers": headers.clone(),
