@@ -31,7 +31,10 @@ dev=$!
 trap 'kill $dev 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 key=$(cat "$work/data/dev-api-key")
-# The hooks make the fuzzer send what a client would (see the module).
-PYTHONPATH=scripts SCHEMATHESIS_HOOKS=openapi_hooks "$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" --checks all \
+# The hooks make the fuzzer send what a client would (see the module); its
+# cache of findings stays in the temporary directory.
+hooks=$PWD/scripts
+cd "$work"
+PYTHONPATH=$hooks SCHEMATHESIS_HOOKS=openapi_hooks "$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" --checks all \
   -H "Authorization: Bearer $key" --max-examples "$examples" --no-color --seed 1 \
   --max-response-time 70 --request-timeout 75
