@@ -4,7 +4,6 @@
 use mixdown_jobs::{
     codes::ErrorCode,
     db::Redelivery,
-    kind::JobKind,
     model::{BulkFilter, JobState},
     time::Timestamp,
 };
@@ -13,7 +12,11 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 
 use crate::{
-    auth::Tenant, error::ApiError, jobs::parse_job_id, payload::StrictJson, state::AppState,
+    auth::Tenant,
+    error::ApiError,
+    jobs::{parse_job_id, state_and_kind},
+    payload::StrictJson,
+    state::AppState,
     views::AcceptedView,
 };
 
@@ -159,14 +162,7 @@ fn bulk_filter(body: JobMatch, action: Action) -> Result<BulkFilter, ApiError> {
     let invalid = |field: &str, message: &str| {
         ApiError::invalid_field(ErrorCode::InvalidField, field, message)
     };
-    let state = body
-        .state
-        .map(|s| JobState::parse(&s).ok_or_else(|| invalid("state", "unknown state")))
-        .transpose()?;
-    let kind = body
-        .kind
-        .map(|k| JobKind::parse(&k).ok_or_else(|| invalid("kind", "unknown kind")))
-        .transpose()?;
+    let (state, kind) = state_and_kind(body.state, body.kind)?;
     let instant = |text: Option<String>, field: &str| {
         text.map(|t| {
             Timestamp::parse_rfc3339(&t)

@@ -535,18 +535,28 @@ struct ListedJobs {
     cursor: Option<String>,
 }
 
+/// The `state` and `kind` a filter names, each checked.
+pub(crate) fn state_and_kind(
+    state: Option<String>,
+    kind: Option<String>,
+) -> Result<(Option<JobState>, Option<JobKind>), ApiError> {
+    let invalid = |field: &str, message: &str| {
+        ApiError::invalid_field(ErrorCode::InvalidField, field, message)
+    };
+    let state = state
+        .map(|s| JobState::parse(&s).ok_or_else(|| invalid("state", "unknown state")))
+        .transpose()?;
+    let kind = kind
+        .map(|k| JobKind::parse(&k).ok_or_else(|| invalid("kind", "unknown kind")))
+        .transpose()?;
+    Ok((state, kind))
+}
+
 fn job_filter(asked: ListedJobs) -> Result<JobFilter, ApiError> {
     let invalid = |field: &str, message: &str| {
         ApiError::invalid_field(ErrorCode::InvalidField, field, message)
     };
-    let state = asked
-        .state
-        .map(|s| JobState::parse(&s).ok_or_else(|| invalid("state", "unknown state")))
-        .transpose()?;
-    let kind = asked
-        .kind
-        .map(|k| JobKind::parse(&k).ok_or_else(|| invalid("kind", "unknown kind")))
-        .transpose()?;
+    let (state, kind) = state_and_kind(asked.state, asked.kind)?;
     let schedule = asked
         .schedule_id
         .map(|id| ScheduleId::parse(&id).ok_or_else(|| invalid("schedule_id", "not an id")))
