@@ -219,7 +219,7 @@ impl JobsApi {
         let jobs = state.stores.db.jobs.list(tenant.0, &filter).await;
         let jobs = jobs.map_err(ApiError::unavailable)?;
         let next_cursor = (jobs.len() == filter.limit as usize)
-            .then(|| jobs.last().map(|j| paging::cursor(&j.id.to_string())))
+            .then(|| jobs.last().map(|j| j.id.to_string()))
             .flatten();
         let mut views = Vec::with_capacity(jobs.len());
         for job in jobs {

@@ -392,7 +392,7 @@ fn split_by_kind(schemas: &mut Map<String, Value>, facts: &Facts) {
     };
     let every = |_: JobKind| true;
     let no_fanout = |k: JobKind| k != JobKind::Fanout;
-    let batch = one_of_kinds(schemas, &create, "BatchJob", &payloads, &no_fanout);
+    let batch = one_of_kinds(schemas, &create, "", &payloads, &no_fanout);
     if let Some(items) = schemas
         .get_mut("CreateBatch")
         .and_then(|s| s.pointer_mut("/properties/jobs/items"))
@@ -408,8 +408,8 @@ fn split_by_kind(schemas: &mut Map<String, Value>, facts: &Facts) {
 }
 
 /// `request` (an object with `kind` and `payload`) as a `oneOf` of one
-/// schema per kind of `payloads` that `takes`, named `{prefix}{Kind}Job`
-/// (`BatchJob` for the batch's, which share the single ones' variants).
+/// schema per kind of `payloads` that `takes`, named `{prefix}{Kind}Job`;
+/// a variant already made (the batch's and the single job's) is shared.
 fn one_of_kinds(
     schemas: &mut Map<String, Value>,
     request: &Value,
@@ -417,11 +417,10 @@ fn one_of_kinds(
     payloads: &[(JobKind, Value, bool)],
     takes: &dyn Fn(JobKind) -> bool,
 ) -> Value {
-    let variant_prefix = if prefix == "BatchJob" { "" } else { prefix };
     let mut variants = Vec::new();
     let mut mapping = Map::new();
     for (kind, payload, required) in payloads.iter().filter(|(k, ..)| takes(*k)) {
-        let name = format!("{variant_prefix}{}Job", pascal(kind.as_str()));
+        let name = format!("{prefix}{}Job", pascal(kind.as_str()));
         let reference = format!("#/components/schemas/{name}");
         mapping.insert(kind.as_str().into(), json!(reference));
         variants.push(json!({"$ref": reference}));

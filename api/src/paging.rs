@@ -25,11 +25,6 @@ pub(crate) fn limit(asked: Option<u32>, default: u32) -> Result<u32, ApiError> {
     }
 }
 
-/// The cursor of the place `place`.
-pub(crate) fn cursor(place: &str) -> String {
-    place.to_owned()
-}
-
 /// The place `cursor` names, read by `parse`.
 pub(crate) fn place<T>(cursor: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, ApiError> {
     parse(cursor).ok_or_else(|| {

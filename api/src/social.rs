@@ -397,7 +397,7 @@ impl SocialApi {
             items: page.items.into_iter().map(FeedItemView::from).collect(),
             next_cursor: page
                 .next
-                .map(|c| paging::cursor(&format!("{}.{}", c.occurred_at.millis(), c.activity_id))),
+                .map(|c| format!("{}.{}", c.occurred_at.millis(), c.activity_id)),
         }))
     }
 }
@@ -437,7 +437,7 @@ async fn user_page(
         .await;
     let page = page.map_err(ApiError::unavailable)?;
     let next_cursor = (page.len() == limit as usize)
-        .then(|| page.last().map(|u| paging::cursor(u.as_str())))
+        .then(|| page.last().map(|u| u.as_str().to_owned()))
         .flatten();
     Ok(Json(UserPage {
         user_ids: page.into_iter().map(String::from).collect(),

@@ -220,12 +220,21 @@ mod base64_bytes {
     }
 }
 
+/// Keys made up for a test: a random current key, no old ones.
+#[cfg(test)]
+pub(crate) fn test_keys() -> SealKeys {
+    SealKeys::new(
+        SealKey::from_base64(&SealKey::generate_base64()).expect("a generated key parses"),
+        Vec::new(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn keys() -> SealKeys {
-        SealKeys::new(key(), Vec::new())
+        test_keys()
     }
 
     fn key() -> SealKey {

@@ -92,7 +92,7 @@ impl SchedulesApi {
             .await;
         let schedules = listed.map_err(ApiError::unavailable)?;
         let next_cursor = (schedules.len() == limit as usize)
-            .then(|| schedules.last().map(|s| paging::cursor(&s.id.to_string())))
+            .then(|| schedules.last().map(|s| s.id.to_string()))
             .flatten();
         let schedules = schedules.into_iter().map(ScheduleView::from).collect();
         Ok(Json(SchedulePage {

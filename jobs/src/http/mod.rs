@@ -82,13 +82,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::seal::SealKey;
 
     fn keys() -> SealKeys {
-        SealKeys::new(
-            SealKey::from_base64(&SealKey::generate_base64()).unwrap(),
-            Vec::new(),
-        )
+        crate::seal::test_keys()
     }
 
     fn field(v: serde_json::Value) -> String {
