@@ -76,6 +76,7 @@ both_modes!(
 mod batch;
 mod dead_letters;
 mod events;
+mod files;
 mod http;
 mod receiver;
 mod schedules;

@@ -59,6 +59,7 @@ catalogue! {
     UploadExpired = "upload_expired", Some(410), "The presigned upload was not completed in time.";
     PayloadTooLarge = "payload_too_large", Some(413), "The body, an upload or a part is larger than the limit.";
     UnsupportedMediaType = "unsupported_media_type", Some(415), "The body's content type is not one the route takes.";
+    RangeNotSatisfiable = "range_not_satisfiable", Some(416), "A served file's requested byte range starts past its end; `Content-Range` gives its size.";
     InvalidGraphLine = "invalid_graph_line", Some(422), "A line of a graph change is not an edge change; the message names the line, and nothing of the request was applied.";
     UnknownKind = "unknown_kind", Some(422), "No job kind has that name.";
     KindNotSubmittable = "kind_not_submittable", Some(422), "Jobs of that kind are made by their own endpoints or by the fleet.";
