@@ -78,6 +78,7 @@ mod dead_letters;
 mod events;
 mod files;
 mod http;
+mod idempotency;
 mod receiver;
 mod schedules;
 mod social;

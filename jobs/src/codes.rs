@@ -67,7 +67,7 @@ catalogue! {
     InvalidCron = "invalid_cron", Some(422), "A schedule's cron expression does not parse, or never fires; the message says why.";
     UnknownTimezone = "unknown_timezone", Some(422), "A time zone that is not an IANA name the fleet knows, such as `Europe/Berlin`.";
     InvalidPayload = "invalid_payload", Some(422), "A job's payload does not fit its kind; `field` names the part.";
-    IdempotencyKeyReused = "idempotency_key_reused", Some(422), "The idempotency key was used before for another sort of request.";
+    IdempotencyKeyReused = "idempotency_key_reused", Some(422), "The idempotency key was used before for another request: another body, or another sort of request.";
     InvalidField = "invalid_field", Some(422), "A field or parameter has a bad value; `field` names it.";
     MissingField = "missing_field", Some(422), "A required field or part is missing; `field` names it.";
     UnknownField = "unknown_field", Some(422), "A field or part the route does not take; `field` names it.";
