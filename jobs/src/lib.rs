@@ -17,6 +17,7 @@ pub mod model;
 pub mod noop;
 pub mod objects;
 pub mod payload;
+pub mod private_files;
 pub mod queue;
 pub mod result;
 pub mod schedules;

@@ -31,7 +31,8 @@ pub async fn database(settings: &JobsSettings) -> anyhow::Result<Database> {
             .context("cannot connect to DATABASE_URL")?,
         None => {
             let dir = &settings.data_dir;
-            std::fs::create_dir_all(dir)
+            mixdown_jobs::private_files::create_dir_all(dir)
+                .await
                 .with_context(|| format!("cannot create data directory {}", dir.display()))?;
             let path = dir.join("mixdown.db");
             Database::open_sqlite(&path, Clock::System)

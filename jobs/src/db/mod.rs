@@ -137,8 +137,13 @@ impl Database {
         Self::open(url, clock, None).await
     }
 
-    /// Opens (creating if needed) the SQLite file at `path`.
+    /// Opens (creating if needed, `0600`: it holds the shared secrets) the
+    /// SQLite file at `path`. SQLite gives its journal files the rights of
+    /// the database file.
     pub async fn open_sqlite(path: &Path, clock: Clock) -> Result<Self, StoreError> {
+        crate::private_files::ensure_file(path)
+            .await
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         Self::connect(&format!("sqlite://{}?mode=rwc", path.display()), clock).await
     }
 

@@ -13,8 +13,10 @@ use tokio::{
 };
 
 use super::{ObjectError, ObjectKey, ObjectMeta, ObjectReader, StreamError, copy_bounded};
+use crate::private_files::{create_dir_all, create_file};
 
-/// Objects kept as files under a root directory.
+/// Objects kept as files under a root directory, every file `0600` and
+/// every directory `0700` (users' audio is no one else's to read).
 #[derive(Debug, Clone)]
 pub struct DirStore {
     root: PathBuf,
@@ -23,7 +25,7 @@ pub struct DirStore {
 impl DirStore {
     /// A store rooted at `root`, created if missing.
     pub async fn open(root: &Path) -> Result<Self, ObjectError> {
-        fs::create_dir_all(root).await?;
+        create_dir_all(root).await?;
         Ok(Self {
             root: root.to_owned(),
         })
@@ -39,22 +41,22 @@ impl DirStore {
     async fn staging(&self, key: &ObjectKey) -> Result<(PathBuf, PathBuf), ObjectError> {
         let target = self.path_of(key);
         if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).await?;
+            create_dir_all(parent).await?;
         }
         let tmp = target.with_extension(format!("part-{}", uuid::Uuid::now_v7().simple()));
         Ok((target, tmp))
     }
 
     pub(super) async fn put_bytes(&self, key: &ObjectKey, body: Bytes) -> Result<(), ObjectError> {
-        let (target, tmp) = self.staging(key).await?;
-        fs::write(&tmp, &body).await?;
-        Ok(fs::rename(&tmp, &target).await?)
+        let body: &[u8] = &body;
+        unbounded(self.put_stream(key, body, u64::MAX).await)
     }
 
+    /// Copies rather than `fs::copy`, which would give the object the
+    /// source file's rights.
     pub(super) async fn put_file(&self, key: &ObjectKey, path: &Path) -> Result<(), ObjectError> {
-        let (target, tmp) = self.staging(key).await?;
-        fs::copy(path, &tmp).await?;
-        Ok(fs::rename(&tmp, &target).await?)
+        let source = fs::File::open(path).await?;
+        unbounded(self.put_stream(key, source, u64::MAX).await)
     }
 
     pub(super) async fn put_stream(
@@ -64,7 +66,7 @@ impl DirStore {
         limit: u64,
     ) -> Result<u64, StreamError> {
         let (target, tmp) = self.staging(key).await?;
-        let mut file = fs::File::create(&tmp).await.map_err(ObjectError::Io)?;
+        let mut file = create_file(&tmp).await.map_err(ObjectError::Io)?;
         let copied = copy_bounded(body, &mut file, limit).await;
         drop(file);
         match copied {
@@ -137,5 +139,16 @@ impl DirStore {
             return Err(std::io::Error::other("object directory is read-only").into());
         }
         Ok(())
+    }
+}
+
+/// The outcome of a write without a limit, whose body is ours: a failure to
+/// read it is the store's too.
+fn unbounded(written: Result<u64, StreamError>) -> Result<(), ObjectError> {
+    match written {
+        Ok(_) => Ok(()),
+        Err(StreamError::Store(e)) => Err(e),
+        Err(StreamError::Read(e)) => Err(ObjectError::Io(e)),
+        Err(e @ StreamError::TooLarge { .. }) => Err(std::io::Error::other(e).into()),
     }
 }

@@ -230,7 +230,7 @@ impl ObjectStore {
     /// size and its SHA-256.
     pub async fn download(&self, key: &ObjectKey, path: &Path) -> Result<Downloaded, ObjectError> {
         let mut reader = self.read(key).await?;
-        let mut file = tokio::fs::File::create(path).await?;
+        let mut file = crate::private_files::create_file(path).await?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut size = 0u64;

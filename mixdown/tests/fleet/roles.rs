@@ -86,6 +86,7 @@ async fn dev_runs_with_no_configuration_and_keeps_its_key_and_jobs() {
     assert!(dev.terminate().success());
     assert!(data.join("mixdown.db").exists() && data.join("objects").is_dir());
     assert!(data.join("voice-key").is_file() && data.join("secrets-key").is_file());
+    assert_owner_only(&data);
 
     let mut again = Proc::start(&args, &base_env());
     let client = Client::new(again.url(), key.clone());
@@ -145,4 +146,23 @@ async fn logs_written_to_a_pipe_carry_no_colour_codes() {
     assert!(logs.contains("INFO"), "{logs}");
     assert!(!logs.contains('\u{1b}'), "colour codes in a pipe: {logs:?}");
     db.drop_database().await;
+}
+
+/// Everything under `dir` (the data directory: database, keys, objects) is
+/// its owner's alone: files `0600`, directories `0700`.
+fn assert_owner_only(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(dir).unwrap();
+    let expected = if meta.is_dir() { 0o700 } else { 0o600 };
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        expected,
+        "{}",
+        dir.display()
+    );
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            assert_owner_only(&entry.unwrap().path());
+        }
+    }
 }
