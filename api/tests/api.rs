@@ -77,6 +77,7 @@ mod batch;
 mod dead_letters;
 mod events;
 mod files;
+mod fleet_faults;
 mod http;
 mod idempotency;
 mod receiver;

@@ -158,6 +158,19 @@ impl serde::Serialize for ErrorCode {
     }
 }
 
+/// `err` and every cause under it, joined by `: `: what a log needs, and
+/// more than a client may see (causes name hosts, buckets and paths).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

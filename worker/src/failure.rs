@@ -4,7 +4,13 @@
 
 use std::time::Duration;
 
-use mixdown_jobs::{codes::ErrorCode, db::StoreError, model::JobError, objects::ObjectError};
+use mixdown_jobs::{
+    codes::{ErrorCode, error_chain},
+    db::StoreError,
+    model::JobError,
+    objects::ObjectError,
+};
+use tracing::error;
 
 /// A failure a job can end with.
 pub(crate) trait Failure: std::error::Error {
@@ -39,11 +45,31 @@ impl<F: Failure> From<F> for HandlerError {
         if failure.cancelled() {
             return HandlerError::Cancelled;
         }
+        let code = failure.code();
         HandlerError::Failed {
-            error: JobError::new(failure.code(), failure.to_string()),
+            error: JobError::new(code, told(&failure, code)),
             retryable: failure.retryable(),
         }
     }
+}
+
+/// Codes of failures of the fleet itself: their causes name its hosts,
+/// addresses, buckets and paths, which are no tenant's business.
+const FLEET_FAULTS: [ErrorCode; 4] = [
+    ErrorCode::DatabaseUnavailable,
+    ErrorCode::StorageUnavailable,
+    ErrorCode::ScratchUnavailable,
+    ErrorCode::InternalError,
+];
+
+/// What the job's owner is told of `failure`: its own sentence, or for a
+/// fault of the fleet what its code means, the cause logged here in full.
+fn told(failure: &dyn std::error::Error, code: ErrorCode) -> String {
+    if !FLEET_FAULTS.contains(&code) {
+        return failure.to_string();
+    }
+    error!(code = %code, error = %error_chain(failure), "attempt failed in the fleet");
+    code.meaning().to_owned()
 }
 
 /// What every handler may meet beside its own domain: a store that is

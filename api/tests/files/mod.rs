@@ -137,6 +137,15 @@ async fn assert_signature_still_checked(url: &str) {
 /// Uploads a sox-made WAV, runs its jobs, and answers the path of its MP3
 /// rendition (with its signature).
 async fn rendition_path(app: &TestApp) -> String {
+    let track = ready_track(app).await;
+    let outputs = track["outputs"].as_array().unwrap();
+    let mp3 = outputs.iter().find(|o| o["preset"] == "mp3_128").unwrap();
+    mp3["url"].as_str().unwrap().to_owned()
+}
+
+/// Uploads a tone of [`SECONDS`] made by sox as a WAV, runs its jobs, and
+/// answers the ready track.
+pub(crate) async fn ready_track(app: &TestApp) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("tone.wav");
     let status = Command::new("sox")
@@ -158,9 +167,7 @@ async fn rendition_path(app: &TestApp) -> String {
     let track_id = accepted["track_id"].as_str().unwrap();
     let (_, track) = app.get(&format!("/v1/tracks/{track_id}")).await;
     assert_eq!(track["state"], "ready", "{track}");
-    let outputs = track["outputs"].as_array().unwrap();
-    let mp3 = outputs.iter().find(|o| o["preset"] == "mp3_128").unwrap();
-    mp3["url"].as_str().unwrap().to_owned()
+    track
 }
 
 async fn get(url: &str, headers: &[(header::HeaderName, &str)]) -> Response {

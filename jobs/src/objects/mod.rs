@@ -58,14 +58,7 @@ pub enum ObjectError {
 impl ObjectError {
     fn s3(err: impl std::error::Error) -> Self {
         // The SDK's Display is terse; the source chain carries the reason.
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        ObjectError::S3(text)
+        ObjectError::S3(crate::codes::error_chain(&err))
     }
 }
 

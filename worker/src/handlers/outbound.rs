@@ -157,7 +157,7 @@ pub(crate) enum SendError {
     #[error("{0}")]
     Unreachable(String),
     /// The receiver answered with a status other than 2xx.
-    #[error("{url} answered {status}")]
+    #[error("{} answered {status}", masked(url))]
     Refused {
         /// Where the request went.
         url: Url,
@@ -182,15 +182,13 @@ pub(crate) struct SendCodes {
 
 impl SendError {
     /// A failed send or read, with what caused it (a timeout, a reset connection).
+    /// The URL in it is masked (see [`masked`]).
     pub(crate) fn unreachable(err: &reqwest::Error) -> Self {
-        let mut text = err.to_string();
-        let mut source = std::error::Error::source(err);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        SendError::Unreachable(text)
+        let text = mixdown_jobs::codes::error_chain(err);
+        SendError::Unreachable(match err.url() {
+            Some(url) => text.replace(url.as_str(), &masked(url)),
+            None => text,
+        })
     }
 
     /// Its code among `codes`.
@@ -222,13 +220,13 @@ impl SendError {
 /// the one that stops it.
 async fn resolve(url: &str, settings: OutboundSettings) -> Result<(Url, SocketAddr), SendError> {
     let refused = SendError::AddressRefused;
-    let parsed = Url::parse(url).map_err(|e| refused(format!("{url}: {e}")))?;
+    let parsed = Url::parse(url).map_err(|e| refused(format!("the URL does not parse: {e}")))?;
     let host = parsed
         .host_str()
-        .ok_or_else(|| refused(format!("{url} has no host")))?;
+        .ok_or_else(|| refused(format!("{} has no host", masked(&parsed))))?;
     let port = parsed
         .port_or_known_default()
-        .ok_or_else(|| refused(format!("{url} has no port")))?;
+        .ok_or_else(|| refused(format!("{} has no port", masked(&parsed))))?;
     // Brackets of an IPv6 literal are not part of the address.
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
@@ -241,6 +239,26 @@ async fn resolve(url: &str, settings: OutboundSettings) -> Result<(Url, SocketAd
         .find(|a| settings.allows(a.ip()))
         .ok_or_else(|| refused(format!("{host} resolves to no public address")))?;
     Ok((parsed, address))
+}
+
+/// `url` as errors and logs show it: user info and the values of the query
+/// (where receivers' tokens usually ride) replaced by `***`, no fragment.
+pub(crate) fn masked(url: &Url) -> String {
+    let mut shown = url.clone();
+    if !shown.username().is_empty() || shown.password().is_some() {
+        // Only URLs that cannot hold user info refuse it, and they hold none.
+        let _ = shown.set_username("***");
+        let _ = shown.set_password(None);
+    }
+    if shown.query().is_some() {
+        let names: Vec<String> = shown
+            .query_pairs()
+            .map(|(k, _)| format!("{k}=***"))
+            .collect();
+        shown.set_query(Some(&names.join("&")));
+    }
+    shown.set_fragment(None);
+    shown.to_string()
 }
 
 /// Whether `ip` is on the public internet: not loopback, private, link-local,
@@ -308,6 +326,38 @@ mod tests {
         };
         let (_, address) = resolve(url, allowed).await.unwrap();
         assert_eq!(address, "127.0.0.1:9".parse().unwrap());
+    }
+
+    #[test]
+    fn masked_urls_hide_user_info_and_query_values() {
+        let url = Url::parse("https://bob:pw@hooks.test:8443/in/x?token=s3cret&id=7#frag").unwrap();
+        assert_eq!(
+            masked(&url),
+            "https://***@hooks.test:8443/in/x?token=***&id=***"
+        );
+        let plain = Url::parse("https://hooks.test/in").unwrap();
+        assert_eq!(masked(&plain), "https://hooks.test/in");
+        let refused = SendError::Refused {
+            url,
+            status: StatusCode::FORBIDDEN,
+        };
+        assert!(!refused.to_string().contains("s3cret") && !refused.to_string().contains("pw"));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_receiver_is_told_of_without_its_token() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = format!("http://user:pw@127.0.0.1:{port}/hook?token=s3cret");
+        let err = reqwest::get(&url).await.unwrap_err();
+        assert!(
+            err.to_string().contains("s3cret"),
+            "reqwest names the URL: {err}"
+        );
+        let told = SendError::unreachable(&err).to_string();
+        assert!(told.contains("token=***"), "{told}");
+        assert!(!told.contains("s3cret") && !told.contains("pw"), "{told}");
     }
 
     #[test]
