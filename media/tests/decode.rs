@@ -217,6 +217,56 @@ fn a_peaks_only_decoder_fills_the_16_bit_view_alone() {
     }
 }
 
+#[test]
+fn a_playlist_naming_a_local_file_is_not_audio() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    let mp3 = fixtures.ffmpeg(&wav, "secret.mp3", &["-b:a", "128k"]);
+    // An HLS playlist whose one segment is a file on the decoding host: read as audio,
+    // it would decode that file (the worker's own disk) into the upload's outputs.
+    for (name, text) in [
+        (
+            "list.m3u8",
+            format!(
+                "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{}\n#EXT-X-ENDLIST\n",
+                mp3.display()
+            ),
+        ),
+        (
+            "concat.txt",
+            format!("ffconcat version 1.0\nfile '{}'\n", mp3.display()),
+        ),
+    ] {
+        let playlist = fixtures.bytes(name, text.as_bytes());
+        let error = decode_error(&playlist);
+        assert_eq!(
+            error.code(),
+            ErrorCode::UnsupportedFormat,
+            "{name}: {error}"
+        );
+    }
+}
+
+#[test]
+fn every_container_ffmpeg_opens_is_one_mixdown_supports() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    // Audio FFmpeg can decode, in containers outside the supported list.
+    for (name, args) in [
+        ("music.caf", &["-c:a", "pcm_s16le"][..]),
+        ("music.w64", &[][..]),
+        ("music.au", &[][..]),
+    ] {
+        let file = fixtures.ffmpeg(&wav, name, args);
+        let error = decode_error(&file);
+        assert_eq!(
+            error.code(),
+            ErrorCode::UnsupportedFormat,
+            "{name}: {error}"
+        );
+    }
+}
+
 fn all_pcm16(decoder: &mut Decoder) -> Vec<i16> {
     let mut samples = Vec::new();
     while let Some(block) = decoder.next_block().expect("decodes") {
