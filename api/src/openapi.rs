@@ -642,10 +642,18 @@ mod tests {
     }
 }
 
-/// The methods each path of the document takes: what a 405 answers in its
-/// `Allow` header.
+/// The paths of the document and the methods each takes: what a 405
+/// answers in its `Allow` header, and the route a request is counted under.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Methods(std::sync::Arc<Vec<(Vec<String>, String)>>);
+pub(crate) struct Methods(std::sync::Arc<Vec<PathMethods>>);
+
+/// One path of the document.
+#[derive(Debug)]
+struct PathMethods {
+    template: String,
+    segments: Vec<String>,
+    methods: String,
+}
 
 impl Methods {
     /// The methods of every path of `document`.
@@ -662,8 +670,11 @@ impl Methods {
                     .keys()
                     .map(|m| m.to_ascii_uppercase())
                     .collect();
-                let segments = path.split('/').map(str::to_owned).collect();
-                Some((segments, methods.join(", ")))
+                Some(PathMethods {
+                    template: path.clone(),
+                    segments: path.split('/').map(str::to_owned).collect(),
+                    methods: methods.join(", "),
+                })
             })
             .collect();
         Self(std::sync::Arc::new(table))
@@ -671,6 +682,15 @@ impl Methods {
 
     /// The methods `path` takes, if the document has it.
     pub(crate) fn allowed(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|p| p.methods.as_str())
+    }
+
+    /// The document's template of `path` (`/v1/jobs/{job_id}`), if it has one.
+    pub(crate) fn template(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|p| p.template.as_str())
+    }
+
+    fn find(&self, path: &str) -> Option<&PathMethods> {
         let asked: Vec<&str> = path.split('/').collect();
         // A template segment (`{job_id}`) takes any one segment; a fixed
         // one wins over a template, as the router has it.
@@ -684,8 +704,7 @@ impl Methods {
         let fixed = |template: &[String]| template.iter().filter(|t| !t.starts_with('{')).count();
         self.0
             .iter()
-            .filter(|(template, _)| fits(template))
-            .max_by_key(|(template, _)| fixed(template))
-            .map(|(_, methods)| methods.as_str())
+            .filter(|p| fits(&p.segments))
+            .max_by_key(|p| fixed(&p.segments))
     }
 }

@@ -44,6 +44,7 @@ macro_rules! catalogue {
 catalogue! {
     // Requests the API refuses.
     InvalidJson = "invalid_json", Some(400), "The body is not well-formed JSON.";
+    RequestTimeout = "request_timeout", Some(408), "The request body arrived too slowly: a pause longer than the body read timeout, or a trickle under the least rate.";
     InvalidBody = "invalid_body", Some(400), "The body could not be read: it broke off, or is not what the route takes.";
     InvalidMultipart = "invalid_multipart", Some(400), "A multipart body that does not parse, or a text part that is not UTF-8.";
     InvalidRequest = "invalid_request", Some(400), "A request the HTTP layer refuses; the message says why.";
@@ -77,6 +78,8 @@ catalogue! {
     NotEnoughSamples = "not_enough_samples", Some(422), "Fewer voice samples than an enrollment needs.";
     EmptyAudio = "empty_audio", Some(422), "No bytes, or no audio frames.";
     VerificationLocked = "verification_locked", Some(429), "Too many rejected verifications of the user lately; `Retry-After` says when to come back.";
+    RateLimited = "rate_limited", Some(429), "Past the rate limit of the tenant (or, for failed keys, of the client address); `Retry-After` says when to come back.";
+    TooManyUploads = "too_many_uploads", Some(503), "As many uploads as the API takes at once are running; `Retry-After` says when to try again.";
     Unavailable = "unavailable", Some(503), "A store behind the API cannot be reached; try again.";
     InternalError = "internal_error", Some(500), "A fault of Mixdown's own (a panic, a bug); it is logged.";
     // Ends of jobs.
