@@ -98,11 +98,15 @@ mod tests {
 
     #[test]
     fn ids_collapse_into_templates_and_unknowns_into_fixed_labels() {
-        let doc = r#"{"paths": {"/v1/jobs/{job_id}/cancel": {"post": {}}, "/v1/uploads": {"post": {}}}}"#;
+        let doc =
+            r#"{"paths": {"/v1/jobs/{job_id}/cancel": {"post": {}}, "/v1/uploads": {"post": {}}}}"#;
         let routes = Methods::of(doc);
         let id = "01970000-0000-7000-8000-000000000000";
         let route = |p: &str| route_label(p, &routes).to_owned();
-        assert_eq!(route(&format!("/v1/jobs/{id}/cancel")), "/v1/jobs/{job_id}/cancel");
+        assert_eq!(
+            route(&format!("/v1/jobs/{id}/cancel")),
+            "/v1/jobs/{job_id}/cancel"
+        );
         assert_eq!(route("/v1/uploads"), "/v1/uploads");
         assert_eq!(route("/v1/nothing/here"), "other");
         assert_eq!(route("/docs/index.css"), "/docs");

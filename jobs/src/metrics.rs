@@ -90,9 +90,11 @@ impl Metrics {
         .expect("valid metric");
         r.register(Box::new(heartbeat.clone()))
             .expect("unique metric");
-        let connections_open =
-            IntGauge::new("mixdown_http_connections_open", "HTTP connections open now.")
-                .expect("valid metric");
+        let connections_open = IntGauge::new(
+            "mixdown_http_connections_open",
+            "HTTP connections open now.",
+        )
+        .expect("valid metric");
         r.register(Box::new(connections_open.clone()))
             .expect("unique metric");
         Self {

@@ -4,6 +4,7 @@ use std::{net::SocketAddr, path::Path};
 
 use anyhow::{Context, bail};
 use mixdown_api::{AppState, RateLimit, ServerLimits};
+use mixdown_jobs::metrics::Metrics;
 use mixdown_jobs::{
     db::TenantRepo,
     kind::JobKind,
@@ -11,7 +12,6 @@ use mixdown_jobs::{
     social::{EdgeFormat, EdgeLines, EdgeReader},
 };
 use mixdown_worker::{WorkerPlan, run_worker};
-use mixdown_jobs::metrics::Metrics;
 use poem::Endpoint;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -266,7 +266,14 @@ async fn serve_api(
         stores.metrics.clone(),
         ops_stop.clone(),
     ));
-    let served = serve(mixdown_api::app(state), public, limits, stores.metrics, stop).await;
+    let served = serve(
+        mixdown_api::app(state),
+        public,
+        limits,
+        stores.metrics,
+        stop,
+    )
+    .await;
     ops_stop.cancel();
     ops_served.await.context("ops server task failed")??;
     served

@@ -113,11 +113,26 @@ mod tests {
             min_rate: 100,
         };
         assert_eq!(pace.allowance(0, Duration::ZERO), Duration::from_secs(10));
-        assert_eq!(pace.allowance(0, Duration::from_secs(4)), Duration::from_secs(6));
+        assert_eq!(
+            pace.allowance(0, Duration::from_secs(4)),
+            Duration::from_secs(6)
+        );
         // 200 bytes earned 2 s beyond the first gap.
-        assert_eq!(pace.allowance(200, Duration::from_secs(11)), Duration::from_secs(1));
-        assert_eq!(pace.allowance(1 << 20, Duration::ZERO), Duration::from_secs(10));
-        let no_rate = Pace { min_rate: 0, ..pace };
-        assert_eq!(no_rate.allowance(0, Duration::from_secs(99)), Duration::from_secs(10));
+        assert_eq!(
+            pace.allowance(200, Duration::from_secs(11)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            pace.allowance(1 << 20, Duration::ZERO),
+            Duration::from_secs(10)
+        );
+        let no_rate = Pace {
+            min_rate: 0,
+            ..pace
+        };
+        assert_eq!(
+            no_rate.allowance(0, Duration::from_secs(99)),
+            Duration::from_secs(10)
+        );
     }
 }

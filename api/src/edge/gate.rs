@@ -59,7 +59,12 @@ fn is_v1(path: &str) -> bool {
 }
 
 /// `/v1`: the caller's rate first; failed keys cost their address.
-async fn limited<E: Endpoint>(ep: &E, req: Request, state: &AppState, routes: &Methods) -> Response {
+async fn limited<E: Endpoint>(
+    ep: &E,
+    req: Request,
+    state: &AppState,
+    routes: &Methods,
+) -> Response {
     let edge = &state.edge;
     let address = address_bucket(&req);
     let Some(key) = bearer(&req) else {

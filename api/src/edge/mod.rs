@@ -15,11 +15,11 @@ use mixdown_jobs::queue::Queue;
 use tokio::sync::Semaphore;
 
 pub(crate) use self::gate::gate;
+use self::{body::Pace, limiter::Limiter};
 pub use self::{
     rate::RateLimit,
     server::{ServerLimits, serve},
 };
-use self::{body::Pace, limiter::Limiter};
 use crate::settings::ApiSettings;
 
 /// The limits every request of the API is held to; cheap to clone.

@@ -62,7 +62,13 @@ impl RateLimit {
         let cost = f64::from(cost);
         let allowed = tokens >= cost.max(1.0);
         let tokens = if allowed { tokens - cost } else { tokens };
-        (Bucket { tokens, at_ms: now_ms }, allowed)
+        (
+            Bucket {
+                tokens,
+                at_ms: now_ms,
+            },
+            allowed,
+        )
     }
 
     /// What a client is told of a bucket holding `tokens`.
@@ -98,7 +104,9 @@ impl std::str::FromStr for RateLimit {
             _ => return Err(expected()),
         };
         if count == 0 || burst == 0 {
-            return Err(format!("{text:?}: a rate and its burst must be more than zero"));
+            return Err(format!(
+                "{text:?}: a rate and its burst must be more than zero"
+            ));
         }
         Ok(Self {
             count,
@@ -172,7 +180,16 @@ mod tests {
         assert_eq!(rate("200/s").to_string(), "200/s burst 200");
         assert_eq!(rate(" 5/min  burst 20 ").to_string(), "5/min burst 20");
         assert_eq!(rate("100/h burst 1").burst(), 1);
-        for bad in ["", "200", "200/day", "0/s", "5/s burst 0", "5/s burst", "5/s bust 3", "x/s"] {
+        for bad in [
+            "",
+            "200",
+            "200/day",
+            "0/s",
+            "5/s burst 0",
+            "5/s burst",
+            "5/s bust 3",
+            "x/s",
+        ] {
             assert!(bad.parse::<RateLimit>().is_err(), "{bad:?} parsed");
         }
     }
@@ -201,7 +218,14 @@ mod tests {
         let limit = rate("1/min burst 2");
         let (b, allowed) = limit.take(None, 0, 0);
         assert!(allowed && b.tokens == 2.0);
-        let (b, _) = limit.take(Some(Bucket { tokens: 0.0, at_ms: 0 }), 3_600_000, 1);
+        let (b, _) = limit.take(
+            Some(Bucket {
+                tokens: 0.0,
+                at_ms: 0,
+            }),
+            3_600_000,
+            1,
+        );
         assert_eq!(b.tokens, 1.0);
         let told = limit.decision(0.5, false);
         assert_eq!(told.retry_after_secs, Some(30));

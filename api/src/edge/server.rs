@@ -93,7 +93,11 @@ pub async fn serve(
                 Ok(slot) => {
                     tokio::spawn(conn.clone().run(socket, peer, slot));
                 }
-                Err(_) => conn.metrics.http_connections_cut.with_label_values(&["refused"]).inc(),
+                Err(_) => conn
+                    .metrics
+                    .http_connections_cut
+                    .with_label_values(&["refused"])
+                    .inc(),
             },
             Err(err) => {
                 warn!(error = %err, "accepting a connection failed");
@@ -103,14 +107,22 @@ pub async fn serve(
     }
     drop(listener);
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(limits.shutdown_grace, slots.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(limits.shutdown_grace, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
         info!("connections still open after the shutdown grace are dropped");
     }
     Ok(())
 }
 
 impl<E: Endpoint + 'static> Conn<E> {
-    async fn run(self: Arc<Self>, socket: TcpStream, peer: SocketAddr, _slot: OwnedSemaphorePermit) {
+    async fn run(
+        self: Arc<Self>,
+        socket: TcpStream,
+        peer: SocketAddr,
+        _slot: OwnedSemaphorePermit,
+    ) {
         let open = &self.metrics.http_connections_open;
         open.inc();
         let watch = Watch::new();
@@ -148,7 +160,10 @@ impl<E: Endpoint + 'static> Conn<E> {
             }
         };
         if let Some(cut) = cut {
-            self.metrics.http_connections_cut.with_label_values(&[cut.label()]).inc();
+            self.metrics
+                .http_connections_cut
+                .with_label_values(&[cut.label()])
+                .inc();
         }
         open.dec();
     }

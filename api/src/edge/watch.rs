@@ -70,12 +70,9 @@ impl Watch {
         let now = self.now();
         self.last_moved.store(now, Ordering::Relaxed);
         if self.handlers.load(Ordering::Acquire) == 0 {
-            let _ = self.head_since.compare_exchange(
-                NEVER,
-                now,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            );
+            let _ =
+                self.head_since
+                    .compare_exchange(NEVER, now, Ordering::AcqRel, Ordering::Relaxed);
         }
     }
 

@@ -93,8 +93,13 @@ impl TenantRepo {
         .bind(hash_key(key))
         .fetch_optional(&self.db.pool)
         .await?;
-        row.map(|r| Ok((parse_id(&r, "tenant_id", TenantId::parse)?, r.try_get("rate_limit")?)))
-            .transpose()
+        row.map(|r| {
+            Ok((
+                parse_id(&r, "tenant_id", TenantId::parse)?,
+                r.try_get("rate_limit")?,
+            ))
+        })
+        .transpose()
     }
 
     /// Stores the rate limit of a tenant (`None`: the configured one applies).
