@@ -11,9 +11,9 @@ use poem::{
 
 use crate::openapi::Methods;
 
-/// Routes outside the OpenAPI document, by path prefix.
+/// Routes outside the OpenAPI document: the path, or a path under it.
 const OTHER_ROUTES: &[(&str, &str)] = &[
-    ("/files/", "/files/{key}"),
+    ("/files", "/files/{key}"),
     ("/docs", "/docs"),
     ("/healthz", "/healthz"),
     ("/readyz", "/readyz"),
@@ -34,7 +34,10 @@ fn route_label<'a>(path: &str, routes: &'a Methods) -> &'a str {
     routes.template(path).unwrap_or_else(|| {
         OTHER_ROUTES
             .iter()
-            .find(|(prefix, _)| path == prefix.trim_end_matches('/') || path.starts_with(prefix))
+            .find(|(route, _)| {
+                path.strip_prefix(route)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
             .map_or("other", |(_, label)| label)
     })
 }

@@ -561,6 +561,13 @@ fn add_error_answers(method: &str, path: &str, op: &mut Value) {
     if op.get("security").is_some() {
         codes.push(ErrorCode::Unauthorized);
     }
+    let limited = path.starts_with("/v1/");
+    if limited {
+        codes.push(ErrorCode::RateLimited);
+    }
+    if crate::edge::takes_upload(method, path) {
+        codes.push(ErrorCode::TooManyUploads);
+    }
     let params = op.get("parameters").and_then(Value::as_array);
     let has = |place: &str| params.is_some_and(|ps| ps.iter().any(|p| p["in"] == place));
     if has("path") {
@@ -573,6 +580,7 @@ fn add_error_answers(method: &str, path: &str, op: &mut Value) {
         codes.extend([
             ErrorCode::InvalidJson,
             ErrorCode::InvalidBody,
+            ErrorCode::RequestTimeout,
             ErrorCode::InvalidField,
             ErrorCode::PayloadTooLarge,
             ErrorCode::UnsupportedMediaType,
@@ -604,6 +612,42 @@ fn add_error_answers(method: &str, path: &str, op: &mut Value) {
             })
         });
     }
+    if limited {
+        add_rate_limit_headers(responses);
+    }
+}
+
+/// The headers every answer of a `/v1` operation carries, with
+/// `Retry-After` on its 429 (and on the 503 of a busy upload).
+const RATE_LIMIT_HEADERS: [(&str, &str); 3] = [
+    (
+        "RateLimit-Limit",
+        "Most requests the caller's bucket holds (its burst).",
+    ),
+    ("RateLimit-Remaining", "Requests left in the bucket now."),
+    ("RateLimit-Reset", "Seconds until the bucket is full again."),
+];
+
+fn add_rate_limit_headers(responses: &mut Map<String, Value>) {
+    let header =
+        |text: &str| json!({"description": text, "schema": {"type": "integer", "minimum": 0}});
+    for (status, answer) in responses.iter_mut() {
+        let Some(answer) = answer.as_object_mut() else {
+            continue;
+        };
+        let Value::Object(headers) = answer.entry("headers").or_insert_with(|| json!({})) else {
+            continue;
+        };
+        for (name, text) in RATE_LIMIT_HEADERS {
+            headers.insert(name.into(), header(text));
+        }
+        if status == "429" || status == "503" {
+            headers.insert(
+                "Retry-After".into(),
+                header("Seconds to wait before trying again."),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -630,9 +674,15 @@ mod tests {
         };
         let doc: Value = serde_json::from_str(&complete(&spec.to_string(), &facts)).unwrap();
         let responses = &doc["paths"]["/v1/jobs/{job_id}/retry"]["post"]["responses"];
-        for status in ["200", "400", "401", "404", "409", "503"] {
+        for status in ["200", "400", "401", "404", "409", "429", "503"] {
             assert!(responses.get(status).is_some(), "{status}: {responses}");
+            let headers = &responses[status]["headers"];
+            assert!(
+                headers["RateLimit-Remaining"].is_object(),
+                "{status}: {headers}"
+            );
         }
+        assert!(responses["429"]["headers"]["Retry-After"].is_object());
         assert!(responses.get("413").is_none(), "no body, no 413");
         let view = &doc["components"]["schemas"]["View"]["properties"];
         assert_eq!(view["a"].get("nullable"), None);

@@ -44,7 +44,6 @@ macro_rules! catalogue {
 catalogue! {
     // Requests the API refuses.
     InvalidJson = "invalid_json", Some(400), "The body is not well-formed JSON.";
-    RequestTimeout = "request_timeout", Some(408), "The request body arrived too slowly: a pause longer than the body read timeout, or a trickle under the least rate.";
     InvalidBody = "invalid_body", Some(400), "The body could not be read: it broke off, or is not what the route takes.";
     InvalidMultipart = "invalid_multipart", Some(400), "A multipart body that does not parse, or a text part that is not UTF-8.";
     InvalidRequest = "invalid_request", Some(400), "A request the HTTP layer refuses; the message says why.";
@@ -52,6 +51,7 @@ catalogue! {
     InvalidSignature = "invalid_signature", Some(403), "A served URL whose signature does not match, or that has expired.";
     NotFound = "not_found", Some(404), "No such resource for this tenant; another tenant's ids answer the same.";
     MethodNotAllowed = "method_not_allowed", Some(405), "The route does not take this method.";
+    RequestTimeout = "request_timeout", Some(408), "The request body arrived too slowly: a pause longer than the body read timeout, or a trickle under the least rate.";
     NotCancellable = "not_cancellable", Some(409), "The job already ended.";
     NotRetryable = "not_retryable", Some(409), "Only failed or cancelled jobs can be retried.";
     NotRedeliverable = "not_redeliverable", Some(409), "Only an ended job with a callback URL has an end to report again.";

@@ -152,7 +152,14 @@ fn is_upload(req: &Request, routes: &Methods) -> bool {
     }
     routes
         .template(path)
-        .is_some_and(|t| UPLOADS.iter().any(|(m, u)| m == req.method() && *u == t))
+        .is_some_and(|t| takes_upload(req.method().as_str(), t))
+}
+
+/// Whether `method` (any case) on the route `template` takes an upload.
+pub(crate) fn takes_upload(method: &str, template: &str) -> bool {
+    UPLOADS
+        .iter()
+        .any(|(m, t)| m.as_str().eq_ignore_ascii_case(method) && *t == template)
 }
 
 fn bearer(req: &Request) -> Option<String> {
