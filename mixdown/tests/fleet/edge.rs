@@ -336,8 +336,9 @@ async fn get_jobs(client: &Client, key: &str, path: &str) -> Response {
 /// Ten requests of a tenant limited to `1/min burst 10` (spread over the
 /// APIs, which share one bucket), then a refusal; a default tenant's error
 /// answers carry its headers; bad keys of one address are limited to
-/// `1/min burst 3`.
-async fn limits_hold(apis: &[Client], limited: &str, default_key: &str) {
+/// `1/min burst 3`, after which even a good key no API has seen yet is
+/// refused: the database is not asked.
+async fn limits_hold(apis: &[Client], limited: &str, default_key: &str, unseen: &str) {
     for i in 0..10u64 {
         let resp = get_jobs(&apis[i as usize % apis.len()], limited, "/v1/jobs").await;
         assert_eq!(resp.status(), StatusCode::OK);
@@ -372,9 +373,16 @@ async fn limits_hold(apis: &[Client], limited: &str, default_key: &str) {
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(rate_headers(&resp).1, 2 - i);
     }
-    let refused = get_jobs(&apis[apis.len() - 1], "mdk_guess3", "/v1/jobs").await;
-    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(refused.headers().contains_key("retry-after"));
+    for key in ["mdk_guess3", unseen] {
+        let refused = get_jobs(&apis[apis.len() - 1], key, "/v1/jobs").await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.headers().contains_key("retry-after"));
+    }
+    // A key known before the flood still works.
+    assert_eq!(
+        get_jobs(&apis[0], default_key, "/v1/jobs").await.status(),
+        StatusCode::OK
+    );
 }
 
 const AUTH_FAILURES: (&str, &str) = ("MIXDOWN_AUTH_FAILURE_RATE", "1/min burst 3");
@@ -390,18 +398,21 @@ async fn two_apis_share_a_tenants_bucket_in_redis() {
     };
     let fleet = Fleet::start(options).await;
     let limited = create_key_with(&fleet.env, "limited", &LIMITED);
+    let unseen = create_key_with(&fleet.env, "unseen", &[]);
     let apis: Vec<Client> = fleet.apis.iter().map(|(_, c)| c.clone()).collect();
-    limits_hold(&apis, &limited, &fleet.key).await;
+    limits_hold(&apis, &limited, &fleet.key, &unseen).await;
     fleet.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_mode_limits_in_memory() {
-    let mut limited = String::new();
+    let (mut limited, mut unseen) = (String::new(), String::new());
     let dev = Dev::start(&[AUTH_FAILURES], |env| {
         limited = create_key_with(env, "limited", &LIMITED);
+        unseen = create_key_with(env, "unseen", &[]);
     });
-    limits_hold(std::slice::from_ref(&dev.client), &limited, &dev.client.key).await;
+    let apis = std::slice::from_ref(&dev.client);
+    limits_hold(apis, &limited, &dev.client.key, &unseen).await;
     assert!(dev.proc.terminate().success());
 }
 
