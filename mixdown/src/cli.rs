@@ -109,6 +109,10 @@ pub enum KeysCommand {
         /// The tenant's name.
         #[arg(long)]
         tenant: String,
+        /// The tenant's own rate limit, e.g. `200/s burst 400` (default:
+        /// MIXDOWN_RATE_LIMIT's).
+        #[arg(long)]
+        rate: Option<mixdown_api::RateLimit>,
     },
 }
 

@@ -65,8 +65,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Waveform(args) => waveform_cmd::run_blocking(*args).await,
         Command::Transcode(args) => transcode_cmd::run_blocking(args).await,
         Command::Keys {
-            command: KeysCommand::Create { tenant },
-        } => roles::create_key(settings, &tenant).await,
+            command: KeysCommand::Create { tenant, rate },
+        } => roles::create_key(settings, &tenant, rate).await,
         Command::Graph {
             command:
                 GraphCommand::Import {
