@@ -26,7 +26,7 @@ fi
 cargo build -q --workspace --tests --locked
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
-MIXDOWN_LISTEN=127.0.0.1:$port MIXDOWN_DATA_DIR=$work/data RUST_LOG=warn \
+MIXDOWN_LISTEN=127.0.0.1:$port MIXDOWN_OPS_LISTEN=127.0.0.1:0 MIXDOWN_DATA_DIR=$work/data RUST_LOG=warn \
   target/debug/mixdown dev >"$work/dev.log" 2>&1 &
 dev=$!
 trap 'kill $dev 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
