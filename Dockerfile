@@ -11,15 +11,32 @@ ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
 
 FROM docker.io/library/rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS build
-# Unset, cargo uses every core; set it to share a busy machine.
+ARG DEBIAN_RELEASE
+# Unset, cargo and make use every core; set it to share a busy machine.
 ARG CARGO_BUILD_JOBS
-# bindgen reads the FFmpeg headers through libclang.
-RUN apt-get update \
+# FFmpeg is built from Debian's own source (the 5.1 the crates bind) with
+# only the encoders Mixdown uses (LAME, AAC, Opus) and every decoder:
+# Debian's packaged libraries link some eighty more (x265, codec2, mesa,
+# ICU, …) and would put ~300 MB under the runtime image. bindgen reads its
+# headers through libclang.
+RUN echo "deb-src http://deb.debian.org/debian ${DEBIAN_RELEASE} main" \
+      > /etc/apt/sources.list.d/deb-src.list \
+ && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      pkg-config clang libclang-dev \
-      libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev \
-      libswresample-dev libswscale-dev libavdevice-dev \
- && rm -rf /var/lib/apt/lists/*
+      pkg-config clang libclang-dev make nasm xz-utils \
+      zlib1g-dev libmp3lame-dev libopus-dev \
+ && mkdir /ffmpeg && cd /ffmpeg \
+ && apt-get source --download-only ffmpeg \
+ && tar -xJf ffmpeg_*.orig.tar.xz --strip-components=1 \
+ && ./configure --prefix=/usr/local --enable-shared --disable-static \
+      --disable-programs --disable-doc --disable-avdevice --disable-postproc \
+      --disable-network --disable-autodetect --disable-hwaccels \
+      --disable-indevs --disable-outdevs --disable-encoders \
+      --enable-encoder=aac,libmp3lame,libopus \
+      --enable-zlib --enable-libmp3lame --enable-libopus \
+ && make -j"${CARGO_BUILD_JOBS:-$(nproc)}" install \
+ && cd / && rm -rf /ffmpeg /var/lib/apt/lists/* \
+ && ldconfig
 WORKDIR /src
 
 # Dependencies first, against empty crates: this layer is built again only
@@ -45,7 +62,8 @@ COPY . .
 RUN find api jobs media mixdown settings testkit voice worker -name '*.rs' -exec touch {} + \
  && cargo build --release --locked -p mixdown \
  && objcopy --compress-debug-sections=zlib target/release/mixdown /usr/local/bin/mixdown \
- && /usr/local/bin/mixdown --version
+ && /usr/local/bin/mixdown --version \
+ && rm -rf /usr/local/lib/pkgconfig
 
 # The speaker encoder's weights, from the wheel that ships them.
 FROM docker.io/library/debian:${DEBIAN_RELEASE}-slim AS voice
@@ -57,18 +75,20 @@ COPY scripts/voice-model.sh /usr/local/bin/voice-model.sh
 RUN voice-model.sh /voice
 
 FROM docker.io/library/debian:${DEBIAN_RELEASE}-slim
-# Only the FFmpeg libraries the binary links (libavcodec, libavformat,
-# libavfilter, libavutil and what they need), and the CA roots for S3 and
-# callbacks over TLS.
+# The FFmpeg built above, the codec libraries it links, and the CA roots for
+# S3 and callbacks over TLS.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libavcodec59 libavformat59 libavfilter8 libavutil57 \
+      ca-certificates libmp3lame0 libopus0 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/* /usr/share/doc /usr/share/man \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/mixdown --create-home mixdown
+COPY --from=build /usr/local/lib/ /usr/local/lib/
+COPY --from=build /usr/local/bin/mixdown /usr/local/bin/mixdown
+# A library missing here would only show when the first job runs.
+RUN ldconfig && ! ldd /usr/local/bin/mixdown | grep 'not found'
 
 COPY --from=voice /voice/pretrained.pt /usr/share/mixdown/voice/pretrained.pt
 COPY deploy/healthcheck.sh /usr/local/bin/mixdown-healthcheck
-COPY --from=build /usr/local/bin/mixdown /usr/local/bin/mixdown
 
 # Listen beyond the container's loopback; everything else keeps the
 # binary's defaults and is set per role by the environment.

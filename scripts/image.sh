@@ -46,7 +46,43 @@ deb $mirror $release main
 deb $mirror $release-updates main
 deb ${mirror%/debian}/debian-security $release-security main
 EOF
+  slim "$dir"
+  trust_host_roots "$dir"
+}
+
+# What the official slim images leave out, now and in what apt installs
+# later: documentation, manuals and translations.
+slim() {
+  local dir=$1 path
+  local excluded=(doc man groff info lintian linda locale)
+  for path in "${excluded[@]}"; do
+    echo "path-exclude /usr/share/$path/*"
+    rm -rf "${dir:?}/usr/share/$path"/*
+  done >"$dir/etc/dpkg/dpkg.cfg.d/slim"
+  echo "path-include /usr/share/doc/*/copyright" >>"$dir/etc/dpkg/dpkg.cfg.d/slim"
   rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb
+}
+
+# The bases trust the roots this machine trusts beyond Debian's own (a TLS
+# proxy's, say), so apt, cargo and pip inside the build reach what the host
+# reaches: they go where update-ca-certificates takes local roots from.
+trust_host_roots() {
+  local dir=$1/usr/local/share/ca-certificates
+  mkdir -p "$dir"
+  python3 - /etc/ssl/certs/ca-certificates.crt "$dir" <<'PY'
+import glob, re, sys
+pem = re.compile(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
+key = lambda block: "".join(block.split())
+debian = {key(b) for path in glob.glob("/usr/share/ca-certificates/**/*.crt", recursive=True)
+          for b in pem.findall(open(path).read())}
+extra = [b for b in pem.findall(open(sys.argv[1]).read()) if key(b) not in debian]
+for i, block in enumerate(extra):
+    with open(f"{sys.argv[2]}/host-root-{i}.crt", "w") as f:
+        f.write(block + "\n")
+PY
+  if [ -x "$1/usr/sbin/update-ca-certificates" ]; then
+    chroot "$1" update-ca-certificates >/dev/null
+  fi
 }
 
 # Commits DIR as image NAME, with the environment given as KEY=VALUE.
