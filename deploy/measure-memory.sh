@@ -6,6 +6,7 @@
 # requests and limits.
 #
 #   deploy/measure-memory.sh      (as root, after scripts/image.sh)
+#   MIXDOWN_BIN=target/release/mixdown deploy/measure-memory.sh   (a host build instead)
 #
 # Load: two 10-minute stereo WAV uploads at once (ingest, track and two
 # transcodes side by side), a PNG waveform of one, a voice enrollment of
@@ -40,39 +41,78 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 api_port=$(free_port)
-env_args=(
-  --env "DATABASE_URL=${admin%/*}/$db"
-  --env "REDIS_URL=${MIXDOWN_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
-  --env "MIXDOWN_REDIS_PREFIX=memory-$$"
-  --env "S3_ENDPOINT=${MIXDOWN_TEST_S3_ENDPOINT:-http://127.0.0.1:9001}"
-  --env "S3_BUCKET=mixdown-memory"
-  --env "AWS_ACCESS_KEY_ID=${MIXDOWN_TEST_S3_ACCESS_KEY:-testing}"
-  --env "AWS_SECRET_ACCESS_KEY=${MIXDOWN_TEST_S3_SECRET_KEY:-testing-secret}"
-  --env "MIXDOWN_VOICE_KEY=$(head -c 32 /dev/urandom | base64)"
-  --env "MIXDOWN_SECRETS_KEY=$(head -c 32 /dev/urandom | base64)"
-  --env "MIXDOWN_LISTEN=127.0.0.1:$api_port"
-  --env "MIXDOWN_CALLBACK_ALLOW_PRIVATE=true"
-  --env "RUST_LOG=warn"
+settings=(
+  "DATABASE_URL=${admin%/*}/$db"
+  "REDIS_URL=${MIXDOWN_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+  "MIXDOWN_REDIS_PREFIX=memory-$$"
+  "S3_ENDPOINT=${MIXDOWN_TEST_S3_ENDPOINT:-http://127.0.0.1:9001}"
+  "S3_BUCKET=mixdown-memory"
+  "AWS_ACCESS_KEY_ID=${MIXDOWN_TEST_S3_ACCESS_KEY:-testing}"
+  "AWS_SECRET_ACCESS_KEY=${MIXDOWN_TEST_S3_SECRET_KEY:-testing-secret}"
+  "MIXDOWN_VOICE_KEY=$(head -c 32 /dev/urandom | base64)"
+  "MIXDOWN_SECRETS_KEY=$(head -c 32 /dev/urandom | base64)"
+  "MIXDOWN_LISTEN=127.0.0.1:$api_port"
+  "MIXDOWN_CALLBACK_ALLOW_PRIVATE=true"
+  "RUST_LOG=warn"
 )
-ctr=$(buildah from --pull=never "$image")
-# The Postgres of the tests answers on its Unix socket.
-mounts=(--volume /var/run/postgresql:/var/run/postgresql)
+if [ -n "${MIXDOWN_BIN:-}" ]; then
+  settings+=("MIXDOWN_VOICE_MODEL=$(scripts/voice-model.sh)")
+else
+  ctr=$(buildah from --pull=never "$image")
+fi
 
-# ROLE ARGS...: runs `mixdown ARGS` in the image in a session of its own.
+# Sets `cmd` to run `mixdown ARGS` with the settings above and KEY=VALUEs
+# given before `--`: from the image, or MIXDOWN_BIN.
+command_for() {
+  local extra=()
+  while [ "$1" != -- ]; do extra+=("$1"); shift; done
+  shift
+  if [ -n "${MIXDOWN_BIN:-}" ]; then
+    cmd=(env "${settings[@]}" "${extra[@]}" "$MIXDOWN_BIN" "$@")
+    return
+  fi
+  local kv
+  cmd=(buildah run --isolation chroot)
+  for kv in "${settings[@]}" "${extra[@]}"; do cmd+=(--env "$kv"); done
+  # The Postgres of the tests answers on its Unix socket.
+  cmd+=(--volume /var/run/postgresql:/var/run/postgresql "$ctr" -- mixdown "$@")
+}
+
+# ROLE ARGS...: runs `mixdown ARGS` in a session of its own.
 declare -A role_session=()
 start() {
   local role=$1
   shift
-  setsid buildah run --isolation chroot "${env_args[@]}" "${mounts[@]}" \
-    --env "MIXDOWN_WORKER_LISTEN=127.0.0.1:$(free_port)" "$ctr" -- mixdown "$@" \
-    >"$work/$role.log" 2>&1 &
+  command_for "MIXDOWN_WORKER_LISTEN=127.0.0.1:$(free_port)" -- "$@"
+  setsid "${cmd[@]}" >"$work/$role.log" 2>&1 &
   sessions+=($!)
   role_session[$role]=$!
 }
 
-buildah run --isolation chroot "${env_args[@]}" "${mounts[@]}" "$ctr" -- mixdown migrate >/dev/null
-key=$(buildah run --isolation chroot "${env_args[@]}" "${mounts[@]}" "$ctr" -- \
-  mixdown keys create --tenant memory | awk '{print $NF}')
+# The mixdown process of each role's session: its leader, or under buildah.
+descendant_mixdown() {
+  local pid child
+  for pid in "$1" $(ps -o pid= --ppid "$1"); do
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = mixdown ]; then echo "$pid"; return; fi
+    [ "$pid" = "$1" ] && continue
+    child=$(descendant_mixdown "$pid") && [ -n "$child" ] && { echo "$child"; return; }
+  done
+}
+
+# The migration runs briefly: its peak is sampled until it exits.
+command_for -- migrate
+"${cmd[@]}" >/dev/null &
+migrate=$!
+migrate_kib=0
+while kill -0 "$migrate" 2>/dev/null; do
+  pid=$(descendant_mixdown "$migrate")
+  kib=$(awk '/VmHWM/ {print $2}' "/proc/${pid:-0}/status" 2>/dev/null || true)
+  [ "${kib:-0}" -gt "$migrate_kib" ] && migrate_kib=$kib
+  sleep 0.05
+done
+wait "$migrate"
+command_for -- keys create --tenant memory
+key=$("${cmd[@]}" | awk '{print $NF}')
 start api api
 start tracks worker --queues ingest,track,transcode --concurrency 2
 start waveform worker --queues waveform --concurrency 2
@@ -87,32 +127,55 @@ for _ in $(seq 1 60); do curl -fs "$base/readyz" >/dev/null && break; sleep 1; d
 curl -fsS "$base/readyz" >/dev/null || { cat "$work/api.log" >&2; mixdown_die "the API did not become ready"; }
 
 json() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+# METHOD PATH [CURL ARGS...]: the answer's body; dies with it on an error status.
+call() {
+  local out status
+  out=$(curl -sS -w '\n%{http_code}' "${auth[@]}" -X "$1" "$base$2" "${@:3}")
+  status=${out##*$'\n'}
+  out=${out%$'\n'*}
+  [ "$status" -lt 400 ] || mixdown_die "$1 $2 answered $status: $out"
+  printf '%s\n' "$out"
+}
+post() { call POST "$1" -H 'Content-Type: application/json' -d "$2"; }
 # Waits for job ID to end; fails unless it succeeded.
 await() {
-  local state
+  local job state
   for _ in $(seq 1 30); do
-    state=$(curl -fsS "${auth[@]}" "$base/v1/jobs/$1?wait=30" | json '["state"]')
+    job=$(call GET "/v1/jobs/$1?wait=30")
+    state=$(json '["state"]' <<<"$job")
     case $state in
       succeeded) return 0 ;;
-      failed | cancelled) mixdown_die "job $1 ($2) ended $state" ;;
+      failed | cancelled) mixdown_die "job $1 ($2) ended $state: $job" ;;
     esac
   done
   mixdown_die "job $1 ($2) still $state after 15 minutes"
 }
-post() { curl -fsS "${auth[@]}" -H 'Content-Type: application/json' "$base$1" -d "$2"; }
 
 mixdown_info "two 10-minute uploads at once"
 sox -n -r 44100 -c 2 -b 16 "$work/long.wav" synth 600 pinknoise vol 0.3 tremolo 3 40
 upload() {
-  curl -fsS "${auth[@]}" -H 'Content-Type: audio/wav' --data-binary "@$work/long.wav" "$base/v1/uploads"
+  call POST /v1/uploads -H 'Content-Type: audio/wav' --data-binary "@$work/long.wav"
 }
 upload >"$work/first.json" &
 upload >"$work/second.json"
 wait $!
-await "$(json '["job_id"]' <"$work/first.json")" track &
-await "$(json '["job_id"]' <"$work/second.json")" track
-wait $!
+# Waits for track ID to be ready.
+await_track() {
+  local state
+  for _ in $(seq 1 450); do
+    state=$(call GET "/v1/tracks/$1" | json '["state"]')
+    case $state in
+      ready) return 0 ;;
+      failed) mixdown_die "track $1 failed: $(call GET "/v1/tracks/$1")" ;;
+    esac
+    sleep 2
+  done
+  mixdown_die "track $1 still $state after 15 minutes"
+}
 track=$(json '["track_id"]' <"$work/first.json")
+await_track "$track" &
+await_track "$(json '["track_id"]' <"$work/second.json")"
+wait $!
 
 mixdown_info "a waveform image, a voice enrollment and verification"
 await "$(post /v1/jobs "{\"kind\": \"waveform\", \"payload\": {\"track_id\": \"$track\", \"format\": \"png\"}}" | json '["job_id"]')" waveform
@@ -124,13 +187,13 @@ for text in "The quick brown fox jumps over the lazy dog, then runs back home ag
   espeak-ng -w "$file" "$text"
   samples+=(-F "sample=@$file;type=audio/wav")
 done
-await "$(curl -fsS "${auth[@]}" -F user_id=singer "${samples[@]}" "$base/v1/voice/enrollments" | json '["job_id"]')" voice_enroll
-verify=$(curl -fsS "${auth[@]}" -F user_id=singer -F "sample=@$work/sample-0.wav;type=audio/wav" "$base/v1/voice/verifications")
+await "$(call POST /v1/voice/enrollments -F user_id=singer "${samples[@]}" | json '["job_id"]')" voice_enroll
+verify=$(call POST /v1/voice/verifications -F user_id=singer -F "sample=@$work/sample-0.wav;type=audio/wav")
 await "$(json '["job_id"]' <<<"$verify")" voice_verify
 
 mixdown_info "a fan-out to 20,000 followers"
 seq 1 20000 | awk '{printf "{\"op\": \"follow\", \"from\": \"fan%d\", \"to\": \"artist\"}\n", $1}' >"$work/graph.ndjson"
-curl -fsS "${auth[@]}" -H 'Content-Type: application/x-ndjson' --data-binary "@$work/graph.ndjson" "$base/v1/graph" >/dev/null
+call POST /v1/graph -H 'Content-Type: application/x-ndjson' --data-binary "@$work/graph.ndjson" >/dev/null
 activity='{"actor_id": "artist", "verb": "publish", "object_type": "track", "object_id": "t1"}'
 await "$(post /v1/activities "$activity" | json '["job_id"]')" fanout
 
@@ -141,21 +204,15 @@ sessions+=($!)
 batch() {
   python3 -c 'import json, sys
 n, job = int(sys.argv[1]), json.loads(sys.argv[2])
-print(json.dumps({"jobs": [job] * n}))' "$@" | curl -fsS "${auth[@]}" -H 'Content-Type: application/json' \
-    --data-binary @- "$base/v1/jobs/batch" | json '["jobs"][-1]["job_id"]'
+print(json.dumps({"jobs": [job] * n}))' "$@" >"$work/batch.json"
+  call POST /v1/jobs/batch -H 'Content-Type: application/json' --data-binary "@$work/batch.json" |
+    json '["jobs"][-1]["job_id"]'
 }
 await "$(batch 200 "{\"kind\": \"http\", \"payload\": {\"url\": \"http://127.0.0.1:$http_port/graph.ndjson\", \"method\": \"GET\"}}")" http
 await "$(batch 1000 '{"kind": "noop", "payload": {"sleep_ms": 200}}')" noop
 
-# The mixdown process under each role's buildah session.
-descendant_mixdown() {
-  local pid child
-  for pid in $(ps -o pid= --ppid "$1"); do
-    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = mixdown ]; then echo "$pid"; return; fi
-    child=$(descendant_mixdown "$pid") && [ -n "$child" ] && { echo "$child"; return; }
-  done
-}
 printf '%-10s %s\n' role 'peak RSS (VmHWM)'
+printf '%-10s %s MiB\n' migrate "$((migrate_kib / 1024))"
 for role in api tracks waveform voice fanout callbacks noop; do
   pid=$(descendant_mixdown "${role_session[$role]}")
   printf '%-10s %s\n' "$role" "$(awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$pid/status")"
