@@ -28,7 +28,7 @@ runtime_base=docker.io/library/debian:${release}-slim
 build_base=docker.io/library/rust:${rust_version}-slim-${release}
 
 mixdown_is_root || mixdown_die "scripts/image.sh runs buildah and debootstrap as root"
-mixdown_install_packages buildah debootstrap curl python3
+mixdown_install_packages buildah debootstrap curl python3 sox ffmpeg
 mixdown_cargo_path
 
 have_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
@@ -153,6 +153,20 @@ mixdown_info "built in $(($(date +%s) - started)) s"
 smoke_ctr=$(buildah from --pull=never "$image")
 mixdown_info "mixdown --help"
 buildah run --isolation chroot "$smoke_ctr" -- mixdown --help | head -n 12
+
+# The image's own FFmpeg decodes what symphonia leaves to it (Opus, MP4)
+# and holds every encoder of the presets.
+sox -n -r 44100 -c 2 "$work/tone.wav" synth 5 sine 440
+ffmpeg -loglevel error -i "$work/tone.wav" "$work/tone.opus"
+ffmpeg -loglevel error -i "$work/tone.wav" -c:a aac "$work/tone.m4a"
+for input in tone.wav tone.opus tone.m4a; do
+  buildah copy --quiet --chown 10001:10001 "$smoke_ctr" "$work/$input" "/tmp/$input" >/dev/null
+  buildah run --isolation chroot "$smoke_ctr" -- mixdown transcode -i "/tmp/$input" -o "/tmp/out-$input" \
+    >"$work/transcode.json" || mixdown_die "mixdown transcode of $input failed in the image"
+  mixdown_info "transcoded $input: $(python3 -c 'import json, sys
+report = json.load(sys.stdin)
+print(", ".join(r["preset"] for r in report["renditions"]))' <"$work/transcode.json")"
+done
 
 # `mixdown dev` in the image, on a free port of this host's loopback (chroot
 # isolation shares the host's network), with a noop job through its API.
