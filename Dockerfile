@@ -65,11 +65,12 @@ RUN find api jobs media mixdown settings testkit voice worker -name '*.rs' -exec
  && /usr/local/bin/mixdown --version \
  && rm -rf /usr/local/lib/pkgconfig
 
-# The speaker encoder's weights, from the wheel that ships them.
+# The speaker encoder's weights, from the wheel that ships them. With pip the
+# script needs only PyPI's simple index, which mirrors serve too.
 FROM docker.io/library/debian:${DEBIAN_RELEASE}-slim AS voice
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates curl python3 \
+      ca-certificates python3 python3-pip \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/voice-model.sh /usr/local/bin/voice-model.sh
 RUN voice-model.sh /voice
