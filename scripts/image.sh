@@ -31,6 +31,14 @@ mixdown_is_root || mixdown_die "scripts/image.sh runs buildah and debootstrap as
 mixdown_install_packages buildah debootstrap curl python3 sox ffmpeg
 mixdown_cargo_path
 
+# The build stage's layers hold a release target directory, committed once
+# with the dependencies and again with the workspace: about 15 GiB at peak.
+storage=$(buildah info --format '{{.store.GraphRoot}}' 2>/dev/null || echo /var/lib/containers)
+mkdir -p "$storage"
+free_gib=$(($(df --output=avail -k "$storage" | tail -n 1) / 1024 / 1024))
+[ "$free_gib" -ge 15 ] ||
+  mixdown_die "$free_gib GiB free under $storage; the image build needs about 15 GiB"
+
 have_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
 
 # A minbase Debian in DIR with the release's updates and security suites,
