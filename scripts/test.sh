@@ -6,8 +6,9 @@
 # their local default addresses (starting them when they do not), exports the
 # MIXDOWN_TEST_* variables and runs `cargo test --workspace --locked`; with
 # no arguments it then runs the outside OpenAPI fuzzer against the server
-# (scripts/openapi-check.sh). Extra arguments are passed to cargo test and
-# skip the fuzzer.
+# (scripts/openapi-check.sh) and validates the deployment files against their
+# schemas (scripts/deploy-check.sh). Extra arguments are passed to cargo test
+# and skip both.
 #
 #   scripts/test.sh                   everything
 #   scripts/test.sh -p mixdown-jobs   one crate
@@ -47,3 +48,4 @@ if [ $# -gt 0 ]; then
 fi
 cargo test --workspace --locked
 scripts/openapi-check.sh
+scripts/deploy-check.sh
