@@ -244,8 +244,8 @@ impl Reader {
 
 fn open_backend(input: &Input) -> Result<(Reader, Header), DecodeError> {
     let source = match wav_reader::open(input.media_source()?)? {
-        Ok((reader, header)) => return Ok((Reader::Wav(reader), header)),
-        Err(source) => source,
+        wav_reader::Opened::Reading(reader, header) => return Ok((Reader::Wav(reader), header)),
+        wav_reader::Opened::Declined(source) => source,
     };
     let declined = match symphonia_reader::open(source)? {
         Opened::Decoding(reader, header) => return Ok((Reader::Symphonia(reader), header)),

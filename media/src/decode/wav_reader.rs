@@ -92,11 +92,16 @@ struct Layout {
     frame_bytes: usize,
 }
 
-/// Opens `source` when it is a plain PCM WAV; `None` (with the source to hand back) when
-/// it is anything else.
-pub(super) fn open(
-    mut source: Box<dyn MediaSource>,
-) -> Result<Result<(WavReader, Header), Box<dyn MediaSource>>, DecodeError> {
+/// How opening went.
+pub(super) enum Opened {
+    /// A plain PCM WAV, read from here on.
+    Reading(WavReader, Header),
+    /// Anything else: the source, back at its first byte, for the next backend.
+    Declined(Box<dyn MediaSource>),
+}
+
+/// Opens `source` when it is a plain PCM WAV, and hands it back when it is anything else.
+pub(super) fn open(mut source: Box<dyn MediaSource>) -> Result<Opened, DecodeError> {
     match find_data(&mut source)? {
         Some((layout, data_bytes)) => {
             let frames = data_bytes / layout.frame_bytes as u64;
@@ -116,11 +121,11 @@ pub(super) fn open(
                 remaining: data_bytes,
                 bytes: Vec::with_capacity(BLOCK_FRAMES * layout.frame_bytes),
             };
-            Ok(Ok((reader, header)))
+            Ok(Opened::Reading(reader, header))
         }
         None => {
             source.seek(SeekFrom::Start(0))?;
-            Ok(Err(source))
+            Ok(Opened::Declined(source))
         }
     }
 }
