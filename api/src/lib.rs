@@ -5,6 +5,7 @@
 mod auth;
 mod batch;
 mod callbacks;
+mod dashboard;
 mod dead_letters;
 mod error;
 mod events;
@@ -69,6 +70,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let draining = Draining(state.draining.clone());
     ops_routes()
         .nest("/files", files::routes())
+        .nest("/dashboard", dashboard::routes())
         .at(
             "/openapi.json",
             poem::endpoint::make_sync(move |_| {

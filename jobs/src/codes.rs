@@ -49,6 +49,8 @@ catalogue! {
     InvalidRequest = "invalid_request", Some(400), "A request the HTTP layer refuses; the message says why.";
     Unauthorized = "unauthorized", Some(401), "No API key, or one that is not known.";
     InvalidSignature = "invalid_signature", Some(403), "A served URL whose signature does not match, or that has expired.";
+    OperatorKeyRequired = "operator_key_required", Some(403), "A tenant's key where only an operator's key is taken: the dashboard.";
+    InvalidCsrfToken = "invalid_csrf_token", Some(403), "A dashboard form sent without the token of the operator's session.";
     NotFound = "not_found", Some(404), "No such resource for this tenant; another tenant's ids answer the same.";
     MethodNotAllowed = "method_not_allowed", Some(405), "The route does not take this method.";
     NotCancellable = "not_cancellable", Some(409), "The job already ended.";
