@@ -122,7 +122,7 @@ pub async fn create_operator_key(settings: Settings, operator: &str) -> anyhow::
         bail!("--operator takes a name of 1 to 128 characters");
     }
     let db = compose::database(&settings.jobs).await?;
-    let key = db.operators.create_key(&operator).await?;
+    let key = db.operators.create_key(operator).await?;
     println!(
         "Created an operator key for {operator:?}; it opens /dashboard and is shown only now: {}",
         key.key

@@ -16,6 +16,8 @@ use mixdown_jobs::{
 use sqlx::{AnyPool, AssertSqlSafe};
 use tempfile::TempDir;
 
+#[cfg(feature = "browser")]
+pub mod browser;
 mod voice_files;
 pub use voice_files::{voice_data, voice_model};
 

@@ -68,38 +68,46 @@ where
     acted.unwrap_or_else(|err| layout::problem(&session, &err))
 }
 
+/// What an operator does to one job.
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    Retry,
+    Cancel,
+}
+
 /// `POST /dashboard/jobs/{id}/retry`.
 #[handler]
 pub(super) async fn retry_one(req: &Request, id: Path<String>, form: Form<OneJob>) -> Response {
-    let OneJob { csrf, back } = form.0;
-    acting(req, &csrf, |state| async move {
-        let Some(job) = any_job(&state, &id).await? else {
-            return Ok(back_to(back.as_deref(), "not_found", 0));
-        };
-        let outcome = state.stores.retry(job.tenant_id, job.id).await;
-        let notice = match outcome.map_err(ApiError::unavailable)? {
-            RetryOutcome::Requeued(..) => "retried",
-            RetryOutcome::NotRetryable(_) => "not_retryable",
-            RetryOutcome::NotFound => "not_found",
-        };
-        Ok(back_to(back.as_deref(), notice, 1))
-    })
-    .await
+    one_job(req, &id, form.0, Act::Retry).await
 }
 
 /// `POST /dashboard/jobs/{id}/cancel`.
 #[handler]
 pub(super) async fn cancel_one(req: &Request, id: Path<String>, form: Form<OneJob>) -> Response {
-    let OneJob { csrf, back } = form.0;
+    one_job(req, &id, form.0, Act::Cancel).await
+}
+
+/// Does `act` to job `id` for its own tenant, as `/v1` would.
+async fn one_job(req: &Request, id: &str, form: OneJob, act: Act) -> Response {
+    let OneJob { csrf, back } = form;
     acting(req, &csrf, |state| async move {
-        let Some(job) = any_job(&state, &id).await? else {
+        let Some(job) = any_job(&state, id).await? else {
             return Ok(back_to(back.as_deref(), "not_found", 0));
         };
-        let outcome = state.stores.cancel(job.tenant_id, job.id).await;
-        let notice = match outcome.map_err(ApiError::unavailable)? {
-            CancelOutcome::Cancelled(..) | CancelOutcome::Requested(..) => "cancelled",
-            CancelOutcome::AlreadyFinal(_) => "not_cancellable",
-            CancelOutcome::NotFound => "not_found",
+        let stores = &state.stores;
+        let notice = match act {
+            Act::Retry => match stores.retry(job.tenant_id, job.id).await {
+                Ok(RetryOutcome::Requeued(..)) => "retried",
+                Ok(RetryOutcome::NotRetryable(_)) => "not_retryable",
+                Ok(RetryOutcome::NotFound) => "not_found",
+                Err(err) => return Err(ApiError::unavailable(err)),
+            },
+            Act::Cancel => match stores.cancel(job.tenant_id, job.id).await {
+                Ok(CancelOutcome::Cancelled(..) | CancelOutcome::Requested(..)) => "cancelled",
+                Ok(CancelOutcome::AlreadyFinal(_)) => "not_cancellable",
+                Ok(CancelOutcome::NotFound) => "not_found",
+                Err(err) => return Err(ApiError::unavailable(err)),
+            },
         };
         Ok(back_to(back.as_deref(), notice, 1))
     })

@@ -28,6 +28,8 @@ pub(super) fn page(title: &str, session: Option<&Session>, main: Markup) -> Mark
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Mixdown" }
+                // No icon to fetch: a missing one is an error in the console.
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/dashboard/assets/dashboard.css";
                 script src="/dashboard/assets/dashboard.js" defer {}
             }

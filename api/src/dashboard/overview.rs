@@ -135,7 +135,8 @@ fn failures(o: &Overview, session: &Session) -> Markup {
                             @let code = g.code.as_str();
                             tr data-code=(code) {
                                 td { a href={ "/dashboard?code=" (code) } { code { (code) } } }
-                                td.meaning { (g.code.meaning()) }
+                                // The catalogue's sentences mark names up as Markdown code.
+                                td.meaning { (g.code.meaning().replace('`', "")) }
                                 td.n { (g.failed) }
                                 td.n { (g.retrying) }
                                 td { (span(o.now.since(g.last_at))) " ago" }

@@ -1,6 +1,9 @@
 //! The dashboard's pages: reading what each shows, and one job's page.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    time::Duration,
+};
 
 use maud::{Markup, html};
 use mixdown_jobs::{
@@ -184,9 +187,8 @@ async fn tenant_names(
 ) -> Result<HashMap<TenantId, String>, StoreError> {
     let mut names = HashMap::new();
     for id in ids {
-        if !names.contains_key(&id) {
-            let name = stores.db.tenants.name(id).await?;
-            names.insert(id, name.unwrap_or_default());
+        if let Entry::Vacant(slot) = names.entry(id) {
+            slot.insert(stores.db.tenants.name(id).await?.unwrap_or_default());
         }
     }
     Ok(names)

@@ -4,18 +4,17 @@
 
 use std::time::Duration;
 
-use crate::tenant;
+use crate::{
+    jobs::{failure, noop, success, worker},
+    tenant,
+};
 use mixdown_jobs::{
     clock::ManualClock,
     codes::ErrorCode,
-    db::{Database, ErrorGroup, Finish, MinuteOutcomes},
-    ids::{JobId, TenantId, WorkerId},
-    kind::JobKind,
-    model::{BulkFilter, JobError, JobState, MaxAttempts, NewJob, Outcome, Priority},
-    noop::NoopResult,
-    payload::JobPayload,
+    db::{Database, ErrorGroup, MinuteOutcomes},
+    ids::{JobId, TenantId},
+    model::{BulkFilter, JobState},
 };
-use serde_json::json;
 
 contract!(
     operator_keys_are_no_tenants_keys,
@@ -42,54 +41,28 @@ async fn operator_keys_are_no_tenants_keys(db: &Database, _clock: &ManualClock) 
     assert_eq!(ops.operator_for_key("mdo_unknown").await.unwrap(), None);
 }
 
-fn noop(tenant: TenantId) -> NewJob {
-    let payload = json!({"fail_attempts": 1});
-    NewJob {
-        tenant_id: tenant,
-        payload: JobPayload::parse(JobKind::Noop, Some(&payload)).unwrap(),
-        priority: Priority::default(),
-        max_attempts: MaxAttempts::new(3).unwrap(),
-        run_at: None,
-        parent_id: None,
-        callback_url: None,
-        idempotency_key: None,
-    }
-}
-
-/// Records a job of `tenant` and runs its first attempt to `outcome`, if given.
-async fn job(db: &Database, tenant: TenantId, outcome: Option<(Outcome, bool)>) -> JobId {
-    let id = db.jobs.insert(&noop(tenant)).await.unwrap().job.id;
-    if let Some((outcome, retry)) = outcome {
-        db.jobs
-            .claim(&[id], &WorkerId::generate("overview"))
-            .await
-            .unwrap();
-        let retry_at = retry.then(|| db.clock().now().plus(Duration::from_secs(60)));
-        let end = Finish {
-            id,
-            attempt: 1,
-            outcome,
-            retry_at,
+/// Records a job of `tenant` and ends its first attempt with a success,
+/// a failure for good, or a failure retried in a minute.
+async fn job(db: &Database, tenant: TenantId, end: Option<End>) -> JobId {
+    let id = db.jobs.insert(&noop(tenant, 1)).await.unwrap().job.id;
+    if let Some(end) = end {
+        db.jobs.claim(&[id], &worker()).await.unwrap();
+        let later = db.clock().now().plus(Duration::from_secs(60));
+        let finish = match end {
+            End::Succeeded => success(id, 1),
+            End::Failed => failure(id, 1, None),
+            End::Retrying => failure(id, 1, Some(later)),
         };
-        db.jobs.finish(&[end]).await.unwrap();
+        db.jobs.finish(&[finish]).await.unwrap();
     }
     id
 }
 
-fn failure() -> Outcome {
-    Outcome::Failed {
-        error: JobError::new(ErrorCode::NoopFailure, "it broke"),
-        retryable: true,
-    }
-}
-
-fn success() -> Outcome {
-    let result = NoopResult {
-        slept_ms: 0,
-        attempt: 1,
-        worker_id: "overview".into(),
-    };
-    Outcome::Succeeded(result.into())
+/// How a first attempt ends.
+enum End {
+    Succeeded,
+    Failed,
+    Retrying,
 }
 
 async fn the_overview_reads_every_tenants_queues_outcomes_and_failures(
@@ -99,14 +72,11 @@ async fn the_overview_reads_every_tenants_queues_outcomes_and_failures(
     let (a, b) = (tenant(db).await, tenant(db).await);
     let waiting = job(db, b, None).await;
     clock.advance(Duration::from_secs(5));
-    let dead = job(db, a, Some((failure(), false))).await;
-    let retrying = job(db, b, Some((failure(), true))).await;
-    job(db, a, Some((success(), false))).await;
+    let dead = job(db, a, Some(End::Failed)).await;
+    let retrying = job(db, b, Some(End::Retrying)).await;
+    job(db, a, Some(End::Succeeded)).await;
     let running = job(db, a, None).await;
-    db.jobs
-        .claim(&[running], &WorkerId::generate("overview"))
-        .await
-        .unwrap();
+    db.jobs.claim(&[running], &worker()).await.unwrap();
 
     let stats = db.queue_stats().await.unwrap();
     assert_eq!(stats.len(), 1, "{stats:?}");

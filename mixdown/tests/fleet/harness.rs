@@ -111,8 +111,14 @@ pub fn base_env() -> Env {
 }
 
 pub fn create_key(env: &Env, tenant: &str) -> String {
+    keys_create(env, &["--tenant", tenant])
+}
+
+/// Runs `mixdown keys create` with `args`; the key it printed.
+pub fn keys_create(env: &Env, args: &[&str]) -> String {
     let out = Command::new(BIN)
-        .args(["keys", "create", "--tenant", tenant])
+        .args(["keys", "create"])
+        .args(args)
         .env_clear()
         .envs(env)
         .output()

@@ -1,9 +1,11 @@
 //! The `mixdown` binary as users and ops run it, in real processes over real
 //! Postgres, Redis and S3: the roles and their starts, the runtime's promises
-//! under crashes, restarts and drains, and a chaos run. One test binary, so
+//! under crashes, restarts and drains, a chaos run, and the operators'
+//! dashboard in a headless browser. One test binary, so
 //! one link serves every test.
 
 mod chaos;
+mod dashboard;
 mod harness;
 mod roles;
 mod runtime;
