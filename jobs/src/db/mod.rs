@@ -66,9 +66,13 @@ pub enum StoreError {
     /// A stored row does not parse: written by a newer or broken version.
     #[error("corrupt row: {0}")]
     Corrupt(String),
-    /// An idempotency key names an earlier request of another sort.
-    #[error("the idempotency key was used for another request")]
-    KeyReused,
+    /// An idempotency key names an earlier, different request: another
+    /// body, or another sort of request.
+    #[error("the idempotency key of request {index} was used for another request")]
+    KeyReused {
+        /// The position of the refused request among those sent together.
+        index: usize,
+    },
     /// A row kept changing under a compare-and-set; a later try may land.
     #[error("contended row: {0}")]
     Contended(String),
