@@ -74,6 +74,8 @@ impl Browser {
             "goog:chromeOptions": {"args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1280,1000", "--lang=en-US",
+                // Media may play without a click: no one clicks in a test.
+                "--autoplay-policy=no-user-gesture-required",
             ]},
             "goog:loggingPrefs": {"browser": "ALL"},
         }}});
@@ -186,6 +188,13 @@ impl Browser {
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
         let body = json!({"script": script, "args": args});
         self.command("POST", "/execute/sync", Some(body)).await
+    }
+
+    /// Runs `script` in the page until it calls its last argument (after
+    /// `args`) with its answer, at most 30 s; that answer.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        let body = json!({"script": script, "args": args});
+        self.command("POST", "/execute/async", Some(body)).await
     }
 
     /// The console messages of level SEVERE (errors, refused scripts and
