@@ -10,7 +10,7 @@ use std::time::Duration;
 use mixdown_testkit::browser::Browser;
 use serde_json::{Value, json};
 
-use crate::harness::{Client, Env, Fleet, FleetOptions, Proc, base_env, keys_create};
+use crate::harness::{Env, Fleet, FleetOptions, base_env, keys_create, start_dev};
 
 /// Makes an operator's key in the database `args` and `env` name.
 fn operator_key(args: &[&str], env: &Env) -> String {
@@ -48,11 +48,8 @@ async fn an_operator_retries_a_failed_job_from_the_dashboard_of_mixdown_dev() {
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
     let operator = operator_key(&["--data-dir", data], &base_env());
-    let args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", data];
-    let mut dev = Proc::start(&args, &base_env());
-    let base = dev.url();
-    let tenant_key = dev.line().split_whitespace().last().unwrap().to_owned();
-    let client = Client::new(base.clone(), tenant_key.clone());
+    let (dev, client) = start_dev(data);
+    let (base, tenant_key) = (client.base.clone(), client.key.clone());
     let failed = client.submit(failing_once()).await;
     let hostile = client.submit(hostile()).await;
     let limit = Duration::from_secs(30);

@@ -2,12 +2,12 @@
 //! them: the element reads the duration, seeks to the middle (the file
 //! server answers byte ranges) and plays on from there without an error.
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 use mixdown_testkit::browser::Browser;
 use serde_json::{Value, json};
 
-use crate::harness::{Client, Proc, base_env};
+use crate::harness::{Client, start_dev};
 
 /// Seconds of the uploaded tone.
 const SECONDS: f64 = 20.0;
@@ -47,13 +47,7 @@ audio.src = src;
 /// Uploads a tone made with sox and waits for its track to be ready.
 async fn ready_track(client: &Client, dir: &std::path::Path) -> Value {
     let wav = dir.join("tone.wav");
-    let status = Command::new("sox")
-        .args(["-n", "-r", "44100", "-c", "2", "-b", "16"])
-        .arg(&wav)
-        .args(["synth", &SECONDS.to_string(), "sine", "330", "vol", "0.5"])
-        .status()
-        .expect("sox runs");
-    assert!(status.success());
+    mixdown_testkit::sox_tone(&wav, SECONDS);
     let upload = client
         .http
         .post(format!("{}/v1/uploads", client.base))
@@ -82,17 +76,8 @@ async fn ready_track(client: &Client, dir: &std::path::Path) -> Value {
 async fn outputs_play_and_seek_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let args = [
-        "dev",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ];
-    let mut dev = Proc::start(&args, &base_env());
-    let base = dev.url();
-    let key = dev.line().split_whitespace().last().unwrap().to_owned();
-    let client = Client::new(base.clone(), key);
+    let (dev, client) = start_dev(data.to_str().unwrap());
+    let base = client.base.clone();
     let track = ready_track(&client, dir.path()).await;
 
     let browser = Browser::start().await;
