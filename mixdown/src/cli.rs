@@ -111,6 +111,10 @@ pub enum KeysCommand {
         /// The tenant's name.
         #[arg(long)]
         tenant: Option<String>,
+        /// The tenant's own rate limit, e.g. `200/s burst 400` (default:
+        /// MIXDOWN_RATE_LIMIT's).
+        #[arg(long, conflicts_with = "operator")]
+        rate: Option<mixdown_api::RateLimit>,
         /// An operator's name: the key opens the dashboard, across tenants,
         /// and is no tenant's key.
         #[arg(long)]

@@ -89,6 +89,38 @@ impl TenantRepo {
             .transpose()
     }
 
+    /// The tenant owning `key` and the rate limit stored for it (as set,
+    /// unparsed), if the key is known.
+    pub async fn key_owner(
+        &self,
+        key: &str,
+    ) -> Result<Option<(TenantId, Option<String>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT k.tenant_id, t.rate_limit FROM api_keys k \
+             JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = $1",
+        )
+        .bind(hash_key(key))
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                parse_id(&r, "tenant_id", TenantId::parse)?,
+                r.try_get("rate_limit")?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Stores the rate limit of a tenant (`None`: the configured one applies).
+    pub async fn set_rate_limit(&self, id: TenantId, rate: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET rate_limit = $1 WHERE id = $2")
+            .bind(rate.map(str::to_owned))
+            .bind(id.to_string())
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The name of a tenant.
     pub async fn name(&self, id: TenantId) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT name FROM tenants WHERE id = $1")

@@ -117,11 +117,18 @@ const FLEET_SECRETS_KEY: &str = "KysrKysrKysrKysrKysrKysrKysrKysrKysrKysrKys=";
 pub fn base_env() -> Env {
     let mut env = HashMap::new();
     env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+    // Processes of tests running at once each need ops endpoints of their own.
+    env.insert("MIXDOWN_OPS_LISTEN".into(), "127.0.0.1:0".into());
     env
 }
 
 pub fn create_key(env: &Env, tenant: &str) -> String {
-    keys_create(env, &["--tenant", tenant])
+    create_key_with(env, tenant, &[])
+}
+
+/// A key of `tenant` made with extra `keys create` options.
+pub fn create_key_with(env: &Env, tenant: &str, options: &[&str]) -> String {
+    keys_create(env, &[&["--tenant", tenant][..], options].concat())
 }
 
 /// Runs `mixdown keys create` with `args`; the key it printed.
@@ -190,6 +197,8 @@ pub struct Fleet {
     pub env: Env,
     pub key: String,
     pub apis: Vec<(Proc, Client)>,
+    /// The ops address (`/metrics`, `/readyz` with details) of each API.
+    pub api_ops: Vec<String>,
     pub workers: Vec<Worker>,
     _permit: SemaphorePermit<'static>,
 }
@@ -242,6 +251,7 @@ impl Fleet {
             env,
             key,
             apis: Vec::new(),
+            api_ops: Vec::new(),
             workers: Vec::new(),
             _permit: permit,
         };
@@ -257,6 +267,7 @@ impl Fleet {
     pub fn start_api(&mut self) {
         let mut proc = Proc::start(&["api", "--listen", "127.0.0.1:0"], &self.env);
         let client = Client::new(proc.url(), self.key.clone());
+        self.api_ops.push(proc.url());
         self.apis.push((proc, client));
     }
 

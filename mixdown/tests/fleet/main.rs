@@ -6,6 +6,7 @@
 
 mod chaos;
 mod dashboard;
+mod edge;
 mod harness;
 mod playback;
 mod roles;
