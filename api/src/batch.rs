@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use mixdown_jobs::{codes::ErrorCode, ids::TenantId, model::NewJob};
+use mixdown_jobs::{codes::ErrorCode, db::StoreError, ids::TenantId, model::NewJob};
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, payload::Json};
 use serde::Deserialize;
@@ -72,7 +72,15 @@ impl BatchApi {
                 .map_err(|e| e.within(&format!("jobs[{index}]")))?;
         }
         let inserted = state.stores.submit_many(&news).await;
-        let inserted = inserted.map_err(ApiError::unavailable)?;
+        let inserted = inserted.map_err(|err| match err {
+            StoreError::KeyReused { index } => ApiError::invalid_field(
+                ErrorCode::IdempotencyKeyReused,
+                "idempotency_key",
+                "was used before for another request",
+            )
+            .within(&format!("jobs[{index}]")),
+            other => ApiError::unavailable(other),
+        })?;
         let jobs = inserted
             .iter()
             .map(|i| BatchEntryView {

@@ -62,14 +62,15 @@ impl ApiError {
         )
     }
 
-    /// The answer to a store's refusal: a key used for another request is
-    /// the client's mistake; anything else is the store's failure.
+    /// The answer to a store's refusal: a key used for another request (or
+    /// another body) is the client's mistake; anything else is the store's
+    /// failure.
     pub fn from_store(err: StoreError) -> Self {
         match err {
-            StoreError::KeyReused => Self::invalid_field(
+            StoreError::KeyReused { .. } => Self::invalid_field(
                 ErrorCode::IdempotencyKeyReused,
                 "Idempotency-Key",
-                "was used before for another sort of request",
+                "was used before for another request",
             ),
             other => Self::unavailable(other),
         }

@@ -1,7 +1,11 @@
 //! Objects reached through expiring URLs instead of API keys: outputs and
 //! cover art of the embedded mode, HLS playlists in every mode (their
 //! segment lines are signed on the way out, since a player cannot sign
-//! them), and presigned uploads into a directory store.
+//! them), and presigned uploads into a directory store. Objects are served
+//! as a file server serves files (lengths, validators, one byte range), so
+//! that players seek and probes read durations over HTTP.
+
+mod ranges;
 
 use std::time::Duration;
 
@@ -10,19 +14,25 @@ use mixdown_jobs::{
     objects::{ObjectError, ObjectKey},
 };
 use poem::{
-    Body, Response, Route, handler,
-    http::StatusCode,
+    Body, IntoResponse, Response, Route,
+    error::ResponseError,
+    handler,
+    http::{HeaderMap, StatusCode, header},
     web::{Data, Path, Query},
 };
 use tokio::io::AsyncReadExt;
 
+use self::ranges::{Answer, Validators};
 use crate::{error::ApiError, signing::Signature, state::AppState, upload::store_upload};
 
 /// Largest playlist rewritten: an HLS playlist of a 4-hour track at 10 s
 /// segments is about 60 kB.
 const MAX_PLAYLIST_BYTES: u64 = 4 << 20;
 
-/// The routes under `/files`.
+/// How long a client may keep a served object without asking again.
+const CACHE_CONTROL: &str = "private, max-age=300";
+
+/// The routes under `/files`; `HEAD` is a `GET` without its body.
 pub(crate) fn routes() -> Route {
     Route::new().at("/*key", poem::get(serve).put(receive))
 }
@@ -127,22 +137,75 @@ async fn serve(
     state: Data<&AppState>,
     Path(key): Path<String>,
     signature: Option<Query<Signature>>,
+    headers: &HeaderMap,
 ) -> poem::Result<Response> {
     let key = checked_key(&state, "GET", &key, signature.map(|q| q.0)).await?;
-    let objects = &state.stores.objects;
-    let reader = objects.read(&key).await.map_err(read_failure)?;
-    let response = Response::builder()
-        .content_type(mime_of(&key))
-        .header("cache-control", "private, max-age=300");
-    if !is_playlist(&key) {
-        return Ok(response.body(Body::from_async_read(reader)));
+    if is_playlist(&key) {
+        return serve_playlist(&state, &key).await;
     }
+    let objects = &state.stores.objects;
+    let meta = objects.stat(&key).await.map_err(read_failure)?;
+    let meta = meta.ok_or_else(|| ApiError::not_found("object"))?;
+    let validators = Validators::of(meta.size, meta.modified);
+    let response = Response::builder()
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::ETAG, &validators.etag)
+        .header(header::LAST_MODIFIED, validators.last_modified())
+        .header(header::CACHE_CONTROL, CACHE_CONTROL);
+    let range = match ranges::answer(headers, &validators, meta.size) {
+        Answer::NotModified => return Ok(response.status(StatusCode::NOT_MODIFIED).finish()),
+        Answer::Unsatisfiable => return Ok(unsatisfiable(meta.size)),
+        Answer::Full => return stream(&state, &key, 0..meta.size, response).await,
+        Answer::Partial(range) => range,
+    };
+    let content_range = format!("bytes {}-{}/{}", range.start, range.end - 1, meta.size);
+    let response = response
+        .status(StatusCode::PARTIAL_CONTENT)
+        .header(header::CONTENT_RANGE, content_range);
+    stream(&state, &key, range, response).await
+}
+
+/// `response` with the bytes `range` of `key`, read as they are sent.
+async fn stream(
+    state: &AppState,
+    key: &ObjectKey,
+    range: std::ops::Range<u64>,
+    response: poem::ResponseBuilder,
+) -> poem::Result<Response> {
+    let length = range.end - range.start;
+    let reader = state.stores.objects.read_range(key, range).await;
+    let reader = reader.map_err(read_failure)?;
+    Ok(response
+        .content_type(mime_of(key))
+        .header(header::CONTENT_LENGTH, length)
+        .body(Body::from_async_read(reader)))
+}
+
+/// The 416 for a range past the end of an object of `size` bytes.
+fn unsatisfiable(size: u64) -> Response {
+    let message = format!("the range asked for starts past the end of the {size} bytes");
+    let mut response = ApiError::new(ErrorCode::RangeNotSatisfiable, message).as_response();
+    let value = format!("bytes */{size}")
+        .parse()
+        .expect("a valid header value");
+    response.headers_mut().insert(header::CONTENT_RANGE, value);
+    response
+}
+
+/// A playlist, its segments signed: made anew for each request, so sent
+/// whole and without validators.
+async fn serve_playlist(state: &AppState, key: &ObjectKey) -> poem::Result<Response> {
+    let reader = state.stores.objects.read(key).await.map_err(read_failure)?;
     let mut text = String::new();
     let mut limited = reader.take(MAX_PLAYLIST_BYTES);
     let read = limited.read_to_string(&mut text).await;
     read.map_err(ApiError::unavailable)?;
-    let playlist = sign_segments(&state, &key, &text).await?;
-    Ok(response.body(playlist))
+    let playlist = sign_segments(state, key, &text).await?;
+    Ok(Response::builder()
+        .content_type(mime_of(key))
+        .header(header::CACHE_CONTROL, CACHE_CONTROL)
+        .body(playlist)
+        .into_response())
 }
 
 /// The playlist with every segment line replaced by a URL that reads it.

@@ -8,7 +8,7 @@ use mixdown_jobs::{
     http::HttpSubmission,
     ids::{JobId, ScheduleId, TenantId},
     kind::JobKind,
-    model::{JobFilter, JobState, MaxAttempts, NewJob, Priority},
+    model::{JobFilter, JobState, MaxAttempts, NewJob, Priority, RequestDigest},
     payload::{JobPayload, PayloadError},
     seal::SealKeys,
     social::NewActivity,
@@ -301,17 +301,37 @@ pub(crate) struct JobOptions {
     run_at: Option<Timestamp>,
     callback_url: Option<String>,
     idempotency_key: Option<String>,
+    request_digest: Option<RequestDigest>,
 }
 
 impl JobOptions {
-    /// Every default, with the client's idempotency key (checked).
-    pub(crate) fn from_key(key: Option<String>) -> Result<Self, ApiError> {
+    /// Every default, with the client's idempotency key (checked) for
+    /// `request`, the body (and path) of the request that carries it.
+    pub(crate) fn from_key(key: Option<String>, request: &Value) -> Result<Self, ApiError> {
+        let key = key
+            .map(|key| check_idempotency_key(key, "Idempotency-Key"))
+            .transpose()?;
         Ok(Self {
-            idempotency_key: key
-                .map(|key| check_idempotency_key(key, "Idempotency-Key"))
-                .transpose()?,
+            request_digest: key.as_ref().map(|_| RequestDigest::of(request)),
+            idempotency_key: key,
             ..Self::default()
         })
+    }
+
+    /// The digest of a `POST /v1/jobs` of `kind` and `payload` run this way,
+    /// defaults resolved, so that leaving out a default asks for the same.
+    fn digest(&self, kind: JobKind, payload: Option<&Value>) -> RequestDigest {
+        let max_attempts = self
+            .max_attempts
+            .map_or(i64::from(kind.default_max_attempts()), |m| m.get().into());
+        RequestDigest::of(&serde_json::json!({
+            "kind": kind.as_str(),
+            "payload": payload,
+            "priority": self.priority.get(),
+            "max_attempts": max_attempts,
+            "run_at": self.run_at.map(|t| t.millis()),
+            "callback_url": self.callback_url,
+        }))
     }
 
     /// The job of `payload` for `tenant` run this way.
@@ -325,6 +345,7 @@ impl JobOptions {
             run_at: self.run_at,
             callback_url: self.callback_url.clone(),
             idempotency_key: self.idempotency_key.clone(),
+            request_digest: self.request_digest.clone(),
             ..NewJob::with_defaults(tenant, payload)
         }
     }
@@ -391,7 +412,7 @@ pub(crate) fn submission(
     if origin == Origin::Schedule && kind == JobKind::Fanout {
         return Err(not_schedulable(kind));
     }
-    let options = JobOptions {
+    let mut options = JobOptions {
         priority: bounded(
             body.priority,
             "priority",
@@ -406,7 +427,11 @@ pub(crate) fn submission(
         idempotency_key: key
             .map(|(key, field)| check_idempotency_key(key, field))
             .transpose()?,
+        request_digest: None,
     };
+    if options.idempotency_key.is_some() {
+        options.request_digest = Some(options.digest(kind, body.payload.as_ref()));
+    }
     if kind == JobKind::Fanout {
         let empty = Value::Object(Default::default());
         let value = body.payload.as_ref().unwrap_or(&empty);

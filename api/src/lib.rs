@@ -5,6 +5,7 @@
 mod auth;
 mod batch;
 mod callbacks;
+mod dashboard;
 mod dead_letters;
 mod edge;
 mod error;
@@ -74,6 +75,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let (gate_state, gate_routes, allow_routes) = (state.clone(), routes.clone(), routes.clone());
     ops::public_routes()
         .nest("/files", files::routes())
+        .nest("/dashboard", dashboard::routes())
         .at(
             "/openapi.json",
             poem::endpoint::make_sync(move |_| {

@@ -48,22 +48,32 @@ const CONFLICTS: &[(&str, &str, &[ErrorCode])] = &[
         "/v1/voice/verifications",
         &[ErrorCode::VerificationLocked],
     ),
-    // A job made from a track names it in its payload.
+    // A job made from a track names it in its payload; an idempotency key
+    // sent again with another request is refused.
     (
         "post",
         "/v1/jobs",
-        &[ErrorCode::NotFound, ErrorCode::TrackNotReady],
+        &[
+            ErrorCode::NotFound,
+            ErrorCode::TrackNotReady,
+            ErrorCode::IdempotencyKeyReused,
+        ],
     ),
     (
         "post",
         "/v1/jobs/batch",
-        &[ErrorCode::NotFound, ErrorCode::TrackNotReady],
+        &[
+            ErrorCode::NotFound,
+            ErrorCode::TrackNotReady,
+            ErrorCode::IdempotencyKeyReused,
+        ],
     ),
     (
         "post",
         "/v1/tracks/{track_id}/renditions",
-        &[ErrorCode::TrackNotReady],
+        &[ErrorCode::TrackNotReady, ErrorCode::IdempotencyKeyReused],
     ),
+    ("post", "/v1/activities", &[ErrorCode::IdempotencyKeyReused]),
 ];
 
 /// What the document says that depends on how this API is configured.

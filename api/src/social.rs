@@ -325,7 +325,7 @@ impl SocialApi {
         let value = serde_json::to_value(&body.0).unwrap_or_default();
         let new = NewActivity::parse(tenant.0, &value, now)
             .map_err(|e| ApiError::invalid_field(ErrorCode::InvalidField, &e.field, e.message))?;
-        let options = JobOptions::from_key(key.0)?;
+        let options = JobOptions::from_key(key.0, &value)?;
         Ok(publish(&state, &new, &options).await?.into())
     }
 

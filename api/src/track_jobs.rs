@@ -60,7 +60,9 @@ impl RenditionsApi {
         body: StrictJson<RenditionsBody>,
     ) -> poem::Result<Submitted> {
         let track_id = TrackId::parse(&track_id).ok_or_else(|| ApiError::not_found("track"))?;
-        let options = JobOptions::from_key(key.0)?;
+        let request =
+            serde_json::json!({"track_id": track_id.to_string(), "presets": body.0.presets});
+        let options = JobOptions::from_key(key.0, &request)?;
         let request = RenditionsRequest {
             track_id,
             presets: body.0.presets,
@@ -94,7 +96,7 @@ pub(crate) fn renditions(
 pub(crate) async fn submit(state: &AppState, new: &NewJob) -> Result<(Job, bool), ApiError> {
     admit(state, new).await?;
     let inserted = state.stores.submit(new).await;
-    let inserted = inserted.map_err(ApiError::unavailable)?;
+    let inserted = inserted.map_err(ApiError::from_store)?;
     Ok((inserted.job, inserted.created))
 }
 

@@ -76,7 +76,9 @@ both_modes!(
 mod batch;
 mod dead_letters;
 mod events;
+mod files;
 mod http;
+mod idempotency;
 mod receiver;
 mod schedules;
 mod social;

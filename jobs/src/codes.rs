@@ -49,6 +49,8 @@ catalogue! {
     InvalidRequest = "invalid_request", Some(400), "A request the HTTP layer refuses; the message says why.";
     Unauthorized = "unauthorized", Some(401), "No API key, or one that is not known.";
     InvalidSignature = "invalid_signature", Some(403), "A served URL whose signature does not match, or that has expired.";
+    OperatorKeyRequired = "operator_key_required", Some(403), "A tenant's key where only an operator's key is taken: the dashboard.";
+    InvalidCsrfToken = "invalid_csrf_token", Some(403), "A dashboard form sent without the token of the operator's session.";
     NotFound = "not_found", Some(404), "No such resource for this tenant; another tenant's ids answer the same.";
     MethodNotAllowed = "method_not_allowed", Some(405), "The route does not take this method.";
     RequestTimeout = "request_timeout", Some(408), "The request body arrived too slowly: a pause longer than the body read timeout, or a trickle under the least rate.";
@@ -60,6 +62,7 @@ catalogue! {
     UploadExpired = "upload_expired", Some(410), "The presigned upload was not completed in time.";
     PayloadTooLarge = "payload_too_large", Some(413), "The body, an upload or a part is larger than the limit.";
     UnsupportedMediaType = "unsupported_media_type", Some(415), "The body's content type is not one the route takes.";
+    RangeNotSatisfiable = "range_not_satisfiable", Some(416), "A served file's requested byte range starts past its end; `Content-Range` gives its size.";
     InvalidGraphLine = "invalid_graph_line", Some(422), "A line of a graph change is not an edge change; the message names the line, and nothing of the request was applied.";
     UnknownKind = "unknown_kind", Some(422), "No job kind has that name.";
     KindNotSubmittable = "kind_not_submittable", Some(422), "Jobs of that kind are made by their own endpoints or by the fleet.";
@@ -67,7 +70,7 @@ catalogue! {
     InvalidCron = "invalid_cron", Some(422), "A schedule's cron expression does not parse, or never fires; the message says why.";
     UnknownTimezone = "unknown_timezone", Some(422), "A time zone that is not an IANA name the fleet knows, such as `Europe/Berlin`.";
     InvalidPayload = "invalid_payload", Some(422), "A job's payload does not fit its kind; `field` names the part.";
-    IdempotencyKeyReused = "idempotency_key_reused", Some(422), "The idempotency key was used before for another sort of request.";
+    IdempotencyKeyReused = "idempotency_key_reused", Some(422), "The idempotency key was used before for another request: another body, or another sort of request.";
     InvalidField = "invalid_field", Some(422), "A field or parameter has a bad value; `field` names it.";
     MissingField = "missing_field", Some(422), "A required field or part is missing; `field` names it.";
     UnknownField = "unknown_field", Some(422), "A field or part the route does not take; `field` names it.";

@@ -209,6 +209,57 @@ pub struct NewJob {
     pub callback_url: Option<String>,
     /// A client's key that makes repeating the request harmless.
     pub idempotency_key: Option<String>,
+    /// What the request carrying the key asked for: the same key with
+    /// another digest is refused. `None` for the fleet's own keys.
+    pub request_digest: Option<RequestDigest>,
+}
+
+/// The SHA-256 of a request in canonical JSON (object keys sorted, no
+/// spaces), so that the same request sent with its fields in another order
+/// has the same digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestDigest(String);
+
+impl RequestDigest {
+    /// The digest of `request`.
+    pub fn of(request: &Value) -> Self {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        canonical(request, &mut |part| hasher.update(part.as_bytes()));
+        Self(hex::encode(hasher.finalize()))
+    }
+
+    /// The digest as stored, in hex.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Feeds `value` to `out` as canonical JSON.
+fn canonical(value: &Value, out: &mut impl FnMut(&str)) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out("{");
+            for (i, key) in keys.into_iter().enumerate() {
+                out(if i == 0 { "" } else { "," });
+                out(&Value::from(key.as_str()).to_string());
+                out(":");
+                canonical(&map[key], out);
+            }
+            out("}");
+        }
+        Value::Array(items) => {
+            out("[");
+            for (i, item) in items.iter().enumerate() {
+                out(if i == 0 { "" } else { "," });
+                canonical(item, out);
+            }
+            out("]");
+        }
+        scalar => out(&scalar.to_string()),
+    }
 }
 
 impl NewJob {
@@ -225,6 +276,7 @@ impl NewJob {
             parent_id: None,
             callback_url: None,
             idempotency_key: None,
+            request_digest: None,
         }
     }
 }
@@ -308,6 +360,29 @@ pub struct BulkFilter {
     pub created_before: Option<Timestamp>,
     /// Only jobs accepted after this instant.
     pub created_after: Option<Timestamp>,
+    /// Only jobs whose last attempt failed with this code.
+    pub error_code: Option<ErrorCode>,
     /// At most this many jobs.
     pub limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::RequestDigest;
+
+    #[test]
+    fn a_request_digest_ignores_the_order_of_fields_but_not_their_values() {
+        let a = json!({"kind": "noop", "payload": {"sleep_ms": 1, "fail_attempts": 0}, "x": [1, {"b": 2, "a": 1}]});
+        let b = json!({"x": [1, {"a": 1, "b": 2}], "payload": {"fail_attempts": 0, "sleep_ms": 1}, "kind": "noop"});
+        assert_eq!(RequestDigest::of(&a), RequestDigest::of(&b));
+        let c = json!({"kind": "noop", "payload": {"sleep_ms": 2, "fail_attempts": 0}, "x": [1, {"b": 2, "a": 1}]});
+        assert_ne!(RequestDigest::of(&a), RequestDigest::of(&c));
+        assert_ne!(
+            RequestDigest::of(&json!([1, 2])),
+            RequestDigest::of(&json!([2, 1]))
+        );
+        assert_eq!(RequestDigest::of(&a).as_str().len(), 64);
+    }
 }

@@ -128,6 +128,20 @@ pub async fn create_key(
     Ok(())
 }
 
+/// `mixdown keys create --operator`: prints the new key as the last word.
+pub async fn create_operator_key(settings: Settings, operator: &str) -> anyhow::Result<()> {
+    if operator.trim().is_empty() || operator.len() > 128 {
+        bail!("--operator takes a name of 1 to 128 characters");
+    }
+    let db = compose::database(&settings.jobs).await?;
+    let key = db.operators.create_key(operator).await?;
+    println!(
+        "Created an operator key for {operator:?}; it opens /dashboard and is shown only now: {}",
+        key.key
+    );
+    Ok(())
+}
+
 /// `mixdown graph import`: loads a graph file for a tenant, all or nothing.
 pub async fn import_graph(
     settings: Settings,

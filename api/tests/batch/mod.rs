@@ -17,7 +17,7 @@ impl TestApp {
         self.post("/v1/jobs/batch", json!({ "jobs": jobs })).await
     }
 
-    async fn job_count(&self) -> usize {
+    pub(crate) async fn job_count(&self) -> usize {
         let (status, page) = self.get("/v1/jobs?limit=500").await;
         assert_eq!(status, StatusCode::OK, "{page}");
         page["jobs"].as_array().unwrap().len()
@@ -129,7 +129,7 @@ async fn a_batch_is_recorded_in_order_and_keys_hold_per_job(app: &TestApp) {
     let (status, one) = app
         .post(
             "/v1/jobs",
-            json!({"kind": "noop", "idempotency_key": "third"}),
+            json!({"kind": "noop", "idempotency_key": "third", "run_at": "2020-01-01T00:00:00Z"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{one}");

@@ -31,8 +31,8 @@ both_modes!(
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The API of `stores` on a loopback port, until dropped.
-struct Served {
-    url: String,
+pub(crate) struct Served {
+    pub(crate) url: String,
     stop: CancellationToken,
 }
 
@@ -42,7 +42,7 @@ impl Drop for Served {
     }
 }
 
-async fn serve(stores: Stores) -> Served {
+pub(crate) async fn serve(stores: Stores) -> Served {
     let api = ApiSettings {
         events_keepalive_ms: Duration::from_millis(50).into(),
         ..super::api_settings()

@@ -12,7 +12,7 @@ use sqlx::{
 
 use super::{
     Conn, Engine, StoreError,
-    jobs::{Place, insert_job_row, select_job},
+    jobs::{Place, insert_job_row, key_digest, same_request, select_job},
     rows::{parse_id, parse_json, parse_opt_id, parse_user},
 };
 use crate::{
@@ -341,10 +341,14 @@ impl FeedRepo {
         let new_job = job(payload);
         let Some(fanout) = insert_job_row(&mut *tx, &new_job, Place::Alone, now).await? else {
             let key = new_job.idempotency_key.clone().unwrap_or_default();
+            let digest = key_digest(&mut *tx, tenant, &key).await?;
+            if !same_request(&new_job, digest.as_deref()) {
+                return Err(StoreError::KeyReused { index: 0 });
+            }
             let clause = "job_id = (SELECT id FROM jobs WHERE tenant_id = $1 \
                  AND idempotency_key = $2)";
             let activity = select_activity(&mut tx, tenant, clause, &[key]).await?;
-            let activity = activity.ok_or(StoreError::KeyReused)?;
+            let activity = activity.ok_or(StoreError::KeyReused { index: 0 })?;
             return self.existing(&mut tx, activity).await;
         };
         let sql = format!(

@@ -7,6 +7,8 @@ mod bulk;
 mod feeds;
 mod graph;
 mod jobs;
+mod operators;
+mod overview;
 mod retry;
 mod rows;
 mod schedules;
@@ -32,9 +34,11 @@ pub use self::{
         CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, Redelivery,
         RetryOutcome, RunningJob,
     },
+    operators::{NewOperatorKey, OPERATOR_KEY_PREFIX, OperatorRepo},
+    overview::{ErrorGroup, MinuteOutcomes, QueueStats},
     schedules::ScheduleRepo,
     secrets::{SecretRepo, random_secret},
-    tenants::{NewApiKey, TenantRepo},
+    tenants::{NewApiKey, TENANT_KEY_PREFIX, TenantRepo},
     tracks::{AddedOutputs, CompleteOutcome, Started, TrackRepo},
     voice::{ScoredAttempt, StoredVoiceprint, VoiceRepo},
     workers::{WorkerRecord, WorkerRepo},
@@ -62,9 +66,13 @@ pub enum StoreError {
     /// A stored row does not parse: written by a newer or broken version.
     #[error("corrupt row: {0}")]
     Corrupt(String),
-    /// An idempotency key names an earlier request of another sort.
-    #[error("the idempotency key was used for another request")]
-    KeyReused,
+    /// An idempotency key names an earlier, different request: another
+    /// body, or another sort of request.
+    #[error("the idempotency key of request {index} was used for another request")]
+    KeyReused {
+        /// The position of the refused request among those sent together.
+        index: usize,
+    },
     /// A row kept changing under a compare-and-set; a later try may land.
     #[error("contended row: {0}")]
     Contended(String),
@@ -113,6 +121,8 @@ pub struct Database {
     pub voice: VoiceRepo,
     /// Tenants and their API keys.
     pub tenants: TenantRepo,
+    /// Operators' keys, which open the dashboard.
+    pub operators: OperatorRepo,
     /// Worker processes and their heartbeats.
     pub workers: WorkerRepo,
     /// Follows, blocks and mutes.
@@ -165,6 +175,7 @@ impl Database {
             tracks: TrackRepo::new(conn.clone()),
             voice: VoiceRepo::new(conn.clone()),
             tenants: TenantRepo::new(conn.clone()),
+            operators: OperatorRepo::new(conn.clone()),
             workers: WorkerRepo::new(conn.clone()),
             graph: GraphRepo::new(conn.clone()),
             feeds: FeedRepo::new(conn.clone())?,

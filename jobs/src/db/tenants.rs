@@ -16,8 +16,19 @@ pub struct NewApiKey {
     pub key: String,
 }
 
-fn hash_key(key: &str) -> String {
+/// What begins every tenant's key.
+pub const TENANT_KEY_PREFIX: &str = "mdk_";
+
+/// The stored form of a key.
+pub(super) fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A new random key: `prefix` then 48 hex digits.
+pub(super) fn random_key(prefix: &str) -> String {
+    let mut secret = [0u8; 24];
+    rand::rng().fill_bytes(&mut secret);
+    format!("{prefix}{}", hex::encode(secret))
 }
 
 /// The tenants and API keys tables.
@@ -49,9 +60,7 @@ impl TenantRepo {
             .fetch_one(&self.db.pool)
             .await?;
         let tenant_id = parse_id(&row, "id", TenantId::parse)?;
-        let mut secret = [0u8; 24];
-        rand::rng().fill_bytes(&mut secret);
-        let key = format!("mdk_{}", hex::encode(secret));
+        let key = random_key(TENANT_KEY_PREFIX);
         sqlx::query("INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
             .bind(hash_key(&key))
             .bind(tenant_id.to_string())

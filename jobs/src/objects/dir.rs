@@ -1,11 +1,18 @@
 //! Objects as files under one directory.
 
-use std::path::{Path, PathBuf};
+use std::{
+    io::SeekFrom,
+    ops::Range,
+    path::{Path, PathBuf},
+};
 
 use bytes::Bytes;
-use tokio::fs;
+use tokio::{
+    fs,
+    io::{AsyncReadExt, AsyncSeekExt},
+};
 
-use super::{ObjectError, ObjectKey, ObjectReader, StreamError, copy_bounded};
+use super::{ObjectError, ObjectKey, ObjectMeta, ObjectReader, StreamError, copy_bounded};
 
 /// Objects kept as files under a root directory.
 #[derive(Debug, Clone)]
@@ -83,8 +90,22 @@ impl DirStore {
     }
 
     pub(super) async fn read(&self, key: &ObjectKey) -> Result<ObjectReader, ObjectError> {
+        Ok(Box::pin(self.file(key).await?))
+    }
+
+    pub(super) async fn read_range(
+        &self,
+        key: &ObjectKey,
+        range: Range<u64>,
+    ) -> Result<ObjectReader, ObjectError> {
+        let mut file = self.file(key).await?;
+        file.seek(SeekFrom::Start(range.start)).await?;
+        Ok(Box::pin(file.take(range.end - range.start)))
+    }
+
+    async fn file(&self, key: &ObjectKey) -> Result<fs::File, ObjectError> {
         match fs::File::open(self.path_of(key)).await {
-            Ok(file) => Ok(Box::pin(file)),
+            Ok(file) => Ok(file),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(ObjectError::NotFound(key.clone()))
             }
@@ -92,9 +113,12 @@ impl DirStore {
         }
     }
 
-    pub(super) async fn size(&self, key: &ObjectKey) -> Result<Option<u64>, ObjectError> {
+    pub(super) async fn stat(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, ObjectError> {
         match fs::metadata(self.path_of(key)).await {
-            Ok(m) => Ok(Some(m.len())),
+            Ok(m) => Ok(Some(ObjectMeta {
+                size: m.len(),
+                modified: m.modified()?,
+            })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }

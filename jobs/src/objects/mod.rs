@@ -4,7 +4,12 @@
 mod dir;
 mod s3;
 
-use std::{fmt, path::Path, time::Duration};
+use std::{
+    fmt,
+    ops::Range,
+    path::Path,
+    time::{Duration, SystemTime},
+};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -22,6 +27,15 @@ pub struct Downloaded {
     pub size: u64,
     /// SHA-256 of those bytes, hex.
     pub sha256: String,
+}
+
+/// What the store knows of one object without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written.
+    pub modified: SystemTime,
 }
 
 /// A streamed read of one object.
@@ -198,6 +212,19 @@ impl ObjectStore {
         }
     }
 
+    /// A reader of the bytes `range` of the object under `key`, which the
+    /// caller has checked lie within it: only they are fetched or read.
+    pub async fn read_range(
+        &self,
+        key: &ObjectKey,
+        range: Range<u64>,
+    ) -> Result<ObjectReader, ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.read_range(key, range).await,
+            ObjectStore::Dir(d) => d.read_range(key, range).await,
+        }
+    }
+
     /// Copies the object under `key` into a new file at `path`, streaming,
     /// and hashes it on the way: one read of the object gives the file, its
     /// size and its SHA-256.
@@ -225,9 +252,14 @@ impl ObjectStore {
 
     /// The object's size in bytes, or `None` when there is none.
     pub async fn size(&self, key: &ObjectKey) -> Result<Option<u64>, ObjectError> {
+        Ok(self.stat(key).await?.map(|meta| meta.size))
+    }
+
+    /// The object's size and time of writing, or `None` when there is none.
+    pub async fn stat(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, ObjectError> {
         match self {
-            ObjectStore::S3(s) => s.size(key).await,
-            ObjectStore::Dir(d) => d.size(key).await,
+            ObjectStore::S3(s) => s.stat(key).await,
+            ObjectStore::Dir(d) => d.stat(key).await,
         }
     }
 

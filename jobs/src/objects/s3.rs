@@ -1,6 +1,6 @@
 //! Objects in an S3 bucket, addressed path-style so any S3-compatible server works.
 
-use std::{path::Path, time::Duration};
+use std::{ops::Range, path::Path, time::Duration};
 
 use aws_sdk_s3::{
     Client,
@@ -10,7 +10,7 @@ use aws_sdk_s3::{
 };
 use bytes::Bytes;
 
-use super::{ObjectError, ObjectKey, ObjectReader, StreamError, copy_bounded};
+use super::{ObjectError, ObjectKey, ObjectMeta, ObjectReader, StreamError, copy_bounded};
 
 /// Where the bucket is and how to sign requests to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,23 +108,39 @@ impl S3Store {
     }
 
     pub(super) async fn get_bytes(&self, key: &ObjectKey) -> Result<Bytes, ObjectError> {
-        let out = self.get(key).await?;
+        let out = self.get(key, None).await?;
         let data = out.body.collect().await.map_err(ObjectError::s3)?;
         Ok(data.into_bytes())
     }
 
     pub(super) async fn read(&self, key: &ObjectKey) -> Result<ObjectReader, ObjectError> {
-        Ok(Box::pin(self.get(key).await?.body.into_async_read()))
+        Ok(Box::pin(self.get(key, None).await?.body.into_async_read()))
     }
 
+    pub(super) async fn read_range(
+        &self,
+        key: &ObjectKey,
+        range: Range<u64>,
+    ) -> Result<ObjectReader, ObjectError> {
+        if range.is_empty() {
+            return Ok(Box::pin(tokio::io::empty()));
+        }
+        let bytes = format!("bytes={}-{}", range.start, range.end - 1);
+        let out = self.get(key, Some(bytes)).await?;
+        Ok(Box::pin(out.body.into_async_read()))
+    }
+
+    /// The object, or the part `range` (a `Range` header's value) names.
     async fn get(
         &self,
         key: &ObjectKey,
+        range: Option<String>,
     ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, ObjectError> {
         self.client
             .get_object()
             .bucket(&self.bucket)
             .key(key.as_str())
+            .set_range(range)
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
@@ -133,7 +149,7 @@ impl S3Store {
             })
     }
 
-    pub(super) async fn size(&self, key: &ObjectKey) -> Result<Option<u64>, ObjectError> {
+    pub(super) async fn stat(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, ObjectError> {
         let head = self
             .client
             .head_object()
@@ -142,7 +158,13 @@ impl S3Store {
             .send()
             .await;
         match head {
-            Ok(out) => Ok(out.content_length().map(|n| n.max(0) as u64)),
+            Ok(out) => Ok(Some(ObjectMeta {
+                size: out.content_length().map_or(0, |n| n.max(0) as u64),
+                modified: out
+                    .last_modified()
+                    .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+                    .unwrap_or(std::time::UNIX_EPOCH),
+            })),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(None),
             Err(e) => Err(ObjectError::s3(e)),
         }

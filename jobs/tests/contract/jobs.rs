@@ -7,10 +7,10 @@ use mixdown_jobs::{
     callbacks::CallbackPayload,
     clock::ManualClock,
     codes::ErrorCode,
-    db::{CancelOutcome, Database, Finish, RetryOutcome, WorkerRecord},
+    db::{CancelOutcome, Database, Finish, RetryOutcome, StoreError, WorkerRecord},
     ids::{JobId, TenantId, WorkerId},
     kind::JobKind,
-    model::{JobError, JobFilter, JobState, MaxAttempts, NewJob, Outcome, Priority},
+    model::{JobError, JobFilter, JobState, MaxAttempts, NewJob, Outcome, Priority, RequestDigest},
     noop::{NoopPayload, NoopResult},
     payload::JobPayload,
     time::Timestamp,
@@ -20,6 +20,7 @@ use serde_json::json;
 contract!(
     a_job_is_recorded_queued_and_only_its_tenant_sees_it,
     an_idempotency_key_returns_the_first_job_per_tenant,
+    a_key_reused_for_another_request_is_refused_and_records_nothing,
     a_job_is_claimed_once_per_attempt,
     successes_are_recorded_in_batches_and_stale_reports_are_ignored,
     a_retryable_failure_requeues_until_attempts_run_out,
@@ -34,7 +35,7 @@ contract!(
     every_end_of_a_job_with_a_callback_is_reported_once,
 );
 
-fn noop(tenant: TenantId, fail_attempts: u64) -> NewJob {
+pub(crate) fn noop(tenant: TenantId, fail_attempts: u64) -> NewJob {
     let payload = json!({"sleep_ms": 0, "fail_attempts": fail_attempts});
     NewJob {
         tenant_id: tenant,
@@ -45,10 +46,11 @@ fn noop(tenant: TenantId, fail_attempts: u64) -> NewJob {
         parent_id: None,
         callback_url: None,
         idempotency_key: None,
+        request_digest: None,
     }
 }
 
-fn worker() -> WorkerId {
+pub(crate) fn worker() -> WorkerId {
     WorkerId::generate("contract")
 }
 
@@ -66,7 +68,7 @@ async fn beat(db: &Database, clock: &ManualClock, id: &WorkerId) {
     db.workers.heartbeat(&record).await.unwrap();
 }
 
-fn success(id: JobId, attempt: u32) -> Finish {
+pub(crate) fn success(id: JobId, attempt: u32) -> Finish {
     Finish {
         id,
         attempt,
@@ -82,7 +84,7 @@ fn success(id: JobId, attempt: u32) -> Finish {
     }
 }
 
-fn failure(id: JobId, attempt: u32, retry_at: Option<Timestamp>) -> Finish {
+pub(crate) fn failure(id: JobId, attempt: u32, retry_at: Option<Timestamp>) -> Finish {
     let error = JobError::new(ErrorCode::NoopFailure, "it broke");
     Finish {
         id,
@@ -131,6 +133,48 @@ async fn an_idempotency_key_returns_the_first_job_per_tenant(db: &Database, _clo
     let other = db.jobs.insert(&new).await.unwrap();
     assert!(other.created);
     assert_ne!(other.job.id, first.job.id);
+}
+
+async fn a_key_reused_for_another_request_is_refused_and_records_nothing(
+    db: &Database,
+    _clock: &ManualClock,
+) {
+    let a = tenant(db).await;
+    let keyed = |key: &str, sleep_ms: u64| NewJob {
+        idempotency_key: Some(key.into()),
+        request_digest: Some(RequestDigest::of(&json!({"sleep_ms": sleep_ms}))),
+        ..noop(a, 0)
+    };
+    let first = db.jobs.insert(&keyed("k", 1)).await.unwrap();
+    let same = db.jobs.insert(&keyed("k", 1)).await.unwrap();
+    assert!(first.created && !same.created);
+    assert_eq!(same.job.id, first.job.id);
+    let other = db.jobs.insert(&keyed("k", 2)).await;
+    assert!(
+        matches!(other, Err(StoreError::KeyReused { index: 0 })),
+        "{other:?}"
+    );
+
+    // One reused key in a batch refuses the batch: nothing of it is recorded.
+    let batch = [keyed("fresh", 1), keyed("k", 2)];
+    let refused = db.jobs.insert_many(&batch).await;
+    assert!(
+        matches!(refused, Err(StoreError::KeyReused { index: 1 })),
+        "{refused:?}"
+    );
+    let filter = JobFilter {
+        limit: 10,
+        ..JobFilter::default()
+    };
+    let listed = db.jobs.list(a, &filter).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+
+    // The fleet's own keys carry no digest: they answer the first job.
+    let unkeyed = NewJob {
+        request_digest: None,
+        ..keyed("k", 3)
+    };
+    assert_eq!(db.jobs.insert(&unkeyed).await.unwrap().job.id, first.job.id);
 }
 
 async fn a_job_is_claimed_once_per_attempt(db: &Database, _clock: &ManualClock) {

@@ -37,6 +37,7 @@ contract!(
     a_file_is_stored_by_streaming_it,
     a_download_writes_the_object_and_hashes_it_on_the_way,
     a_presigned_url_reads_the_object,
+    a_range_reads_only_its_bytes_and_a_stat_dates_the_object,
 );
 
 fn key(name: &str) -> ObjectKey {
@@ -62,6 +63,31 @@ async fn an_object_reads_back_as_written_and_is_replaced_whole(store: &ObjectSto
     store.delete(&k).await.unwrap();
     assert_eq!(store.size(&k).await.unwrap(), None);
     store.ping().await.unwrap();
+}
+
+async fn a_range_reads_only_its_bytes_and_a_stat_dates_the_object(store: &ObjectStore) {
+    use tokio::io::AsyncReadExt;
+    let k = key("range.bin");
+    let data: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    let before = std::time::SystemTime::now() - Duration::from_secs(2);
+    store
+        .put_bytes(&k, Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    let meta = store.stat(&k).await.unwrap().unwrap();
+    assert_eq!(meta.size, 100_000);
+    assert!(meta.modified >= before, "{:?}", meta.modified);
+    for range in [0..1, 70_000..70_100, 99_990..100_000, 5..5] {
+        let mut read = Vec::new();
+        let mut reader = store.read_range(&k, range.clone()).await.unwrap();
+        reader.read_to_end(&mut read).await.unwrap();
+        assert_eq!(
+            read,
+            data[range.start as usize..range.end as usize],
+            "{range:?}"
+        );
+    }
+    assert_eq!(store.stat(&key("none")).await.unwrap(), None);
 }
 
 async fn a_missing_object_is_reported_as_missing(store: &ObjectStore) {

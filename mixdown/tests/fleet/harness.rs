@@ -99,6 +99,16 @@ impl Drop for Proc {
     }
 }
 
+/// Starts `mixdown dev` over the data directory `data`: the process, and a
+/// client of its tenant "dev" with the key it printed.
+pub fn start_dev(data: &str) -> (Proc, Client) {
+    let args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", data];
+    let mut dev = Proc::start(&args, &base_env());
+    let base = dev.url();
+    let key = dev.line().split_whitespace().last().unwrap().to_owned();
+    (dev, Client::new(base, key))
+}
+
 /// The voiceprint key of test fleets (32 bytes of 0x2a).
 const FLEET_VOICE_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 /// The key of test fleets sealing http jobs' secret headers (32 bytes of 0x2b).
@@ -118,9 +128,14 @@ pub fn create_key(env: &Env, tenant: &str) -> String {
 
 /// A key of `tenant` made with extra `keys create` options.
 pub fn create_key_with(env: &Env, tenant: &str, options: &[&str]) -> String {
+    keys_create(env, &[&["--tenant", tenant][..], options].concat())
+}
+
+/// Runs `mixdown keys create` with `args`; the key it printed.
+pub fn keys_create(env: &Env, args: &[&str]) -> String {
     let out = Command::new(BIN)
-        .args(["keys", "create", "--tenant", tenant])
-        .args(options)
+        .args(["keys", "create"])
+        .args(args)
         .env_clear()
         .envs(env)
         .output()

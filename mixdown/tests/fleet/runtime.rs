@@ -166,6 +166,7 @@ async fn a_job_recorded_but_never_pushed_still_runs() {
         parent_id: None,
         callback_url: None,
         idempotency_key: None,
+        request_digest: None,
     };
     let id = db.jobs.insert(&new).await.unwrap().job.id.to_string();
     let job = fleet

@@ -97,7 +97,7 @@ pub(in crate::db) enum Place {
     Scheduled(Tick),
 }
 
-/// Rows a statement inserts at most: 18 binds a row stays under SQLite's
+/// Rows a statement inserts at most: 19 binds a row stays under SQLite's
 /// 32,766 and Postgres's 65,535 binds a statement.
 const ROWS_PER_INSERT: usize = 1000;
 
@@ -130,7 +130,7 @@ pub(in crate::db) async fn insert_job_rows<'e>(
         return Ok(Vec::new());
     }
     // Binds a row: `max_attempts` also fills the attempt budget.
-    const COLUMNS: usize = 18;
+    const COLUMNS: usize = 19;
     let values: Vec<String> = (0..news.len())
         .map(|row| {
             let b = row * COLUMNS;
@@ -146,7 +146,8 @@ pub(in crate::db) async fn insert_job_rows<'e>(
     let sql = format!(
         "INSERT INTO jobs (id, tenant_id, kind, queue, state, payload, priority, max_attempts, \
          attempt_budget, run_at, created_at, updated_at, parent_id, callback_url, \
-         idempotency_key, child_weight, planned_weight, schedule_id, schedule_tick) \
+         idempotency_key, child_weight, planned_weight, schedule_id, schedule_tick, \
+         request_digest) \
          VALUES {} ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}",
         values.join(", ")
     );
@@ -184,7 +185,8 @@ pub(in crate::db) async fn insert_job_rows<'e>(
             .bind(child_weight)
             .bind(planned)
             .bind(tick.map(|t| t.schedule_id.to_string()))
-            .bind(tick.map(|t| t.at.millis()));
+            .bind(tick.map(|t| t.at.millis()))
+            .bind(new.request_digest.as_ref().map(|d| d.as_str().to_owned()));
     }
     let rows = query.fetch_all(executor).await?;
     let mut recorded: HashMap<JobId, Job> = HashMap::with_capacity(rows.len());
@@ -193,6 +195,68 @@ pub(in crate::db) async fn insert_job_rows<'e>(
         recorded.insert(job.id, job);
     }
     Ok(ids.iter().map(|id| recorded.remove(id)).collect())
+}
+
+/// The jobs made earlier under the keys of the jobs of `news` that were
+/// not `recorded`, with the digests of the requests that made them, by
+/// tenant and key: one read per tenant.
+async fn earlier_of(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    news: &[NewJob],
+    recorded: &[Option<Job>],
+) -> Result<HashMap<(TenantId, Option<String>), (Job, Option<String>)>, StoreError> {
+    let mut keys: HashMap<TenantId, Vec<String>> = HashMap::new();
+    for (new, job) in news.iter().zip(recorded) {
+        if let (None, Some(key)) = (job, &new.idempotency_key) {
+            keys.entry(new.tenant_id).or_default().push(key.clone());
+        }
+    }
+    let mut earlier = HashMap::new();
+    for (tenant, keys) in keys {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS}, idempotency_key, request_digest FROM jobs \
+             WHERE tenant_id = $1 AND idempotency_key IN ({})",
+            placeholders(2, keys.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string());
+        for key in keys {
+            query = query.bind(key);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let key: String = row.try_get("idempotency_key")?;
+            let digest: Option<String> = row.try_get("request_digest")?;
+            earlier.insert((tenant, Some(key)), (job_from_row(&row)?, digest));
+        }
+    }
+    Ok(earlier)
+}
+
+/// The digest of the request that recorded the tenant's job under `key`.
+pub(in crate::db) async fn key_digest<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    tenant: TenantId,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    let sql = "SELECT request_digest FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2";
+    let row = sqlx::query(sql)
+        .bind(tenant.to_string())
+        .bind(key.to_owned())
+        .fetch_optional(executor)
+        .await?;
+    Ok(row
+        .map(|r| r.try_get("request_digest"))
+        .transpose()?
+        .flatten())
+}
+
+/// Whether `new` asks for what the request recorded under its key with
+/// `earlier` (its digest) asked for. A key without a digest on either side
+/// (the fleet's own keys, rows older than digests) answers the first job.
+pub(in crate::db) fn same_request(new: &NewJob, earlier: Option<&str>) -> bool {
+    match (&new.request_digest, earlier) {
+        (Some(digest), Some(earlier)) => digest.as_str() == earlier,
+        _ => true,
+    }
 }
 
 /// The tenant's job `id` through `executor`.
@@ -222,24 +286,31 @@ impl JobRepo {
         Ok(inserted.pop().expect("one answer per job"))
     }
 
-    /// Records new queued jobs, a statement per [`ROWS_PER_INSERT`], and
-    /// answers each in the order given: the job recorded, or the one made
-    /// earlier with the same idempotency key by the same tenant.
+    /// Records new queued jobs, a statement per [`ROWS_PER_INSERT`], in one
+    /// transaction, and answers each in the order given: the job recorded,
+    /// or the one made earlier with the same idempotency key by the same
+    /// tenant. A key that names an earlier, different request refuses them
+    /// all ([`StoreError::KeyReused`]), and none is recorded.
     pub async fn insert_many(&self, news: &[NewJob]) -> Result<Vec<Inserted>, StoreError> {
         let now = self.db.clock.now();
+        let mut tx = self.db.begin().await?;
         let mut answers = Vec::with_capacity(news.len());
         for chunk in news.chunks(ROWS_PER_INSERT) {
             let rows: Vec<(&NewJob, Place)> = chunk.iter().map(|n| (n, Place::Alone)).collect();
-            let recorded = insert_job_rows(&self.db.pool, &rows, now).await?;
-            let mut earlier = self.earlier_of(chunk, &recorded).await?;
+            let recorded = insert_job_rows(&mut *tx, &rows, now).await?;
+            let mut earlier = earlier_of(&mut tx, chunk, &recorded).await?;
             for (new, job) in chunk.iter().zip(recorded) {
+                let index = answers.len();
                 answers.push(match job {
                     Some(job) => Inserted { job, created: true },
                     None => {
                         let key = (new.tenant_id, new.idempotency_key.clone());
-                        let job = earlier.remove(&key).ok_or_else(|| {
+                        let (job, digest) = earlier.remove(&key).ok_or_else(|| {
                             StoreError::Corrupt("insert conflicted on no key".into())
                         })?;
+                        if !same_request(new, digest.as_deref()) {
+                            return Err(StoreError::KeyReused { index });
+                        }
                         Inserted {
                             job,
                             created: false,
@@ -248,39 +319,8 @@ impl JobRepo {
                 });
             }
         }
+        tx.commit().await?;
         Ok(answers)
-    }
-
-    /// The jobs made earlier under the keys of the jobs of `news` that were
-    /// not `recorded`, by tenant and key: one read per tenant.
-    async fn earlier_of(
-        &self,
-        news: &[NewJob],
-        recorded: &[Option<Job>],
-    ) -> Result<HashMap<(TenantId, Option<String>), Job>, StoreError> {
-        let mut keys: HashMap<TenantId, Vec<String>> = HashMap::new();
-        for (new, job) in news.iter().zip(recorded) {
-            if let (None, Some(key)) = (job, &new.idempotency_key) {
-                keys.entry(new.tenant_id).or_default().push(key.clone());
-            }
-        }
-        let mut earlier = HashMap::new();
-        for (tenant, keys) in keys {
-            let sql = format!(
-                "SELECT {JOB_COLUMNS}, idempotency_key FROM jobs \
-                 WHERE tenant_id = $1 AND idempotency_key IN ({})",
-                placeholders(2, keys.len())
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(tenant.to_string());
-            for key in keys {
-                query = query.bind(key);
-            }
-            for row in query.fetch_all(&self.db.pool).await? {
-                let key: String = row.try_get("idempotency_key")?;
-                earlier.insert((tenant, Some(key)), job_from_row(&row)?);
-            }
-        }
-        Ok(earlier)
     }
 
     /// The tenant's job `id`; `None` when it does not exist or is another tenant's.
