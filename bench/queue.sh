@@ -17,7 +17,8 @@ seconds=${1:-10}
 concurrency=${2:-50}
 bench_fleet bench wrk redis-tools
 
-MIXDOWN_BENCH_KEY=$("$bin" keys create --tenant bench | awk '{print $NF}')
+# The bench measures the queue, not the tenant rate limit.
+MIXDOWN_BENCH_KEY=$("$bin" keys create --tenant bench --rate "1000000/s" | tail -1 | awk '{print $NF}')
 export MIXDOWN_BENCH_KEY
 "$bin" api --listen 127.0.0.1:18080 >"$work/api.log" 2>&1 &
 bench_pids+=($!)

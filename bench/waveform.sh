@@ -2,14 +2,16 @@
 # Waveform generation speed and memory: `mixdown waveform` (.dat, zoom 256) against
 # audiowaveform with the same options (when on PATH) and against `ffmpeg -f s16le`
 # to /dev/null, the cost of decoding alone. Inputs are 10-minute and 3-hour stereo
-# 44.1 kHz WAV, MP3 (192k) and FLAC, made once and reused.
+# 44.1 kHz WAV, MP3 (192k), FLAC and Opus (96k, resampled to 48 kHz by the encoder),
+# made once and reused.
 #
 #   bench/waveform.sh [INPUT_DIR]
 #
 # INPUT_DIR defaults to ${TMPDIR:-/tmp}/mixdown-waveform-bench (about 2.6 GB).
-# Prints one row per tool and input: wall seconds, peak RSS, and the ratio of
-# each to the decode floor. On WAV, mixdown's and audiowaveform's outputs are
-# compared byte for byte.
+# Prints one row per tool and input: wall seconds, peak RSS, the ratio of each
+# to the decode floor, and audiowaveform's time over the tool's (above 1:
+# faster than audiowaveform). On WAV and FLAC, mixdown's and audiowaveform's
+# outputs are compared byte for byte.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/setup.sh
@@ -35,6 +37,7 @@ make_inputs() {
   fi
   [ -s "$base.mp3" ] || ffmpeg -nostdin -loglevel error -y -i "$base.wav" -b:a 192k "$base.mp3"
   [ -s "$base.flac" ] || ffmpeg -nostdin -loglevel error -y -i "$base.wav" "$base.flac"
+  [ -s "$base.opus" ] || ffmpeg -nostdin -loglevel error -y -i "$base.wav" -b:a 96k "$base.opus"
 }
 
 # Runs "$@" under /usr/bin/time; prints "wall_seconds peak_kib".
@@ -56,28 +59,35 @@ else
   mixdown_info "audiowaveform not on PATH: its rows are skipped"
 fi
 
-row input tool wall_s peak_MiB wall/floor rss/floor
+row input tool wall_s peak_MiB wall/floor rss/floor "awf/this"
 for name in 10min 3h; do
-  for ext in wav mp3 flac; do
+  for ext in wav mp3 flac opus; do
     input="$inputs/$name.$ext"
     read -r floor_s floor_k < <(measure ffmpeg -nostdin -loglevel error -i "$input" -f s16le -y /dev/null)
+    awf_s=""
+    if $has_audiowaveform; then
+      read -r awf_s awf_k < <(measure audiowaveform -i "$input" -o "$work/awf.dat" -z 256 -b 16)
+    fi
+    read -r wall kib < <(measure "$bin" waveform -i "$input" -o "$work/mixdown.dat" -z 256 -b 16)
+    # Columns: wall and RSS against the decode floor; audiowaveform's wall over this
+    # tool's, so above 1 is faster than audiowaveform.
     report() {
       local tool=$1 wall=$2 kib=$3
       row "$name.$ext" "$tool" "$wall" "$((kib / 1024))" \
         "$(awk -v a="$wall" -v b="$floor_s" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
-        "$(awk -v a="$kib" -v b="$floor_k" 'BEGIN { printf "%.2f", a / b }')"
+        "$(awk -v a="$kib" -v b="$floor_k" 'BEGIN { printf "%.2f", a / b }')" \
+        "$(awk -v a="$awf_s" -v b="$wall" 'BEGIN { if (a == "") print "-"; else printf "%.2f", (b > 0 ? a / b : 0) }')"
     }
     report "ffmpeg s16le" "$floor_s" "$floor_k"
-    read -r wall kib < <(measure "$bin" waveform -i "$input" -o "$work/mixdown.dat" -z 256 -b 16)
     report mixdown "$wall" "$kib"
     if $has_audiowaveform; then
-      read -r wall kib < <(measure audiowaveform -i "$input" -o "$work/awf.dat" -z 256 -b 16)
-      report audiowaveform "$wall" "$kib"
-      if [ "$ext" = wav ]; then
+      report audiowaveform "$awf_s" "$awf_k"
+      # Integer PCM decodes to the same samples in both: the files must be identical.
+      if [ "$ext" = wav ] || [ "$ext" = flac ]; then
         if cmp -s "$work/mixdown.dat" "$work/awf.dat"; then
-          mixdown_info "$name.wav: outputs identical"
+          mixdown_info "$name.$ext: outputs identical"
         else
-          mixdown_info "$name.wav: OUTPUTS DIFFER"
+          mixdown_info "$name.$ext: OUTPUTS DIFFER"
         fi
       fi
     fi

@@ -7,8 +7,9 @@
 #   scripts/openapi-check.sh [MAX_EXAMPLES]
 #
 # MAX_EXAMPLES (default 30) is how many cases each operation gets per phase.
-# Installs python3-venv when missing; builds the debug binary. Answers may
-# take up to 70 s: `GET /v1/jobs/{id}?wait=60` waits that long by design.
+# Installs python3-venv when missing; builds the debug binary the way the
+# test suite does (so after `cargo test --workspace` nothing is rebuilt).
+# Settings beyond the command line are in scripts/schemathesis.toml.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/setup.sh
@@ -22,10 +23,10 @@ if [ ! -x "$venv/bin/st" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q 'schemathesis>=4.3,<5'
 fi
-cargo build -q -p mixdown
+cargo build -q --workspace --tests --locked
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
-MIXDOWN_LISTEN=127.0.0.1:$port MIXDOWN_DATA_DIR=$work/data RUST_LOG=warn \
+MIXDOWN_LISTEN=127.0.0.1:$port MIXDOWN_OPS_LISTEN=127.0.0.1:0 MIXDOWN_DATA_DIR=$work/data RUST_LOG=warn \
   target/debug/mixdown dev >"$work/dev.log" 2>&1 &
 dev=$!
 trap 'kill $dev 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -35,6 +36,6 @@ key=$(cat "$work/data/dev-api-key")
 # cache of findings stays in the temporary directory.
 hooks=$PWD/scripts
 cd "$work"
-PYTHONPATH=$hooks SCHEMATHESIS_HOOKS=openapi_hooks "$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" --checks all \
+PYTHONPATH=$hooks SCHEMATHESIS_HOOKS=openapi_hooks "$venv/bin/st" --config-file "$hooks/schemathesis.toml" run "http://127.0.0.1:$port/openapi.json" --checks all \
   -H "Authorization: Bearer $key" --max-examples "$examples" --no-color --seed 1 \
   --max-response-time 70 --request-timeout 75

@@ -31,6 +31,15 @@ MIXDOWN_TEST_PACKAGES=(
   postgresql postgresql-client
   curl
 )
+# The dashboard and playback tests drive a headless Chromium through
+# ChromeDriver: Debian packages both; Ubuntu ships them as one snap-backed
+# package.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+if grep -qs '^ID=ubuntu' /etc/os-release; then
+  MIXDOWN_TEST_PACKAGES+=(chromium-chromedriver)
+else
+  MIXDOWN_TEST_PACKAGES+=(chromium chromium-driver)
+fi
 
 mixdown_info() { printf 'mixdown: %s\n' "$*" >&2; }
 mixdown_die() { printf 'mixdown: error: %s\n' "$*" >&2; exit 1; }

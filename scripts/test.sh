@@ -4,8 +4,11 @@
 # Installs the missing Debian/Ubuntu packages for building and testing,
 # makes sure PostgreSQL, Redis and an S3-compatible server (s3s-fs) answer on
 # their local default addresses (starting them when they do not), exports the
-# MIXDOWN_TEST_* variables and runs `cargo test --workspace --locked`.
-# Extra arguments are passed to cargo test.
+# MIXDOWN_TEST_* variables and runs `cargo test --workspace --locked`; with
+# no arguments it then runs the outside OpenAPI fuzzer against the server
+# (scripts/openapi-check.sh) and validates the deployment files against their
+# schemas (scripts/deploy-check.sh). Extra arguments are passed to cargo test
+# and skip both.
 #
 #   scripts/test.sh                   everything
 #   scripts/test.sh -p mixdown-jobs   one crate
@@ -40,4 +43,9 @@ fi
 # The voice tests need the encoder's weights: fetched once into the cache.
 MIXDOWN_VOICE_MODEL=${MIXDOWN_VOICE_MODEL:-$(scripts/voice-model.sh)}
 export MIXDOWN_VOICE_MODEL
-exec cargo test --workspace --locked "$@"
+if [ $# -gt 0 ]; then
+  exec cargo test --workspace --locked "$@"
+fi
+cargo test --workspace --locked
+scripts/openapi-check.sh
+scripts/deploy-check.sh

@@ -182,6 +182,7 @@ fn bulk_filter(body: JobMatch, action: Action) -> Result<BulkFilter, ApiError> {
         kind,
         created_before: instant(body.created_before, "created_before")?,
         created_after: instant(body.created_after, "created_after")?,
+        error_code: None,
         limit,
     })
 }

@@ -5,10 +5,13 @@
 mod auth;
 mod batch;
 mod callbacks;
+mod dashboard;
 mod dead_letters;
+mod edge;
 mod error;
 mod events;
 mod files;
+mod http_metrics;
 mod jobs;
 mod openapi;
 mod ops;
@@ -29,6 +32,7 @@ mod workers;
 use poem::{Endpoint, EndpointExt, IntoResponse, error::ResponseError, web::Html};
 use poem_openapi::OpenApiService;
 
+pub use edge::{RateLimit, ServerLimits, serve};
 pub use error::ApiError;
 use ops::Draining;
 pub use ops::ops_routes;
@@ -62,13 +66,16 @@ pub fn app(state: AppState) -> impl Endpoint {
         enroll_samples: state.fleet.voice_enroll_samples.get(),
     };
     let document = openapi::complete(&spec, &facts);
-    let methods = openapi::Methods::of(&document);
+    let routes = openapi::Methods::of(&document);
     // The docs page embeds the document as it is written out.
     let docs = api.swagger_ui_html().replace(&spec, &document);
     let stores = state.stores.clone();
+    let metrics = stores.metrics.clone();
     let draining = Draining(state.draining.clone());
-    ops_routes()
+    let (gate_state, gate_routes, allow_routes) = (state.clone(), routes.clone(), routes.clone());
+    ops::public_routes()
         .nest("/files", files::routes())
+        .nest("/dashboard", dashboard::routes())
         .at(
             "/openapi.json",
             poem::endpoint::make_sync(move |_| {
@@ -82,12 +89,13 @@ pub fn app(state: AppState) -> impl Endpoint {
             poem::endpoint::make_sync(move |_| Html(docs.clone())),
         )
         .nest("/", api)
-        .around(ops::record_http)
         .data(state)
         .data(stores)
         .data(draining)
         .catch_all_error(|err| async move { error::to_api_error(err).as_response() })
-        .around(move |ep, req| allow_header(ep, req, methods.clone()))
+        .around(move |ep, req| edge::gate(ep, req, gate_state.clone(), gate_routes.clone()))
+        .around(move |ep, req| allow_header(ep, req, allow_routes.clone()))
+        .around(move |ep, req| http_metrics::record(ep, req, metrics.clone(), routes.clone()))
 }
 
 /// Adds to a 405 the `Allow` header of the methods the path takes.
@@ -107,8 +115,9 @@ async fn allow_header<E: Endpoint>(
     Ok(resp)
 }
 
-/// Operations routes alone (`/healthz`, `/readyz`, `/metrics`), for worker
-/// processes; `/readyz` says draining once `draining` fires.
+/// Operations routes alone (`/healthz`, `/readyz` with details, `/metrics`),
+/// for the ops listener of every process; `/readyz` says draining once
+/// `draining` fires.
 pub fn ops_app(stores: mixdown_jobs::Stores, draining: CancellationToken) -> impl Endpoint {
     ops_routes()
         .data(stores)

@@ -571,6 +571,13 @@ fn add_error_answers(method: &str, path: &str, op: &mut Value) {
     if op.get("security").is_some() {
         codes.push(ErrorCode::Unauthorized);
     }
+    let limited = path.starts_with("/v1/");
+    if limited {
+        codes.push(ErrorCode::RateLimited);
+    }
+    if crate::edge::takes_upload(method, path) {
+        codes.push(ErrorCode::TooManyUploads);
+    }
     let params = op.get("parameters").and_then(Value::as_array);
     let has = |place: &str| params.is_some_and(|ps| ps.iter().any(|p| p["in"] == place));
     if has("path") {
@@ -583,6 +590,7 @@ fn add_error_answers(method: &str, path: &str, op: &mut Value) {
         codes.extend([
             ErrorCode::InvalidJson,
             ErrorCode::InvalidBody,
+            ErrorCode::RequestTimeout,
             ErrorCode::InvalidField,
             ErrorCode::PayloadTooLarge,
             ErrorCode::UnsupportedMediaType,
@@ -614,6 +622,42 @@ fn add_error_answers(method: &str, path: &str, op: &mut Value) {
             })
         });
     }
+    if limited {
+        add_rate_limit_headers(responses);
+    }
+}
+
+/// The headers every answer of a `/v1` operation carries, with
+/// `Retry-After` on its 429 (and on the 503 of a busy upload).
+const RATE_LIMIT_HEADERS: [(&str, &str); 3] = [
+    (
+        "RateLimit-Limit",
+        "Most requests the caller's bucket holds (its burst).",
+    ),
+    ("RateLimit-Remaining", "Requests left in the bucket now."),
+    ("RateLimit-Reset", "Seconds until the bucket is full again."),
+];
+
+fn add_rate_limit_headers(responses: &mut Map<String, Value>) {
+    let header =
+        |text: &str| json!({"description": text, "schema": {"type": "integer", "minimum": 0}});
+    for (status, answer) in responses.iter_mut() {
+        let Some(answer) = answer.as_object_mut() else {
+            continue;
+        };
+        let Value::Object(headers) = answer.entry("headers").or_insert_with(|| json!({})) else {
+            continue;
+        };
+        for (name, text) in RATE_LIMIT_HEADERS {
+            headers.insert(name.into(), header(text));
+        }
+        if status == "429" || status == "503" {
+            headers.insert(
+                "Retry-After".into(),
+                header("Seconds to wait before trying again."),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -640,9 +684,15 @@ mod tests {
         };
         let doc: Value = serde_json::from_str(&complete(&spec.to_string(), &facts)).unwrap();
         let responses = &doc["paths"]["/v1/jobs/{job_id}/retry"]["post"]["responses"];
-        for status in ["200", "400", "401", "404", "409", "503"] {
+        for status in ["200", "400", "401", "404", "409", "429", "503"] {
             assert!(responses.get(status).is_some(), "{status}: {responses}");
+            let headers = &responses[status]["headers"];
+            assert!(
+                headers["RateLimit-Remaining"].is_object(),
+                "{status}: {headers}"
+            );
         }
+        assert!(responses["429"]["headers"]["Retry-After"].is_object());
         assert!(responses.get("413").is_none(), "no body, no 413");
         let view = &doc["components"]["schemas"]["View"]["properties"];
         assert_eq!(view["a"].get("nullable"), None);
@@ -652,10 +702,18 @@ mod tests {
     }
 }
 
-/// The methods each path of the document takes: what a 405 answers in its
-/// `Allow` header.
+/// The paths of the document and the methods each takes: what a 405
+/// answers in its `Allow` header, and the route a request is counted under.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Methods(std::sync::Arc<Vec<(Vec<String>, String)>>);
+pub(crate) struct Methods(std::sync::Arc<Vec<PathMethods>>);
+
+/// One path of the document.
+#[derive(Debug)]
+struct PathMethods {
+    template: String,
+    segments: Vec<String>,
+    methods: String,
+}
 
 impl Methods {
     /// The methods of every path of `document`.
@@ -672,8 +730,11 @@ impl Methods {
                     .keys()
                     .map(|m| m.to_ascii_uppercase())
                     .collect();
-                let segments = path.split('/').map(str::to_owned).collect();
-                Some((segments, methods.join(", ")))
+                Some(PathMethods {
+                    template: path.clone(),
+                    segments: path.split('/').map(str::to_owned).collect(),
+                    methods: methods.join(", "),
+                })
             })
             .collect();
         Self(std::sync::Arc::new(table))
@@ -681,6 +742,15 @@ impl Methods {
 
     /// The methods `path` takes, if the document has it.
     pub(crate) fn allowed(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|p| p.methods.as_str())
+    }
+
+    /// The document's template of `path` (`/v1/jobs/{job_id}`), if it has one.
+    pub(crate) fn template(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|p| p.template.as_str())
+    }
+
+    fn find(&self, path: &str) -> Option<&PathMethods> {
         let asked: Vec<&str> = path.split('/').collect();
         // A template segment (`{job_id}`) takes any one segment; a fixed
         // one wins over a template, as the router has it.
@@ -694,8 +764,7 @@ impl Methods {
         let fixed = |template: &[String]| template.iter().filter(|t| !t.starts_with('{')).count();
         self.0
             .iter()
-            .filter(|(template, _)| fits(template))
-            .max_by_key(|(template, _)| fixed(template))
-            .map(|(_, methods)| methods.as_str())
+            .filter(|p| fits(&p.segments))
+            .max_by_key(|p| fixed(&p.segments))
     }
 }

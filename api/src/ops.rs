@@ -1,11 +1,12 @@
-//! Operations endpoints every process serves: liveness, readiness, metrics;
-//! and the HTTP metrics around every request.
+//! Operations endpoints every process serves on its ops listener: liveness,
+//! readiness with details, metrics; and the public listener's liveness and
+//! bare readiness.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mixdown_jobs::{Stores, kind::JobKind};
 use poem::{
-    Endpoint, IntoResponse, Request, Response, Route, get, handler,
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler,
     http::StatusCode,
     web::{Data, Json},
 };
@@ -18,6 +19,24 @@ pub fn ops_routes() -> Route {
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics))
+}
+
+/// Routes `/healthz` and `/readyz` for anyone: readiness without the
+/// details of what is down, and no metrics.
+pub(crate) fn public_routes() -> Route {
+    Route::new()
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz).around(status_only))
+}
+
+/// Keeps of an answer its status and the `status` field of its body.
+async fn status_only<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
+    let resp = ep.call(req).await?.into_response();
+    let code = resp.status();
+    let body: serde_json::Value = resp.into_body().into_json().await.unwrap_or_default();
+    Ok(Json(json!({"status": body["status"]}))
+        .with_status(code)
+        .into_response())
 }
 
 #[handler]
@@ -109,80 +128,4 @@ async fn metrics(stores: Data<&Stores>) -> Response {
         .render()
         .with_content_type("text/plain; version=0.0.4")
         .into_response()
-}
-
-/// Routes known to the metrics; anything else is counted as `other`, so
-/// probing random paths cannot grow the label set.
-const ROUTES: &[&str] = &[
-    "/v1/jobs",
-    "/v1/jobs/{id}",
-    "/v1/jobs/{id}/cancel",
-    "/v1/jobs/{id}/retry",
-    "/v1/workers",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/openapi.json",
-];
-
-fn route_label(path: &str) -> &'static str {
-    let normalized: Vec<&str> = path
-        .split('/')
-        .map(|seg| {
-            if seg.len() >= 32 && seg.contains('-') {
-                "{id}"
-            } else {
-                seg
-            }
-        })
-        .collect();
-    let normalized = normalized.join("/");
-    ROUTES
-        .iter()
-        .find(|r| **r == normalized)
-        .copied()
-        .unwrap_or(if path.starts_with("/docs") {
-            "/docs"
-        } else {
-            "other"
-        })
-}
-
-/// Counts and times every request by method, route and status.
-pub async fn record_http<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
-    let stores = req.data::<Stores>().cloned();
-    let method = req.method().to_string();
-    let route = route_label(req.uri().path());
-    let started = Instant::now();
-    let resp = ep.call(req).await.map(IntoResponse::into_response);
-    if let Some(stores) = stores {
-        let status = match &resp {
-            Ok(r) => r.status(),
-            Err(e) => e.status(),
-        };
-        let m = &stores.metrics;
-        m.http_requests
-            .with_label_values(&[&method, route, status.as_str()])
-            .inc();
-        m.http_duration
-            .with_label_values(&[&method, route])
-            .observe(started.elapsed().as_secs_f64());
-    }
-    resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::route_label;
-
-    #[test]
-    fn ids_collapse_and_unknown_paths_are_other() {
-        let id = "01970000-0000-7000-8000-000000000000";
-        assert_eq!(
-            route_label(&format!("/v1/jobs/{id}/cancel")),
-            "/v1/jobs/{id}/cancel"
-        );
-        assert_eq!(route_label("/v1/nothing/here"), "other");
-        assert_eq!(route_label("/docs/index.css"), "/docs");
-    }
 }

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use mixdown_jobs::tracks::PresetsFile;
 use mixdown_settings::{Millis, Seconds, settings};
 
+use crate::edge::RateLimit;
+
 settings! {
     /// What the API listens on, and the limits of what it takes and gives.
     pub struct ApiSettings {
@@ -26,5 +28,23 @@ settings! {
         voice_max_sample_bytes: u64 = "10485760", "MIXDOWN_VOICE_MAX_SAMPLE_BYTES";
         /// time between keep-alive comments on a quiet live-events stream
         events_keepalive_ms: Millis = "15000", "MIXDOWN_EVENTS_KEEPALIVE_MS";
+        /// address of the API's /metrics, /readyz with details and /healthz, for operators only
+        ops_listen: SocketAddr = "127.0.0.1:9090", "MIXDOWN_OPS_LISTEN";
+        /// longest a request's head (request line and headers) may take to arrive whole
+        header_read_timeout_ms: Millis = "10000", "MIXDOWN_HEADER_READ_TIMEOUT_MS";
+        /// longest wait for the next bytes of a request body
+        body_read_timeout_ms: Millis = "30000", "MIXDOWN_BODY_READ_TIMEOUT_MS";
+        /// least average rate of a request body after its first body_read_timeout_ms (0: none)
+        min_body_bytes_per_sec: u64 = "1024", "MIXDOWN_MIN_BODY_BYTES_PER_SEC";
+        /// longest a connection stays open with nothing moving and no request running
+        idle_timeout_ms: Millis = "60000", "MIXDOWN_IDLE_TIMEOUT_MS";
+        /// most connections open at once per listener; more are closed as they arrive
+        max_connections: usize = "10000", "MIXDOWN_MAX_CONNECTIONS";
+        /// most uploads received at once; more answer 503 too_many_uploads
+        max_concurrent_uploads: usize = "64", "MIXDOWN_MAX_CONCURRENT_UPLOADS";
+        /// requests per tenant, e.g. `200/s burst 400` (`mixdown keys create --rate` sets one tenant's)
+        rate_limit: RateLimit = "1000/s burst 2000", "MIXDOWN_RATE_LIMIT";
+        /// failed authentications per client address, e.g. `10/s burst 100`
+        auth_failure_rate: RateLimit = "10/s burst 100", "MIXDOWN_AUTH_FAILURE_RATE";
     }
 }

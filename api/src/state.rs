@@ -11,7 +11,12 @@ use mixdown_media::transcode::{Preset, default_presets};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::ApiError, settings::ApiSettings, signing::UrlSigner};
+use crate::{
+    edge::{Edge, RateLimit},
+    error::ApiError,
+    settings::ApiSettings,
+    signing::UrlSigner,
+};
 
 /// How long a known API key is trusted without asking the database.
 const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -28,8 +33,19 @@ pub struct AppState {
     presets: Arc<[Preset]>,
     /// Fires when the process begins to stop: `/readyz` then says draining.
     pub draining: CancellationToken,
-    keys: Arc<RwLock<HashMap<String, (TenantId, Instant)>>>,
+    keys: Arc<RwLock<HashMap<String, (Caller, Instant)>>>,
     signer: Arc<OnceCell<UrlSigner>>,
+    /// The limits every request is held to.
+    pub(crate) edge: Edge,
+}
+
+/// Who a key proves the caller to be, and the rate its tenant is held to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caller {
+    /// The key's tenant.
+    pub(crate) tenant: TenantId,
+    /// The tenant's own rate; `None`: the configured one.
+    pub(crate) rate: Option<RateLimit>,
 }
 
 impl AppState {
@@ -39,6 +55,7 @@ impl AppState {
             Some(file) => file.presets().into(),
             None => default_presets().into(),
         };
+        let edge = Edge::new(&stores.queue, &settings);
         Self {
             stores,
             settings,
@@ -47,6 +64,7 @@ impl AppState {
             draining: CancellationToken::new(),
             keys: Arc::default(),
             signer: Arc::default(),
+            edge,
         }
     }
 
@@ -83,27 +101,46 @@ impl AppState {
             .map_err(ApiError::unavailable)
     }
 
-    /// The tenant owning `key`. Known keys are cached briefly, so the hot path
-    /// of a busy client does not cost a query per request; unknown keys are
-    /// not cached, so a flood of random keys cannot grow memory.
+    /// The tenant owning `key`.
     pub async fn tenant_for_key(&self, key: &str) -> Result<TenantId, ApiError> {
+        Ok(self.caller(key).await?.tenant)
+    }
+
+    /// The caller `key` proves, if the key was known lately: no query.
+    pub(crate) fn cached_caller(&self, key: &str) -> Option<Caller> {
         let cached = self.keys.read().ok().and_then(|m| m.get(key).copied());
-        if let Some((tenant, at)) = cached
-            && at.elapsed() < KEY_CACHE_TTL
-        {
-            return Ok(tenant);
+        cached
+            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(caller, _)| caller)
+    }
+
+    /// The caller `key` proves. Known keys are cached briefly, so the hot
+    /// path of a busy client does not cost a query per request; unknown keys
+    /// are not cached, so a flood of random keys cannot grow memory (the
+    /// address's failed-authentication limit keeps it from the database).
+    pub(crate) async fn caller(&self, key: &str) -> Result<Caller, ApiError> {
+        if let Some(caller) = self.cached_caller(key) {
+            return Ok(caller);
         }
-        let tenant = self
+        let (tenant, rate) = self
             .stores
             .db
             .tenants
-            .tenant_for_key(key)
+            .key_owner(key)
             .await
             .map_err(ApiError::unavailable)?
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing or unknown API key"))?;
+        let rate = rate.and_then(|text| match text.parse() {
+            Ok(rate) => Some(rate),
+            Err(err) => {
+                tracing::warn!(%tenant, %err, "a stored rate limit does not parse; the configured one applies");
+                None
+            }
+        });
+        let caller = Caller { tenant, rate };
         if let Ok(mut map) = self.keys.write() {
-            map.insert(key.to_owned(), (tenant, Instant::now()));
+            map.insert(key.to_owned(), (caller, Instant::now()));
         }
-        Ok(tenant)
+        Ok(caller)
     }
 }

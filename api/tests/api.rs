@@ -703,15 +703,23 @@ async fn a_failed_job_backs_off_then_is_retried_by_hand(app: &TestApp) {
 async fn operations_endpoints_answer(app: &TestApp) {
     let (status, v) = read(app.client.get("/healthz").send().await).await;
     assert_eq!((status, v["status"].as_str()), (StatusCode::OK, Some("ok")));
+    // The public listener says ready or not, and nothing of what is down.
     let (status, v) = read(app.client.get("/readyz").send().await).await;
+    assert_eq!((status, v), (StatusCode::OK, json!({"status": "ready"})));
+    let (status, _) = read(app.client.get("/metrics").send().await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let ops = TestClient::new(mixdown_api::ops_app(
+        app.stores.clone(),
+        CancellationToken::new(),
+    ));
+    let (status, v) = read(ops.get("/readyz").send().await).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(
         v["checks"],
         json!({"database": "ok", "queue": "ok", "objects": "ok"})
     );
     app.submit(json!({"kind": "noop"})).await;
-    let metrics = app
-        .client
+    let metrics = ops
         .get("/metrics")
         .send()
         .await

@@ -49,8 +49,11 @@ catalogue! {
     InvalidRequest = "invalid_request", Some(400), "A request the HTTP layer refuses; the message says why.";
     Unauthorized = "unauthorized", Some(401), "No API key, or one that is not known.";
     InvalidSignature = "invalid_signature", Some(403), "A served URL whose signature does not match, or that has expired.";
+    OperatorKeyRequired = "operator_key_required", Some(403), "A tenant's key where only an operator's key is taken: the dashboard.";
+    InvalidCsrfToken = "invalid_csrf_token", Some(403), "A dashboard form sent without the token of the operator's session.";
     NotFound = "not_found", Some(404), "No such resource for this tenant; another tenant's ids answer the same.";
     MethodNotAllowed = "method_not_allowed", Some(405), "The route does not take this method.";
+    RequestTimeout = "request_timeout", Some(408), "The request body arrived too slowly: a pause longer than the body read timeout, or a trickle under the least rate.";
     NotCancellable = "not_cancellable", Some(409), "The job already ended.";
     NotRetryable = "not_retryable", Some(409), "Only failed or cancelled jobs can be retried.";
     NotRedeliverable = "not_redeliverable", Some(409), "Only an ended job with a callback URL has an end to report again.";
@@ -78,6 +81,8 @@ catalogue! {
     NotEnoughSamples = "not_enough_samples", Some(422), "Fewer voice samples than an enrollment needs.";
     EmptyAudio = "empty_audio", Some(422), "No bytes, or no audio frames.";
     VerificationLocked = "verification_locked", Some(429), "Too many rejected verifications of the user lately; `Retry-After` says when to come back.";
+    RateLimited = "rate_limited", Some(429), "Past the rate limit of the tenant (or, for failed keys, of the client address); `Retry-After` says when to come back.";
+    TooManyUploads = "too_many_uploads", Some(503), "As many uploads as the API takes at once are running; `Retry-After` says when to try again.";
     Unavailable = "unavailable", Some(503), "A store behind the API cannot be reached; try again.";
     InternalError = "internal_error", Some(500), "A fault of Mixdown's own (a panic, a bug); it is logged.";
     // Ends of jobs.

@@ -18,6 +18,10 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// HTTP request latency, by method and route.
     pub http_duration: HistogramVec,
+    /// HTTP connections open now.
+    pub http_connections_open: IntGauge,
+    /// HTTP connections closed by the server, by reason (refused, header_timeout, idle_timeout).
+    pub http_connections_cut: IntCounterVec,
     /// Jobs accepted, by kind.
     pub jobs_enqueued: IntCounterVec,
     /// Attempts ended, by kind and outcome (succeeded, failed, retried, cancelled, waiting).
@@ -86,6 +90,13 @@ impl Metrics {
         .expect("valid metric");
         r.register(Box::new(heartbeat.clone()))
             .expect("unique metric");
+        let connections_open = IntGauge::new(
+            "mixdown_http_connections_open",
+            "HTTP connections open now.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(connections_open.clone()))
+            .expect("unique metric");
         Self {
             http_requests: counter(
                 &r,
@@ -98,6 +109,13 @@ impl Metrics {
                 "mixdown_http_request_duration_seconds",
                 "HTTP request latency.",
                 &["method", "route"],
+            ),
+            http_connections_open: connections_open,
+            http_connections_cut: counter(
+                &r,
+                "mixdown_http_connections_cut_total",
+                "HTTP connections the server closed: refused over the cap, or timed out.",
+                &["reason"],
             ),
             jobs_enqueued: counter(
                 &r,

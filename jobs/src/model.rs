@@ -360,6 +360,8 @@ pub struct BulkFilter {
     pub created_before: Option<Timestamp>,
     /// Only jobs accepted after this instant.
     pub created_after: Option<Timestamp>,
+    /// Only jobs whose last attempt failed with this code.
+    pub error_code: Option<ErrorCode>,
     /// At most this many jobs.
     pub limit: u32,
 }

@@ -45,7 +45,7 @@ fn every_supported_kind_is_probed_by_content_and_decoded_whole() {
     let fixtures = Fixtures::new();
     let wav = fixtures.music("music.wav", RATE, SECONDS);
     let cases = [
-        (wav.clone(), Container::Wav, Codec::Pcm, Backend::Symphonia),
+        (wav.clone(), Container::Wav, Codec::Pcm, Backend::Wav),
         (
             fixtures.ffmpeg(&wav, "music.mp3", &["-c:a", "libmp3lame", "-b:a", "128k"]),
             Container::MpegAudio,
@@ -131,6 +131,139 @@ fn a_reader_decodes_exactly_like_the_same_file_even_through_ffmpeg() {
         let mut decoder =
             Decoder::open_reader(reader, DecodeLimits::permissive()).expect("opens reader");
         assert_eq!(all_pcm16(&mut decoder), from_path, "{}", path.display());
+    }
+}
+
+/// Every sample in both views, one after the other.
+fn all_samples(decoder: &mut Decoder) -> (Vec<f32>, Vec<i16>) {
+    let (mut floats, mut pcm16) = (Vec::new(), Vec::new());
+    while let Some(block) = decoder.next_block().expect("decodes") {
+        floats.extend_from_slice(block.samples());
+        pcm16.extend_from_slice(block.pcm16());
+    }
+    (floats, pcm16)
+}
+
+#[test]
+fn integer_wav_is_read_straight_into_the_same_samples_symphonia_gives_for_aiff() {
+    let fixtures = Fixtures::new();
+    let source = fixtures.music("source.wav", RATE, 0.5);
+    // sox writes WAVE_FORMAT_EXTENSIBLE above 16 bits or 2 channels, plain PCM below.
+    for (bits, channels) in [
+        ("8", "1"),
+        ("16", "2"),
+        ("24", "2"),
+        ("32", "1"),
+        ("16", "3"),
+    ] {
+        let convert = |name: &str| {
+            let path = fixtures.path(name);
+            // No dither: both files must hold the same samples.
+            let status = std::process::Command::new("sox")
+                .arg("-D")
+                .arg(&source)
+                .args(["-b", bits, "-c", channels])
+                .arg(&path)
+                .status()
+                .expect("sox runs");
+            assert!(status.success());
+            path
+        };
+        let wav = convert(&format!("{bits}-{channels}.wav"));
+        let aiff = convert(&format!("{bits}-{channels}.aiff"));
+        let mut straight = open(&wav).expect("opens wav");
+        let mut general = open(&aiff).expect("opens aiff");
+        assert_eq!(straight.probe().backend, Backend::Wav, "{bits} bits");
+        assert_eq!(general.probe().backend, Backend::Symphonia);
+        assert_eq!(straight.probe().duration, general.probe().duration);
+        let (floats, pcm16) = all_samples(&mut straight);
+        assert!(!pcm16.is_empty());
+        assert_eq!((floats, pcm16), all_samples(&mut general), "{bits} bits");
+    }
+}
+
+#[test]
+fn a_float_or_streamed_wav_goes_to_symphonia() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    let float = fixtures.ffmpeg(&wav, "float.wav", &["-c:a", "pcm_f32le"]);
+    assert_eq!(
+        open(&float).expect("opens").probe().backend,
+        Backend::Symphonia
+    );
+    let mut header = fs::read(&wav).expect("reads");
+    header[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let streamed = fixtures.bytes("streamed.wav", &header);
+    let decoder = open(&streamed).expect("opens");
+    assert_eq!(decoder.probe().backend, Backend::Symphonia);
+}
+
+#[test]
+fn a_peaks_only_decoder_fills_the_16_bit_view_alone() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    let mp3 = fixtures.ffmpeg(&wav, "music.mp3", &["-b:a", "128k"]);
+    for path in [wav, mp3] {
+        let (_, expected) = all_samples(&mut open(&path).expect("opens"));
+        let mut decoder = open(&path).expect("opens").peaks_only();
+        let first = decoder.next_block().expect("decodes").expect("a block");
+        assert_eq!(first.samples().len(), first.pcm16().len(), "opened whole");
+        let mut pcm16 = first.pcm16().to_vec();
+        while let Some(block) = decoder.next_block().expect("decodes") {
+            assert!(block.samples().is_empty());
+            pcm16.extend_from_slice(block.pcm16());
+        }
+        assert_eq!(pcm16, expected, "{}", path.display());
+    }
+}
+
+#[test]
+fn a_playlist_naming_a_local_file_is_not_audio() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    let mp3 = fixtures.ffmpeg(&wav, "secret.mp3", &["-b:a", "128k"]);
+    // An HLS playlist whose one segment is a file on the decoding host: read as audio,
+    // it would decode that file (the worker's own disk) into the upload's outputs.
+    for (name, text) in [
+        (
+            "list.m3u8",
+            format!(
+                "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{}\n#EXT-X-ENDLIST\n",
+                mp3.display()
+            ),
+        ),
+        (
+            "concat.txt",
+            format!("ffconcat version 1.0\nfile '{}'\n", mp3.display()),
+        ),
+    ] {
+        let playlist = fixtures.bytes(name, text.as_bytes());
+        let error = decode_error(&playlist);
+        assert_eq!(
+            error.code(),
+            ErrorCode::UnsupportedFormat,
+            "{name}: {error}"
+        );
+    }
+}
+
+#[test]
+fn every_container_ffmpeg_opens_is_one_mixdown_supports() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    // Audio FFmpeg can decode, in containers outside the supported list.
+    for (name, args) in [
+        ("music.caf", &["-c:a", "pcm_s16le"][..]),
+        ("music.w64", &[][..]),
+        ("music.au", &[][..]),
+    ] {
+        let file = fixtures.ffmpeg(&wav, name, args);
+        let error = decode_error(&file);
+        assert_eq!(
+            error.code(),
+            ErrorCode::UnsupportedFormat,
+            "{name}: {error}"
+        );
     }
 }
 

@@ -103,12 +103,22 @@ pub enum GraphCommand {
 /// Key management.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Creates an API key for a tenant (creating the tenant on first use) and
-    /// prints it once, as the last word; only its hash is stored.
+    /// Creates an API key for a tenant (creating the tenant on first use), or
+    /// an operator's key for the dashboard, and prints it once, as the last
+    /// word; only its hash is stored.
+    #[command(group(clap::ArgGroup::new("owner").required(true).args(["tenant", "operator"])))]
     Create {
         /// The tenant's name.
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
+        /// The tenant's own rate limit, e.g. `200/s burst 400` (default:
+        /// MIXDOWN_RATE_LIMIT's).
+        #[arg(long, conflicts_with = "operator")]
+        rate: Option<mixdown_api::RateLimit>,
+        /// An operator's name: the key opens the dashboard, across tenants,
+        /// and is no tenant's key.
+        #[arg(long)]
+        operator: Option<String>,
     },
 }
 

@@ -65,8 +65,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Waveform(args) => waveform_cmd::run_blocking(*args).await,
         Command::Transcode(args) => transcode_cmd::run_blocking(args).await,
         Command::Keys {
-            command: KeysCommand::Create { tenant },
-        } => roles::create_key(settings, &tenant).await,
+            command:
+                KeysCommand::Create {
+                    tenant,
+                    rate,
+                    operator,
+                },
+        } => match (tenant, operator) {
+            (Some(tenant), _) => roles::create_key(settings, &tenant, rate).await,
+            (None, Some(operator)) => roles::create_operator_key(settings, &operator).await,
+            (None, None) => bail!("keys create takes --tenant NAME or --operator NAME"),
+        },
         Command::Graph {
             command:
                 GraphCommand::Import {

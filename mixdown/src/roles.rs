@@ -1,9 +1,10 @@
 //! What each subcommand runs.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{net::SocketAddr, path::Path};
 
 use anyhow::{Context, bail};
-use mixdown_api::AppState;
+use mixdown_api::{AppState, RateLimit, ServerLimits};
+use mixdown_jobs::metrics::Metrics;
 use mixdown_jobs::{
     db::TenantRepo,
     kind::JobKind,
@@ -11,10 +12,8 @@ use mixdown_jobs::{
     social::{EdgeFormat, EdgeLines, EdgeReader},
 };
 use mixdown_worker::{WorkerPlan, run_worker};
-use poem::{
-    Endpoint, Server,
-    listener::{Acceptor, Listener, TcpListener},
-};
+use poem::Endpoint;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -41,9 +40,8 @@ pub async fn dev(mut settings: Settings) -> anyhow::Result<()> {
         fleet: settings.jobs.clone(),
     };
     let worker = tokio::spawn(run_worker(stores.clone(), plan, stop.clone()));
-    let listen = settings.api.listen;
     let state = AppState::new(stores, settings.api, settings.jobs).draining_on(stop.clone());
-    serve(mixdown_api::app(state), listen, stop, |addr| {
+    serve_api(state, stop, |addr| {
         println!("Mixdown is running at http://{addr} (docs: http://{addr}/docs)");
         println!("API key of tenant \"dev\": {key}");
     })
@@ -61,9 +59,8 @@ pub async fn api(settings: Settings) -> anyhow::Result<()> {
     require_key(&settings, Key::Voice, "api")?;
     require_key(&settings, Key::Secrets, "api")?;
     let stop = stop_on_signal();
-    let listen = settings.api.listen;
     let state = AppState::new(stores, settings.api, settings.jobs).draining_on(stop.clone());
-    serve(mixdown_api::app(state), listen, stop, |addr| {
+    serve_api(state, stop, |addr| {
         println!("Mixdown API listening on http://{addr}");
     })
     .await
@@ -81,11 +78,14 @@ pub async fn worker(settings: Settings, queues: Vec<JobKind>) -> anyhow::Result<
     let stop = stop_on_signal();
     // The ops endpoints outlive the drain, so /readyz can say it drains.
     let ops_stop = CancellationToken::new();
+    let (listener, addr) = bind(settings.worker.worker_listen).await?;
+    println!("Mixdown worker serving /healthz and /metrics on http://{addr}");
     let ops = tokio::spawn(serve(
         mixdown_api::ops_app(stores.clone(), stop.clone()),
-        settings.worker.worker_listen,
+        listener,
+        ServerLimits::of(&settings.api),
+        stores.metrics.clone(),
         ops_stop.clone(),
-        |addr| println!("Mixdown worker serving /healthz and /metrics on http://{addr}"),
     ));
     let plan = WorkerPlan {
         queues,
@@ -105,13 +105,39 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `mixdown keys create`: prints the new key as the last word.
-pub async fn create_key(settings: Settings, tenant: &str) -> anyhow::Result<()> {
+/// `mixdown keys create`: prints the new key as the last word; `rate`, if
+/// given, becomes the tenant's own rate limit.
+pub async fn create_key(
+    settings: Settings,
+    tenant: &str,
+    rate: Option<RateLimit>,
+) -> anyhow::Result<()> {
     let db = compose::database(&settings.jobs).await?;
     let key = db.tenants.create_key(tenant).await?;
+    if let Some(rate) = rate {
+        let text = rate.to_string();
+        db.tenants
+            .set_rate_limit(key.tenant_id, Some(&text))
+            .await?;
+        println!("Tenant {tenant:?} is limited to {text}");
+    }
     println!(
         "Created an API key for tenant {tenant:?} ({}); it is shown only now: {}",
         key.tenant_id, key.key
+    );
+    Ok(())
+}
+
+/// `mixdown keys create --operator`: prints the new key as the last word.
+pub async fn create_operator_key(settings: Settings, operator: &str) -> anyhow::Result<()> {
+    if operator.trim().is_empty() || operator.len() > 128 {
+        bail!("--operator takes a name of 1 to 128 characters");
+    }
+    let db = compose::database(&settings.jobs).await?;
+    let key = db.operators.create_key(operator).await?;
+    println!(
+        "Created an operator key for {operator:?}; it opens /dashboard and is shown only now: {}",
+        key.key
     );
     Ok(())
 }
@@ -230,26 +256,61 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())
 }
 
-/// Serves `app` on `addr` until `stop` fires; `ready` gets the bound address.
-async fn serve(
-    app: impl Endpoint + 'static,
-    addr: SocketAddr,
+/// Serves the API on its listener, and its ops endpoints on theirs, until
+/// `stop` fires; `ready` gets the API's bound address before the ops' is
+/// printed.
+async fn serve_api(
+    state: AppState,
     stop: CancellationToken,
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let acceptor = TcpListener::bind(addr)
-        .into_acceptor()
+    let limits = ServerLimits::of(&state.settings);
+    let (public, addr) = bind(state.settings.listen).await?;
+    let (ops, ops_addr) = bind(state.settings.ops_listen).await?;
+    ready(addr);
+    println!("Operations endpoints (/metrics, /readyz with details) on http://{ops_addr}");
+    let stores = state.stores.clone();
+    // The ops endpoints outlive the drain, so /readyz can say it drains.
+    let ops_stop = CancellationToken::new();
+    let ops_app = mixdown_api::ops_app(stores.clone(), stop.clone());
+    let ops_served = tokio::spawn(serve(
+        ops_app,
+        ops,
+        limits,
+        stores.metrics.clone(),
+        ops_stop.clone(),
+    ));
+    let served = serve(
+        mixdown_api::app(state),
+        public,
+        limits,
+        stores.metrics,
+        stop,
+    )
+    .await;
+    ops_stop.cancel();
+    ops_served.await.context("ops server task failed")??;
+    served
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    let bound = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .unwrap_or(addr);
-    ready(bound);
+    let bound = listener.local_addr().unwrap_or(addr);
     info!(%bound, "listening");
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, stop.cancelled_owned(), Some(Duration::from_secs(30)))
+    Ok((listener, bound))
+}
+
+/// Serves `app` on `listener` until `stop` fires.
+async fn serve(
+    app: impl Endpoint + 'static,
+    listener: TcpListener,
+    limits: ServerLimits,
+    metrics: Metrics,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    mixdown_api::serve(app, listener, limits, metrics, stop)
         .await
         .context("server failed")
 }

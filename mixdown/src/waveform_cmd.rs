@@ -45,7 +45,8 @@ pub async fn run_blocking(args: WaveformArgs) -> anyhow::Result<()> {
 fn run(args: &WaveformArgs) -> anyhow::Result<()> {
     let file = waveform_file(args)?;
     let mut decoder = Decoder::open_path(&args.input, DecodeLimits::permissive())
-        .with_context(|| format!("cannot decode {}", args.input.display()))?;
+        .with_context(|| format!("cannot decode {}", args.input.display()))?
+        .peaks_only();
     let written = File::create(&args.output)
         .map_err(anyhow::Error::from)
         .and_then(|out| Ok(file.write(&mut decoder, BufWriter::new(out))?));

@@ -16,11 +16,25 @@ use mixdown_jobs::{
 use sqlx::{AnyPool, AssertSqlSafe};
 use tempfile::TempDir;
 
+#[cfg(feature = "browser")]
+pub mod browser;
 mod voice_files;
 pub use voice_files::{voice_data, voice_model};
 
 fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// Writes a WAV of a 330 Hz sine lasting `seconds` (16-bit stereo,
+/// 44.1 kHz) to `path` with sox.
+pub fn sox_tone(path: &Path, seconds: f64) {
+    let status = std::process::Command::new("sox")
+        .args(["-n", "-r", "44100", "-c", "2", "-b", "16"])
+        .arg(path)
+        .args(["synth", &seconds.to_string(), "sine", "330", "vol", "0.5"])
+        .status()
+        .expect("sox runs");
+    assert!(status.success(), "sox made no tone");
 }
 
 /// URL of the test Postgres server's admin database.

@@ -148,13 +148,7 @@ async fn rendition_path(app: &TestApp) -> String {
 pub(crate) async fn ready_track(app: &TestApp) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("tone.wav");
-    let status = Command::new("sox")
-        .args(["-n", "-r", "44100", "-c", "2", "-b", "16"])
-        .arg(&wav)
-        .args(["synth", &SECONDS.to_string(), "sine", "330", "vol", "0.5"])
-        .status()
-        .expect("sox runs");
-    assert!(status.success());
+    mixdown_testkit::sox_tone(&wav, SECONDS);
     let req = app
         .client
         .post("/v1/uploads")

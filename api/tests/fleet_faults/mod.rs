@@ -9,8 +9,9 @@ use mixdown_jobs::{
     objects::{ObjectStore, S3Settings, S3Store},
 };
 use mixdown_worker::Stepper;
-use poem::http::StatusCode;
+use poem::{http::StatusCode, test::TestClient};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::{TestApp, files::ready_track, read};
 
@@ -70,8 +71,12 @@ async fn readiness_names_the_failed_store_and_not_its_address() {
     let clock = mixdown_jobs::clock::ManualClock::new();
     let (stores, _dir) = mixdown_testkit::embedded_stores_with_clock(clock.clone().into()).await;
     let (broken, port) = with_closed_object_store(&stores).await;
-    let app = TestApp::new(broken, clock).await;
-    let (status, body) = read(app.client.get("/readyz").send().await).await;
+    let app = TestApp::new(broken.clone(), clock).await;
+    let (status, public) = read(app.client.get("/readyz").send().await).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{public}");
+    assert_no_cause(&public.to_string(), &port);
+    let ops = TestClient::new(mixdown_api::ops_app(broken, CancellationToken::new()));
+    let (status, body) = read(ops.get("/readyz").send().await).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["checks"]["objects"], "unavailable", "{body}");
     assert_eq!(body["checks"]["database"], "ok", "{body}");

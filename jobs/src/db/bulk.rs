@@ -48,7 +48,7 @@ impl Database {
         page: u32,
     ) -> Result<BulkPage, StoreError> {
         let states: Vec<String> = (0..filter.states.len())
-            .map(|i| format!("${}", i + 7))
+            .map(|i| format!("${}", i + 8))
             .collect();
         let sql = format!(
             "SELECT id, CAST(CASE WHEN child_weight IS NOT NULL OR EXISTS \
@@ -58,6 +58,7 @@ impl Database {
              AND (CAST($3 AS BIGINT) IS NULL OR created_at < $3) \
              AND (CAST($4 AS BIGINT) IS NULL OR created_at > $4) \
              AND (CAST($5 AS TEXT) IS NULL OR id > $5) \
+             AND (CAST($7 AS TEXT) IS NULL OR error_code = $7) \
              ORDER BY id LIMIT $6",
             states.join(", ")
         );
@@ -67,7 +68,8 @@ impl Database {
             .bind(filter.created_before.map(|t| t.millis()))
             .bind(filter.created_after.map(|t| t.millis()))
             .bind(after.map(|id| id.to_string()))
-            .bind(i64::from(page));
+            .bind(i64::from(page))
+            .bind(filter.error_code.map(|c| c.as_str()));
         for state in &filter.states {
             query = query.bind(state.as_str());
         }

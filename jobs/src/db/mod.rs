@@ -7,6 +7,8 @@ mod bulk;
 mod feeds;
 mod graph;
 mod jobs;
+mod operators;
+mod overview;
 mod retry;
 mod rows;
 mod schedules;
@@ -32,9 +34,11 @@ pub use self::{
         CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, Redelivery,
         RetryOutcome, RunningJob,
     },
+    operators::{NewOperatorKey, OPERATOR_KEY_PREFIX, OperatorRepo},
+    overview::{ErrorGroup, MinuteOutcomes, QueueStats},
     schedules::ScheduleRepo,
     secrets::{SecretRepo, random_secret},
-    tenants::{NewApiKey, TenantRepo},
+    tenants::{NewApiKey, TENANT_KEY_PREFIX, TenantRepo},
     tracks::{AddedOutputs, CompleteOutcome, Started, TrackRepo},
     voice::{ScoredAttempt, StoredVoiceprint, VoiceRepo},
     workers::{WorkerRecord, WorkerRepo},
@@ -117,6 +121,8 @@ pub struct Database {
     pub voice: VoiceRepo,
     /// Tenants and their API keys.
     pub tenants: TenantRepo,
+    /// Operators' keys, which open the dashboard.
+    pub operators: OperatorRepo,
     /// Worker processes and their heartbeats.
     pub workers: WorkerRepo,
     /// Follows, blocks and mutes.
@@ -174,6 +180,7 @@ impl Database {
             tracks: TrackRepo::new(conn.clone()),
             voice: VoiceRepo::new(conn.clone()),
             tenants: TenantRepo::new(conn.clone()),
+            operators: OperatorRepo::new(conn.clone()),
             workers: WorkerRepo::new(conn.clone()),
             graph: GraphRepo::new(conn.clone()),
             feeds: FeedRepo::new(conn.clone())?,

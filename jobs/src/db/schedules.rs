@@ -111,6 +111,17 @@ impl ScheduleRepo {
         rows.iter().map(schedule_from_row).collect()
     }
 
+    /// Up to `limit` schedules of every tenant, the next to tick first.
+    pub async fn soonest(&self, limit: u32) -> Result<Vec<Schedule>, StoreError> {
+        let sql =
+            format!("SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY next_run_at, id LIMIT $1");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(i64::from(limit))
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(schedule_from_row).collect()
+    }
+
     /// Stores `revised` in place of `current`, as read before: false, and
     /// nothing written, when a pass or another change moved it on since.
     pub async fn replace(

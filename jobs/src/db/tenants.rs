@@ -16,8 +16,19 @@ pub struct NewApiKey {
     pub key: String,
 }
 
-fn hash_key(key: &str) -> String {
+/// What begins every tenant's key.
+pub const TENANT_KEY_PREFIX: &str = "mdk_";
+
+/// The stored form of a key.
+pub(super) fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A new random key: `prefix` then 48 hex digits.
+pub(super) fn random_key(prefix: &str) -> String {
+    let mut secret = [0u8; 24];
+    rand::rng().fill_bytes(&mut secret);
+    format!("{prefix}{}", hex::encode(secret))
 }
 
 /// The tenants and API keys tables.
@@ -49,9 +60,7 @@ impl TenantRepo {
             .fetch_one(&self.db.pool)
             .await?;
         let tenant_id = parse_id(&row, "id", TenantId::parse)?;
-        let mut secret = [0u8; 24];
-        rand::rng().fill_bytes(&mut secret);
-        let key = format!("mdk_{}", hex::encode(secret));
+        let key = random_key(TENANT_KEY_PREFIX);
         sqlx::query("INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
             .bind(hash_key(&key))
             .bind(tenant_id.to_string())
@@ -78,6 +87,38 @@ impl TenantRepo {
             .await?;
         row.map(|r| parse_id(&r, "tenant_id", TenantId::parse))
             .transpose()
+    }
+
+    /// The tenant owning `key` and the rate limit stored for it (as set,
+    /// unparsed), if the key is known.
+    pub async fn key_owner(
+        &self,
+        key: &str,
+    ) -> Result<Option<(TenantId, Option<String>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT k.tenant_id, t.rate_limit FROM api_keys k \
+             JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = $1",
+        )
+        .bind(hash_key(key))
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                parse_id(&r, "tenant_id", TenantId::parse)?,
+                r.try_get("rate_limit")?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Stores the rate limit of a tenant (`None`: the configured one applies).
+    pub async fn set_rate_limit(&self, id: TenantId, rate: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET rate_limit = $1 WHERE id = $2")
+            .bind(rate.map(str::to_owned))
+            .bind(id.to_string())
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
     }
 
     /// The name of a tenant.

@@ -87,6 +87,12 @@ impl RedisQueue {
         })
     }
 
+    /// The connection and key prefix, for other state the fleet keeps in
+    /// the same Redis (the API's rate limits).
+    pub fn connection(&self) -> (ConnectionManager, &str) {
+        (self.conn.clone(), &self.prefix)
+    }
+
     fn key(&self, queue: &str, set: &str) -> String {
         format!("{}:{queue}:{set}", self.prefix)
     }

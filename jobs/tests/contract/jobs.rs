@@ -35,7 +35,7 @@ contract!(
     every_end_of_a_job_with_a_callback_is_reported_once,
 );
 
-fn noop(tenant: TenantId, fail_attempts: u64) -> NewJob {
+pub(crate) fn noop(tenant: TenantId, fail_attempts: u64) -> NewJob {
     let payload = json!({"sleep_ms": 0, "fail_attempts": fail_attempts});
     NewJob {
         tenant_id: tenant,
@@ -50,7 +50,7 @@ fn noop(tenant: TenantId, fail_attempts: u64) -> NewJob {
     }
 }
 
-fn worker() -> WorkerId {
+pub(crate) fn worker() -> WorkerId {
     WorkerId::generate("contract")
 }
 
@@ -68,7 +68,7 @@ async fn beat(db: &Database, clock: &ManualClock, id: &WorkerId) {
     db.workers.heartbeat(&record).await.unwrap();
 }
 
-fn success(id: JobId, attempt: u32) -> Finish {
+pub(crate) fn success(id: JobId, attempt: u32) -> Finish {
     Finish {
         id,
         attempt,
@@ -84,7 +84,7 @@ fn success(id: JobId, attempt: u32) -> Finish {
     }
 }
 
-fn failure(id: JobId, attempt: u32, retry_at: Option<Timestamp>) -> Finish {
+pub(crate) fn failure(id: JobId, attempt: u32, retry_at: Option<Timestamp>) -> Finish {
     let error = JobError::new(ErrorCode::NoopFailure, "it broke");
     Finish {
         id,

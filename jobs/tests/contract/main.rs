@@ -39,6 +39,7 @@ mod family;
 mod jobs;
 mod migration;
 mod objects;
+mod overview;
 mod private_files;
 mod queue;
 mod schedules;

@@ -11,13 +11,15 @@ const I32_FULL_SCALE: f32 = 2_147_483_648.0;
 /// the source (see [`pcm`]) for peaks.
 ///
 /// A block holds at most one codec packet (a few thousand frames, 65 535 at most for FLAC),
-/// and the decoder reuses it, so memory does not grow with the input.
+/// and the decoder reuses it, so memory does not grow with the input. A decoder made
+/// [`peaks_only`](super::Decoder::peaks_only) leaves the `f32` view empty.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PcmBlock {
     format: AudioFormat,
     first_frame: u64,
     samples: Vec<f32>,
     pcm16: Vec<i16>,
+    fill_floats: bool,
 }
 
 impl PcmBlock {
@@ -27,7 +29,13 @@ impl PcmBlock {
             first_frame: 0,
             samples: Vec::new(),
             pcm16: Vec::new(),
+            fill_floats: true,
         }
+    }
+
+    /// From the next reset on, only the 16-bit view is filled.
+    pub(crate) fn drop_floats(&mut self) {
+        self.fill_floats = false;
     }
 
     /// Sample rate and channels of these frames.
@@ -45,7 +53,7 @@ impl PcmBlock {
         self.pcm16.len() / self.format.channels.as_usize()
     }
 
-    /// Interleaved `f32` samples.
+    /// Interleaved `f32` samples (none from a peaks-only decoder).
     pub fn samples(&self) -> &[f32] {
         &self.samples
     }
@@ -76,27 +84,36 @@ impl PcmBlock {
 
     /// Appends an integer sample widened to full `i32` scale (a 16-bit `s` as `s << 16`).
     pub(crate) fn push_int(&mut self, sample: i32) {
-        self.samples.push(sample as f32 / I32_FULL_SCALE);
+        if self.fill_floats {
+            self.samples.push(sample as f32 / I32_FULL_SCALE);
+        }
         self.pcm16.push(pcm::from_i32(sample));
     }
 
     /// Appends a float sample.
     pub(crate) fn push_float(&mut self, sample: f32) {
-        self.samples.push(sample);
+        if self.fill_floats {
+            self.samples.push(sample);
+        }
         self.pcm16.push(pcm::from_f32(sample));
     }
 
-    /// Appends interleaved integer samples in two tight loops (see [`Self::push_int`]).
-    pub(crate) fn extend_int(&mut self, samples: &[i32]) {
-        let samples = samples.iter().copied();
-        self.samples
-            .extend(samples.clone().map(|s| s as f32 / I32_FULL_SCALE));
+    /// Appends interleaved integer samples in a tight loop per view (see
+    /// [`Self::push_int`]).
+    pub(crate) fn extend_int(&mut self, samples: impl Iterator<Item = i32> + Clone) {
+        if self.fill_floats {
+            self.samples
+                .extend(samples.clone().map(|s| s as f32 / I32_FULL_SCALE));
+        }
         self.pcm16.extend(samples.map(pcm::from_i32));
     }
 
-    /// Appends interleaved float samples in two tight loops (see [`Self::push_float`]).
+    /// Appends interleaved float samples in a tight loop per view (see
+    /// [`Self::push_float`]).
     pub(crate) fn extend_float(&mut self, samples: &[f32]) {
-        self.samples.extend_from_slice(samples);
+        if self.fill_floats {
+            self.samples.extend_from_slice(samples);
+        }
         self.pcm16
             .extend(samples.iter().copied().map(pcm::from_f32));
     }

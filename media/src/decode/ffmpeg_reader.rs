@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use ffmpeg_next::error::EAGAIN;
+use ffmpeg_next::Dictionary;
+use ffmpeg_next::error::{EAGAIN, EINVAL};
 use ffmpeg_next::format::{Sample, sample::Type};
 use ffmpeg_next::frame::audio::Sample as FrameSample;
 use ffmpeg_next::{Error, Packet, codec, decoder, format, frame, log, media};
@@ -15,6 +16,15 @@ use super::block::PcmBlock;
 use super::error::DecodeError;
 use super::format_of;
 use super::probe::{Backend, Codec, Container, Header};
+
+/// The demuxers FFmpeg may use: the audio containers Mixdown supports, by FFmpeg's names
+/// (`mov` is MP4/M4A, `matroska` is WebM too). Left to itself FFmpeg tries every demuxer
+/// it has, playlists among them, and an HLS or concat playlist uploaded as audio would
+/// make it read whatever files on the worker's disk the playlist names.
+const DEMUXERS: &str = "wav,aiff,mp3,aac,mov,ogg,flac,matroska";
+
+/// The one input is a local file, and nothing it names may be opened by any other way.
+const PROTOCOLS: &str = "file";
 
 /// FFmpeg's `AV_TIME_BASE`: the unit of a whole input's duration.
 const MICROSECONDS: f64 = 1_000_000.0;
@@ -44,7 +54,10 @@ pub(crate) fn init() -> Result<(), DecodeError> {
 /// content alone) and prepares a decoder for its best audio stream.
 pub(super) fn open(path: &Path) -> Result<(FfmpegReader, Header), DecodeError> {
     init()?;
-    let input = format::input(path).map_err(open_failure)?;
+    let mut options = Dictionary::new();
+    options.set("format_whitelist", DEMUXERS);
+    options.set("protocol_whitelist", PROTOCOLS);
+    let input = format::input_with_dictionary(path, options).map_err(open_failure)?;
     let stream = input
         .streams()
         .best(media::Type::Audio)
@@ -91,6 +104,8 @@ fn duration(input: &format::context::Input, stream: &ffmpeg_next::Stream<'_>) ->
 
 fn open_failure(error: Error) -> DecodeError {
     match error {
+        // What a demuxer outside the list found: FFmpeg refuses it as an invalid argument.
+        Error::Other { errno: EINVAL } => DecodeError::Unrecognised,
         Error::Other { errno } => DecodeError::Io(io::Error::from_raw_os_error(errno)),
         _ => DecodeError::Unrecognised,
     }

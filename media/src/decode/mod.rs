@@ -3,7 +3,9 @@
 //!
 //! # Backends
 //!
-//! [symphonia] is tried first: it reads WAV, AIFF, MP3, FLAC, AAC in ADTS and Ogg Vorbis in
+//! Integer PCM WAV, the plainest and most common lossless upload, is read by Mixdown's own
+//! reader straight into blocks (see `wav_reader`); a WAV it finds anything unusual in goes
+//! on to symphonia like every other input. [symphonia] is tried next: it reads WAV, AIFF, MP3, FLAC, AAC in ADTS and Ogg Vorbis in
 //! pure Rust. Its MP4 demuxer is left out, so MP4/M4A goes to FFmpeg: symphonia ignores MP4
 //! edit lists and would keep AAC's encoder priming (1024 frames from FFmpeg's encoder),
 //! shifting every peak.
@@ -41,6 +43,7 @@ mod limits;
 mod probe;
 mod source;
 mod symphonia_reader;
+mod wav_reader;
 
 use std::io::{Read, Seek};
 use std::path::Path;
@@ -57,6 +60,7 @@ pub(crate) use ffmpeg_reader::init as init_ffmpeg;
 use probe::Header;
 use source::{Input, NeutralPath, SharedReader};
 use symphonia_reader::{Opened, SymphoniaReader};
+use wav_reader::WavReader;
 
 /// Streams the audio of one input as [`PcmBlock`]s.
 pub struct Decoder {
@@ -71,6 +75,7 @@ pub struct Decoder {
 }
 
 enum Reader {
+    Wav(WavReader),
     Symphonia(SymphoniaReader),
     Ffmpeg {
         reader: FfmpegReader,
@@ -138,6 +143,13 @@ impl Decoder {
         };
         decoder.check_length()?;
         Ok(decoder)
+    }
+
+    /// Fills only the 16-bit view of the blocks after the first ([`PcmBlock::pcm16`]): a
+    /// consumer that only draws peaks skips a conversion and a copy per sample.
+    pub fn peaks_only(mut self) -> Self {
+        self.block.drop_floats();
+        self
     }
 
     /// What the input holds.
@@ -223,6 +235,7 @@ impl Decoder {
 impl Reader {
     fn read_block(&mut self, block: &mut PcmBlock, first_frame: u64) -> Result<bool, DecodeError> {
         match self {
+            Self::Wav(reader) => reader.read_block(block, first_frame),
             Self::Symphonia(reader) => reader.read_block(block, first_frame),
             Self::Ffmpeg { reader, .. } => reader.read_block(block, first_frame),
         }
@@ -230,7 +243,11 @@ impl Reader {
 }
 
 fn open_backend(input: &Input) -> Result<(Reader, Header), DecodeError> {
-    let declined = match symphonia_reader::open(input.media_source()?)? {
+    let source = match wav_reader::open(input.media_source()?)? {
+        wav_reader::Opened::Reading(reader, header) => return Ok((Reader::Wav(reader), header)),
+        wav_reader::Opened::Declined(source) => source,
+    };
+    let declined = match symphonia_reader::open(source)? {
         Opened::Decoding(reader, header) => return Ok((Reader::Symphonia(reader), header)),
         // A container symphonia knows and finds malformed is corrupt, however lenient FFmpeg
         // might be with it.

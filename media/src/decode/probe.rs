@@ -114,7 +114,9 @@ impl Codec {
 /// Which library decodes an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
-    /// Pure Rust, tried first.
+    /// Mixdown's own reader of integer PCM WAV, tried first.
+    Wav,
+    /// Pure Rust, for the other formats it knows.
     Symphonia,
     /// FFmpeg's libraries, for what symphonia cannot read.
     Ffmpeg,

@@ -157,7 +157,7 @@ fn fill(
             // Widening to full-scale `i32` is exact for every integer width, so the 16-bit
             // view keeps the same top bits libsndfile keeps.
             buffer.copy_to_vec_interleaved(ints);
-            block.extend_int(ints);
+            block.extend_int(ints.iter().copied());
         }
     }
 }

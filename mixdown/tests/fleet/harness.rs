@@ -99,6 +99,16 @@ impl Drop for Proc {
     }
 }
 
+/// Starts `mixdown dev` over the data directory `data`: the process, and a
+/// client of its tenant "dev" with the key it printed.
+pub fn start_dev(data: &str) -> (Proc, Client) {
+    let args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", data];
+    let mut dev = Proc::start(&args, &base_env());
+    let base = dev.url();
+    let key = dev.line().split_whitespace().last().unwrap().to_owned();
+    (dev, Client::new(base, key))
+}
+
 /// The voiceprint key of test fleets (32 bytes of 0x2a).
 const FLEET_VOICE_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 /// The key of test fleets sealing http jobs' secret headers (32 bytes of 0x2b).
@@ -107,12 +117,25 @@ const FLEET_SECRETS_KEY: &str = "KysrKysrKysrKysrKysrKysrKysrKysrKysrKysrKys=";
 pub fn base_env() -> Env {
     let mut env = HashMap::new();
     env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+    // Processes of tests running at once each need ops endpoints of their own.
+    env.insert("MIXDOWN_OPS_LISTEN".into(), "127.0.0.1:0".into());
     env
 }
 
 pub fn create_key(env: &Env, tenant: &str) -> String {
+    create_key_with(env, tenant, &[])
+}
+
+/// A key of `tenant` made with extra `keys create` options.
+pub fn create_key_with(env: &Env, tenant: &str, options: &[&str]) -> String {
+    keys_create(env, &[&["--tenant", tenant][..], options].concat())
+}
+
+/// Runs `mixdown keys create` with `args`; the key it printed.
+pub fn keys_create(env: &Env, args: &[&str]) -> String {
     let out = Command::new(BIN)
-        .args(["keys", "create", "--tenant", tenant])
+        .args(["keys", "create"])
+        .args(args)
         .env_clear()
         .envs(env)
         .output()
@@ -174,6 +197,8 @@ pub struct Fleet {
     pub env: Env,
     pub key: String,
     pub apis: Vec<(Proc, Client)>,
+    /// The ops address (`/metrics`, `/readyz` with details) of each API.
+    pub api_ops: Vec<String>,
     pub workers: Vec<Worker>,
     _permit: SemaphorePermit<'static>,
 }
@@ -226,6 +251,7 @@ impl Fleet {
             env,
             key,
             apis: Vec::new(),
+            api_ops: Vec::new(),
             workers: Vec::new(),
             _permit: permit,
         };
@@ -241,6 +267,7 @@ impl Fleet {
     pub fn start_api(&mut self) {
         let mut proc = Proc::start(&["api", "--listen", "127.0.0.1:0"], &self.env);
         let client = Client::new(proc.url(), self.key.clone());
+        self.api_ops.push(proc.url());
         self.apis.push((proc, client));
     }
 

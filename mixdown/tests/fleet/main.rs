@@ -1,10 +1,14 @@
 //! The `mixdown` binary as users and ops run it, in real processes over real
 //! Postgres, Redis and S3: the roles and their starts, the runtime's promises
-//! under crashes, restarts and drains, and a chaos run. One test binary, so
-//! one link serves every test.
+//! under crashes, restarts and drains, a chaos run, and in a headless
+//! browser the operators' dashboard and the playback of outputs. One test
+//! binary, so one link serves every test.
 
 mod chaos;
+mod dashboard;
+mod edge;
 mod harness;
+mod playback;
 mod roles;
 mod runtime;
 mod schedules;

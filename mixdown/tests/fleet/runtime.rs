@@ -421,7 +421,8 @@ async fn metrics_show_backlog_oldest_age_in_flight_and_outcomes_per_queue() {
         ids.push(client.submit(noop(json!({"sleep_ms": 10}))).await);
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (_, metrics) = fetch(&format!("{}/metrics", client.base)).await;
+    let api_ops = fleet.api_ops[0].clone();
+    let (_, metrics) = fetch(&format!("{api_ops}/metrics")).await;
     assert!(
         metrics.contains("mixdown_queue_ready{queue=\"noop\"} 5"),
         "{metrics}"
@@ -446,7 +447,7 @@ async fn metrics_show_backlog_oldest_age_in_flight_and_outcomes_per_queue() {
     ] {
         assert_eq!(metric(&metrics, name), value, "{name}");
     }
-    let (_, metrics) = fetch(&format!("{}/metrics", client.base)).await;
+    let (_, metrics) = fetch(&format!("{api_ops}/metrics")).await;
     assert_eq!(
         metric(
             &metrics,

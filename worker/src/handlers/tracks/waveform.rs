@@ -42,7 +42,7 @@ fn draw(
     limits: DecodeLimits,
     target: &Path,
 ) -> Result<u64, TrackError> {
-    let mut decoder = Decoder::open_path(original, limits)?;
+    let mut decoder = Decoder::open_path(original, limits)?.peaks_only();
     let scratch_failed = |source| TrackError::Scratch {
         dir: target.to_owned(),
         source,
