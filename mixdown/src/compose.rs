@@ -72,9 +72,12 @@ async fn queue(settings: &JobsSettings, mode: Mode) -> anyhow::Result<Queue> {
         (Some(url), _) => Ok(Queue::Redis(
             RedisQueue::connect(url.expose(), &settings.redis_prefix, Clock::System)
                 .await
-                .context("cannot connect to REDIS_URL")?,
+                .context("cannot connect to REDIS_URL")?
+                .with_weights(settings.tenant_weights.clone()),
         )),
-        (None, Mode::Embedded) => Ok(Queue::Embedded(EmbeddedQueue::new(Clock::System))),
+        (None, Mode::Embedded) => Ok(Queue::Embedded(
+            EmbeddedQueue::new(Clock::System).with_weights(settings.tenant_weights.clone()),
+        )),
         (None, Mode::Fleet(role)) => bail!(
             "REDIS_URL is not set: `mixdown {role}` shares work with other processes through \
              Redis (the embedded queue exists only inside `mixdown dev`)"

@@ -4,6 +4,7 @@
 //! one link serves every test.
 
 mod chaos;
+mod fairness;
 mod harness;
 mod roles;
 mod runtime;

@@ -195,7 +195,7 @@ impl JobRepo {
         let sql = "UPDATE jobs SET state = $1, error_code = $2, error_message = $3, \
              finished_at = $4, run_at = $5, updated_at = $6, worker_id = NULL \
              WHERE id = $7 AND attempts = $8 AND state = 'running' \
-             RETURNING id, priority, run_at, kind, parent_id, child_weight";
+             RETURNING id, tenant_id, priority, run_at, kind, parent_id, child_weight";
         let row = sqlx::query(sql)
             .bind(state.as_str())
             .bind(code)
@@ -255,7 +255,7 @@ impl JobRepo {
             "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $2, worker_id = NULL, \
              max_attempts = max_attempts + 1 \
              WHERE id = $3 AND attempts = $4 AND state = 'running' \
-             RETURNING id, priority, run_at, kind",
+             RETURNING id, tenant_id, priority, run_at, kind",
         )
         .bind(until.millis())
         .bind(self.db.clock.now().millis())

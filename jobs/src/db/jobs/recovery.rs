@@ -62,7 +62,7 @@ impl JobRepo {
         let requeue = format!(
             "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $1, worker_id = NULL, \
              error_code = $3, error_message = $4 \
-             WHERE {orphaned} RETURNING id, priority, run_at, kind"
+             WHERE {orphaned} RETURNING id, tenant_id, priority, run_at, kind"
         );
         let rows = sqlx::query(AssertSqlSafe(requeue))
             .bind(now.millis())
@@ -87,7 +87,7 @@ impl JobRepo {
         let rows = sqlx::query(
             "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $1, worker_id = NULL, \
              max_attempts = max_attempts + 1, cancel_requested = 0 \
-             WHERE worker_id = $2 AND state = 'running' RETURNING id, priority, run_at, kind",
+             WHERE worker_id = $2 AND state = 'running' RETURNING id, tenant_id, priority, run_at, kind",
         )
         .bind(now)
         .bind(worker.as_str().to_owned())
@@ -106,7 +106,7 @@ impl JobRepo {
         limit: u32,
     ) -> Result<Vec<(Timestamp, QueueEntry)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, priority, run_at, kind, updated_at FROM jobs \
+            "SELECT id, tenant_id, priority, run_at, kind, updated_at FROM jobs \
              WHERE state = 'queued' AND updated_at <= $3 \
              AND (updated_at > $1 OR (updated_at = $1 AND id > $2)) \
              ORDER BY updated_at, id LIMIT $4",
