@@ -6,6 +6,7 @@
 mod chaos;
 mod fairness;
 mod harness;
+mod recovery;
 mod roles;
 mod runtime;
 mod schedules;

@@ -96,6 +96,39 @@ impl JobRepo {
         rows.iter().map(entry_from_row).collect()
     }
 
+    /// The jobs among `ids` that the store no longer counts as running on
+    /// `worker`: taken back while it was silent (paused, stalled, cut off),
+    /// ended, or handed to another worker. The worker stops those attempts;
+    /// their reports would change nothing anyway.
+    pub async fn lost_by(
+        &self,
+        worker: &WorkerId,
+        ids: &[JobId],
+    ) -> Result<Vec<JobId>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id FROM jobs WHERE worker_id = $1 AND state = 'running' AND id IN ({})",
+            super::placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(worker.as_str().to_owned());
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        let held: Vec<JobId> = query
+            .fetch_all(&self.db.pool)
+            .await?
+            .iter()
+            .map(|r| parse_id(r, "id", JobId::parse))
+            .collect::<Result<_, _>>()?;
+        Ok(ids
+            .iter()
+            .filter(|id| !held.contains(id))
+            .copied()
+            .collect())
+    }
+
     /// Queued jobs last changed in `(after, upto]`, oldest change first, at most
     /// `limit`: what the reconciler pushes to the queue again in case the
     /// hand-over was lost. Pages continue from the last `(updated_at, id)`.
