@@ -29,7 +29,7 @@ pub use self::{
     feeds::{ChunkWritten, FeedCursor, FeedPage, FeedRepo, FollowerRange, Published},
     graph::{GraphRepo, ImportError, Side},
     jobs::{
-        CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, Redelivery,
+        CancelOutcome, Claim, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, Redelivery,
         RetryOutcome, RunningJob,
     },
     schedules::ScheduleRepo,

@@ -45,6 +45,7 @@ mod secrets;
 mod social;
 mod tenants;
 mod tracks;
+mod unreadable;
 mod voice;
 mod workers;
 

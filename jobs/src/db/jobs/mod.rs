@@ -18,7 +18,7 @@ pub(in crate::db) use self::family::{
     AGAIN, AWAITED, Retried, record_start, retry_in, select_children,
 };
 pub use self::{
-    attempts::{ClaimedJob, Finish, RecordedEnds},
+    attempts::{Claim, ClaimedJob, Finish, RecordedEnds},
     outbox::Redelivery,
     recovery::RunningJob,
 };
