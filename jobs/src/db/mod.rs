@@ -30,7 +30,7 @@ pub use self::{
     graph::{GraphRepo, ImportError, Side},
     jobs::{
         CancelOutcome, Claim, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, Redelivery,
-        RetryOutcome, RunningJob,
+        RetryOutcome, RunningJob, due_callbacks_sql,
     },
     schedules::ScheduleRepo,
     secrets::{SecretRepo, random_secret},

@@ -39,6 +39,7 @@ mod family;
 mod jobs;
 mod migration;
 mod objects;
+mod outbox_index;
 mod queue;
 mod schedules;
 mod secrets;

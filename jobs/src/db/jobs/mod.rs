@@ -19,7 +19,7 @@ pub(in crate::db) use self::family::{
 };
 pub use self::{
     attempts::{Claim, ClaimedJob, Finish, RecordedEnds},
-    outbox::Redelivery,
+    outbox::{Redelivery, due_callbacks_sql},
     recovery::RunningJob,
 };
 use super::{
