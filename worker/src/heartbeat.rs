@@ -75,10 +75,16 @@ impl Heartbeat {
         let limit = self.every.max(Duration::from_secs(1));
         let beat = tokio::time::timeout(limit, db.workers.heartbeat(&self.record)).await;
         match beat {
-            Ok(Ok(())) => self
-                .metrics
-                .worker_heartbeat
-                .set(db.clock().now().millis() / 1000),
+            Ok(Ok(())) => {
+                self.metrics
+                    .worker_heartbeat
+                    .set(db.clock().now().millis() / 1000);
+                // Host clocks drift: follow the database's, which every
+                // host's times are compared on.
+                if let Ok(Err(err)) = tokio::time::timeout(limit, db.sync_clock()).await {
+                    warn!(error = %err, "reading the database's time failed");
+                }
+            }
             Ok(Err(err)) => {
                 warn!(error = %err, "heartbeat failed");
                 return false;

@@ -34,6 +34,7 @@ macro_rules! contract {
     };
 }
 
+mod clock_sync;
 mod events;
 mod family;
 mod jobs;
