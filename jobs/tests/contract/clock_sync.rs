@@ -8,9 +8,6 @@ use mixdown_jobs::{
     clock::{Clock, SyncedClock},
     db::{Database, WorkerRecord},
     ids::WorkerId,
-    kind::JobKind,
-    model::{MaxAttempts, NewJob, Priority},
-    payload::JobPayload,
     time::Timestamp,
 };
 
@@ -40,16 +37,7 @@ async fn a_worker_on_a_host_running_behind_is_not_taken_for_dead() {
     assert!(clock.offset_ms().abs() < 1000, "{}", clock.offset_ms());
 
     let tenant = crate::tenant(&reconciler).await;
-    let new = NewJob {
-        tenant_id: tenant,
-        payload: JobPayload::parse(JobKind::Noop, None).unwrap(),
-        priority: Priority::default(),
-        max_attempts: MaxAttempts::new(3).unwrap(),
-        run_at: None,
-        parent_id: None,
-        callback_url: None,
-        idempotency_key: None,
-    };
+    let new = crate::jobs::noop(tenant, 0);
     let id = reconciler.jobs.insert(&new).await.unwrap().job.id;
     let worker = WorkerId::generate("behind");
     let now = worker_db.clock().now();

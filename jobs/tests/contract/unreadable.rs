@@ -7,9 +7,7 @@ use mixdown_jobs::{
     codes::ErrorCode,
     db::Database,
     ids::{JobId, WorkerId},
-    kind::JobKind,
-    model::{JobState, MaxAttempts, NewJob, Priority},
-    payload::JobPayload,
+    model::JobState,
 };
 use sqlx::AnyPool;
 
@@ -37,16 +35,7 @@ async fn an_unreadable_row_fails_alone_and_its_batch_runs(db: &Database, url: &s
     let tenant = crate::tenant(db).await;
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let new = NewJob {
-            tenant_id: tenant,
-            payload: JobPayload::parse(JobKind::Noop, None).unwrap(),
-            priority: Priority::default(),
-            max_attempts: MaxAttempts::new(3).unwrap(),
-            run_at: None,
-            parent_id: None,
-            callback_url: None,
-            idempotency_key: None,
-        };
+        let new = crate::jobs::noop(tenant, 0);
         ids.push(db.jobs.insert(&new).await.unwrap().job.id);
     }
     let bad = ids[1];

@@ -4,6 +4,7 @@
 //! one link serves every test.
 
 mod chaos;
+mod drain;
 mod fairness;
 mod harness;
 mod recovery;
