@@ -1,6 +1,6 @@
-//! A drain past its deadline stops the blocking work of what it hands back:
-//! a worker SIGTERMed mid-transcode exits soon after its drain deadline,
-//! instead of encoding on (beside the next attempt) until the track is done.
+//! A drain past its deadline with blocking work in flight: a worker
+//! SIGTERMed mid-transcode exits soon after its drain deadline, its encode
+//! stopped and its attempt handed back, not left to end beside the next one.
 
 use std::{
     path::Path,
