@@ -9,6 +9,7 @@ use mixdown_settings::{Millis, Seconds, Secret, SettingsError, settings};
 use crate::{
     events::Retention,
     objects::S3Settings,
+    queue::TenantWeights,
     seal::{OldSealKeys, SealKey, SealKeys},
     voice::{EnrollSamples, Lockout},
 };
@@ -35,9 +36,11 @@ settings! {
         /// S3 secret key
         aws_secret_access_key: Option<Secret<String>> = "", "AWS_SECRET_ACCESS_KEY";
         /// time between worker heartbeats
-        heartbeat_interval_ms: Millis = "2000", "MIXDOWN_HEARTBEAT_INTERVAL_MS";
+        heartbeat_interval_ms: Millis = "1000", "MIXDOWN_HEARTBEAT_INTERVAL_MS";
         /// silence after which a worker's jobs are taken back
-        dead_after_ms: Millis = "15000", "MIXDOWN_DEAD_AFTER_MS";
+        dead_after_ms: Millis = "6000", "MIXDOWN_DEAD_AFTER_MS";
+        /// tenants' shares of each queue, TENANT=WEIGHT comma-separated, weights 1 to 1000 (others: 1)
+        tenant_weights: TenantWeights = "", "MIXDOWN_TENANT_WEIGHTS";
         /// base64 of the 32-byte key sealing voiceprints (dev: generated in the data directory)
         voice_key: Option<SealKey> = "", "MIXDOWN_VOICE_KEY";
         /// earlier voice keys, comma-separated: they open old prints, which move to the new key

@@ -4,7 +4,7 @@
 use anyhow::{Context, bail};
 use mixdown_jobs::{
     Stores,
-    clock::Clock,
+    clock::{Clock, SyncedClock},
     db::Database,
     events::{Events, MemoryEvents, RedisEvents},
     metrics::Metrics,
@@ -26,9 +26,15 @@ pub enum Mode {
 /// The database, migrated.
 pub async fn database(settings: &JobsSettings) -> anyhow::Result<Database> {
     let db = match &settings.database_url {
-        Some(url) => Database::connect(url.expose(), Clock::System)
-            .await
-            .context("cannot connect to DATABASE_URL")?,
+        Some(url) => {
+            let db = Database::connect(url.expose(), SyncedClock::new().into())
+                .await
+                .context("cannot connect to DATABASE_URL")?;
+            db.sync_clock()
+                .await
+                .context("cannot read the time of DATABASE_URL")?;
+            db
+        }
         None => {
             let dir = &settings.data_dir;
             mixdown_jobs::private_files::create_dir_all(dir)
@@ -46,9 +52,10 @@ pub async fn database(settings: &JobsSettings) -> anyhow::Result<Database> {
 
 /// All three stores, and the live events.
 pub async fn stores(settings: &JobsSettings, mode: Mode) -> anyhow::Result<Stores> {
+    let db = database(settings).await?;
     Ok(Stores {
-        db: database(settings).await?,
-        queue: queue(settings, mode).await?,
+        queue: queue(settings, mode, db.clock().clone()).await?,
+        db,
         objects: objects(settings).await?,
         metrics: Metrics::new(),
         events: events(settings).await?,
@@ -68,14 +75,18 @@ async fn events(settings: &JobsSettings) -> anyhow::Result<Events> {
     }
 }
 
-async fn queue(settings: &JobsSettings, mode: Mode) -> anyhow::Result<Queue> {
+/// The queue reads `clock`, the database's: due times and leases are its times.
+async fn queue(settings: &JobsSettings, mode: Mode, clock: Clock) -> anyhow::Result<Queue> {
     match (&settings.redis_url, mode) {
         (Some(url), _) => Ok(Queue::Redis(
-            RedisQueue::connect(url.expose(), &settings.redis_prefix, Clock::System)
+            RedisQueue::connect(url.expose(), &settings.redis_prefix, clock)
                 .await
-                .context("cannot connect to REDIS_URL")?,
+                .context("cannot connect to REDIS_URL")?
+                .with_weights(settings.tenant_weights.clone()),
         )),
-        (None, Mode::Embedded) => Ok(Queue::Embedded(EmbeddedQueue::new(Clock::System))),
+        (None, Mode::Embedded) => Ok(Queue::Embedded(
+            EmbeddedQueue::new(clock).with_weights(settings.tenant_weights.clone()),
+        )),
         (None, Mode::Fleet(role)) => bail!(
             "REDIS_URL is not set: `mixdown {role}` shares work with other processes through \
              Redis (the embedded queue exists only inside `mixdown dev`)"

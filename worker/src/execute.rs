@@ -55,6 +55,11 @@ impl CancelRegistry {
         self.map().remove(&id);
     }
 
+    /// The attempts running here.
+    pub fn running(&self) -> Vec<JobId> {
+        self.map().keys().copied().collect()
+    }
+
     /// Fires the tokens of `ids` that run here.
     pub fn cancel(&self, ids: &[JobId]) {
         let map = self.map();

@@ -217,7 +217,12 @@ pub(crate) async fn claim_due(
     }
     let ids: Vec<JobId> = leases.iter().map(|l| l.id).collect();
     let popped = started.elapsed();
-    let jobs = stores.db.jobs.claim(&ids, worker).await?;
+    let claim = stores.db.jobs.claim_batch(&ids, worker).await?;
+    if !claim.failed.is_empty() {
+        warn!(queue, jobs = ?claim.failed, "claimed jobs whose stored rows do not parse ended failed");
+        stores.push_recorded(&claim.push).await;
+    }
+    let jobs = claim.jobs;
     let running: Vec<_> = jobs
         .iter()
         .map(|j| (j.tenant_id, Event::claimed(j)))

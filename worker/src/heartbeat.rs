@@ -1,5 +1,8 @@
-//! The worker's heartbeat: tells the job store it is alive, and picks up
-//! cancellation requests for the attempts it runs.
+//! The worker's heartbeat: tells the job store it is alive, picks up
+//! cancellation requests for the attempts it runs, and stops the attempts the
+//! fleet took back while this process was silent (paused by SIGSTOP, stalled,
+//! cut off from the database): the job runs elsewhere now, and must not run
+//! here too.
 //!
 //! It runs on a thread of its own with its own runtime and database
 //! connection: a handler that hogs the executor's threads (CPU-bound code
@@ -72,10 +75,16 @@ impl Heartbeat {
         let limit = self.every.max(Duration::from_secs(1));
         let beat = tokio::time::timeout(limit, db.workers.heartbeat(&self.record)).await;
         match beat {
-            Ok(Ok(())) => self
-                .metrics
-                .worker_heartbeat
-                .set(db.clock().now().millis() / 1000),
+            Ok(Ok(())) => {
+                self.metrics
+                    .worker_heartbeat
+                    .set(db.clock().now().millis() / 1000);
+                // Host clocks drift: follow the database's, which every
+                // host's times are compared on.
+                if let Ok(Err(err)) = tokio::time::timeout(limit, db.sync_clock()).await {
+                    warn!(error = %err, "reading the database's time failed");
+                }
+            }
             Ok(Err(err)) => {
                 warn!(error = %err, "heartbeat failed");
                 return false;
@@ -90,6 +99,27 @@ impl Heartbeat {
             Ok(Err(err)) => warn!(error = %err, "reading cancellation requests failed"),
             Err(_) => warn!("reading cancellation requests timed out"),
         }
+        self.stop_lost(db, limit).await;
         true
+    }
+
+    /// Stops the attempts running here that the store gave to no one or to
+    /// another worker. Read the attempts first: one claimed after that is
+    /// not in the list, and one listed was claimed before the store is asked.
+    async fn stop_lost(&self, db: &Database, limit: Duration) {
+        let running = self.cancels.running();
+        let lost = db.jobs.lost_by(&self.record.id, &running);
+        match tokio::time::timeout(limit, lost).await {
+            Ok(Ok(ids)) if !ids.is_empty() => {
+                warn!(
+                    jobs = ids.len(),
+                    "attempts taken back while this worker was silent: stopping them"
+                );
+                self.cancels.cancel(&ids);
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => warn!(error = %err, "reading lost attempts failed"),
+            Err(_) => warn!("reading lost attempts timed out"),
+        }
     }
 }

@@ -167,7 +167,7 @@ pub async fn run_worker(
         db: stores.db.clone(),
         metrics: stores.metrics.clone(),
         record: record.clone(),
-        cancels,
+        cancels: cancels.clone(),
         every: plan.fleet.heartbeat_interval_ms.get(),
     }
     .spawn(background.clone())?;
@@ -199,6 +199,10 @@ pub async fn run_worker(
     // What still runs now is given back; a report of it that comes later
     // finds the row moved on and changes nothing.
     let handed_back = hand_back(&stores, &record.id).await;
+    // Aborting dropped the attempts' futures, not the work they moved to
+    // blocking threads: stop that too, or it runs on beside the next attempt
+    // (fired after the hand-back, so nothing of it is recorded as cancelled).
+    cancels.cancel(&cancels.running());
     if !drained {
         warn!(
             jobs = handed_back,

@@ -21,7 +21,7 @@ settings! {
         /// how long a fetched id may stay unclaimed before it is handed out again
         lease_ms: Millis = "30000", "MIXDOWN_LEASE_MS";
         /// time between reconciler passes
-        reconcile_interval_ms: Millis = "5000", "MIXDOWN_RECONCILE_INTERVAL_MS";
+        reconcile_interval_ms: Millis = "2000", "MIXDOWN_RECONCILE_INTERVAL_MS";
         /// age after which a queued job is pushed again in case its push was lost
         redrive_grace_ms: Millis = "10000", "MIXDOWN_REDRIVE_GRACE_MS";
         /// time between scheduler passes: a schedule's job is made at most this long after its tick

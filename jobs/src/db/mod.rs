@@ -21,7 +21,7 @@ mod workers;
 use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
-    AnyPool, Executor, SqlSafeStr,
+    AnyPool, Executor, Row, SqlSafeStr,
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::{Migration, Migrator},
 };
@@ -31,8 +31,8 @@ pub use self::{
     feeds::{ChunkWritten, FeedCursor, FeedPage, FeedRepo, FollowerRange, Published},
     graph::{GraphRepo, ImportError, Side},
     jobs::{
-        CancelOutcome, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, Redelivery,
-        RetryOutcome, RunningJob,
+        CancelOutcome, Claim, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, Redelivery,
+        RetryOutcome, RunningJob, due_callbacks_sql,
     },
     operators::{NewOperatorKey, OPERATOR_KEY_PREFIX, OperatorRepo},
     overview::{ErrorGroup, MinuteOutcomes, QueueStats},
@@ -43,7 +43,10 @@ pub use self::{
     voice::{ScoredAttempt, StoredVoiceprint, VoiceRepo},
     workers::{WorkerRecord, WorkerRepo},
 };
-use crate::clock::Clock;
+use crate::{
+    clock::{Clock, SyncedClock},
+    time::Timestamp,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
@@ -200,6 +203,25 @@ impl Database {
     /// The clock the repositories read.
     pub fn clock(&self) -> &Clock {
         &self.conn.clock
+    }
+
+    /// Sets a synced clock to the database server's: every host of a fleet
+    /// then writes and compares times on one clock, so a host whose clock is
+    /// off neither takes a live worker for dead nor misses a queued job. A
+    /// no-op for other clocks, and on SQLite (one host).
+    pub async fn sync_clock(&self) -> Result<(), StoreError> {
+        let (Clock::Synced(synced), Engine::Postgres) = (&self.conn.clock, self.conn.engine) else {
+            return Ok(());
+        };
+        let sent = SyncedClock::system_now();
+        let row = sqlx::query(
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS now",
+        )
+        .fetch_one(&self.conn.pool)
+        .await?;
+        let theirs = Timestamp::from_millis(row.try_get("now")?);
+        synced.sync(sent, theirs, SyncedClock::system_now());
+        Ok(())
     }
 
     /// Applies pending migrations; safe to call from every process at start.

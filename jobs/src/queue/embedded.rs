@@ -3,38 +3,67 @@
 //! job store, which is the record.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap, hash_map::Entry},
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
 use tokio::sync::Notify;
 
-use super::{Lease, QueueDepth, QueueEntry, ready_score};
-use crate::{clock::Clock, ids::JobId, model::Priority, time::Timestamp};
+use super::{
+    Lease, QueueDepth, QueueEntry,
+    fairness::{TenantWeights, turns_before},
+    ready_score,
+};
+use crate::{
+    clock::Clock,
+    ids::{JobId, TenantId},
+    model::Priority,
+    time::Timestamp,
+};
+
+/// A leased id and where it returns to.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    deadline: Timestamp,
+    tenant: TenantId,
+    score: i64,
+}
 
 #[derive(Debug, Default)]
 struct Lane {
-    ready: BTreeSet<(i64, JobId)>,
-    ready_ids: HashMap<JobId, i64>,
+    /// Tenants with due work, by virtual time.
+    turns: BTreeSet<(i64, TenantId)>,
+    turn_of: HashMap<TenantId, i64>,
+    /// The virtual time of the last turn taken.
+    clock: i64,
+    ready: HashMap<TenantId, BTreeSet<(i64, JobId)>>,
+    ready_ids: HashMap<JobId, TenantId>,
     scheduled: BTreeSet<(Timestamp, JobId)>,
-    scheduled_priority: HashMap<JobId, Priority>,
+    scheduled_entry: HashMap<JobId, (TenantId, Priority)>,
     leased: BTreeSet<(Timestamp, String)>,
-    lease_deadlines: HashMap<String, Timestamp>,
+    held: HashMap<String, Held>,
 }
 
 impl Lane {
-    fn add_ready(&mut self, id: JobId, score: i64) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.ready_ids.entry(id) {
-            slot.insert(score);
-            self.ready.insert((score, id));
+    fn add_ready(&mut self, tenant: TenantId, id: JobId, score: i64) {
+        let Entry::Vacant(slot) = self.ready_ids.entry(id) else {
+            return;
+        };
+        slot.insert(tenant);
+        self.ready.entry(tenant).or_default().insert((score, id));
+        if let Entry::Vacant(turn) = self.turn_of.entry(tenant) {
+            // A tenant back from idling starts level with the least waiting:
+            // its idle spell earns it no turns ahead of them.
+            let start = self.turns.first().map_or(self.clock, |(t, _)| *t);
+            turn.insert(start);
+            self.turns.insert((start, tenant));
         }
     }
 
     fn add_scheduled(&mut self, e: &QueueEntry) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.scheduled_priority.entry(e.id)
-        {
-            slot.insert(e.priority);
+        if let Entry::Vacant(slot) = self.scheduled_entry.entry(e.id) {
+            slot.insert((e.tenant, e.priority));
             self.scheduled.insert((e.run_at, e.id));
         }
     }
@@ -45,8 +74,8 @@ impl Lane {
                 break;
             }
             self.scheduled.pop_first();
-            if let Some(priority) = self.scheduled_priority.remove(&id) {
-                self.add_ready(id, ready_score(priority, run_at));
+            if let Some((tenant, priority)) = self.scheduled_entry.remove(&id) {
+                self.add_ready(tenant, id, ready_score(priority, run_at));
             }
         }
     }
@@ -59,32 +88,65 @@ impl Lane {
             let Some((_, member)) = self.leased.pop_first() else {
                 break;
             };
-            self.lease_deadlines.remove(&member);
-            if let Ok(lease) = Lease::from_member(member.clone()) {
-                let score = member.split(':').next().and_then(|s| s.parse().ok());
-                self.add_ready(lease.id, score.unwrap_or(0));
+            if let (Some(held), Ok(lease)) = (self.held.remove(&member), Lease::from_member(member))
+            {
+                self.add_ready(held.tenant, lease.id, held.score);
             }
         }
     }
 
-    fn lease(&mut self, max: usize, deadline: Timestamp) -> Vec<Lease> {
+    fn lease(&mut self, max: usize, deadline: Timestamp, weights: &TenantWeights) -> Vec<Lease> {
         let mut leases = Vec::new();
         while leases.len() < max {
-            let Some((score, id)) = self.ready.pop_first() else {
+            let Some(&(time, tenant)) = self.turns.first() else {
+                break;
+            };
+            let next = self.turns.iter().nth(1).map(|(t, _)| *t);
+            let step = weights.step(&tenant);
+            let turns = turns_before(time, next, step, max - leases.len());
+            let taken = self.take_turns(tenant, turns, deadline);
+            self.clock = time;
+            self.turns.remove(&(time, tenant));
+            if self.ready.get(&tenant).is_some_and(|r| !r.is_empty()) {
+                let after = time + step * taken.len() as i64;
+                self.turns.insert((after, tenant));
+                self.turn_of.insert(tenant, after);
+            } else {
+                self.ready.remove(&tenant);
+                self.turn_of.remove(&tenant);
+            }
+            leases.extend(taken);
+        }
+        leases
+    }
+
+    /// Leases up to `turns` of `tenant`'s best due jobs.
+    fn take_turns(&mut self, tenant: TenantId, turns: usize, deadline: Timestamp) -> Vec<Lease> {
+        let mut leases = Vec::new();
+        let Some(ready) = self.ready.get_mut(&tenant) else {
+            return leases;
+        };
+        while leases.len() < turns {
+            let Some((score, id)) = ready.pop_first() else {
                 break;
             };
             self.ready_ids.remove(&id);
-            let member = format!("{score}:{id}");
+            let member = format!("{score}:{tenant}:{id}");
             self.leased.insert((deadline, member.clone()));
-            self.lease_deadlines.insert(member.clone(), deadline);
+            let held = Held {
+                deadline,
+                tenant,
+                score,
+            };
+            self.held.insert(member.clone(), held);
             leases.extend(Lease::from_member(member));
         }
         leases
     }
 
     fn ack(&mut self, lease: &Lease) {
-        if let Some(deadline) = self.lease_deadlines.remove(&lease.receipt) {
-            self.leased.remove(&(deadline, lease.receipt.clone()));
+        if let Some(held) = self.held.remove(&lease.receipt) {
+            self.leased.remove(&(held.deadline, lease.receipt.clone()));
         }
     }
 }
@@ -101,6 +163,7 @@ pub struct EmbeddedQueue {
     state: Arc<Mutex<State>>,
     pushed: Arc<Notify>,
     clock: Clock,
+    weights: Arc<TenantWeights>,
 }
 
 impl EmbeddedQueue {
@@ -110,6 +173,15 @@ impl EmbeddedQueue {
             state: Arc::default(),
             pushed: Arc::default(),
             clock,
+            weights: Arc::default(),
+        }
+    }
+
+    /// The queue with tenants taking turns by `weights`.
+    pub fn with_weights(self, weights: TenantWeights) -> Self {
+        Self {
+            weights: Arc::new(weights),
+            ..self
         }
     }
 
@@ -125,7 +197,7 @@ impl EmbeddedQueue {
             for e in entries {
                 let lane = state.lanes.entry(e.queue.clone()).or_default();
                 if e.run_at <= now {
-                    lane.add_ready(e.id, e.ready_score());
+                    lane.add_ready(e.tenant, e.id, ready_score(e.priority, e.run_at));
                 } else {
                     lane.add_scheduled(e);
                 }
@@ -142,7 +214,7 @@ impl EmbeddedQueue {
         let now = self.clock.now();
         lane.return_expired_leases(now);
         lane.promote_due(now);
-        lane.lease(max, now.plus(lease))
+        lane.lease(max, now.plus(lease), &self.weights)
     }
 
     pub(super) fn ack(&self, queue: &str, leases: &[Lease]) {
@@ -167,7 +239,7 @@ impl EmbeddedQueue {
             .lanes
             .get(queue)
             .map_or_else(QueueDepth::default, |l| QueueDepth {
-                ready: (l.ready.len() + l.leased.len()) as u64,
+                ready: (l.ready_ids.len() + l.leased.len()) as u64,
                 scheduled: l.scheduled.len() as u64,
             })
     }

@@ -5,14 +5,27 @@
 //! twice is harmless (a queue holds each id once, and a claim in the store
 //! runs each attempt once), so a reconciler can push again whatever the
 //! queue may have lost.
+//!
+//! Within a queue, tenants take turns ([`fairness`]): a tenant's backlog
+//! never holds another tenant's job behind it. Within a tenant, higher
+//! priority runs first, then the longer due.
 
 mod embedded;
+mod fairness;
 mod redis;
 
 use std::time::Duration;
 
-pub use self::{embedded::EmbeddedQueue, redis::RedisQueue};
-use crate::{ids::JobId, model::Job, model::Priority, time::Timestamp};
+pub use self::{
+    embedded::EmbeddedQueue,
+    fairness::{TenantWeight, TenantWeights},
+    redis::RedisQueue,
+};
+use crate::{
+    ids::{JobId, TenantId},
+    model::{Job, Priority},
+    time::Timestamp,
+};
 
 /// A failure of the queue backend.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +43,8 @@ pub enum QueueError {
 pub struct QueueEntry {
     /// The job.
     pub id: JobId,
+    /// Its owner, whose turn it waits for.
+    pub tenant: TenantId,
     /// The queue it waits in.
     pub queue: String,
     /// Higher runs first among due jobs.
@@ -43,21 +58,18 @@ impl QueueEntry {
     pub fn for_job(job: &Job) -> Self {
         Self {
             id: job.id,
+            tenant: job.tenant_id,
             queue: job.kind.queue().to_owned(),
             priority: job.priority,
             run_at: job.run_at,
         }
     }
-
-    /// Sort key among due jobs: priority first, then due time (FIFO). Fits a
-    /// double exactly, which is what a Redis sorted-set score is.
-    fn ready_score(&self) -> i64 {
-        ready_score(self.priority, self.run_at)
-    }
 }
 
 const PRIORITY_STRIDE: i64 = 1 << 42;
 
+/// Sort key among a tenant's due jobs: priority first, then due time (FIFO).
+/// Fits a double exactly, which is what a Redis sorted-set score is.
 fn ready_score(priority: Priority, run_at: Timestamp) -> i64 {
     i64::from(Priority::MAX - priority.get()) * PRIORITY_STRIDE + run_at.millis()
 }
@@ -72,7 +84,7 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// Parses a `score:id` lease member.
+    /// Parses a `score:tenant:id` lease member.
     fn from_member(member: String) -> Result<Self, QueueError> {
         let id = member.rsplit_once(':').and_then(|(_, id)| JobId::parse(id));
         match id {

@@ -1,47 +1,106 @@
-//! The fleet queue over Redis: per queue, a sorted set of due ids ordered by
-//! priority then due time, and a sorted set of scheduled ids ordered by due
-//! time. Scripts move due entries over in bounded steps, so a backlog of any
-//! size is handed out in slices and never in one reply.
+//! The fleet queue over Redis. Per queue (keys `{prefix}:{queue}:…`):
+//! `ready:{tenant}`, a sorted set per tenant of due ids by priority then due
+//! time; `turns`, the tenants with due work by virtual time; `clock`, the
+//! virtual time of the last turn; `ready_count`; `later`, ids by due time
+//! (members `priority:tenant:id`); `held`, ids handed out and not yet
+//! acknowledged, by deadline (members `score:tenant:id`, so a returning id
+//! finds its place again). Scripts move entries in bounded steps, so a
+//! backlog of any size is handed out in slices and never in one reply. The
+//! scripts name per-tenant keys themselves: one Redis server, not a cluster.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use redis::{Script, aio::ConnectionManager};
 
-use super::{Lease, PRIORITY_STRIDE, QueueDepth, QueueEntry, QueueError};
+use super::{Lease, PRIORITY_STRIDE, QueueDepth, QueueEntry, QueueError, fairness::TenantWeights};
 use crate::{clock::Clock, model::Priority, time::Timestamp};
 
-/// Returns expired leases (ids popped by a process that never claimed them)
-/// and at most 1,000 due scheduled entries to the ready set, then leases up
-/// to ARGV[2] ready ids until ARGV[5]. A lease member is `score:id`, so its
-/// return restores the id's place.
-const POP_SCRIPT: &str = r"
+/// What both scripts share. `KEYS[1]` is the queue's key prefix; `ARGV[1]`
+/// the time, `ARGV[2]` the highest priority, `ARGV[3]` the priority stride.
+/// Scores go back to Redis through `%.0f`: Lua prints numbers with 14
+/// digits, which would round a score.
+const SHARED: &str = r"
+local queue = KEYS[1]
 local now = tonumber(ARGV[1])
-local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
+local function int(x) return string.format('%.0f', x) end
+local function score(priority, run_at)
+  return int((tonumber(ARGV[2]) - tonumber(priority)) * tonumber(ARGV[3]) + tonumber(run_at))
+end
+local function enter(tenant, score, id)
+  if redis.call('ZADD', queue .. 'ready:' .. tenant, 'NX', score, id) == 0 then return end
+  redis.call('INCR', queue .. 'ready_count')
+  if redis.call('ZSCORE', queue .. 'turns', tenant) then return end
+  local least = redis.call('ZRANGE', queue .. 'turns', 0, 0, 'WITHSCORES')[2]
+  redis.call('ZADD', queue .. 'turns', least or redis.call('GET', queue .. 'clock') or 0, tenant)
+end
+local function split(member)
+  local a = string.find(member, ':', 1, true)
+  local b = string.find(member, ':', a + 1, true)
+  return string.sub(member, 1, a - 1), string.sub(member, a + 1, b - 1), string.sub(member, b + 1)
+end
+";
+
+/// Adds entries given as `tenant, id, priority, run_at` from `ARGV[4]` on:
+/// due ones to their tenant's ready set, others to the scheduled set.
+const PUSH_SCRIPT: &str = r"
+for i = 4, #ARGV, 4 do
+  local tenant, id, priority, run_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if tonumber(run_at) <= now then
+    enter(tenant, score(priority, run_at), id)
+  else
+    redis.call('ZADD', queue .. 'later', 'NX', run_at, priority .. ':' .. tenant .. ':' .. id)
+  end
+end
+";
+
+/// Returns at most 1,000 expired leases (ids popped by a process that never
+/// claimed them) and 1,000 due scheduled entries to their ready sets, then
+/// leases up to `ARGV[4]` ready ids until `ARGV[5]`, tenant by tenant in
+/// virtual-time order. A turn costs `ARGV[6]`, or the cost paired with the
+/// tenant in `ARGV[7…]`. Each pass of the loop leases or retires a tenant.
+const POP_SCRIPT: &str = r"
+local max, until_ = tonumber(ARGV[4]), ARGV[5]
+local steps = {}
+for i = 7, #ARGV, 2 do steps[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local expired = redis.call('ZRANGEBYSCORE', queue .. 'held', '-inf', now, 'LIMIT', 0, 1000)
 for _, member in ipairs(expired) do
-  local sep = string.find(member, ':', 1, true)
-  redis.call('ZADD', KEYS[1], 'NX', string.sub(member, 1, sep - 1), string.sub(member, sep + 1))
-  redis.call('ZREM', KEYS[3], member)
+  local s, tenant, id = split(member)
+  enter(tenant, s, id)
+  redis.call('ZREM', queue .. 'held', member)
 end
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
+local due = redis.call('ZRANGEBYSCORE', queue .. 'later', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
 for i = 1, #due, 2 do
-  local member = due[i]
-  local sep = string.find(member, ':', 1, true)
-  local priority = tonumber(string.sub(member, 1, sep - 1))
-  local score = (tonumber(ARGV[3]) - priority) * tonumber(ARGV[4]) + tonumber(due[i + 1])
-  redis.call('ZADD', KEYS[1], 'NX', score, string.sub(member, sep + 1))
-  redis.call('ZREM', KEYS[2], member)
+  local priority, tenant, id = split(due[i])
+  enter(tenant, score(priority, due[i + 1]), id)
+  redis.call('ZREM', queue .. 'later', due[i])
 end
-local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[2])
 local leases = {}
-for i = 1, #popped, 2 do
-  local member = popped[i + 1] .. ':' .. popped[i]
-  redis.call('ZADD', KEYS[3], ARGV[5], member)
-  leases[#leases + 1] = member
+while #leases < max do
+  local two = redis.call('ZRANGE', queue .. 'turns', 0, 1, 'WITHSCORES')
+  if #two == 0 then break end
+  local tenant, time = two[1], tonumber(two[2])
+  local step = steps[tenant] or tonumber(ARGV[6])
+  local turns = max - #leases
+  if two[3] then turns = math.max(1, math.min(turns, math.floor((tonumber(two[4]) - time) / step))) end
+  local ready = queue .. 'ready:' .. tenant
+  local popped = redis.call('ZPOPMIN', ready, turns)
+  for i = 1, #popped, 2 do
+    local member = popped[i + 1] .. ':' .. tenant .. ':' .. popped[i]
+    redis.call('ZADD', queue .. 'held', until_, member)
+    leases[#leases + 1] = member
+  end
+  if #popped > 0 then redis.call('DECRBY', queue .. 'ready_count', #popped / 2) end
+  redis.call('SET', queue .. 'clock', int(time))
+  if redis.call('EXISTS', ready) == 1 then
+    redis.call('ZADD', queue .. 'turns', int(time + step * #popped / 2), tenant)
+  else
+    redis.call('ZREM', queue .. 'turns', tenant)
+  end
 end
 return leases
 ";
 
-/// Entries pushed per pipeline.
+/// Entries pushed per script call.
 const PUSH_CHUNK: usize = 1000;
 
 /// Takes the lease when free or renews it when ours.
@@ -60,6 +119,8 @@ pub struct RedisQueue {
     conn: ConnectionManager,
     prefix: String,
     clock: Clock,
+    weights: Arc<TenantWeights>,
+    push: Script,
     pop: Script,
     lead: Script,
 }
@@ -82,7 +143,9 @@ impl RedisQueue {
             conn,
             prefix: prefix.to_owned(),
             clock,
-            pop: Script::new(POP_SCRIPT),
+            weights: Arc::default(),
+            push: Script::new(&format!("{SHARED}{PUSH_SCRIPT}")),
+            pop: Script::new(&format!("{SHARED}{POP_SCRIPT}")),
             lead: Script::new(LEAD_SCRIPT),
         })
     }
@@ -93,39 +156,47 @@ impl RedisQueue {
         (self.conn.clone(), &self.prefix)
     }
 
+    /// The queue with tenants taking turns by `weights`.
+    pub fn with_weights(self, weights: TenantWeights) -> Self {
+        Self {
+            weights: Arc::new(weights),
+            ..self
+        }
+    }
+
     fn key(&self, queue: &str, set: &str) -> String {
         format!("{}:{queue}:{set}", self.prefix)
     }
 
-    pub(super) async fn push(&self, entries: &[QueueEntry]) -> Result<(), QueueError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        // Bounded pipelines: a fan-out of any size never makes one reply
-        // (or one request) that outlasts the response timeout.
-        for chunk in entries.chunks(PUSH_CHUNK) {
-            self.push_chunk(chunk).await?;
-        }
-        Ok(())
+    /// A script call on `queue` with the arguments every script takes.
+    fn invocation<'a>(&self, script: &'a Script, queue: &str) -> redis::ScriptInvocation<'a> {
+        let mut call = script.prepare_invoke();
+        call.key(self.key(queue, ""))
+            .arg(self.clock.now().millis())
+            .arg(Priority::MAX)
+            .arg(PRIORITY_STRIDE);
+        call
     }
 
-    async fn push_chunk(&self, entries: &[QueueEntry]) -> Result<(), QueueError> {
-        let now = self.clock.now();
-        let mut pipe = redis::pipe();
+    pub(super) async fn push(&self, entries: &[QueueEntry]) -> Result<(), QueueError> {
+        let mut by_queue: std::collections::BTreeMap<&str, Vec<&QueueEntry>> = Default::default();
         for e in entries {
-            if e.run_at <= now {
-                let key = self.key(&e.queue, "ready");
-                pipe.cmd("ZADD").arg(key).arg("NX").arg(e.ready_score());
-                pipe.arg(e.id.to_string());
-            } else {
-                let member = format!("{}:{}", e.priority.get(), e.id);
-                let key = self.key(&e.queue, "scheduled");
-                pipe.cmd("ZADD").arg(key).arg("NX").arg(e.run_at.millis());
-                pipe.arg(member);
-            }
-            pipe.ignore();
+            by_queue.entry(e.queue.as_str()).or_default().push(e);
         }
-        let _: () = pipe.query_async(&mut self.conn.clone()).await?;
+        // Bounded calls: a fan-out of any size never makes one request that
+        // outlasts the response timeout or holds Redis for long.
+        for (queue, entries) in by_queue {
+            for chunk in entries.chunks(PUSH_CHUNK) {
+                let mut call = self.invocation(&self.push, queue);
+                for e in chunk {
+                    call.arg(e.tenant.to_string())
+                        .arg(e.id.to_string())
+                        .arg(e.priority.get())
+                        .arg(e.run_at.millis());
+                }
+                let () = call.invoke_async(&mut self.conn.clone()).await?;
+            }
+        }
         Ok(())
     }
 
@@ -135,19 +206,14 @@ impl RedisQueue {
         max: usize,
         lease: Duration,
     ) -> Result<Vec<Lease>, QueueError> {
-        let now = self.clock.now();
-        let members: Vec<String> = self
-            .pop
-            .key(self.key(queue, "ready"))
-            .key(self.key(queue, "scheduled"))
-            .key(self.key(queue, "leased"))
-            .arg(now.millis())
-            .arg(max)
-            .arg(Priority::MAX)
-            .arg(PRIORITY_STRIDE)
-            .arg(now.plus(lease).millis())
-            .invoke_async(&mut self.conn.clone())
-            .await?;
+        let mut call = self.invocation(&self.pop, queue);
+        call.arg(max)
+            .arg(self.clock.now().plus(lease).millis())
+            .arg(super::fairness::TURN);
+        for (tenant, step) in self.weights.steps() {
+            call.arg(tenant.to_string()).arg(step);
+        }
+        let members: Vec<String> = call.invoke_async(&mut self.conn.clone()).await?;
         members.into_iter().map(Lease::from_member).collect()
     }
 
@@ -156,7 +222,7 @@ impl RedisQueue {
             return Ok(());
         }
         let mut cmd = redis::cmd("ZREM");
-        cmd.arg(self.key(queue, "leased"));
+        cmd.arg(self.key(queue, "held"));
         for lease in leases {
             cmd.arg(&lease.receipt);
         }
@@ -165,21 +231,21 @@ impl RedisQueue {
     }
 
     pub(super) async fn depth(&self, queue: &str) -> Result<QueueDepth, QueueError> {
-        let (ready, scheduled, leased): (u64, u64, u64) = redis::pipe()
-            .zcard(self.key(queue, "ready"))
-            .zcard(self.key(queue, "scheduled"))
-            .zcard(self.key(queue, "leased"))
+        let (ready, scheduled, leased): (Option<u64>, u64, u64) = redis::pipe()
+            .get(self.key(queue, "ready_count"))
+            .zcard(self.key(queue, "later"))
+            .zcard(self.key(queue, "held"))
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(QueueDepth {
-            ready: ready + leased,
+            ready: ready.unwrap_or(0) + leased,
             scheduled,
         })
     }
 
     pub(super) async fn redrive_mark(&self) -> Result<Option<Timestamp>, QueueError> {
         let mark: Option<i64> = redis::cmd("GET")
-            .arg(format!("{}:redrive_mark", self.prefix))
+            .arg(self.redrive_mark_key())
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(mark.map(Timestamp::from_millis))
@@ -187,11 +253,18 @@ impl RedisQueue {
 
     pub(super) async fn set_redrive_mark(&self, mark: Timestamp) -> Result<(), QueueError> {
         let _: () = redis::cmd("SET")
-            .arg(format!("{}:redrive_mark", self.prefix))
+            .arg(self.redrive_mark_key())
             .arg(mark.millis())
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(())
+    }
+
+    /// Named apart from the mark of the layout with one ready set per
+    /// queue, so that the first pass over an older queue, finding no mark,
+    /// pushes every queued job again into the per-tenant sets.
+    fn redrive_mark_key(&self) -> String {
+        format!("{}:redrive_from", self.prefix)
     }
 
     pub(super) async fn lead(&self, holder: &str, ttl: Duration) -> Result<bool, QueueError> {

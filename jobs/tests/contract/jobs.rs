@@ -35,6 +35,7 @@ contract!(
     every_end_of_a_job_with_a_callback_is_reported_once,
 );
 
+/// A noop job of `tenant` that fails its first `fail_attempts` attempts.
 pub(crate) fn noop(tenant: TenantId, fail_attempts: u64) -> NewJob {
     let payload = json!({"sleep_ms": 0, "fail_attempts": fail_attempts});
     NewJob {

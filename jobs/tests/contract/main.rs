@@ -34,11 +34,13 @@ macro_rules! contract {
     };
 }
 
+mod clock_sync;
 mod events;
 mod family;
 mod jobs;
 mod migration;
 mod objects;
+mod outbox_index;
 mod overview;
 mod private_files;
 mod queue;
@@ -47,6 +49,7 @@ mod secrets;
 mod social;
 mod tenants;
 mod tracks;
+mod unreadable;
 mod voice;
 mod workers;
 

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use mixdown_jobs::{
     clock::ManualClock,
-    ids::JobId,
+    ids::{JobId, TenantId},
     model::Priority,
-    queue::{Queue, QueueEntry, RedisQueue},
+    queue::{EmbeddedQueue, Queue, QueueEntry, RedisQueue, TenantWeights},
     time::Timestamp,
 };
 
@@ -43,7 +43,23 @@ contract!(
     an_unacknowledged_lease_returns_its_id,
     the_redrive_mark_and_lead_are_kept,
     a_million_due_jobs_come_out_in_slices,
+    a_tenants_backlog_does_not_hold_another_tenants_job_behind_it,
+    a_tenant_back_from_idling_has_earned_no_turns,
+    a_returned_lease_waits_for_its_tenants_turn,
 );
+
+/// Both backends with `weights`.
+async fn weighted_queues(clock: &ManualClock, weights: &str) -> [Queue; 2] {
+    let weights = <TenantWeights as mixdown_settings::Value>::parse(weights).unwrap();
+    let Queue::Redis(redis) = redis_queue(clock).await else {
+        unreachable!("redis_queue makes a Redis queue")
+    };
+    let embedded = EmbeddedQueue::new(clock.clone().into());
+    [
+        Queue::Redis(redis.with_weights(weights.clone())),
+        Queue::Embedded(embedded.with_weights(weights)),
+    ]
+}
 
 async fn redis_queue(clock: &ManualClock) -> Queue {
     let prefix = format!("mixdown-test-{}", mixdown_testkit::unique());
@@ -54,9 +70,17 @@ async fn redis_queue(clock: &ManualClock) -> Queue {
 
 const LEASE: Duration = Duration::from_secs(30);
 
+/// The tenant of the entries that do not name one.
+const TENANT: &str = "00000000-0000-4000-8000-000000000001";
+
 fn entry(priority: i64, run_at: Timestamp) -> QueueEntry {
+    tenant_entry(TenantId::parse(TENANT).unwrap(), priority, run_at)
+}
+
+fn tenant_entry(tenant: TenantId, priority: i64, run_at: Timestamp) -> QueueEntry {
     QueueEntry {
         id: JobId::new(),
+        tenant,
         queue: "noop".into(),
         priority: Priority::new(priority).unwrap(),
         run_at,
@@ -162,4 +186,120 @@ async fn a_million_due_jobs_come_out_in_slices(q: &Queue, clock: &ManualClock) {
     }
     assert_eq!(total, JOBS);
     assert_eq!(q.depth("noop").await.unwrap(), Default::default());
+}
+
+/// Pushes `count` due jobs of `tenant`, oldest first; their ids.
+async fn backlog(q: &Queue, clock: &ManualClock, tenant: TenantId, count: usize) -> Vec<JobId> {
+    let now = clock.now();
+    let entries: Vec<QueueEntry> = (0..count)
+        .map(|i| {
+            tenant_entry(
+                tenant,
+                0,
+                now.minus(Duration::from_millis((count - i) as u64)),
+            )
+        })
+        .collect();
+    q.push(&entries).await.unwrap();
+    entries.iter().map(|e| e.id).collect()
+}
+
+/// Pops one at a time, as a worker of concurrency 1 does.
+async fn pop_one_by_one(q: &Queue, n: usize) -> Vec<JobId> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        ids.extend(pop_ids(q, 1).await);
+    }
+    ids
+}
+
+async fn a_tenants_backlog_does_not_hold_another_tenants_job_behind_it(
+    q: &Queue,
+    clock: &ManualClock,
+) {
+    let (a, b) = (TenantId::new(), TenantId::new());
+    let a_jobs = backlog(q, clock, a, 3000).await;
+    let b_job = tenant_entry(b, 0, clock.now());
+    q.push(std::slice::from_ref(&b_job)).await.unwrap();
+    assert_eq!(q.depth("noop").await.unwrap().ready, 3001);
+    let first = pop_one_by_one(q, 3).await;
+    assert!(first[..2].contains(&b_job.id), "{first:?}");
+    assert_eq!(first.iter().filter(|id| a_jobs.contains(id)).count(), 2);
+    // A's own order is kept: oldest first.
+    assert_eq!(pop_ids(q, 2).await, a_jobs[2..4]);
+    // A batch takes turns too: a fresh pair of tenants share one fetch.
+    let c_jobs = backlog(q, clock, TenantId::new(), 10).await;
+    let batch = pop_ids(q, 10).await;
+    assert_eq!(
+        batch.iter().filter(|id| c_jobs.contains(id)).count(),
+        5,
+        "{batch:?}"
+    );
+    assert_eq!(q.depth("noop").await.unwrap().ready, 3011 - 15);
+}
+
+async fn a_tenant_back_from_idling_has_earned_no_turns(q: &Queue, clock: &ManualClock) {
+    let (a, b) = (TenantId::new(), TenantId::new());
+    backlog(q, clock, b, 1).await;
+    let a_jobs = backlog(q, clock, a, 100).await;
+    // B idles while A alone runs 50 jobs.
+    assert_eq!(pop_ids(q, 51).await.len(), 51);
+    let b_jobs = backlog(q, clock, b, 20).await;
+    let next = pop_one_by_one(q, 20).await;
+    let b_taken = next.iter().filter(|id| b_jobs.contains(id)).count();
+    assert!(
+        (9..=11).contains(&b_taken),
+        "B took {b_taken} of 20: {next:?}"
+    );
+    assert!(
+        next.iter()
+            .all(|id| a_jobs.contains(id) || b_jobs.contains(id))
+    );
+}
+
+async fn a_returned_lease_waits_for_its_tenants_turn(q: &Queue, clock: &ManualClock) {
+    let (a, b) = (TenantId::new(), TenantId::new());
+    let a_jobs = backlog(q, clock, a, 3).await;
+    let short = Duration::from_millis(200);
+    let lost = q.pop("noop", 1, short).await.unwrap();
+    assert_eq!(lost[0].id, a_jobs[0]);
+    let b_jobs = backlog(q, clock, b, 3).await;
+    clock.advance(Duration::from_millis(250));
+    // A's lost job returns to the head of A's jobs; turns go on alternating.
+    let order = pop_one_by_one(q, 6).await;
+    let tenants: Vec<char> = order
+        .iter()
+        .map(|id| if a_jobs.contains(id) { 'a' } else { 'b' })
+        .collect();
+    assert_eq!(
+        tenants.iter().filter(|t| **t == 'a').count(),
+        3,
+        "{order:?}"
+    );
+    assert!(tenants.windows(2).all(|w| w[0] != w[1]), "{tenants:?}");
+    assert_eq!(
+        order.iter().find(|id| a_jobs.contains(id)),
+        Some(&a_jobs[0])
+    );
+    assert!(b_jobs.iter().all(|id| order.contains(id)));
+}
+
+#[tokio::test]
+async fn a_heavier_tenant_gets_its_weight_in_turns_on_both_backends() {
+    let clock = ManualClock::new();
+    let (heavy, light) = (TenantId::new(), TenantId::new());
+    let weights = format!("{heavy}=3");
+    for q in weighted_queues(&clock, &weights).await {
+        let heavy_jobs = backlog(&q, &clock, heavy, 300).await;
+        backlog(&q, &clock, light, 300).await;
+        let first = pop_one_by_one(&q, 100).await;
+        let heavy_taken = first.iter().filter(|id| heavy_jobs.contains(id)).count();
+        assert!((74..=76).contains(&heavy_taken), "{heavy_taken} of 100");
+        let batch = pop_ids(&q, 100).await;
+        let heavy_taken = batch.iter().filter(|id| heavy_jobs.contains(id)).count();
+        assert!(
+            (74..=76).contains(&heavy_taken),
+            "{heavy_taken} of 100 in one batch"
+        );
+    }
 }

@@ -6,9 +6,12 @@
 
 mod chaos;
 mod dashboard;
+mod drain;
 mod edge;
+mod fairness;
 mod harness;
 mod playback;
+mod recovery;
 mod roles;
 mod runtime;
 mod schedules;

@@ -6,6 +6,7 @@ use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
 use super::{JobRepo, family, placeholders};
 use crate::{
+    codes::ErrorCode,
     db::{
         StoreError,
         jobs::entry_from_row,
@@ -13,7 +14,7 @@ use crate::{
     },
     ids::{JobId, TenantId, WorkerId},
     kind::JobKind,
-    model::{JobState, Outcome, Priority},
+    model::{JobError, JobState, Outcome, Priority},
     payload::JobPayload,
     queue::QueueEntry,
     time::Timestamp,
@@ -51,6 +52,17 @@ impl ClaimedJob {
     }
 }
 
+/// What a claim did.
+#[derive(Debug, Default)]
+pub struct Claim {
+    /// The attempts to run.
+    pub jobs: Vec<ClaimedJob>,
+    /// Claimed jobs whose rows could not be read: ended `failed` at once.
+    pub failed: Vec<JobId>,
+    /// What those ends leave to push (a parent whose last child it was).
+    pub push: Vec<QueueEntry>,
+}
+
 /// The end of one attempt, ready to be recorded.
 #[derive(Debug, Clone)]
 pub struct Finish {
@@ -75,8 +87,16 @@ impl JobRepo {
         ids: &[JobId],
         worker: &WorkerId,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
+        Ok(self.claim_batch(ids, worker).await?.jobs)
+    }
+
+    /// [`claim`](Self::claim), also telling what else the claim did: a
+    /// claimed row whose payload does not parse ends that job `failed`
+    /// (`invalid_payload`) at once, and never the batch it came in, which
+    /// would be left `running` under a live worker that never runs it.
+    pub async fn claim_batch(&self, ids: &[JobId], worker: &WorkerId) -> Result<Claim, StoreError> {
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Claim::default());
         }
         let now = self.db.clock.now().millis();
         let sql = format!(
@@ -96,7 +116,20 @@ impl JobRepo {
             query = query.bind(id.to_string());
         }
         let rows = query.fetch_all(&self.db.pool).await?;
-        rows.iter().map(claimed_from_row).collect()
+        let mut claim = Claim::default();
+        let mut unreadable = Vec::new();
+        for row in &rows {
+            match claimed_from_row(row) {
+                Ok(job) => claim.jobs.push(job),
+                Err(err) => unreadable.push(unreadable_end(row, &err)?),
+            }
+        }
+        if !unreadable.is_empty() {
+            let ended = self.record_ends(&unreadable).await?;
+            claim.failed = ended.recorded;
+            claim.push = ended.push;
+        }
+        Ok(claim)
     }
 
     /// Records the end of many attempts, the successes in one statement;
@@ -195,7 +228,7 @@ impl JobRepo {
         let sql = "UPDATE jobs SET state = $1, error_code = $2, error_message = $3, \
              finished_at = $4, run_at = $5, updated_at = $6, worker_id = NULL \
              WHERE id = $7 AND attempts = $8 AND state = 'running' \
-             RETURNING id, priority, run_at, kind, parent_id, child_weight";
+             RETURNING id, tenant_id, priority, run_at, kind, parent_id, child_weight";
         let row = sqlx::query(sql)
             .bind(state.as_str())
             .bind(code)
@@ -255,7 +288,7 @@ impl JobRepo {
             "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $2, worker_id = NULL, \
              max_attempts = max_attempts + 1 \
              WHERE id = $3 AND attempts = $4 AND state = 'running' \
-             RETURNING id, priority, run_at, kind",
+             RETURNING id, tenant_id, priority, run_at, kind",
         )
         .bind(until.millis())
         .bind(self.db.clock.now().millis())
@@ -341,6 +374,20 @@ fn awaiting_parent(row: &AnyRow) -> Result<Option<JobId>, StoreError> {
         return Ok(None);
     }
     parse_opt_id(row, "parent_id")
+}
+
+/// The end of a claimed attempt whose row could not be read into a job.
+fn unreadable_end(row: &AnyRow, err: &StoreError) -> Result<Finish, StoreError> {
+    let message = format!("the job as stored cannot be run: {err}");
+    Ok(Finish {
+        id: parse_id(row, "id", JobId::parse)?,
+        attempt: non_negative(row.try_get("attempts")?),
+        outcome: Outcome::Failed {
+            error: JobError::new(ErrorCode::InvalidPayload, message),
+            retryable: false,
+        },
+        retry_at: None,
+    })
 }
 
 fn claimed_from_row(row: &AnyRow) -> Result<ClaimedJob, StoreError> {

@@ -188,7 +188,7 @@ impl JobRepo {
              max_attempts = attempts + attempt_budget \
              WHERE state = 'waiting' AND {scope} AND NOT EXISTS \
              (SELECT 1 FROM jobs c WHERE {AWAITED} AND c.state NOT IN {ENDED}) \
-             RETURNING id, priority, run_at, kind"
+             RETURNING id, tenant_id, priority, run_at, kind"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(self.db.clock.now().millis());
         for id in ids {
@@ -339,7 +339,7 @@ async fn reset(
     };
     let sql = format!(
         "UPDATE jobs SET {AGAIN} WHERE id = $3 AND state IN {ENDED} \
-         RETURNING id, priority, run_at, kind"
+         RETURNING id, tenant_id, priority, run_at, kind"
     );
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(state.as_str())

@@ -18,8 +18,8 @@ pub(in crate::db) use self::family::{
     AGAIN, AWAITED, Retried, record_start, retry_in, select_children,
 };
 pub use self::{
-    attempts::{ClaimedJob, Finish, RecordedEnds},
-    outbox::Redelivery,
+    attempts::{Claim, ClaimedJob, Finish, RecordedEnds},
+    outbox::{Redelivery, due_callbacks_sql},
     recovery::RunningJob,
 };
 use super::{
@@ -407,10 +407,11 @@ impl JobRepo {
     }
 }
 
-/// The queue entry of a row that selected `id, priority, run_at, kind`.
+/// The queue entry of a row that selected `id, tenant_id, priority, run_at, kind`.
 pub(in crate::db) fn entry_from_row(row: &AnyRow) -> Result<QueueEntry, StoreError> {
     Ok(QueueEntry {
         id: parse_id(row, "id", JobId::parse)?,
+        tenant: parse_id(row, "tenant_id", TenantId::parse)?,
         queue: parse_kind(row.try_get("kind")?)?.queue().to_owned(),
         priority: parse_priority(row)?,
         run_at: Timestamp::from_millis(row.try_get("run_at")?),

@@ -21,13 +21,7 @@ impl JobRepo {
     /// are marked together, and the report's idempotency key names the end it reports,
     /// so a repeated or concurrent pass records nothing twice.
     pub async fn record_due_callbacks(&self, limit: u32) -> Result<Vec<QueueEntry>, StoreError> {
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs \
-             WHERE callback_url IS NOT NULL AND callback_job_id IS NULL \
-             AND state IN ('succeeded', 'failed', 'cancelled') \
-             ORDER BY finished_at LIMIT {limit}"
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sqlx::query(AssertSqlSafe(due_callbacks_sql(limit)))
             .fetch_all(&self.db.pool)
             .await?;
         let mut recorded = Vec::new();
@@ -112,6 +106,17 @@ impl JobRepo {
         tx.commit().await?;
         Ok(inserted)
     }
+}
+
+/// The outbox's scan: the oldest `limit` ended jobs whose end is still to be
+/// reported. Its filter is the predicate of the index `jobs_callback_unreported`.
+pub fn due_callbacks_sql(limit: u32) -> String {
+    format!(
+        "SELECT {JOB_COLUMNS} FROM jobs \
+         WHERE callback_url IS NOT NULL AND callback_job_id IS NULL \
+         AND state IN ('succeeded', 'failed', 'cancelled') \
+         ORDER BY finished_at LIMIT {limit}"
+    )
 }
 
 /// Whether a report is an end's first or one asked for again.

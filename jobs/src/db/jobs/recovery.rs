@@ -62,7 +62,7 @@ impl JobRepo {
         let requeue = format!(
             "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $1, worker_id = NULL, \
              error_code = $3, error_message = $4 \
-             WHERE {orphaned} RETURNING id, priority, run_at, kind"
+             WHERE {orphaned} RETURNING id, tenant_id, priority, run_at, kind"
         );
         let rows = sqlx::query(AssertSqlSafe(requeue))
             .bind(now.millis())
@@ -87,13 +87,46 @@ impl JobRepo {
         let rows = sqlx::query(
             "UPDATE jobs SET state = 'queued', run_at = $1, updated_at = $1, worker_id = NULL, \
              max_attempts = max_attempts + 1, cancel_requested = 0 \
-             WHERE worker_id = $2 AND state = 'running' RETURNING id, priority, run_at, kind",
+             WHERE worker_id = $2 AND state = 'running' RETURNING id, tenant_id, priority, run_at, kind",
         )
         .bind(now)
         .bind(worker.as_str().to_owned())
         .fetch_all(&self.db.pool)
         .await?;
         rows.iter().map(entry_from_row).collect()
+    }
+
+    /// The jobs among `ids` that the store no longer counts as running on
+    /// `worker`: taken back while it was silent (paused, stalled, cut off),
+    /// ended, or handed to another worker. The worker stops those attempts;
+    /// their reports would change nothing anyway.
+    pub async fn lost_by(
+        &self,
+        worker: &WorkerId,
+        ids: &[JobId],
+    ) -> Result<Vec<JobId>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id FROM jobs WHERE worker_id = $1 AND state = 'running' AND id IN ({})",
+            super::placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(worker.as_str().to_owned());
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        let held: Vec<JobId> = query
+            .fetch_all(&self.db.pool)
+            .await?
+            .iter()
+            .map(|r| parse_id(r, "id", JobId::parse))
+            .collect::<Result<_, _>>()?;
+        Ok(ids
+            .iter()
+            .filter(|id| !held.contains(id))
+            .copied()
+            .collect())
     }
 
     /// Queued jobs last changed in `(after, upto]`, oldest change first, at most
@@ -106,7 +139,7 @@ impl JobRepo {
         limit: u32,
     ) -> Result<Vec<(Timestamp, QueueEntry)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, priority, run_at, kind, updated_at FROM jobs \
+            "SELECT id, tenant_id, priority, run_at, kind, updated_at FROM jobs \
              WHERE state = 'queued' AND updated_at <= $3 \
              AND (updated_at > $1 OR (updated_at = $1 AND id > $2)) \
              ORDER BY updated_at, id LIMIT $4",
