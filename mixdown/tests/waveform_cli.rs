@@ -1,7 +1,8 @@
 //! `mixdown waveform` run as a process, against audiowaveform's reference output.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 fn reference(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -112,4 +113,58 @@ fn a_file_that_is_not_audio_fails_with_one_line_and_leaves_no_output() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("not a recognised audio format"), "{stderr}");
     assert!(!output.exists());
+}
+
+/// Peak resident memory, KiB, of `mixdown waveform` drawing `input`: the process's
+/// high-water mark, read from /proc until it exits.
+fn peak_rss_kib(input: &Path, output: &Path) -> u64 {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mixdown"))
+        .arg("waveform")
+        .args(["-i", path_str(input), "-o", path_str(output), "-z", "256"])
+        .env("RUST_LOG", "off")
+        .spawn()
+        .expect("runs mixdown");
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        let high_water = std::fs::read_to_string(&status).ok().and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+        peak = peak.max(high_water.unwrap_or(0));
+        if let Some(exit) = child.try_wait().expect("waits") {
+            assert!(
+                exit.success(),
+                "mixdown waveform failed on {}",
+                input.display()
+            );
+            return peak;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn memory_does_not_grow_with_the_length_of_audio_ffmpeg_decodes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let opus = |minutes: u32| {
+        let path = dir.path().join(format!("{minutes}min.opus"));
+        let status = Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency=440:duration={}", minutes * 60))
+            .args(["-c:a", "libopus", "-b:a", "96k"])
+            .arg(&path)
+            .status()
+            .expect("ffmpeg runs");
+        assert!(status.success());
+        path
+    };
+    let out = dir.path().join("peaks.dat");
+    let short = peak_rss_kib(&opus(1), &out);
+    let long = peak_rss_kib(&opus(10), &out);
+    // Each packet's buffer kept would add about 2 MiB a minute of Opus at this rate.
+    assert!(
+        long < short + 8 * 1024,
+        "1 min: {short} KiB, 10 min: {long} KiB"
+    );
 }

@@ -35,7 +35,6 @@ pub(super) struct FfmpegReader {
     decoder: decoder::Audio,
     stream: usize,
     frame: frame::Audio,
-    packet: Packet,
 }
 
 /// Initialises FFmpeg once per process, with its own logging silenced.
@@ -84,7 +83,6 @@ pub(super) fn open(path: &Path) -> Result<(FfmpegReader, Header), DecodeError> {
         decoder,
         stream: index,
         frame: frame::Audio::empty(),
-        packet: Packet::empty(),
     };
     Ok((reader, header))
 }
@@ -139,9 +137,13 @@ impl FfmpegReader {
     /// Sends the decoder the next packet of our stream, or the end of input.
     fn feed(&mut self) -> Result<(), DecodeError> {
         loop {
-            match self.packet.read(&mut self.input) {
-                Ok(()) if self.packet.stream() == self.stream => {
-                    return self.decoder.send_packet(&self.packet).map_err(corrupt);
+            // A packet per read: `av_read_frame` overwrites the packet it is given without
+            // releasing the buffer it held, so a reused one leaked every packet's data
+            // (300 MB over a 3-hour Opus file). Dropping it releases the buffer.
+            let mut packet = Packet::empty();
+            match packet.read(&mut self.input) {
+                Ok(()) if packet.stream() == self.stream => {
+                    return self.decoder.send_packet(&packet).map_err(corrupt);
                 }
                 Ok(()) => continue,
                 Err(Error::Eof) => return self.decoder.send_eof().map_err(corrupt),
