@@ -47,7 +47,7 @@ measure() {
   cat "$work/time"
 }
 
-row() { printf '%-18s %-13s %9s %10s %10s %10s\n' "$@"; }
+row() { printf '%-18s %-13s %9s %10s %10s %10s %9s\n' "$@"; }
 
 make_inputs 10min 600
 make_inputs 3h 10800
