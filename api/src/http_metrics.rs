@@ -14,6 +14,7 @@ use crate::openapi::Methods;
 /// Routes outside the OpenAPI document: the path, or a path under it.
 const OTHER_ROUTES: &[(&str, &str)] = &[
     ("/files", "/files/{key}"),
+    ("/dashboard", "/dashboard"),
     ("/docs", "/docs"),
     ("/healthz", "/healthz"),
     ("/readyz", "/readyz"),
@@ -114,6 +115,7 @@ mod tests {
         assert_eq!(route("/v1/nothing/here"), "other");
         assert_eq!(route("/docs/index.css"), "/docs");
         assert_eq!(route("/files/tracks/a/b.mp3"), "/files/{key}");
+        assert_eq!(route(&format!("/dashboard/jobs/{id}")), "/dashboard");
         assert_eq!(route("/healthzzz"), "other");
         let bogus = Method::from_bytes(b"M1").unwrap();
         assert_eq!(method_label(&bogus), "other");
