@@ -1,6 +1,6 @@
-//! One preset's FFmpeg chain: interleaved `f32` PCM of the source in; a filter graph that
-//! remixes, resamples, converts and cuts it into the encoder's frame size; the encoder; the
-//! muxer writing the file (or the HLS playlist and segments).
+//! One preset's FFmpeg chain: interleaved `f32` PCM of the source in; its [`Conversion`] to
+//! the encoder's channels, rate, sample format and frame size; the encoder; the muxer writing
+//! the file (or the HLS playlist and segments).
 //!
 //! Everything here lives on the preset's own thread: FFmpeg's contexts are not `Send`.
 
@@ -9,8 +9,9 @@ use std::path::Path;
 use ffmpeg_next::codec::{self, Capabilities};
 use ffmpeg_next::error::EAGAIN;
 use ffmpeg_next::format::{self, Sample, sample::Type};
-use ffmpeg_next::{ChannelLayout, Dictionary, Error, Packet, Rational, encoder, filter, frame};
+use ffmpeg_next::{ChannelLayout, Dictionary, Error, Packet, Rational, encoder};
 
+use super::conversion::{Conversion, Target};
 use super::error::{Cause, TranscodeError};
 use super::output::Layout;
 use super::preset::Preset;
@@ -50,15 +51,11 @@ fn writing(step: &'static str) -> impl FnOnce(Error) -> Failure {
 
 /// An open encoder writing one preset's output.
 pub(crate) struct PresetEncoder {
-    graph: filter::Graph,
+    conversion: Conversion,
     encoder: encoder::Audio,
     output: format::context::Output,
     encoder_time_base: Rational,
     stream_time_base: Rational,
-    source: AudioFormat,
-    source_layout: ChannelLayout,
-    next_pts: i64,
-    filtered: frame::Audio,
     packet: Packet,
 }
 
@@ -92,71 +89,52 @@ impl PresetEncoder {
             .map(|stream| stream.time_base())
             .ok_or(Failure::Write("header", "the stream is gone".into()))?;
         let source_layout = ChannelLayout::default(i32::from(source.channels.get()));
-        let graph = filter_graph(source, source_layout, &encoder, codec)?;
+        let fixed_frames = !codec
+            .capabilities()
+            .contains(Capabilities::VARIABLE_FRAME_SIZE);
+        let target = Target {
+            format: encoder.format(),
+            layout: ChannelLayout::default(i32::from(encoder.channels())),
+            rate: encoder.rate(),
+            frame_size: fixed_frames.then_some(encoder.frame_size() as usize),
+        };
+        let conversion =
+            Conversion::new(source, source_layout, target).map_err(encoding("convert"))?;
         Ok(Self {
-            graph,
+            conversion,
             encoder,
             output,
             encoder_time_base,
             stream_time_base,
-            source,
-            source_layout,
-            next_pts: 0,
-            filtered: frame::Audio::empty(),
             packet: Packet::empty(),
         })
     }
 
     /// Encodes interleaved samples in the source format.
     pub(crate) fn push(&mut self, samples: &[f32]) -> Result<(), Failure> {
-        let channels = self.source.channels.get();
-        let frames = samples.len() / usize::from(channels);
-        if frames == 0 {
-            return Ok(());
-        }
-        let mut frame = frame::Audio::new(Sample::F32(Type::Packed), frames, self.source_layout);
-        frame.set_channels(channels);
-        frame.set_rate(self.source.sample_rate.hz());
-        frame.plane_mut::<f32>(0).copy_from_slice(samples);
-        frame.set_pts(Some(self.next_pts));
-        self.next_pts += frames as i64;
-        self.source_context()
-            .source()
-            .add(&frame)
-            .map_err(encoding("filter input"))?;
-        self.drain_graph()
+        self.conversion
+            .convert(samples)
+            .map_err(encoding("convert"))?;
+        self.encode_ready()
     }
 
-    /// Flushes the filter and the encoder and writes the container trailer.
+    /// Flushes the conversion and the encoder and writes the container trailer.
     pub(crate) fn finish(mut self) -> Result<(), Failure> {
-        self.source_context()
-            .source()
-            .flush()
-            .map_err(encoding("filter flush"))?;
-        self.drain_graph()?;
+        self.conversion.end().map_err(encoding("convert flush"))?;
+        self.encode_ready()?;
         self.encoder.send_eof().map_err(encoding("flush"))?;
         self.drain_packets()?;
         self.output.write_trailer().map_err(writing("trailer"))
     }
 
-    fn source_context(&mut self) -> filter::Context {
-        self.graph.get("in").expect("the graph has its source")
-    }
-
-    fn drain_graph(&mut self) -> Result<(), Failure> {
-        let mut sink = self.graph.get("out").expect("the graph has its sink");
-        loop {
-            match sink.sink().frame(&mut self.filtered) {
-                Ok(()) => {
-                    self.encoder
-                        .send_frame(&self.filtered)
-                        .map_err(encoding("send frame"))?;
-                    self.drain_packets()?;
-                }
-                Err(Error::Eof | Error::Other { errno: EAGAIN }) => return Ok(()),
-                Err(error) => return Err(encoding("filter output")(error)),
-            }
+    fn encode_ready(&mut self) -> Result<(), Failure> {
+        while let Some(frame) = self.conversion.next_frame() {
+            self.encoder
+                .send_frame(&frame)
+                .map_err(encoding("send frame"))?;
+            self.drain_packets()?;
         }
+        Ok(())
     }
 
     fn drain_packets(&mut self) -> Result<(), Failure> {
@@ -242,55 +220,4 @@ fn muxer_options(preset: &Preset, layout: &Layout, out_dir: &Path) -> Dictionary
         options.set("hls_segment_filename", &pattern.to_string_lossy());
     }
     options
-}
-
-/// `abuffer` (the source as it is) → `aformat` (the encoder's format, rate and layout; FFmpeg
-/// inserts the resampler) → `abuffersink`, cutting frames to the encoder's size when it
-/// needs fixed frames.
-fn filter_graph(
-    source: AudioFormat,
-    source_layout: ChannelLayout,
-    encoder: &encoder::Audio,
-    codec: ffmpeg_next::Codec,
-) -> Result<filter::Graph, Failure> {
-    let mut graph = filter::Graph::new();
-    let rate = source.sample_rate.hz();
-    let input = format!(
-        "time_base=1/{rate}:sample_rate={rate}:sample_fmt=flt:channels={}:channel_layout=0x{:x}",
-        source.channels.get(),
-        source_layout.bits()
-    );
-    let abuffer = filter::find("abuffer").ok_or(Failure::Encode("filter", "no abuffer".into()))?;
-    let sink =
-        filter::find("abuffersink").ok_or(Failure::Encode("filter", "no abuffersink".into()))?;
-    graph
-        .add(&abuffer, "in", &input)
-        .map_err(encoding("filter input"))?;
-    graph
-        .add(&sink, "out", "")
-        .map_err(encoding("filter output"))?;
-    let layout = if encoder.channels() == 1 {
-        "mono"
-    } else {
-        "stereo"
-    };
-    let conversion = format!(
-        "aformat=sample_fmts={}:sample_rates={}:channel_layouts={layout}",
-        encoder.format().name(),
-        encoder.rate()
-    );
-    graph
-        .output("in", 0)
-        .and_then(|parser| parser.input("out", 0))
-        .and_then(|parser| parser.parse(&conversion))
-        .map_err(encoding("filter graph"))?;
-    graph.validate().map_err(encoding("filter graph"))?;
-    if !codec
-        .capabilities()
-        .contains(Capabilities::VARIABLE_FRAME_SIZE)
-    {
-        let mut out = graph.get("out").expect("the graph has its sink");
-        out.sink().set_frame_size(encoder.frame_size());
-    }
-    Ok(graph)
 }
