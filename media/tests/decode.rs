@@ -324,6 +324,39 @@ fn a_wav_cut_short_of_the_size_its_header_declares_is_truncated() {
 }
 
 #[test]
+fn nan_and_infinite_float_samples_reach_no_consumer() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    let mut float =
+        fs::read(fixtures.ffmpeg(&wav, "float.wav", &["-c:a", "pcm_f32le"])).expect("reads");
+    let data = float
+        .windows(4)
+        .position(|tag| tag == b"data")
+        .expect("a data chunk")
+        + 8;
+    let poison = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -f32::NAN];
+    for (i, value) in poison.iter().cycle().take(4_000).enumerate() {
+        let at = data + 4 * (i * 7);
+        float[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    }
+    let mut decoder = open(&fixtures.bytes("poisoned.wav", &float)).expect("opens");
+    let (floats, pcm16) = all_samples(&mut decoder);
+    assert!(
+        floats.iter().all(|s| s.is_finite()),
+        "every sample is a number"
+    );
+    // NaN is silence, an infinity full scale, in both views.
+    assert_eq!(
+        &floats[..22].iter().step_by(7).copied().collect::<Vec<_>>(),
+        &[0.0, 1.0, -1.0, 0.0]
+    );
+    assert_eq!(
+        &pcm16[..22].iter().step_by(7).copied().collect::<Vec<_>>(),
+        &[0, i16::MAX, i16::MIN, 0]
+    );
+}
+
+#[test]
 fn a_wav_whose_data_chunk_outgrows_its_riff_chunk_is_corrupt_audio() {
     let fixtures = Fixtures::new();
     let mut wav = fs::read(fixtures.music("music.wav", RATE, SECONDS)).expect("reads");

@@ -93,7 +93,7 @@ impl PcmBlock {
     /// Appends a float sample.
     pub(crate) fn push_float(&mut self, sample: f32) {
         if self.fill_floats {
-            self.samples.push(sample);
+            self.samples.push(finite(sample));
         }
         self.pcm16.push(pcm::from_f32(sample));
     }
@@ -112,10 +112,23 @@ impl PcmBlock {
     /// [`Self::push_float`]).
     pub(crate) fn extend_float(&mut self, samples: &[f32]) {
         if self.fill_floats {
-            self.samples.extend_from_slice(samples);
+            self.samples.extend(samples.iter().copied().map(finite));
         }
         self.pcm16
             .extend(samples.iter().copied().map(pcm::from_f32));
+    }
+}
+
+/// A float sample as the 16-bit view reads it: NaN as silence, an infinity as full scale.
+/// Encoders and loudness meters fed a NaN or an infinity (a crafted float WAV, a broken AAC
+/// frame) would carry it into every output.
+fn finite(sample: f32) -> f32 {
+    if sample.is_finite() {
+        sample
+    } else if sample.is_nan() {
+        0.0
+    } else {
+        sample.signum()
     }
 }
 
@@ -153,6 +166,15 @@ mod tests {
         let right: Vec<f32> = block.channel(1).collect();
         assert_eq!(right, vec![1.0 / 32768.0, 0.0]);
         assert_eq!(block.channel(2).count(), 0);
+    }
+
+    #[test]
+    fn non_finite_floats_become_silence_or_full_scale_in_both_views() {
+        let mut block = stereo_block();
+        block.extend_float(&[f32::NAN, f32::INFINITY]);
+        block.push_float(f32::NEG_INFINITY);
+        assert_eq!(&block.samples()[4..], &[0.0, 1.0, -1.0]);
+        assert_eq!(&block.pcm16()[4..], &[0, i16::MAX, i16::MIN]);
     }
 
     #[test]

@@ -122,7 +122,8 @@ impl Conversion {
         let needed = delayed + converted as usize + OUTPUT_SLACK;
         if self.room < needed {
             self.converted = frame::Audio::new(self.target.format, needed, self.target.layout);
-            self.converted.set_channels(self.target.layout.channels() as u16);
+            self.converted
+                .set_channels(self.target.layout.channels() as u16);
             self.room = capacity(&self.converted);
         }
         // The resampler takes the frame's sample count as its room and leaves it at what it
