@@ -4,15 +4,15 @@
 use std::io::Cursor;
 
 use libfuzzer_sys::fuzz_target;
-use mixdown_fuzz_limits::upload_limits;
-
-#[path = "limits.rs"]
-mod mixdown_fuzz_limits;
+#[path = "common.rs"]
+mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut decoder) =
-        mixdown_media::decode::Decoder::open_reader(Cursor::new(data.to_vec()), upload_limits())
-    else {
+    common::let_contained_panics_unwind();
+    let Ok(mut decoder) = mixdown_media::decode::Decoder::open_reader(
+        Cursor::new(data.to_vec()),
+        common::upload_limits(),
+    ) else {
         return;
     };
     let channels = decoder.format().channels.as_usize();

@@ -14,10 +14,11 @@ use mixdown_media::{
     },
 };
 
-#[path = "limits.rs"]
-mod limits;
+#[path = "common.rs"]
+mod common;
 
 fuzz_target!(|data: &[u8]| {
+    common::let_contained_panics_unwind();
     let Some((&knobs, audio)) = data.split_first() else {
         return;
     };
@@ -41,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
             ChannelMode::Split
         },
     };
-    let Ok(decoder) = Decoder::open_reader(Cursor::new(audio.to_vec()), limits::upload_limits())
+    let Ok(decoder) = Decoder::open_reader(Cursor::new(audio.to_vec()), common::upload_limits())
     else {
         return;
     };

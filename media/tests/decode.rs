@@ -357,6 +357,30 @@ fn nan_and_infinite_float_samples_reach_no_consumer() {
 }
 
 #[test]
+fn a_channel_mask_that_overflows_symphonias_parser_is_corrupt_audio() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    let surround = fixtures.ffmpeg(
+        &wav,
+        "surround.wav",
+        &["-c:a", "pcm_f32le", "-af", "pan=5.1|c0=c0|c1=c1|c2=c0|c3=c1|c4=c0|c5=c1"],
+    );
+    let mut bytes = fs::read(&surround).expect("reads");
+    let fmt = bytes.windows(4).position(|tag| tag == b"fmt ").expect("a fmt chunk") + 8;
+    assert_eq!(u16::from_le_bytes([bytes[fmt], bytes[fmt + 1]]), 0xfffe, "extensible");
+    // One speaker bit, the top one, for six channels: symphonia widens the mask by
+    // shifting past 32 bits.
+    bytes[fmt + 20..fmt + 24].copy_from_slice(&0x8000_0000_u32.to_le_bytes());
+    // With overflow checks (test builds) the shift panics inside symphonia and the file is
+    // refused; without them it wraps and the audio decodes. Either way, no panic escapes.
+    let decoded = open(&fixtures.bytes("mask.wav", &bytes)).and_then(|mut d| drain(&mut d));
+    assert!(cfg!(not(debug_assertions)) || decoded.is_err());
+    if let Err(error) = decoded {
+        assert_eq!(error.code(), ErrorCode::CorruptAudio, "{error}");
+    }
+}
+
+#[test]
 fn a_wav_whose_data_chunk_outgrows_its_riff_chunk_is_corrupt_audio() {
     let fixtures = Fixtures::new();
     let mut wav = fs::read(fixtures.music("music.wav", RATE, SECONDS)).expect("reads");

@@ -1,6 +1,7 @@
 //! The pure-Rust backend: symphonia's probe, demuxers and decoders.
 
 use std::io::ErrorKind;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use symphonia::core::audio::GenericAudioBufferRef;
@@ -37,6 +38,10 @@ pub(super) enum Opened {
 
 /// Probes `source` by its content alone and prepares a decoder for its default audio track.
 pub(super) fn open(source: Box<dyn MediaSource>) -> Result<Opened, DecodeError> {
+    contained(|| open_contained(source))
+}
+
+fn open_contained(source: Box<dyn MediaSource>) -> Result<Opened, DecodeError> {
     let stream = MediaSourceStream::new(source, Default::default());
     let options = FormatOptions::default();
     let format = match get_probe().probe(&Hint::new(), stream, options, MetadataOptions::default())
@@ -108,6 +113,14 @@ impl SymphoniaReader {
         block: &mut PcmBlock,
         first_frame: u64,
     ) -> Result<bool, DecodeError> {
+        contained(|| self.read_block_contained(block, first_frame))
+    }
+
+    fn read_block_contained(
+        &mut self,
+        block: &mut PcmBlock,
+        first_frame: u64,
+    ) -> Result<bool, DecodeError> {
         loop {
             let Some(packet) = self.next_packet()? else {
                 return Ok(false);
@@ -160,6 +173,18 @@ fn fill(
             block.extend_int(ints.iter().copied());
         }
     }
+}
+
+/// Runs a step of symphonia's, turning a panic inside it into corrupt audio: its parsers
+/// have panicked on crafted input (a WAV channel mask that overflows a shift), and one
+/// malformed upload must fail as `corrupt_audio`, not take its worker thread with it. The
+/// reader is not used again after an error.
+fn contained<T>(step: impl FnOnce() -> Result<T, DecodeError>) -> Result<T, DecodeError> {
+    catch_unwind(AssertUnwindSafe(step)).unwrap_or_else(|_| {
+        Err(DecodeError::Corrupt(
+            "the decoder gave up on malformed data".to_owned(),
+        ))
+    })
 }
 
 fn decode_failure(error: &Error) -> DecodeError {
