@@ -10,7 +10,9 @@ use mixdown_jobs::{
     ids::{TenantId, TrackId},
     model::Job,
     objects::ObjectKey,
-    tracks::{NewTrack, TrackPresets, TrackRecord, TrackState, WaveformRecord, original_key},
+    tracks::{
+        NewTrack, TrackPresets, TrackRecord, TrackState, WaveformRecord, original_key, upload_key,
+    },
     voice::UserId,
     workflow::track::start,
 };
@@ -226,7 +228,8 @@ impl TracksApi {
             let message = "the upload holds no bytes";
             return Err(ApiError::invalid_field(ErrorCode::EmptyAudio, "file", message).into());
         }
-        match state.stores.db.tracks.create(&track, &start(&track)).await {
+        let start = start(&track);
+        match state.stores.db.tracks.create(&track, size, &start).await {
             Ok(started) => Ok(Accepted::Track(Json(announce(&state, started).await?))),
             Err(err) => {
                 discard(&state, &[key]).await;
@@ -261,7 +264,7 @@ impl TracksApi {
         let track = fields.into_track(&state, tenant.0)?;
         let ttl = state.url_ttl();
         let expires = state.stores.clock().now().plus(ttl);
-        let key = original_key(tenant.0, track.id);
+        let key = upload_key(tenant.0, track.id);
         let put_url = upload_url_for(&state, &key, ttl).await?;
         let created = state.stores.db.tracks.create_upload(&track, expires).await;
         created.map_err(ApiError::unavailable)?;
@@ -288,9 +291,10 @@ impl TracksApi {
         let track = state.stores.db.tracks.get(tenant.0, id).await;
         let track = track.map_err(ApiError::unavailable)?;
         let track = track.ok_or_else(|| ApiError::not_found("upload"))?;
-        if track.state == TrackState::Uploaded {
-            check_uploaded(&state, &track.original_key).await?;
-        }
+        let size = match (track.state, track.original_size) {
+            (TrackState::Uploaded, _) => take_upload(&state, &track).await?,
+            (_, size) => size.unwrap_or_default(),
+        };
         let new = NewTrack {
             id,
             tenant_id: tenant.0,
@@ -303,7 +307,7 @@ impl TracksApi {
             .stores
             .db
             .tracks
-            .complete_upload(tenant.0, id, &start(&new))
+            .complete_upload(tenant.0, id, size, &start(&new))
             .await;
         match outcome.map_err(ApiError::unavailable)? {
             CompleteOutcome::Started(started) => {
@@ -313,7 +317,8 @@ impl TracksApi {
                 Ok(Accepted::Track(Json(AcceptedTrackView::new(&track, &job))))
             }
             CompleteOutcome::Expired => {
-                discard(&state, &[track.original_key]).await;
+                let upload = upload_key(tenant.0, id);
+                discard(&state, &[track.original_key, upload]).await;
                 Err(ApiError::new(
                     ErrorCode::UploadExpired,
                     "the upload was not completed in time; start a new one",
@@ -412,28 +417,43 @@ async fn read_form(
     }
 }
 
-/// Checks that a presigned upload stored something within the size limit;
-/// an oversized one is deleted.
-async fn check_uploaded(state: &AppState, key: &ObjectKey) -> Result<(), ApiError> {
-    let size = state.stores.objects.size(key).await;
+/// Takes a presigned upload's file: checks that something within the size
+/// limit was stored, then moves it where the upload URL does not reach, so
+/// a PUT after completion changes nothing a worker reads. Returns its size.
+/// An upload moved by an earlier call that stopped before recording the
+/// completion is found where it was moved to.
+async fn take_upload(state: &AppState, track: &TrackRecord) -> Result<u64, ApiError> {
+    let objects = &state.stores.objects;
+    let upload = upload_key(track.tenant_id, track.id);
+    let uploaded = objects.size(&upload).await.map_err(ApiError::unavailable)?;
+    let Some(size) = uploaded else {
+        let moved = objects.size(&track.original_key).await;
+        return match moved.map_err(ApiError::unavailable)? {
+            Some(size) if size > 0 => Ok(size),
+            _ => Err(ApiError::new(
+                ErrorCode::UploadMissing,
+                "nothing was uploaded to put_url yet",
+            )),
+        };
+    };
     let limit = state.settings.max_upload_bytes;
-    match size.map_err(ApiError::unavailable)? {
-        None => Err(ApiError::new(
-            ErrorCode::UploadMissing,
-            "nothing was uploaded to put_url yet",
-        )),
-        Some(0) => Err(ApiError::new(
+    match size {
+        0 => Err(ApiError::new(
             ErrorCode::EmptyAudio,
             "the upload holds no bytes",
         )),
-        Some(n) if n > limit => {
-            discard(state, std::slice::from_ref(key)).await;
+        n if n > limit => {
+            discard(state, std::slice::from_ref(&upload)).await;
             Err(ApiError::new(
                 ErrorCode::PayloadTooLarge,
                 format!("an upload exceeds {limit} bytes"),
             ))
         }
-        Some(_) => Ok(()),
+        _ => {
+            let moved = objects.rename(&upload, &track.original_key).await;
+            moved.map_err(ApiError::unavailable)?;
+            Ok(size)
+        }
     }
 }
 

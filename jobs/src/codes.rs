@@ -97,6 +97,7 @@ catalogue! {
     FaultInjectionDisabled = "fault_injection_disabled", None, "A `noop` job asked for a fault this worker does not inject.";
     TrackMissing = "track_missing", None, "The job's track does not exist (any more).";
     OriginalMissing = "original_missing", None, "The track's uploaded original is gone.";
+    OriginalChanged = "original_changed", None, "The track's stored original is not what was uploaded: its size or SHA-256 differs from what the upload and ingest recorded.";
     ReadFailed = "read_failed", None, "The input could not be read; not the uploader's fault.";
     UnsupportedFormat = "unsupported_format", None, "Not audio, or a container or codec no decoder reads.";
     CorruptAudio = "corrupt_audio", None, "Audio whose data is damaged or cut short.";

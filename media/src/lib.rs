@@ -4,6 +4,7 @@ pub mod decode;
 pub mod format;
 pub mod image;
 pub mod loudness;
+mod metadata;
 pub mod tags;
 pub mod transcode;
 pub mod waveform;

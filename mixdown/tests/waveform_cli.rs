@@ -168,3 +168,105 @@ fn memory_does_not_grow_with_the_length_of_audio_ffmpeg_decodes() {
         "1 min: {short} KiB, 10 min: {long} KiB"
     );
 }
+
+/// A 5 s file of `codec` made by ffmpeg.
+fn five_seconds(dir: &Path, name: &str, codec: &str) -> Vec<u8> {
+    let path = dir.join(name);
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg("sine=frequency=440:duration=5")
+        .args(["-c:a", codec, "-id3v2_version", "0"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    std::fs::read(path).expect("written")
+}
+
+/// 8 MiB of noise: what pictures look like to a reader, and cheap to make.
+fn noise() -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    (0..8 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// `flac` with `count` PICTURE blocks of `image` put after its stream info.
+fn flac_with_pictures(flac: &[u8], image: &[u8], count: usize) -> Vec<u8> {
+    let stream_info_end = 8 + 34;
+    let last = flac[4] & 0x80;
+    let mut out = flac[..4].to_vec();
+    out.push(flac[4] & 0x7F);
+    out.extend(&flac[5..stream_info_end]);
+    let mut content = 3u32.to_be_bytes().to_vec();
+    content.extend(10u32.to_be_bytes());
+    content.extend(b"image/jpeg");
+    content.extend([0; 20]);
+    content.extend((image.len() as u32).to_be_bytes());
+    content.extend(image);
+    for i in 0..count {
+        let flag = if i + 1 == count { last } else { 0 };
+        out.push(6 | flag);
+        out.extend(&(content.len() as u32).to_be_bytes()[1..]);
+        out.extend(&content);
+    }
+    out.extend(&flac[stream_info_end..]);
+    out
+}
+
+/// `mp3` behind an ID3v2.4 tag of `count` front covers of `image`.
+fn mp3_with_pictures(mp3: &[u8], image: &[u8], count: usize) -> Vec<u8> {
+    let mut frame_body = b"\x00image/jpeg\x00\x03\x00".to_vec();
+    frame_body.extend(image);
+    let synchsafe = |n: usize| {
+        [
+            (n >> 21) as u8 & 0x7F,
+            (n >> 14) as u8 & 0x7F,
+            (n >> 7) as u8 & 0x7F,
+            n as u8 & 0x7F,
+        ]
+    };
+    let mut frames = Vec::new();
+    for _ in 0..count {
+        frames.extend(b"APIC");
+        frames.extend(synchsafe(frame_body.len()));
+        frames.extend([0, 0]);
+        frames.extend(&frame_body);
+    }
+    let mut out = b"ID3\x04\x00\x00".to_vec();
+    out.extend(synchsafe(frames.len()));
+    out.extend(frames);
+    out.extend(mp3);
+    out
+}
+
+#[test]
+fn pictures_in_flac_and_id3_add_nothing_to_the_memory_of_a_decode() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = dir.path().join("peaks.dat");
+    let image = noise();
+    let flac = five_seconds(dir.path(), "plain.flac", "flac");
+    let mp3 = five_seconds(dir.path(), "plain.mp3", "libmp3lame");
+    let cases = [
+        ("flac", flac_with_pictures(&flac, &image, 20), flac),
+        ("mp3", mp3_with_pictures(&mp3, &image, 20), mp3),
+    ];
+    for (kind, bomb, plain) in cases {
+        let plain_path = dir.path().join(format!("plain-copy.{kind}"));
+        std::fs::write(&plain_path, plain).expect("written");
+        let bomb_path = dir.path().join(format!("pictures.{kind}"));
+        std::fs::write(&bomb_path, bomb).expect("written");
+        let idle = peak_rss_kib(&plain_path, &out);
+        let with_pictures = peak_rss_kib(&bomb_path, &out);
+        // 160 MiB of pictures: holding them would show as that much more.
+        assert!(
+            with_pictures < idle + 64 * 1024,
+            "{kind}: {idle} KiB plain, {with_pictures} KiB with pictures"
+        );
+    }
+}

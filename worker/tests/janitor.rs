@@ -40,6 +40,8 @@ fn reconciler(stores: &Stores, sample_retention: Option<Duration>) -> Reconciler
             every: Duration::ZERO,
             attempt_retention: Duration::from_millis(200),
             sample_retention,
+            orphan_grace: Duration::from_secs(3600),
+            part_grace: Duration::from_secs(3600),
         },
     };
     // One holder for both passes: the first one's lead must not block the second.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use mixdown_api::{ApiSettings, AppState, app};
-use mixdown_jobs::{Stores, clock::ManualClock, events::Event};
+use mixdown_jobs::{Stores, clock::ManualClock, events::Event, settings::JobsSettings};
 use poem::{
     Server,
     http::StatusCode,
@@ -43,12 +43,18 @@ impl Drop for Served {
 }
 
 pub(crate) async fn serve(stores: Stores) -> Served {
+    serve_with(stores, super::fleet_settings()).await
+}
+
+/// The API of `stores` under the fleet's settings `fleet`, on a loopback
+/// port, until dropped.
+pub(crate) async fn serve_with(stores: Stores, fleet: JobsSettings) -> Served {
     let api = ApiSettings {
         events_keepalive_ms: Duration::from_millis(50).into(),
         ..super::api_settings()
     };
     let stop = CancellationToken::new();
-    let state = AppState::new(stores, api, super::fleet_settings()).draining_on(stop.clone());
+    let state = AppState::new(stores, api, fleet).draining_on(stop.clone());
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
         .await

@@ -26,6 +26,7 @@ both_modes!(
 );
 
 mod on_demand;
+mod originals;
 
 /// Largest upload the test API takes.
 const MAX_UPLOAD: u64 = 4 << 20;

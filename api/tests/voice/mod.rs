@@ -29,6 +29,8 @@ both_modes!(
     a_voice_job_without_the_model_fails_for_good,
 );
 
+mod orphans;
+
 /// Largest sample the test API takes.
 const MAX_SAMPLE_BYTES: u64 = 2 << 20;
 

@@ -53,8 +53,8 @@ pub enum CompleteOutcome {
 
 /// The columns every track query selects.
 const TRACK_COLUMNS: &str = "id, tenant_id, state, error_code, error_message, title, owner_id, \
-     callback_url, presets, original_key, upload_expires_at, job_id, metadata, cover_key, \
-     loudness, outputs, waveform, created_at, updated_at";
+     callback_url, presets, original_key, original_size, upload_expires_at, job_id, metadata, \
+     cover_key, loudness, outputs, waveform, created_at, updated_at";
 
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("track values serialize")
@@ -94,6 +94,9 @@ fn track_from_row(row: &AnyRow) -> Result<TrackRecord, StoreError> {
             .ok_or_else(|| StoreError::Corrupt("tracks.presets is null".into()))?,
         original_key: parse_key(row, "original_key")?
             .ok_or_else(|| StoreError::Corrupt("tracks.original_key is null".into()))?,
+        original_size: row
+            .try_get::<Option<i64>, _>("original_size")?
+            .map(|n| n.max(0) as u64),
         upload_expires_at: row
             .try_get::<Option<i64>, _>("upload_expires_at")?
             .map(Timestamp::from_millis),
@@ -127,6 +130,7 @@ impl TrackRepo {
     async fn insert_track(
         &self,
         new: &NewTrack,
+        size: Option<u64>,
         state: TrackState,
         job: Option<&Job>,
         expires: Option<Timestamp>,
@@ -135,8 +139,9 @@ impl TrackRepo {
         let now = self.db.clock.now().millis();
         let sql = format!(
             "INSERT INTO tracks (id, tenant_id, state, title, owner_id, callback_url, presets, \
-             original_key, upload_expires_at, job_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {TRACK_COLUMNS}"
+             original_key, original_size, upload_expires_at, job_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+             RETURNING {TRACK_COLUMNS}"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(new.id.to_string())
@@ -147,6 +152,7 @@ impl TrackRepo {
             .bind(new.callback_url.clone())
             .bind(json(&new.presets))
             .bind(original_key(new.tenant_id, new.id).to_string())
+            .bind(size.map(|n| n as i64))
             .bind(expires.map(Timestamp::millis))
             .bind(job.map(|j| j.id.to_string()))
             .bind(now)
@@ -155,13 +161,25 @@ impl TrackRepo {
         track_from_row(&row)
     }
 
-    /// Records a track whose original is stored, `processing`, together with
-    /// its workflow's first jobs (`start`): all or nothing.
-    pub async fn create(&self, new: &NewTrack, start: &Start) -> Result<Started, StoreError> {
+    /// Records a track whose original is stored (`size` bytes), `processing`,
+    /// together with its workflow's first jobs (`start`): all or nothing.
+    pub async fn create(
+        &self,
+        new: &NewTrack,
+        size: u64,
+        start: &Start,
+    ) -> Result<Started, StoreError> {
         let mut tx = self.db.begin().await?;
         let (workflow, children) = record_start(&mut tx, start, self.db.clock.now()).await?;
         let track = self
-            .insert_track(new, TrackState::Processing, Some(&workflow), None, &mut tx)
+            .insert_track(
+                new,
+                Some(size),
+                TrackState::Processing,
+                Some(&workflow),
+                None,
+                &mut tx,
+            )
             .await?;
         tx.commit().await?;
         Ok(Started {
@@ -179,16 +197,25 @@ impl TrackRepo {
         expires: Timestamp,
     ) -> Result<TrackRecord, StoreError> {
         let mut conn = self.db.pool.acquire().await?;
-        self.insert_track(new, TrackState::Uploaded, None, Some(expires), &mut conn)
-            .await
+        self.insert_track(
+            new,
+            None,
+            TrackState::Uploaded,
+            None,
+            Some(expires),
+            &mut conn,
+        )
+        .await
     }
 
-    /// Starts processing a presigned upload with its workflow (`start`),
-    /// once; completing it again answers the same track and ingest job.
+    /// Starts processing a presigned upload whose original is stored (`size`
+    /// bytes) with its workflow (`start`), once; completing it again answers
+    /// the same track and ingest job.
     pub async fn complete_upload(
         &self,
         tenant: TenantId,
         id: TrackId,
+        size: u64,
         start: &Start,
     ) -> Result<CompleteOutcome, StoreError> {
         let Some(track) = self.get(tenant, id).await? else {
@@ -207,14 +234,15 @@ impl TrackRepo {
         let (workflow, children) = record_start(&mut tx, start, self.db.clock.now()).await?;
         let sql = format!(
             "UPDATE tracks SET state = 'processing', job_id = $1, upload_expires_at = NULL, \
-             updated_at = $2 WHERE id = $3 AND tenant_id = $4 AND state = 'uploaded' \
-             RETURNING {TRACK_COLUMNS}"
+             updated_at = $2, original_size = $5 WHERE id = $3 AND tenant_id = $4 \
+             AND state = 'uploaded' RETURNING {TRACK_COLUMNS}"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(workflow.id.to_string())
             .bind(self.db.clock.now().millis())
             .bind(id.to_string())
             .bind(tenant.to_string())
+            .bind(size as i64)
             .fetch_optional(&mut *tx)
             .await?;
         match row {

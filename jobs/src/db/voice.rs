@@ -334,6 +334,15 @@ impl VoiceRepo {
         rows.iter().map(sample_key).collect()
     }
 
+    /// Whether a row lists the sample stored under `key`.
+    pub async fn is_listed(&self, key: &ObjectKey) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM voice_samples WHERE object_key = $1")
+            .bind(key.as_str().to_owned())
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Forgets samples whose objects were deleted.
     pub async fn remove_samples(&self, keys: &[ObjectKey]) -> Result<(), StoreError> {
         for key in keys {

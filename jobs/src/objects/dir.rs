@@ -12,8 +12,12 @@ use tokio::{
     io::{AsyncReadExt, AsyncSeekExt},
 };
 
-use super::{ObjectError, ObjectKey, ObjectMeta, ObjectReader, StreamError, copy_bounded};
+use super::{Listed, ObjectError, ObjectKey, ObjectMeta, ObjectReader, StreamError, copy_bounded};
 use crate::private_files::{create_dir_all, create_file};
+
+/// What the extension of a staged file starts with; no key has it, since
+/// keys are made of Mixdown's ids and names.
+const PART: &str = "part-";
 
 /// Objects kept as files under a root directory, every file `0600` and
 /// every directory `0700` (users' audio is no one else's to read).
@@ -43,7 +47,7 @@ impl DirStore {
         if let Some(parent) = target.parent() {
             create_dir_all(parent).await?;
         }
-        let tmp = target.with_extension(format!("part-{}", uuid::Uuid::now_v7().simple()));
+        let tmp = target.with_extension(format!("{PART}{}", uuid::Uuid::now_v7().simple()));
         Ok((target, tmp))
     }
 
@@ -133,6 +137,80 @@ impl DirStore {
         }
     }
 
+    pub(super) async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), ObjectError> {
+        let target = self.path_of(to);
+        if let Some(parent) = target.parent() {
+            create_dir_all(parent).await?;
+        }
+        match fs::rename(self.path_of(from), target).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(ObjectError::NotFound(from.clone()))
+            }
+            done => Ok(done?),
+        }
+    }
+
+    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<Listed>, ObjectError> {
+        let mut listed = Vec::new();
+        for (path, meta) in self.files_under(&self.root.join(prefix)).await? {
+            let relative = path.strip_prefix(&self.root).ok().and_then(|p| p.to_str());
+            // Staged files are no objects, and their names are no keys.
+            if let Some(key) = relative.and_then(ObjectKey::new)
+                && !is_part(&path)
+            {
+                let modified = meta.modified()?;
+                let meta = ObjectMeta {
+                    size: meta.len(),
+                    modified,
+                };
+                listed.push(Listed { key, meta });
+            }
+        }
+        Ok(listed)
+    }
+
+    pub(super) async fn remove_stale_parts(
+        &self,
+        before: std::time::SystemTime,
+    ) -> Result<u64, ObjectError> {
+        let mut removed = 0;
+        for (path, meta) in self.files_under(&self.root).await? {
+            if is_part(&path) && meta.modified()? < before {
+                match fs::remove_file(&path).await {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => removed += 1,
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Every file under `dir`, at any depth, with its metadata; none when
+    /// `dir` does not exist.
+    async fn files_under(
+        &self,
+        dir: &Path,
+    ) -> Result<Vec<(PathBuf, std::fs::Metadata)>, ObjectError> {
+        let mut files = Vec::new();
+        let mut dirs = vec![dir.to_owned()];
+        while let Some(dir) = dirs.pop() {
+            let mut entries = match fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                let meta = entry.metadata().await?;
+                if meta.is_dir() {
+                    dirs.push(entry.path());
+                } else {
+                    files.push((entry.path(), meta));
+                }
+            }
+        }
+        Ok(files)
+    }
+
     pub(super) async fn ping(&self) -> Result<(), ObjectError> {
         let meta = fs::metadata(&self.root).await?;
         if meta.permissions().readonly() {
@@ -140,6 +218,12 @@ impl DirStore {
         }
         Ok(())
     }
+}
+
+fn is_part(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.starts_with(PART))
 }
 
 /// The outcome of a write without a limit, whose body is ours: a failure to

@@ -38,6 +38,15 @@ pub struct ObjectMeta {
     pub modified: SystemTime,
 }
 
+/// An object found by listing a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Its key.
+    pub key: ObjectKey,
+    /// Its size and time of writing.
+    pub meta: ObjectMeta,
+}
+
 /// A streamed read of one object.
 pub type ObjectReader = std::pin::Pin<Box<dyn AsyncRead + Send>>;
 
@@ -261,6 +270,35 @@ impl ObjectStore {
         match self {
             ObjectStore::S3(s) => s.delete(key).await,
             ObjectStore::Dir(d) => d.delete(key).await,
+        }
+    }
+
+    /// Moves the object under `from` to `to`, replacing what was there: a
+    /// URL naming `from` no longer reaches it.
+    pub async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.rename(from, to).await,
+            ObjectStore::Dir(d) => d.rename(from, to).await,
+        }
+    }
+
+    /// Every object whose key starts with `prefix` followed by `/`, in no
+    /// particular order. For sweeps of a prefix whose objects are few.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, ObjectError> {
+        match self {
+            ObjectStore::S3(s) => s.list(prefix).await,
+            ObjectStore::Dir(d) => d.list(prefix).await,
+        }
+    }
+
+    /// Removes what writes that never finished left behind, last written
+    /// before `before`; returns how many. Only a directory has any: its
+    /// objects are staged in `.part-*` files (S3 shows an object only once
+    /// it is whole).
+    pub async fn remove_stale_parts(&self, before: SystemTime) -> Result<u64, ObjectError> {
+        match self {
+            ObjectStore::S3(_) => Ok(0),
+            ObjectStore::Dir(d) => d.remove_stale_parts(before).await,
         }
     }
 

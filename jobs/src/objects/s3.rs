@@ -10,7 +10,7 @@ use aws_sdk_s3::{
 };
 use bytes::Bytes;
 
-use super::{ObjectError, ObjectKey, ObjectMeta, ObjectReader, StreamError, copy_bounded};
+use super::{Listed, ObjectError, ObjectKey, ObjectMeta, ObjectReader, StreamError, copy_bounded};
 
 /// Where the bucket is and how to sign requests to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +179,48 @@ impl S3Store {
             .await
             .map_err(ObjectError::s3)?;
         Ok(())
+    }
+
+    /// A copy then a delete: S3 has no rename. A single copy takes objects
+    /// up to 5 GiB, above the largest upload accepted by default.
+    pub(super) async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), ObjectError> {
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(to.as_str())
+            .send()
+            .await
+            .map_err(ObjectError::s3)?;
+        self.delete(from).await
+    }
+
+    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<Listed>, ObjectError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{prefix}/"))
+            .into_paginator()
+            .send();
+        let mut listed = Vec::new();
+        while let Some(page) = pages.next().await {
+            for object in page.map_err(ObjectError::s3)?.contents() {
+                let Some(key) = object.key().and_then(ObjectKey::new) else {
+                    continue;
+                };
+                let modified = object
+                    .last_modified()
+                    .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                let size = object.size().map_or(0, |n| n.max(0) as u64);
+                listed.push(Listed {
+                    key,
+                    meta: ObjectMeta { size, modified },
+                });
+            }
+        }
+        Ok(listed)
     }
 
     pub(super) async fn presign_get(

@@ -22,6 +22,23 @@ pub fn original_key(tenant: TenantId, track: TrackId) -> ObjectKey {
     key(format!("{}/original", prefix(tenant, track)))
 }
 
+/// Where a presigned upload's URL puts the file. Completing the upload moves
+/// it to [`original_key`], so a PUT with the URL afterwards changes nothing
+/// a worker reads; the janitor removes what lands here late.
+pub fn upload_key(tenant: TenantId, track: TrackId) -> ObjectKey {
+    key(format!("{UPLOADS}/{tenant}/{track}"))
+}
+
+/// The tenant and track a key under the presigned uploads' prefix names.
+pub fn parse_upload_key(key: &ObjectKey) -> Option<(TenantId, TrackId)> {
+    let rest = key.as_str().strip_prefix(UPLOADS)?.strip_prefix('/')?;
+    let (tenant, track) = rest.split_once('/')?;
+    Some((TenantId::parse(tenant)?, TrackId::parse(track)?))
+}
+
+/// The prefix of every presigned upload's key.
+pub const UPLOADS: &str = "uploads";
+
 /// The embedded cover art, with an extension that follows its MIME type.
 pub fn cover_key(tenant: TenantId, track: TrackId, mime: &str) -> ObjectKey {
     let ext = match mime {
@@ -85,6 +102,10 @@ mod tests {
             assert!(!is_track_key(&k, tenant, TrackId::new()), "{k}");
         }
         assert!(output_key(tenant, track, "../x").is_none());
+        let upload = upload_key(tenant, track);
+        assert!(!is_track_key(&upload, tenant, track), "{upload}");
+        assert_eq!(parse_upload_key(&upload), Some((tenant, track)));
+        assert_eq!(parse_upload_key(&original_key(tenant, track)), None);
         let key = waveform_key(tenant, track, &png(track, 640));
         assert!(key.as_str().ends_with(".png"), "{key}");
         assert_eq!(key, waveform_key(tenant, track, &png(track, 640)));

@@ -14,7 +14,10 @@ use mixdown_media::transcode::{Preset, PresetSpec};
 use serde::{Deserialize, Serialize};
 
 pub use self::{
-    keys::{cover_key, is_track_key, original_key, output_key, waveform_key},
+    keys::{
+        UPLOADS, cover_key, is_track_key, original_key, output_key, parse_upload_key, upload_key,
+        waveform_key,
+    },
     presets_file::PresetsFile,
     record::{NewTrack, TrackOutcome, TrackRecord},
     renditions::{RenditionsPayload, RenditionsRequest, RenditionsResult, TranscodePayload},

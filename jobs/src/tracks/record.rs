@@ -46,6 +46,9 @@ pub struct TrackRecord {
     pub presets: TrackPresets,
     /// Where the original is.
     pub original_key: ObjectKey,
+    /// The original's size as its upload was accepted; `None` for a
+    /// presigned upload not completed yet (and tracks older than the record).
+    pub original_size: Option<u64>,
     /// Until when a presigned upload may be completed.
     pub upload_expires_at: Option<Timestamp>,
     /// Its workflow's `track` job, once the original is there.

@@ -214,7 +214,11 @@ async fn failed_track(db: &Database, t: TenantId) -> (NewTrack, JobId, JobId) {
         callback_url: None,
         presets: TrackPresets::new(mixdown_media::transcode::default_presets()).unwrap(),
     };
-    let started = db.tracks.create(&new, &track::start(&new)).await.unwrap();
+    let started = db
+        .tracks
+        .create(&new, 1, &track::start(&new))
+        .await
+        .unwrap();
     let (workflow, ingest) = (started.workflow.id, started.children[0].id);
     db.jobs.claim(&[ingest], &worker()).await.unwrap();
     let woken = db.jobs.finish(&[failed(ingest, 1)]).await.unwrap();

@@ -57,7 +57,11 @@ fn metadata() -> TrackMetadata {
 async fn a_track_and_its_workflow_are_recorded_together(db: &Database, _clock: &ManualClock) {
     let tenant = tenant(db).await;
     let new = new_track(tenant);
-    let started = db.tracks.create(&new, &track::start(&new)).await.unwrap();
+    let started = db
+        .tracks
+        .create(&new, 1, &track::start(&new))
+        .await
+        .unwrap();
     assert_eq!(started.track.state, TrackState::Processing);
     assert_eq!(started.track.job_id, Some(started.workflow.id));
     assert_eq!(started.track.presets, new.presets);
@@ -96,14 +100,14 @@ async fn a_presigned_upload_starts_once_and_not_after_it_expires(
     assert!(db.tracks.jobs(&waiting).await.unwrap().is_empty());
     let start = track::start(&new);
     let stranger = crate::tenant(db).await;
-    let other = db.tracks.complete_upload(stranger, new.id, &start).await;
+    let other = db.tracks.complete_upload(stranger, new.id, 1, &start).await;
     assert!(matches!(other.unwrap(), CompleteOutcome::NotFound));
-    let first = db.tracks.complete_upload(tenant, new.id, &start).await;
+    let first = db.tracks.complete_upload(tenant, new.id, 1, &start).await;
     let CompleteOutcome::Started(started) = first.unwrap() else {
         panic!("the first complete starts the track");
     };
     assert_eq!(started.track.state, TrackState::Processing);
-    let again = db.tracks.complete_upload(tenant, new.id, &start).await;
+    let again = db.tracks.complete_upload(tenant, new.id, 1, &start).await;
     let CompleteOutcome::AlreadyStarted(_, same) = again.unwrap() else {
         panic!("a second complete answers the first");
     };
@@ -117,7 +121,7 @@ async fn a_presigned_upload_starts_once_and_not_after_it_expires(
     clock.advance(Duration::from_secs(2));
     let outcome = db
         .tracks
-        .complete_upload(tenant, late.id, &track::start(&late))
+        .complete_upload(tenant, late.id, 1, &track::start(&late))
         .await;
     assert!(matches!(outcome.unwrap(), CompleteOutcome::Expired));
     let track = db.tracks.get(tenant, late.id).await.unwrap().unwrap();
@@ -135,7 +139,10 @@ async fn a_presigned_upload_starts_once_and_not_after_it_expires(
 async fn a_described_track_keeps_what_ingest_learned(db: &Database, _clock: &ManualClock) {
     let tenant = tenant(db).await;
     let new = new_track(tenant);
-    db.tracks.create(&new, &track::start(&new)).await.unwrap();
+    db.tracks
+        .create(&new, 1, &track::start(&new))
+        .await
+        .unwrap();
     let cover = mixdown_jobs::tracks::cover_key(tenant, new.id, "image/png");
     db.tracks
         .describe(tenant, new.id, &metadata(), Some(&cover))
@@ -187,7 +194,10 @@ fn output(tenant: TenantId, track: TrackId, preset: &str) -> OutputRecord {
 async fn a_finished_track_keeps_its_whole_result_or_its_error(db: &Database, _clock: &ManualClock) {
     let tenant = tenant(db).await;
     let new = new_track(tenant);
-    db.tracks.create(&new, &track::start(&new)).await.unwrap();
+    db.tracks
+        .create(&new, 1, &track::start(&new))
+        .await
+        .unwrap();
     let result = track_result(tenant, new.id, Vec::new());
     let ready = TrackOutcome::Ready(result.clone());
     db.tracks.finish(tenant, new.id, &ready).await.unwrap();
@@ -197,7 +207,7 @@ async fn a_finished_track_keeps_its_whole_result_or_its_error(db: &Database, _cl
 
     let broken = new_track(tenant);
     db.tracks
-        .create(&broken, &track::start(&broken))
+        .create(&broken, 1, &track::start(&broken))
         .await
         .unwrap();
     let error = JobError::new(ErrorCode::CorruptAudio, "truncated audio");
@@ -211,7 +221,10 @@ async fn a_finished_track_keeps_its_whole_result_or_its_error(db: &Database, _cl
 async fn renditions_add_to_a_ready_tracks_outputs_once_each(db: &Database, _clock: &ManualClock) {
     let tenant = tenant(db).await;
     let new = new_track(tenant);
-    db.tracks.create(&new, &track::start(&new)).await.unwrap();
+    db.tracks
+        .create(&new, 1, &track::start(&new))
+        .await
+        .unwrap();
     let out = |preset: &str| output(tenant, new.id, preset);
     let early = db.tracks.add_outputs(tenant, new.id, &[out("a")]).await;
     assert_eq!(early.unwrap(), AddedOutputs::NotReady, "processing");

@@ -243,7 +243,8 @@ impl Reader {
 }
 
 fn open_backend(input: &Input) -> Result<(Reader, Header), DecodeError> {
-    let source = match wav_reader::open(input.media_source()?)? {
+    let (source, _) = input.audio_source()?;
+    let source = match wav_reader::open(source)? {
         wav_reader::Opened::Reading(reader, header) => return Ok((Reader::Wav(reader), header)),
         wav_reader::Opened::Declined(source) => source,
     };

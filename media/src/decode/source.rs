@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use symphonia::core::io::MediaSource;
 use tempfile::TempDir;
 
+use super::error::DecodeError;
+use crate::metadata::{self, ScanError, Spliced};
+
 /// Name FFmpeg sees: no extension, so its probe goes by content alone.
 const NEUTRAL_NAME: &str = "audio";
 
@@ -78,8 +81,8 @@ impl Input {
         }
     }
 
-    /// A fresh source at the first byte, for symphonia.
-    pub(super) fn media_source(&self) -> io::Result<Box<dyn MediaSource>> {
+    /// A fresh source at the first byte.
+    fn whole(&self) -> io::Result<Box<dyn MediaSource>> {
         match self {
             Self::File(path) => Ok(Box::new(File::open(path)?)),
             Self::Reader(reader) => {
@@ -90,20 +93,36 @@ impl Input {
         }
     }
 
-    /// A path to the same bytes under a name without an extension, for FFmpeg, which only
+    /// A fresh source at the first byte, for our WAV reader and symphonia: the input
+    /// without its leading ID3v2 tags and with no FLAC metadata but the stream info, so no
+    /// picture is ever read (see `metadata`); and whether anything was left out.
+    pub(super) fn audio_source(&self) -> Result<(Box<dyn MediaSource>, bool), DecodeError> {
+        let mut source = self.whole()?;
+        let layout = metadata::scan(&mut source).map_err(|e| match e {
+            ScanError::Io(e) => DecodeError::Io(e),
+            ScanError::Malformed(why) => DecodeError::Corrupt(why),
+        })?;
+        if layout.is_plain() {
+            return Ok((source, false));
+        }
+        Ok((Box::new(Spliced::new(source, layout.audio_pieces())), true))
+    }
+
+    /// A path to the same audio under a name without an extension, for FFmpeg, which only
     /// opens paths through its safe API and would otherwise let a file name sway its probe.
-    /// A file is linked, not copied; a reader is copied into the temporary directory.
-    pub(super) fn neutral_path(&self) -> io::Result<NeutralPath> {
+    /// A file with nothing left out is linked, not copied; anything else is copied into the
+    /// temporary directory as [`Input::audio_source`] gives it, so FFmpeg reads no picture
+    /// either.
+    pub(super) fn neutral_path(&self) -> Result<NeutralPath, DecodeError> {
         let dir = tempfile::Builder::new()
             .prefix("mixdown-decode")
             .tempdir()?;
         let path = dir.path().join(NEUTRAL_NAME);
+        let (mut source, cut) = self.audio_source()?;
         match self {
-            Self::File(original) => link(&fs::canonicalize(original)?, &path)?,
-            Self::Reader(reader) => {
-                let mut reader = reader.clone();
-                reader.seek(SeekFrom::Start(0))?;
-                io::copy(&mut reader, &mut File::create(&path)?)?;
+            Self::File(original) if !cut => link(&fs::canonicalize(original)?, &path)?,
+            _ => {
+                io::copy(&mut source, &mut File::create(&path)?)?;
             }
         }
         Ok(NeutralPath { _dir: dir, path })

@@ -52,6 +52,9 @@ pub(crate) enum TrackError {
     /// The uploaded original is gone.
     #[error("the uploaded original is gone")]
     OriginalMissing,
+    /// The stored original differs from what was accepted.
+    #[error("the stored original is not what was uploaded: {0}")]
+    OriginalChanged(String),
     /// The scratch directory could not be used.
     #[error("no scratch space in {}: {source}", dir.display())]
     Scratch {
@@ -124,6 +127,7 @@ impl Failure for TrackError {
             TrackError::NotReady(_) => ErrorCode::TrackNotReady,
             TrackError::Unfit(_) => ErrorCode::InvalidPayload,
             TrackError::OriginalMissing => ErrorCode::OriginalMissing,
+            TrackError::OriginalChanged(_) => ErrorCode::OriginalChanged,
             TrackError::Scratch { .. } => ErrorCode::ScratchUnavailable,
             TrackError::Decode(e) => e.code().into(),
             TrackError::Transcode(e) => ErrorCode::named(e.code()),
@@ -207,7 +211,7 @@ fn scratch(ctx: &JobContext) -> Result<TempDir, TrackError> {
 }
 
 /// Copies the track's original into `dir`, once per attempt: its size and
-/// SHA-256 come with it.
+/// SHA-256 come with it, and must be those accepted (see [`check_original`]).
 async fn fetch_original(
     ctx: &JobContext,
     track: &TrackRecord,
@@ -223,7 +227,28 @@ async fn fetch_original(
             ObjectError::NotFound(_) => TrackError::OriginalMissing,
             other => other.into(),
         })?;
+    check_original(track, &fetched)?;
     Ok((path, fetched))
+}
+
+/// Refuses an original whose size is not the one its upload was accepted
+/// with, or, once ingest has described it, whose size or SHA-256 differs
+/// from what ingest found: nothing is made from bytes nobody checked.
+fn check_original(track: &TrackRecord, fetched: &Downloaded) -> Result<(), TrackError> {
+    let described = track.metadata.as_ref();
+    let size = described.map(|m| m.size_bytes).or(track.original_size);
+    if let Some(size) = size.filter(|&size| size != fetched.size) {
+        let found = fetched.size;
+        let message = format!("{found} bytes where {size} were accepted");
+        return Err(TrackError::OriginalChanged(message));
+    }
+    match described {
+        Some(m) if m.sha256 != fetched.sha256 => Err(TrackError::OriginalChanged(format!(
+            "SHA-256 {} where {} was described",
+            fetched.sha256, m.sha256
+        ))),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
