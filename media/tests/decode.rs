@@ -381,21 +381,26 @@ fn a_channel_mask_that_overflows_symphonias_parser_is_corrupt_audio() {
 }
 
 #[test]
-fn an_aiff_of_65535_channels_overflowing_symphonias_frame_size_is_refused() {
+fn headers_of_65535_channels_overflowing_symphonias_frame_sizes_are_refused() {
     let fixtures = Fixtures::new();
     let wav = fixtures.music("music.wav", RATE, SECONDS);
     let mut aiff = fs::read(fixtures.ffmpeg(&wav, "music.aiff", &[])).expect("reads");
     let comm = aiff.windows(4).position(|tag| tag == b"COMM").expect("a COMM chunk") + 8;
-    // Two bytes per sample times 65,535 channels overflows the u16 symphonia computes in.
     aiff[comm..comm + 2].copy_from_slice(&u16::MAX.to_be_bytes());
-    let error = decode_error(&fixtures.bytes("wide.aiff", &aiff));
-    assert!(
-        matches!(
-            error.code(),
-            ErrorCode::CorruptAudio | ErrorCode::UnsupportedFormat
-        ),
-        "{error}"
-    );
+    let mut pcm = fs::read(&wav).expect("reads");
+    pcm[22..24].copy_from_slice(&u16::MAX.to_le_bytes());
+    // Bytes per sample times 65,535 channels overflows the u16 symphonia computes a frame's
+    // size (AIFF) and a block's alignment (WAV) in.
+    for (name, bytes) in [("wide.aiff", aiff), ("wide.wav", pcm)] {
+        let error = decode_error(&fixtures.bytes(name, &bytes));
+        assert!(
+            matches!(
+                error.code(),
+                ErrorCode::CorruptAudio | ErrorCode::UnsupportedFormat
+            ),
+            "{name}: {error}"
+        );
+    }
 }
 
 #[test]
