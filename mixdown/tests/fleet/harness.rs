@@ -220,7 +220,7 @@ impl Fleet {
             ("S3_ENDPOINT", stores.s3.endpoint.clone().unwrap()),
             ("S3_BUCKET", stores.s3.bucket.clone()),
             ("AWS_ACCESS_KEY_ID", id),
-            ("AWS_SECRET_ACCESS_KEY", secret),
+            ("AWS_SECRET_ACCESS_KEY", secret.expose().clone()),
             ("MIXDOWN_CONCURRENCY", options.concurrency.to_string()),
             ("MIXDOWN_FAULT_INJECTION", "true".into()),
             ("MIXDOWN_VOICE_KEY", FLEET_VOICE_KEY.into()),
