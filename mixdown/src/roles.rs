@@ -204,7 +204,7 @@ pub async fn revoke_key(settings: Settings, key: &str) -> anyhow::Result<()> {
         }
         Revocation::Unknown => bail!("no key has the id {id}"),
         Revocation::Ambiguous(n) => {
-            bail!("{n} keys share the id {id}: revoke by the key itself")
+            bail!("{n} keys share the id {id}; none was revoked")
         }
     }
     Ok(())

@@ -77,7 +77,7 @@ pub enum Revocation {
     AlreadyRevoked(KeyRecord),
     /// No key has that id.
     Unknown,
-    /// Several keys share the id (astronomically unlikely): name the key itself.
+    /// Several keys share the id (astronomically unlikely); none was revoked.
     Ambiguous(usize),
 }
 
