@@ -83,8 +83,11 @@ impl EventsApi {
         let subscription = state.stores.events.subscribe(tenant.0, after).await;
         let subscription = subscription.map_err(ApiError::unavailable)?;
         let stopping = state.draining.clone().cancelled_owned();
+        let key = crate::edge::bearer(request).unwrap_or_default();
+        let revoked = state.0.clone().key_revoked(key);
         let stream = deliveries(subscription, topics)
             .take_until(stopping)
+            .take_until(revoked)
             .boxed();
         Ok(EventStream::new(stream)
             .keep_alive(state.settings.events_keepalive_ms.get())

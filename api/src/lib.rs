@@ -37,6 +37,7 @@ pub use error::ApiError;
 use ops::Draining;
 pub use ops::ops_routes;
 pub use settings::ApiSettings;
+pub use signing::UrlSigningKeys;
 pub use state::AppState;
 use tokio_util::sync::CancellationToken;
 

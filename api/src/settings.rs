@@ -2,10 +2,10 @@
 
 use std::net::SocketAddr;
 
-use mixdown_jobs::tracks::PresetsFile;
+use mixdown_jobs::{settings::Secret, tracks::PresetsFile};
 use mixdown_settings::{Millis, Seconds, settings};
 
-use crate::edge::RateLimit;
+use crate::{edge::RateLimit, signing::UrlSigningKeys};
 
 settings! {
     /// What the API listens on, and the limits of what it takes and gives.
@@ -22,6 +22,8 @@ settings! {
         presets_file: Option<PresetsFile> = "", "MIXDOWN_PRESETS_FILE";
         /// how long output URLs and presigned uploads stay valid
         url_ttl_secs: Seconds = "3600", "MIXDOWN_URL_TTL_SECS";
+        /// keys of the URLs the API serves, comma-separated, 32+ characters each: the first signs, all open (default: one kept in the database)
+        url_signing_keys: Option<Secret<UrlSigningKeys>> = "", "MIXDOWN_URL_SIGNING_KEYS";
         /// where clients reach the API, e.g. https://media.example.com (default: paths only)
         public_url: Option<String> = "", "MIXDOWN_PUBLIC_URL";
         /// largest voice sample upload
@@ -46,5 +48,34 @@ settings! {
         rate_limit: RateLimit = "1000/s burst 2000", "MIXDOWN_RATE_LIMIT";
         /// failed authentications per client address, e.g. `10/s burst 100`
         auth_failure_rate: RateLimit = "10/s burst 100", "MIXDOWN_AUTH_FAILURE_RATE";
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mixdown_settings::{Layers, Settings};
+
+    use super::*;
+
+    #[test]
+    fn signing_keys_are_masked_when_printed() {
+        let keys = format!("{},{}", "new-key-".repeat(4), "old-key-".repeat(4));
+        let layers = Layers::from_pairs(
+            &[ApiSettings::FIELDS],
+            &[("MIXDOWN_URL_SIGNING_KEYS", keys.as_str())],
+        );
+        let s: ApiSettings = layers.and_then(|l| l.build()).unwrap();
+        let shown = format!("{s:?} {:?}", s.entries());
+        assert!(
+            !shown.contains("new-key") && !shown.contains("old-key"),
+            "{shown}"
+        );
+        assert!(shown.contains("url_signing_keys: Some(***)"), "{shown}");
+        let short = Layers::from_pairs(
+            &[ApiSettings::FIELDS],
+            &[("MIXDOWN_URL_SIGNING_KEYS", "short-key")],
+        );
+        let err = short.and_then(|l| l.build::<ApiSettings>()).err().unwrap();
+        assert!(!err.to_string().contains("short-key"), "{err}");
     }
 }

@@ -18,8 +18,10 @@ use crate::{
     signing::UrlSigner,
 };
 
-/// How long a known API key is trusted without asking the database.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long a known API key is trusted without asking the database: a
+/// revoked key opens nothing on any replica once this has passed, with no
+/// message between replicas to lose.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// Shared state of the API; cheap to clone.
 #[derive(Debug, Clone)]
@@ -96,7 +98,10 @@ impl AppState {
     /// The signer of the URLs the API serves, its key read on first use.
     pub(crate) async fn signer(&self) -> Result<&UrlSigner, ApiError> {
         self.signer
-            .get_or_try_init(|| UrlSigner::load(&self.stores.db.secrets))
+            .get_or_try_init(|| {
+                let configured = self.settings.url_signing_keys.as_ref();
+                UrlSigner::load(configured, &self.stores.db.secrets)
+            })
             .await
             .map_err(ApiError::unavailable)
     }
@@ -104,6 +109,20 @@ impl AppState {
     /// The tenant owning `key`.
     pub async fn tenant_for_key(&self, key: &str) -> Result<TenantId, ApiError> {
         Ok(self.caller(key).await?.tenant)
+    }
+
+    /// Resolves once `key` proves no caller any more (it was revoked), asked
+    /// as often as the cache forgets it: what ends a long answer, such as a
+    /// live-events stream, opened with a key since revoked.
+    pub(crate) async fn key_revoked(self, key: String) {
+        loop {
+            tokio::time::sleep(KEY_CACHE_TTL).await;
+            if let Err(err) = self.caller(&key).await
+                && err.code() == ErrorCode::Unauthorized
+            {
+                return;
+            }
+        }
     }
 
     /// The caller `key` proves, if the key was known lately: no query.

@@ -70,6 +70,7 @@ both_modes!(
     operations_endpoints_answer,
     a_client_can_wait_for_a_job_to_end,
     a_job_end_is_reported_by_a_signed_post_retried_until_taken,
+    a_rotated_callback_secret_signs_beside_the_old_one_until_its_grace_ends,
 );
 
 // After the macro, which the track, voice and events cases use too.
@@ -848,7 +849,74 @@ async fn a_job_end_is_reported_by_a_signed_post_retried_until_taken(app: &TestAp
     // Another tenant has another secret.
     let name = format!("o-{}", mixdown_testkit::unique());
     let other = app.stores.db.tenants.create_key(&name).await.unwrap();
-    let theirs = app.stores.db.secrets.callback_secret(other.tenant_id).await;
-    let theirs = theirs.unwrap();
+    let theirs = app
+        .stores
+        .db
+        .secrets
+        .callback_secrets(other.tenant_id)
+        .await;
+    let theirs = theirs.unwrap().current.expose().clone();
     assert_ne!(theirs, secret);
+}
+
+async fn a_rotated_callback_secret_signs_beside_the_old_one_until_its_grace_ends(app: &TestApp) {
+    let receiver = receiver::Receiver::start(0).await;
+    let (_, before) = app.get("/v1/callbacks/secret").await;
+    assert_eq!(before["previous_secret"], Value::Null);
+    let old = before["secret"].as_str().unwrap().to_owned();
+    let rotate = "/v1/callbacks/secret/rotate";
+    let (status, rotated) = app
+        .post(&format!("{rotate}?grace_secs=3600"), Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert_eq!(rotated["previous_secret"], old.as_str());
+    assert!(rotated["previous_expires_at"].is_string(), "{rotated}");
+    assert_eq!(app.get("/v1/callbacks/secret").await.1, rotated);
+
+    let deliver = || async {
+        let before = receiver.posts().len();
+        app.submit(json!({"kind": "noop", "callback_url": receiver.url}))
+            .await;
+        app.run_due().await;
+        receiver.wait_for(before + 1).await;
+        receiver.posts().pop().unwrap()
+    };
+    let during = deliver().await;
+    assert!(
+        during.signed_with(&new) && during.signed_with(&old),
+        "{during:?}"
+    );
+    assert_eq!(during.signature.matches(",v1=").count(), 2);
+    app.advance(Duration::from_secs(3600));
+    let after = deliver().await;
+    assert!(
+        after.signed_with(&new) && !after.signed_with(&old),
+        "{after:?}"
+    );
+    assert_eq!(after.signature.matches(",v1=").count(), 1);
+
+    // No grace: the replaced secret stops at once.
+    let (_, now) = app
+        .post(&format!("{rotate}?grace_secs=0"), Value::Null)
+        .await;
+    assert_eq!(now["previous_secret"], Value::Null, "{now}");
+    let newest = now["secret"].as_str().unwrap();
+    let last = deliver().await;
+    assert!(
+        last.signed_with(newest) && !last.signed_with(&new),
+        "{last:?}"
+    );
+
+    let (status, err) = app
+        .post(&format!("{rotate}?grace_secs=604801"), Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["error"]["field"], "grace_secs");
+    let (_, unchanged) = app.get("/v1/callbacks/secret").await;
+    assert_eq!(
+        unchanged["secret"], newest,
+        "a refused rotation changes nothing"
+    );
 }

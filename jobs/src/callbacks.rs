@@ -3,6 +3,7 @@
 //! by the reconciler; that job's attempts and errors are the delivery log.
 
 use hmac::{Hmac, Mac};
+use mixdown_settings::Secret;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -105,20 +106,59 @@ pub struct DeliveryResult {
     pub url: String,
 }
 
-/// The secret a tenant checks its callbacks with: an HMAC of its id under the master
+/// The secrets a tenant's callbacks are signed with now: its current one and,
+/// until a rotation's grace period ends, the one it replaced.
+#[derive(Debug, Clone)]
+pub struct CallbackSecrets {
+    /// Signs every callback.
+    pub current: Secret<String>,
+    /// Signs them too until its end: the secret before the last rotation.
+    pub previous: Option<PreviousSecret>,
+}
+
+/// A replaced callback secret that still signs during its grace period.
+#[derive(Debug, Clone)]
+pub struct PreviousSecret {
+    /// The secret.
+    pub secret: Secret<String>,
+    /// When it stops signing.
+    pub until: Timestamp,
+}
+
+impl CallbackSecrets {
+    /// The secrets that sign, the current one first.
+    fn signing(&self) -> impl Iterator<Item = &str> {
+        let previous = self.previous.iter().map(|p| p.secret.expose().as_str());
+        std::iter::once(self.current.expose().as_str()).chain(previous)
+    }
+}
+
+/// Version `version` of the secret a tenant checks its callbacks with: an HMAC
+/// of its id (and, after the first rotation, the version) under the master
 /// secret, so tenants never share one and the master never leaves the fleet.
-pub fn tenant_secret(master: &str, tenant: TenantId) -> String {
-    hex::encode(mac(master.as_bytes(), tenant.to_string().as_bytes()))
+/// Version 0 is the secret every tenant had before secrets rotated.
+pub fn tenant_secret(master: &str, tenant: TenantId, version: i64) -> String {
+    let subject = match version {
+        0 => tenant.to_string(),
+        n => format!("{tenant}:{n}"),
+    };
+    hex::encode(mac(master.as_bytes(), subject.as_bytes()))
 }
 
 /// The [`SIGNATURE_HEADER`] value for `body` sent at `timestamp` (Unix seconds):
-/// `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>" under the tenant secret>`.
-/// The timestamp lets a receiver refuse replays of old deliveries.
-pub fn signature(tenant_secret: &str, timestamp: i64, body: &[u8]) -> String {
+/// `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>" under the tenant secret>`,
+/// with a second `v1=` under the previous secret during a rotation's grace
+/// period, so a receiver holding either secret accepts it. The timestamp lets a
+/// receiver refuse replays of old deliveries.
+pub fn signature(secrets: &CallbackSecrets, timestamp: i64, body: &[u8]) -> String {
     let mut signed = format!("{timestamp}.").into_bytes();
     signed.extend_from_slice(body);
-    let v1 = hex::encode(mac(tenant_secret.as_bytes(), &signed));
-    format!("t={timestamp},v1={v1}")
+    let mut header = format!("t={timestamp}");
+    for secret in secrets.signing() {
+        header.push_str(",v1=");
+        header.push_str(&hex::encode(mac(secret.as_bytes(), &signed)));
+    }
+    header
 }
 
 fn mac(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -131,24 +171,49 @@ fn mac(key: &[u8], message: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    fn secrets(current: &str, previous: Option<&str>) -> CallbackSecrets {
+        CallbackSecrets {
+            current: Secret::new(current.to_owned()),
+            previous: previous.map(|p| PreviousSecret {
+                secret: Secret::new(p.to_owned()),
+                until: Timestamp::from_millis(0),
+            }),
+        }
+    }
+
     #[test]
     fn tenants_get_different_secrets_from_one_master() {
         let (a, b) = (TenantId::new(), TenantId::new());
-        assert_ne!(tenant_secret("master", a), tenant_secret("master", b));
-        assert_eq!(tenant_secret("master", a), tenant_secret("master", a));
-        assert_eq!(tenant_secret("master", a).len(), 64);
+        assert_ne!(tenant_secret("master", a, 0), tenant_secret("master", b, 0));
+        assert_eq!(tenant_secret("master", a, 0), tenant_secret("master", a, 0));
+        assert_eq!(tenant_secret("master", a, 0).len(), 64);
+        assert_ne!(tenant_secret("master", a, 0), tenant_secret("master", a, 1));
+        assert_ne!(tenant_secret("master", a, 1), tenant_secret("master", a, 2));
     }
 
     #[test]
     fn the_signature_covers_time_and_body() {
-        let s = signature("secret", 1_700_000_000, b"{}");
+        let one = secrets("secret", None);
+        let s = signature(&one, 1_700_000_000, b"{}");
         assert!(s.starts_with("t=1700000000,v1="), "{s}");
-        assert_ne!(s, signature("secret", 1_700_000_001, b"{}"));
-        assert_ne!(s, signature("secret", 1_700_000_000, b"{ }"));
+        assert_ne!(s, signature(&one, 1_700_000_001, b"{}"));
+        assert_ne!(s, signature(&one, 1_700_000_000, b"{ }"));
         // HMAC-SHA256 of "1700000000.{}" under "secret", as `openssl dgst -sha256 -hmac` computes it.
         assert_eq!(
             s,
             "t=1700000000,v1=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
         );
+    }
+
+    #[test]
+    fn during_a_rotation_both_secrets_sign_the_current_first() {
+        let alone = signature(&secrets("new", None), 1_700_000_000, b"{}");
+        let old = signature(&secrets("old", None), 1_700_000_000, b"{}");
+        let both = signature(&secrets("new", Some("old")), 1_700_000_000, b"{}");
+        let old_v1 = old.strip_prefix("t=1700000000").unwrap();
+        assert_eq!(both, format!("{alone}{old_v1}"));
+        assert_eq!(both.matches(",v1=").count(), 2);
+        let shown = format!("{:?}", secrets("new", Some("old")));
+        assert!(!shown.contains("new") && !shown.contains("old"), "{shown}");
     }
 }

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use mixdown_settings::{Millis, Seconds, Secret, SettingsError, settings};
+/// What masks a secret setting wherever it is shown: `***`.
+pub use mixdown_settings::Secret;
+use mixdown_settings::{Millis, Seconds, SettingsError, settings};
 
 use crate::{
     events::Retention,
@@ -76,7 +78,7 @@ impl JobsSettings {
             return Ok(None);
         };
         let credentials = match (&self.aws_access_key_id, &self.aws_secret_access_key) {
-            (Some(id), Some(secret)) => Some((id.clone(), secret.expose().clone())),
+            (Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
             (None, None) => None,
             _ => {
                 let message = "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither";
@@ -154,6 +156,40 @@ mod tests {
         assert!(load(half).unwrap().s3().is_err());
         let whole = load(&[("S3_BUCKET", "b"), ("S3_ENDPOINT", "http://s3")]).unwrap();
         assert_eq!(whole.s3().unwrap().unwrap().bucket, "b");
+    }
+
+    #[test]
+    fn every_secret_is_masked_when_printed() {
+        const KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+        const OLD: &str = "KysrKysrKysrKysrKysrKysrKysrKysrKysrKysrKys=";
+        let s = load(&[
+            ("DATABASE_URL", "postgres://u:pg-password@db/mixdown"),
+            ("REDIS_URL", "redis://:redis-password@cache:6379"),
+            ("S3_BUCKET", "media"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "aws-secret-value"),
+            ("MIXDOWN_VOICE_KEY", KEY),
+            ("MIXDOWN_VOICE_OLD_KEYS", OLD),
+            ("MIXDOWN_SECRETS_KEY", KEY),
+            ("MIXDOWN_SECRETS_OLD_KEYS", OLD),
+        ])
+        .unwrap();
+        let s3 = s.s3().unwrap().unwrap();
+        for shown in [format!("{s:?}"), format!("{s3:?}"), format!("{s3:#?}")] {
+            for secret in [
+                "pg-password",
+                "redis-password",
+                "aws-secret-value",
+                "KioqKio",
+                "KysrKys",
+                "42, 42",
+                "43, 43",
+            ] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("***"), "{shown}");
+        }
+        assert_eq!(s3.credentials.unwrap().1.expose(), "aws-secret-value");
     }
 
     #[test]

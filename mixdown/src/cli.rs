@@ -120,6 +120,22 @@ pub enum KeysCommand {
         #[arg(long)]
         operator: Option<String>,
     },
+    /// Lists keys by id (never the keys themselves): owner, when made, last
+    /// used (to within a minute) and revoked.
+    List {
+        /// Only this tenant's keys.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only operators' keys.
+        #[arg(long, conflicts_with = "tenant")]
+        operators: bool,
+    },
+    /// Revokes a tenant's or an operator's key: every API replica refuses it
+    /// within seconds, and it stays listed as revoked.
+    Revoke {
+        /// The key's id as `keys create` and `keys list` print it, or the key itself.
+        key: String,
+    },
 }
 
 fn after_help() -> String {

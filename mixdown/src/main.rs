@@ -76,6 +76,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             (None, Some(operator)) => roles::create_operator_key(settings, &operator).await,
             (None, None) => bail!("keys create takes --tenant NAME or --operator NAME"),
         },
+        Command::Keys {
+            command: KeysCommand::List { tenant, operators },
+        } => roles::list_keys(settings, tenant.as_deref(), operators).await,
+        Command::Keys {
+            command: KeysCommand::Revoke { key },
+        } => roles::revoke_key(settings, &key).await,
         Command::Graph {
             command:
                 GraphCommand::Import {

@@ -6,7 +6,9 @@ use anyhow::{Context, bail};
 use mixdown_api::{AppState, RateLimit, ServerLimits};
 use mixdown_jobs::metrics::Metrics;
 use mixdown_jobs::{
-    db::TenantRepo,
+    db::{
+        KeyId, KeyOwner, KeyRecord, OPERATOR_KEY_PREFIX, Revocation, TENANT_KEY_PREFIX, TenantRepo,
+    },
     kind::JobKind,
     seal::SealKey,
     social::{EdgeFormat, EdgeLines, EdgeReader},
@@ -122,8 +124,10 @@ pub async fn create_key(
         println!("Tenant {tenant:?} is limited to {text}");
     }
     println!(
-        "Created an API key for tenant {tenant:?} ({}); it is shown only now: {}",
-        key.tenant_id, key.key
+        "Created the API key {} for tenant {tenant:?} ({}); it is shown only now: {}",
+        KeyId::of_key(&key.key),
+        key.tenant_id,
+        key.key
     );
     Ok(())
 }
@@ -136,10 +140,82 @@ pub async fn create_operator_key(settings: Settings, operator: &str) -> anyhow::
     let db = compose::database(&settings.jobs).await?;
     let key = db.operators.create_key(operator).await?;
     println!(
-        "Created an operator key for {operator:?}; it opens /dashboard and is shown only now: {}",
+        "Created the operator key {} for {operator:?}; it opens /dashboard and is shown only now: {}",
+        KeyId::of_key(&key.key),
         key.key
     );
     Ok(())
+}
+
+/// `mixdown keys list`: one line per key, a tenant's or only operators'.
+pub async fn list_keys(
+    settings: Settings,
+    tenant: Option<&str>,
+    operators: bool,
+) -> anyhow::Result<()> {
+    let db = compose::database(&settings.jobs).await?;
+    if let Some(name) = tenant
+        && db.tenants.named(name).await?.is_none()
+    {
+        bail!("no tenant named {name:?}");
+    }
+    let shown = |k: &KeyRecord| match (&k.owner, tenant) {
+        (KeyOwner::Tenant(name), Some(wanted)) => name == wanted,
+        (KeyOwner::Tenant(_), None) => !operators,
+        (KeyOwner::Operator(_), _) => tenant.is_none(),
+    };
+    println!(
+        "{:<12}  {:<32}  {:<24}  {:<24}  REVOKED",
+        "ID", "OWNER", "CREATED", "LAST USED"
+    );
+    for key in db.keys.list().await?.iter().filter(|k| shown(k)) {
+        let owner = owner_of(key);
+        let at = |t: Option<mixdown_jobs::time::Timestamp>| {
+            t.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339())
+        };
+        println!(
+            "{:<12}  {owner:<32}  {:<24}  {:<24}  {}",
+            key.id,
+            key.created_at.to_rfc3339(),
+            at(key.last_used_at),
+            at(key.revoked_at)
+        );
+    }
+    Ok(())
+}
+
+/// `mixdown keys revoke`: by id, or by the key itself.
+pub async fn revoke_key(settings: Settings, key: &str) -> anyhow::Result<()> {
+    let key = key.trim();
+    let id = if key.starts_with(TENANT_KEY_PREFIX) || key.starts_with(OPERATOR_KEY_PREFIX) {
+        KeyId::of_key(key)
+    } else {
+        KeyId::parse(key)
+            .context("neither a key id (12 hex digits, as `mixdown keys list` prints) nor a key")?
+    };
+    let db = compose::database(&settings.jobs).await?;
+    match db.keys.revoke(&id).await? {
+        Revocation::Revoked(k) => println!(
+            "Revoked the key {id} of {}; every API refuses it within seconds",
+            owner_of(&k)
+        ),
+        Revocation::AlreadyRevoked(k) => {
+            println!("The key {id} of {} was revoked before", owner_of(&k))
+        }
+        Revocation::Unknown => bail!("no key has the id {id}"),
+        Revocation::Ambiguous(n) => {
+            bail!("{n} keys share the id {id}; none was revoked")
+        }
+    }
+    Ok(())
+}
+
+/// Whose `key` is, as the key commands say it.
+fn owner_of(key: &KeyRecord) -> String {
+    match &key.owner {
+        KeyOwner::Tenant(name) => format!("tenant {name:?}"),
+        KeyOwner::Operator(name) => format!("operator {name:?}"),
+    }
 }
 
 /// `mixdown graph import`: loads a graph file for a tenant, all or nothing.

@@ -160,6 +160,54 @@ mod tests {
     }
 
     #[test]
+    fn every_field_that_holds_a_secret_is_declared_secret() {
+        for field in fields().iter().flat_map(|f| f.iter()) {
+            let holds_secret = field.key.ends_with("_key")
+                || field.key.ends_with("_keys")
+                || field.key.contains("secret")
+                || ["database_url", "redis_url"].contains(&field.key);
+            assert_eq!(field.secret, holds_secret, "{}", field.key);
+        }
+    }
+
+    #[test]
+    fn no_secret_shows_in_config_or_in_debug_output() {
+        const KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+        let signing = "url-signing-key-0123456789abcdef,url-signing-old-0123456789abcdef";
+        let l = layers(&[
+            ("DATABASE_URL", "postgres://u:pg-password@db/mixdown"),
+            ("REDIS_URL", "redis://:redis-password@cache:6379"),
+            ("S3_BUCKET", "media"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "aws-secret-value"),
+            ("MIXDOWN_VOICE_KEY", KEY),
+            ("MIXDOWN_VOICE_OLD_KEYS", KEY),
+            ("MIXDOWN_SECRETS_KEY", KEY),
+            ("MIXDOWN_SECRETS_OLD_KEYS", KEY),
+            ("MIXDOWN_URL_SIGNING_KEYS", signing),
+        ]);
+        let settings = Settings::load(&l).unwrap();
+        let s3 = settings.jobs.s3().unwrap().unwrap();
+        for shown in [
+            settings.describe(&l),
+            format!("{settings:?}"),
+            format!("{settings:#?}"),
+            format!("{s3:?}"),
+        ] {
+            for secret in [
+                "pg-password",
+                "redis-password",
+                "aws-secret-value",
+                "KioqKio",
+                "url-signing",
+                "42, 42",
+            ] {
+                assert!(!shown.contains(secret), "{secret} shows in {shown}");
+            }
+        }
+    }
+
+    #[test]
     fn config_shows_values_and_origins_but_no_secret() {
         let l = layers(&[
             ("DATABASE_URL", "postgres://u:hunter2@db/mixdown"),

@@ -11,7 +11,7 @@ use mixdown_jobs::{
     metrics::Metrics,
     objects::{DirStore, ObjectStore, S3Settings, S3Store},
     queue::{EmbeddedQueue, Queue, RedisQueue},
-    settings::JobsSettings,
+    settings::{JobsSettings, Secret},
 };
 use sqlx::{AnyPool, AssertSqlSafe};
 use tempfile::TempDir;
@@ -58,7 +58,7 @@ pub fn s3_settings() -> S3Settings {
         region: "us-east-1".into(),
         credentials: Some((
             var("MIXDOWN_TEST_S3_ACCESS_KEY", "testing"),
-            var("MIXDOWN_TEST_S3_SECRET_KEY", "testing-secret"),
+            Secret::new(var("MIXDOWN_TEST_S3_SECRET_KEY", "testing-secret")),
         )),
     }
 }

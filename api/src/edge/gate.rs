@@ -162,7 +162,8 @@ pub(crate) fn takes_upload(method: &str, template: &str) -> bool {
         .any(|(m, t)| m.as_str().eq_ignore_ascii_case(method) && *t == template)
 }
 
-fn bearer(req: &Request) -> Option<String> {
+/// The key of the request's `Authorization: Bearer` header.
+pub(crate) fn bearer(req: &Request) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, key) = value.split_once(' ')?;
     scheme

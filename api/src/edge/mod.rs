@@ -14,7 +14,7 @@ use std::sync::Arc;
 use mixdown_jobs::queue::Queue;
 use tokio::sync::Semaphore;
 
-pub(crate) use self::gate::{gate, takes_upload};
+pub(crate) use self::gate::{bearer, gate, takes_upload};
 use self::{body::Pace, limiter::Limiter};
 pub use self::{
     rate::RateLimit,

@@ -11,7 +11,7 @@ use reqwest::{
 };
 use serde_json::Value;
 
-use super::{TestApp, error_code, events::serve};
+use super::{TestApp, api_settings, error_code, events::serve, fleet_settings, worker_settings};
 
 /// Seconds of the uploaded tone.
 const SECONDS: f64 = 7.5;
@@ -200,4 +200,64 @@ fn probed_duration(url: &str) -> f64 {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     text.trim().parse().unwrap()
+}
+
+/// An app over the same stores whose served URLs are signed by `keys`.
+async fn signing_with(app: &TestApp, keys: &str) -> TestApp {
+    let api = mixdown_api::ApiSettings {
+        url_signing_keys: Some(mixdown_settings::Value::parse(keys).unwrap()),
+        ..api_settings()
+    };
+    app.like(api, fleet_settings(), worker_settings()).await
+}
+
+/// A presigned upload URL made by `app`.
+async fn upload_url(app: &TestApp) -> String {
+    let (status, presigned) = app
+        .post("/v1/uploads/presign", serde_json::Value::Null)
+        .await;
+    assert_eq!(status, 200, "{presigned}");
+    presigned["put_url"].as_str().unwrap().to_owned()
+}
+
+/// The status of a PUT of a few bytes to `url` through `app`.
+async fn put(app: &TestApp, url: &str) -> u16 {
+    let resp = app.client.put(url).body(b"RIFF".to_vec()).send().await;
+    resp.0.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_signed_under_a_rotated_key_opens_until_the_key_is_removed() {
+    let (old, new) = ("old-".repeat(8), "new-".repeat(8));
+    let clock = mixdown_jobs::clock::ManualClock::new();
+    let (stores, _dir) = mixdown_testkit::embedded_stores_with_clock(clock.clone().into()).await;
+    let first = TestApp::new(stores, clock).await;
+    let before = signing_with(&first, &old).await;
+    let rotated = signing_with(&first, &format!("{new},{old}")).await;
+    let removed = signing_with(&first, &new).await;
+
+    let signed_before = upload_url(&before).await;
+    assert_eq!(
+        put(&rotated, &signed_before).await,
+        200,
+        "the old key still opens"
+    );
+    let signed_after = upload_url(&rotated).await;
+    assert_ne!(signed_after, signed_before);
+    assert_eq!(put(&removed, &signed_after).await, 200, "the new key signs");
+    assert_eq!(
+        put(&before, &signed_after).await,
+        403,
+        "unknown where only the old key is"
+    );
+
+    let refused = removed
+        .client
+        .put(&upload_url(&before).await)
+        .body(b"RIFF".to_vec());
+    let resp = refused.send().await;
+    assert_eq!(resp.0.status().as_u16(), 403, "a removed key opens nothing");
+    let body: Value =
+        serde_json::from_slice(&resp.0.into_body().into_bytes().await.unwrap()).unwrap();
+    assert_eq!(error_code(&body), "invalid_signature");
 }

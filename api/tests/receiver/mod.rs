@@ -43,19 +43,19 @@ impl Post {
         found.map(|(_, v)| v.as_str())
     }
 
-    /// Whether the signature is `t=<t>,v1=<hex HMAC-SHA256 of "<t>.<body>" under secret>`.
+    /// Whether a signature of the header is `v1=<hex HMAC-SHA256 of "<t>.<body>"
+    /// under secret>`, `t=<t>` leading: `t=<t>,v1=<hex>[,v1=<hex>…]`.
     pub fn signed_with(&self, secret: &str) -> bool {
-        let Some((t, v1)) = self
-            .signature
-            .strip_prefix("t=")
-            .and_then(|rest| rest.split_once(",v1="))
-        else {
+        let mut parts = self.signature.split(',');
+        let Some(t) = parts.next().and_then(|p| p.strip_prefix("t=")) else {
             return false;
         };
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(format!("{t}.").as_bytes());
-        mac.update(&self.body);
-        hex::decode(v1).is_ok_and(|sig| mac.verify_slice(&sig).is_ok())
+        parts.filter_map(|p| p.strip_prefix("v1=")).any(|v1| {
+            let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+            mac.update(format!("{t}.").as_bytes());
+            mac.update(&self.body);
+            hex::decode(v1).is_ok_and(|sig| mac.verify_slice(&sig).is_ok())
+        })
     }
 }
 

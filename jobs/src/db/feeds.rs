@@ -306,7 +306,7 @@ impl FeedRepo {
             Engine::Postgres => Some(
                 PgPoolOptions::new()
                     .max_connections(4)
-                    .connect_lazy(&db.url)?,
+                    .connect_lazy(db.url.expose())?,
             ),
             Engine::Sqlite => None,
         };

@@ -183,7 +183,7 @@ impl GraphRepo {
             }
             return Ok(self.apply(tenant, &changes).await?);
         }
-        let mut conn = PgConnection::connect(&self.db.url).await?;
+        let mut conn = PgConnection::connect(self.db.url.expose()).await?;
         let mut tx = conn.begin().await?;
         sqlx::query(
             "CREATE TEMP TABLE graph_import (line BIGINT, relation SMALLINT, set_on BOOLEAN, \

@@ -7,6 +7,7 @@ mod bulk;
 mod feeds;
 mod graph;
 mod jobs;
+mod keys;
 mod operators;
 mod overview;
 mod retry;
@@ -20,6 +21,7 @@ mod workers;
 
 use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
+use mixdown_settings::Secret;
 use sqlx::{
     AnyPool, Executor, Row, SqlSafeStr,
     any::{AnyConnectOptions, AnyPoolOptions},
@@ -34,6 +36,7 @@ pub use self::{
         CancelOutcome, Claim, ClaimedJob, Finish, Inserted, JobRepo, RecordedEnds, Redelivery,
         RetryOutcome, RunningJob, due_callbacks_sql,
     },
+    keys::{KeyId, KeyOwner, KeyRecord, KeyRepo, Revocation},
     operators::{NewOperatorKey, OPERATOR_KEY_PREFIX, OperatorRepo},
     overview::{ErrorGroup, MinuteOutcomes, QueueStats},
     schedules::ScheduleRepo,
@@ -97,7 +100,8 @@ struct Conn {
     pool: AnyPool,
     clock: Clock,
     engine: Engine,
-    url: Arc<str>,
+    /// Its URL may carry a password.
+    url: Secret<Arc<str>>,
 }
 
 impl Conn {
@@ -126,6 +130,8 @@ pub struct Database {
     pub tenants: TenantRepo,
     /// Operators' keys, which open the dashboard.
     pub operators: OperatorRepo,
+    /// Every key of tenants and operators, listed and revoked.
+    pub keys: KeyRepo,
     /// Worker processes and their heartbeats.
     pub workers: WorkerRepo,
     /// Follows, blocks and mutes.
@@ -176,7 +182,7 @@ impl Database {
             pool: pool.connect_with(options).await?,
             clock,
             engine,
-            url: url.into(),
+            url: Secret::new(url.into()),
         };
         Ok(Self {
             jobs: JobRepo::new(conn.clone()),
@@ -184,6 +190,7 @@ impl Database {
             voice: VoiceRepo::new(conn.clone()),
             tenants: TenantRepo::new(conn.clone()),
             operators: OperatorRepo::new(conn.clone()),
+            keys: KeyRepo::new(conn.clone()),
             workers: WorkerRepo::new(conn.clone()),
             graph: GraphRepo::new(conn.clone()),
             feeds: FeedRepo::new(conn.clone())?,
@@ -197,7 +204,7 @@ impl Database {
     /// opened on the calling runtime: for work that must go on while the
     /// runtime of the first handle is busy (a worker's heartbeat).
     pub async fn reopen_alone(&self) -> Result<Self, StoreError> {
-        Self::open(&self.conn.url, self.conn.clock.clone(), Some(1)).await
+        Self::open(self.conn.url.expose(), self.conn.clock.clone(), Some(1)).await
     }
 
     /// The clock the repositories read.

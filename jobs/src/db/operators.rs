@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::{
     Conn, StoreError,
+    keys::{KeyTable, touch},
     tenants::{hash_key, random_key},
 };
 
@@ -48,12 +49,27 @@ impl OperatorRepo {
         })
     }
 
-    /// The name of the operator owning `key`, if the key is an operator's.
+    /// The name of the operator owning `key`, if the key is an operator's
+    /// and not revoked; the key's use is recorded.
     pub async fn operator_for_key(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT operator FROM operator_keys WHERE key_hash = $1")
-            .bind(hash_key(key))
-            .fetch_optional(&self.db.pool)
-            .await?;
-        Ok(row.map(|r| r.try_get("operator")).transpose()?)
+        let hash = hash_key(key);
+        let row = sqlx::query(
+            "SELECT operator, last_used_at FROM operator_keys \
+             WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash.clone())
+        .fetch_optional(&self.db.pool)
+        .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        touch(
+            &self.db,
+            KeyTable::Operators,
+            &hash,
+            r.try_get("last_used_at")?,
+        )
+        .await?;
+        Ok(Some(r.try_get("operator")?))
     }
 }

@@ -1,12 +1,17 @@
 //! Secrets every process sharing the database shares without configuration:
-//! the key that signs the URLs the API serves, the master callback secret.
+//! the key that signs the URLs the API serves, the master callback secret,
+//! and the tenants' callback secrets derived from it, which rotate.
 
+use std::time::Duration;
+
+use mixdown_settings::Secret;
 use sqlx::Row;
 
 use super::{Conn, StoreError};
 use crate::{
-    callbacks::{SECRET_NAME, tenant_secret},
+    callbacks::{CallbackSecrets, PreviousSecret, SECRET_NAME, tenant_secret},
     ids::TenantId,
+    time::Timestamp,
 };
 
 /// The secrets table.
@@ -43,10 +48,55 @@ impl SecretRepo {
         Ok(row.try_get("value")?)
     }
 
-    /// The secret `tenant` checks its callbacks' signatures with.
-    pub async fn callback_secret(&self, tenant: TenantId) -> Result<String, StoreError> {
+    /// The secrets `tenant`'s callbacks are signed with now: the current one,
+    /// and the one before it while its grace period lasts.
+    pub async fn callback_secrets(&self, tenant: TenantId) -> Result<CallbackSecrets, StoreError> {
         let master = self.shared(SECRET_NAME, random_secret).await?;
-        Ok(tenant_secret(&master, tenant))
+        let row = sqlx::query(
+            "SELECT callback_secret_version, callback_previous_version, callback_previous_until \
+             FROM tenants WHERE id = $1",
+        )
+        .bind(tenant.to_string())
+        .fetch_optional(&self.db.pool)
+        .await?;
+        let (version, previous, until) = match row {
+            Some(r) => (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?),
+            None => (0, None, None),
+        };
+        let now = self.db.clock.now();
+        let previous = match (previous, until.map(Timestamp::from_millis)) {
+            (Some(v), Some(until)) if until > now => Some(PreviousSecret {
+                secret: Secret::new(tenant_secret(&master, tenant, v)),
+                until,
+            }),
+            _ => None,
+        };
+        Ok(CallbackSecrets {
+            current: Secret::new(tenant_secret(&master, tenant, version)),
+            previous,
+        })
+    }
+
+    /// Gives `tenant` a new callback secret; the current one keeps signing
+    /// beside it for `grace`, and one replaced earlier stops at once.
+    pub async fn rotate_callback_secret(
+        &self,
+        tenant: TenantId,
+        grace: Duration,
+    ) -> Result<CallbackSecrets, StoreError> {
+        let until = self.db.clock.now().plus(grace);
+        // Every SET reads the row as it was: the previous version is the one
+        // being replaced.
+        sqlx::query(
+            "UPDATE tenants SET callback_previous_version = callback_secret_version, \
+             callback_previous_until = $1, callback_secret_version = callback_secret_version + 1 \
+             WHERE id = $2",
+        )
+        .bind(until.millis())
+        .bind(tenant.to_string())
+        .execute(&self.db.pool)
+        .await?;
+        self.callback_secrets(tenant).await
     }
 }
 

@@ -4,7 +4,11 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::{Conn, StoreError, rows::parse_id};
+use super::{
+    Conn, StoreError,
+    keys::{KeyTable, touch},
+    rows::parse_id,
+};
 use crate::ids::TenantId;
 
 /// A freshly made API key: shown once, never stored in clear.
@@ -79,36 +83,48 @@ impl TenantRepo {
         row.map(|r| parse_id(&r, "id", TenantId::parse)).transpose()
     }
 
-    /// The tenant owning `key`, if the key is known.
+    /// The tenant owning `key`, if the key is known and not revoked.
     pub async fn tenant_for_key(&self, key: &str) -> Result<Option<TenantId>, StoreError> {
-        let row = sqlx::query("SELECT tenant_id FROM api_keys WHERE key_hash = $1")
-            .bind(hash_key(key))
-            .fetch_optional(&self.db.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT tenant_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash_key(key))
+        .fetch_optional(&self.db.pool)
+        .await?;
         row.map(|r| parse_id(&r, "tenant_id", TenantId::parse))
             .transpose()
     }
 
     /// The tenant owning `key` and the rate limit stored for it (as set,
-    /// unparsed), if the key is known.
+    /// unparsed), if the key is known and not revoked; the key's use is
+    /// recorded.
     pub async fn key_owner(
         &self,
         key: &str,
     ) -> Result<Option<(TenantId, Option<String>)>, StoreError> {
+        let hash = hash_key(key);
         let row = sqlx::query(
-            "SELECT k.tenant_id, t.rate_limit FROM api_keys k \
-             JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = $1",
+            "SELECT k.tenant_id, t.rate_limit, k.last_used_at FROM api_keys k \
+             JOIN tenants t ON t.id = k.tenant_id \
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
         )
-        .bind(hash_key(key))
+        .bind(hash.clone())
         .fetch_optional(&self.db.pool)
         .await?;
-        row.map(|r| {
-            Ok((
-                parse_id(&r, "tenant_id", TenantId::parse)?,
-                r.try_get("rate_limit")?,
-            ))
-        })
-        .transpose()
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        touch(
+            &self.db,
+            KeyTable::Tenants,
+            &hash,
+            r.try_get("last_used_at")?,
+        )
+        .await?;
+        Ok(Some((
+            parse_id(&r, "tenant_id", TenantId::parse)?,
+            r.try_get("rate_limit")?,
+        )))
     }
 
     /// Stores the rate limit of a tenant (`None`: the configured one applies).

@@ -9,6 +9,7 @@ use aws_sdk_s3::{
     primitives::ByteStream,
 };
 use bytes::Bytes;
+use mixdown_settings::Secret;
 
 use super::{Listed, ObjectError, ObjectKey, ObjectMeta, ObjectReader, StreamError, copy_bounded};
 
@@ -21,8 +22,9 @@ pub struct S3Settings {
     pub bucket: String,
     /// The signing region.
     pub region: String,
-    /// Static credentials; `None` uses the standard AWS credential chain.
-    pub credentials: Option<(String, String)>,
+    /// Static credentials (access key id, secret key); `None` uses the
+    /// standard AWS credential chain.
+    pub credentials: Option<(String, Secret<String>)>,
 }
 
 /// A bucket of objects.
@@ -38,8 +40,13 @@ impl S3Store {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(settings.region.clone()));
         if let Some((id, secret)) = &settings.credentials {
-            loader =
-                loader.credentials_provider(Credentials::new(id, secret, None, None, "mixdown"));
+            loader = loader.credentials_provider(Credentials::new(
+                id,
+                secret.expose(),
+                None,
+                None,
+                "mixdown",
+            ));
         }
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint);

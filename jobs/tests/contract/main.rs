@@ -38,6 +38,7 @@ mod clock_sync;
 mod events;
 mod family;
 mod jobs;
+mod keys;
 mod migration;
 mod objects;
 mod outbox_index;

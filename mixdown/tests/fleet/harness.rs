@@ -102,8 +102,15 @@ impl Drop for Proc {
 /// Starts `mixdown dev` over the data directory `data`: the process, and a
 /// client of its tenant "dev" with the key it printed.
 pub fn start_dev(data: &str) -> (Proc, Client) {
+    start_dev_with(data, &[])
+}
+
+/// [`start_dev`] with `settings` added to its environment.
+pub fn start_dev_with(data: &str, settings: &[(&str, &str)]) -> (Proc, Client) {
     let args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", data];
-    let mut dev = Proc::start(&args, &base_env());
+    let mut env = base_env();
+    env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut dev = Proc::start(&args, &env);
     let base = dev.url();
     let key = dev.line().split_whitespace().last().unwrap().to_owned();
     (dev, Client::new(base, key))
@@ -133,8 +140,14 @@ pub fn create_key_with(env: &Env, tenant: &str, options: &[&str]) -> String {
 
 /// Runs `mixdown keys create` with `args`; the key it printed.
 pub fn keys_create(env: &Env, args: &[&str]) -> String {
+    let text = keys(env, &[&["create"][..], args].concat());
+    text.split_whitespace().last().unwrap().to_owned()
+}
+
+/// Runs `mixdown keys` with `args`, which must succeed; what it printed.
+pub fn keys(env: &Env, args: &[&str]) -> String {
     let out = Command::new(BIN)
-        .args(["keys", "create"])
+        .arg("keys")
         .args(args)
         .env_clear()
         .envs(env)
@@ -145,8 +158,7 @@ pub fn keys_create(env: &Env, args: &[&str]) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.split_whitespace().last().unwrap().to_owned()
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// How quickly the fleet notices trouble.
@@ -220,7 +232,7 @@ impl Fleet {
             ("S3_ENDPOINT", stores.s3.endpoint.clone().unwrap()),
             ("S3_BUCKET", stores.s3.bucket.clone()),
             ("AWS_ACCESS_KEY_ID", id),
-            ("AWS_SECRET_ACCESS_KEY", secret),
+            ("AWS_SECRET_ACCESS_KEY", secret.expose().clone()),
             ("MIXDOWN_CONCURRENCY", options.concurrency.to_string()),
             ("MIXDOWN_FAULT_INJECTION", "true".into()),
             ("MIXDOWN_VOICE_KEY", FLEET_VOICE_KEY.into()),

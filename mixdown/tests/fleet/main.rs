@@ -10,6 +10,8 @@ mod drain;
 mod edge;
 mod fairness;
 mod harness;
+mod keys;
+mod outbound;
 mod playback;
 mod recovery;
 mod roles;

@@ -84,7 +84,7 @@ pub(crate) async fn run(
         .as_deref()
         .ok_or(CallbackError::SubjectMissing(p.job_id))?;
     let body = serde_json::to_vec(&event(db, &ended).await?).expect("events serialise");
-    let secret = db.secrets.callback_secret(tenant).await?;
+    let secrets = db.secrets.callback_secrets(tenant).await?;
     let delivery = Delivery {
         method: Method::POST,
         url,
@@ -92,7 +92,7 @@ pub(crate) async fn run(
         body,
         timeout: DELIVERY_TIMEOUT,
         id: ctx.job.id,
-        secret: &secret,
+        secrets: &secrets,
         signed_at: ctx.stores.clock().now().millis() / 1000,
     };
     let response = ctx.outbound.deliver(delivery).await?;

@@ -1,19 +1,21 @@
 //! Requests the fleet sends on a client's word — callbacks and `http` jobs —
-//! under one set of rules: only to public addresses unless allowed, no
-//! redirect followed, a time limit per request, the body signed with the
-//! tenant's callback secret ([`SIGNATURE_HEADER`]) and the job's id as
+//! under one set of rules: only to public addresses unless allowed (and
+//! never through a proxy named in the environment, which would resolve the
+//! name past that check), no redirect followed, a time limit per request,
+//! the body signed with the tenant's callback secrets ([`SIGNATURE_HEADER`])
+//! and the job's id as
 //! `Mixdown-Delivery` (the same on every attempt, so a receiver can drop
 //! repeats), and one rule for which failures another attempt may help:
 //! 408, 429, 5xx and network errors.
 
 use std::{
-    net::{IpAddr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     sync::Arc,
     time::Duration,
 };
 
 use mixdown_jobs::{
-    callbacks::{SIGNATURE_HEADER, signature},
+    callbacks::{CallbackSecrets, SIGNATURE_HEADER, signature},
     codes::ErrorCode,
     ids::JobId,
 };
@@ -67,8 +69,8 @@ pub(crate) struct Delivery<'a> {
     pub timeout: Duration,
     /// The delivering job: its id is the delivery's.
     pub id: JobId,
-    /// The tenant's callback secret, which signs the body.
-    pub secret: &'a str,
+    /// The tenant's callback secrets, which sign the body.
+    pub secrets: &'a CallbackSecrets,
     /// When it is signed, Unix seconds.
     pub signed_at: i64,
 }
@@ -86,6 +88,8 @@ impl Outbound {
         let build = || async {
             reqwest::Client::builder()
                 .redirect(Policy::none())
+                // A proxy resolves the host itself, past the address filter.
+                .no_proxy()
                 // What a host name resolves to is filtered again when connecting, so
                 // a name that changes its answer after the check gets no further.
                 .dns_resolver(Arc::new(AllowedAddresses(self.settings)))
@@ -108,7 +112,7 @@ impl Outbound {
             };
             headers.insert(name, value);
         }
-        let signed = signature(d.secret, d.signed_at, &d.body);
+        let signed = signature(d.secrets, d.signed_at, &d.body);
         let sent = self
             .client()
             .await?
@@ -136,13 +140,10 @@ impl Resolve for AllowedAddresses {
     fn resolve(&self, name: Name) -> Resolving {
         let settings = self.0;
         Box::pin(async move {
-            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
-            let allowed: Vec<SocketAddr> = found.filter(|a| settings.allows(a.ip())).collect();
-            if allowed.is_empty() {
-                let refused = format!("{} resolves to no public address", name.as_str());
-                return Err(refused.into());
+            match allowed_addresses(name.as_str(), 0, settings).await {
+                Ok(allowed) => Ok(Box::new(allowed.into_iter()) as Addrs),
+                Err(refused) => Err(refused.into()),
             }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
 }
@@ -215,6 +216,12 @@ impl SendError {
     }
 }
 
+/// What a tenant is told of a host that reaches no address a request may go
+/// to: the same whether its name does not resolve or resolves to a private
+/// address, so a tenant cannot map which internal names exist. The log says
+/// which.
+const NO_PUBLIC_ADDRESS: &str = "the URL's host reaches no public address";
+
 /// Parses `url` and finds the address to send to, refusing non-public ones
 /// unless allowed. An IP literal never reaches the resolver, so this check is
 /// the one that stops it.
@@ -229,16 +236,36 @@ async fn resolve(url: &str, settings: OutboundSettings) -> Result<(Url, SocketAd
         .ok_or_else(|| refused(format!("{} has no port", masked(&parsed))))?;
     // Brackets of an IPv6 literal are not part of the address.
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| SendError::Unreachable(format!("{host}: {e}")))?
-        .collect();
-    let address = addresses
-        .iter()
-        .copied()
-        .find(|a| settings.allows(a.ip()))
-        .ok_or_else(|| refused(format!("{host} resolves to no public address")))?;
+    let allowed = allowed_addresses(host, port, settings).await;
+    let address = allowed.map_err(|_| refused(NO_PUBLIC_ADDRESS.to_owned()))?[0];
     Ok((parsed, address))
+}
+
+/// The addresses of `host` a request may go to, at least one; else
+/// [`NO_PUBLIC_ADDRESS`], the cause logged.
+async fn allowed_addresses(
+    host: &str,
+    port: u16,
+    settings: OutboundSettings,
+) -> Result<Vec<SocketAddr>, &'static str> {
+    let found = match tokio::net::lookup_host((host, port)).await {
+        Ok(found) => found,
+        Err(err) => {
+            tracing::warn!(host, error = %err, "outbound request refused: the host does not resolve");
+            return Err(NO_PUBLIC_ADDRESS);
+        }
+    };
+    let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        found.partition(|a| settings.allows(a.ip()));
+    if allowed.is_empty() {
+        tracing::warn!(
+            host,
+            ?refused,
+            "outbound request refused: the host resolves to no public address"
+        );
+        return Err(NO_PUBLIC_ADDRESS);
+    }
+    Ok(allowed)
 }
 
 /// `url` as errors and logs show it: user info and the values of the query
@@ -261,32 +288,82 @@ pub(crate) fn masked(url: &Url) -> String {
     shown.to_string()
 }
 
-/// Whether `ip` is on the public internet: not loopback, private, link-local,
-/// shared (CGNAT), documentation, unspecified or broadcast.
+/// IPv4 ranges that are not the public internet (IANA's special-purpose
+/// registry): this network, private, shared (CGNAT), loopback, link-local,
+/// IETF protocol assignments, documentation, the old 6to4 relay anycast,
+/// benchmarking, multicast, reserved and broadcast.
+const V4_NOT_PUBLIC: [(Ipv4Addr, u32); 15] = [
+    (Ipv4Addr::new(0, 0, 0, 0), 8),
+    (Ipv4Addr::new(10, 0, 0, 0), 8),
+    (Ipv4Addr::new(100, 64, 0, 0), 10),
+    (Ipv4Addr::new(127, 0, 0, 0), 8),
+    (Ipv4Addr::new(169, 254, 0, 0), 16),
+    (Ipv4Addr::new(172, 16, 0, 0), 12),
+    (Ipv4Addr::new(192, 0, 0, 0), 24),
+    (Ipv4Addr::new(192, 0, 2, 0), 24),
+    (Ipv4Addr::new(192, 88, 99, 0), 24),
+    (Ipv4Addr::new(192, 168, 0, 0), 16),
+    (Ipv4Addr::new(198, 18, 0, 0), 15),
+    (Ipv4Addr::new(198, 51, 100, 0), 24),
+    (Ipv4Addr::new(203, 0, 113, 0), 24),
+    (Ipv4Addr::new(224, 0, 0, 0), 4),
+    (Ipv4Addr::new(240, 0, 0, 0), 4),
+];
+
+/// Within global unicast (`2000::/3`, the only IPv6 a request may go to),
+/// what is not the public internet: IETF protocol assignments (Teredo
+/// `2001::/32` among them, whose IPv4 server and client say nothing of
+/// where a packet lands), and documentation.
+const V6_NOT_PUBLIC: [(Ipv6Addr, u32); 3] = [
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23),
+    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),
+    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20),
+];
+
+/// Whether `ip` is on the public internet. An IPv6 address that carries an
+/// IPv4 one — mapped (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`), NAT64
+/// (`64:ff9b::/96`) or 6to4 (`2002::/16`) — reaches that IPv4 address, so it
+/// is judged by it.
 fn is_public(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)))
-        }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public(IpAddr::V4(v4)),
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => is_public_v4(v4),
             None => {
-                let first = v6.segments()[0];
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || (first & 0xfe00) == 0xfc00
-                    || (first & 0xffc0) == 0xfe80)
+                in_v6(v6, (Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3))
+                    && !V6_NOT_PUBLIC.iter().any(|&range| in_v6(v6, range))
             }
         },
     }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    !V4_NOT_PUBLIC.iter().any(|&(net, len)| {
+        let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+        u32::from(ip) & mask == u32::from(net)
+    })
+}
+
+fn in_v6(ip: Ipv6Addr, (net, len): (Ipv6Addr, u32)) -> bool {
+    let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+    u128::from(ip) & mask == u128::from(net)
+}
+
+/// The IPv4 address an IPv6 one carries and reaches, if it is of a form
+/// that does. NAT64's local-use prefix (`64:ff9b:1::/48`) places it by a
+/// prefix length only its network knows: not public, like everything else
+/// outside `2000::/3`.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let bits = u128::from(ip);
+    let low32 = Ipv4Addr::from(bits as u32);
+    if in_v6(ip, (Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96))
+        || in_v6(ip, (Ipv6Addr::UNSPECIFIED, 96))
+        || in_v6(ip, (Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96))
+    {
+        return Some(low32);
+    }
+    in_v6(ip, (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16))
+        .then(|| Ipv4Addr::from((bits >> 80) as u32))
 }
 
 #[cfg(test)]
@@ -299,20 +376,133 @@ mod tests {
             "127.0.0.1",
             "10.1.2.3",
             "172.16.0.1",
+            "172.31.255.255",
             "192.168.1.1",
             "169.254.169.254",
             "100.64.0.1",
+            "100.127.255.254",
             "0.0.0.0",
+            "0.1.2.3",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "198.18.0.1",
+            "198.19.255.254",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.251",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
             "::1",
             "fd00::1",
+            "fc00::1",
             "fe80::1",
+            "fec0::1",
+            "feff::1",
+            "ff02::1",
+            "100::1",
             "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::169.254.169.254",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::8.8.8.8",
+            "64:ff9b:1:ffff::1",
+            "2002:7f00:1::1",
+            "2002:0a00:0001::1",
+            "2002:a9fe:a9fe::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:db8::1",
+            "3fff::1",
         ] {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
+            let ip: IpAddr = private.parse().unwrap();
+            assert!(!is_public(ip), "{private} is not public");
         }
-        for public in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
-            assert!(is_public(public.parse().unwrap()), "{public}");
+        for public in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "8.8.8.8",
+            "100.63.255.255",
+            "100.128.0.1",
+            "172.32.0.1",
+            "192.0.1.1",
+            "198.17.255.255",
+            "198.20.0.1",
+            "223.255.255.254",
+            "2606:4700::1111",
+            "2a00:1450:4001:80b::200e",
+            "::ffff:93.184.216.34",
+            "::8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:5db8:d822::1",
+            "2001:4860:4860::8888",
+        ] {
+            let ip: IpAddr = public.parse().unwrap();
+            assert!(is_public(ip), "{public} is public");
         }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_name_and_a_private_one_are_refused_alike() {
+        let settings = OutboundSettings::default();
+        let unknown = resolve("http://no-such-host.invalid/hook", settings).await;
+        let private = resolve("http://localhost:9/hook", settings).await;
+        let literal = resolve("http://[64:ff9b::7f00:1]:9/hook", settings).await;
+        let told: Vec<String> = [unknown, private, literal]
+            .into_iter()
+            .map(|r| {
+                let err = r.unwrap_err();
+                assert!(matches!(err, SendError::AddressRefused(_)), "{err}");
+                assert!(!err.retryable());
+                err.to_string()
+            })
+            .collect();
+        assert_eq!(told, vec![NO_PUBLIC_ADDRESS; 3]);
+    }
+
+    #[tokio::test]
+    async fn a_receiver_behind_an_embedded_address_gets_no_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let outbound = Outbound::new(OutboundSettings::default());
+        let secrets = CallbackSecrets {
+            current: mixdown_jobs::settings::Secret::new("s".into()),
+            previous: None,
+        };
+        for host in [
+            "127.0.0.1",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:7f00:1]",
+            "[::127.0.0.1]",
+            "[64:ff9b::7f00:1]",
+            "[2002:7f00:1::]",
+        ] {
+            let url = format!("http://{host}:{port}/hook");
+            let sent = outbound
+                .deliver(Delivery {
+                    method: Method::POST,
+                    url: &url,
+                    headers: Vec::new(),
+                    body: b"{}".to_vec(),
+                    timeout: Duration::from_secs(2),
+                    id: JobId::new(),
+                    secrets: &secrets,
+                    signed_at: 0,
+                })
+                .await;
+            let err = sent.unwrap_err();
+            assert!(matches!(err, SendError::AddressRefused(_)), "{url}: {err}");
+        }
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err(), "no request reached the receiver");
     }
 
     #[tokio::test]

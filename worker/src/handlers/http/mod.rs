@@ -141,11 +141,11 @@ async fn request(
     secrets: &SecretHeaders,
     ctx: &JobContext,
 ) -> Result<HttpResult, HttpError> {
-    let secret = ctx
+    let signing = ctx
         .stores
         .db
         .secrets
-        .callback_secret(ctx.job.tenant_id)
+        .callback_secrets(ctx.job.tenant_id)
         .await?;
     let delivery = Delivery {
         method: method(p.method),
@@ -154,7 +154,7 @@ async fn request(
         body: p.body_bytes().to_vec(),
         timeout: p.timeout_ms.get(),
         id: ctx.job.id,
-        secret: &secret,
+        secrets: &signing,
         signed_at: ctx.stores.clock().now().millis() / 1000,
     };
     let response = ctx.outbound.deliver(delivery).await?;
