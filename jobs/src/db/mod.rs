@@ -15,6 +15,7 @@ mod schedules;
 mod secrets;
 mod tenants;
 mod tracks;
+mod tus;
 mod voice;
 mod workers;
 
@@ -40,6 +41,7 @@ pub use self::{
     secrets::{SecretRepo, random_secret},
     tenants::{NewApiKey, TENANT_KEY_PREFIX, TenantRepo},
     tracks::{AddedOutputs, CompleteOutcome, Started, TrackRepo},
+    tus::{Recorded, TusRepo},
     voice::{ScoredAttempt, StoredVoiceprint, VoiceRepo},
     workers::{WorkerRecord, WorkerRepo},
 };
@@ -136,6 +138,8 @@ pub struct Database {
     pub secrets: SecretRepo,
     /// Schedules, and the jobs their ticks make.
     pub schedules: ScheduleRepo,
+    /// Resumable uploads and their stored parts.
+    pub tus: TusRepo,
     conn: Conn,
 }
 
@@ -189,6 +193,7 @@ impl Database {
             feeds: FeedRepo::new(conn.clone())?,
             secrets: SecretRepo::new(conn.clone()),
             schedules: ScheduleRepo::new(conn.clone()),
+            tus: TusRepo::new(conn.clone()),
             conn,
         })
     }
