@@ -16,3 +16,4 @@ mod roles;
 mod runtime;
 mod schedules;
 mod social;
+mod tus;
