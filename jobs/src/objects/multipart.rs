@@ -186,12 +186,14 @@ impl ObjectStore {
         }
     }
 
-    /// Whether the store still holds the upload `id` (S3: lists its parts).
-    pub async fn multipart_exists(
+    /// How many parts the store holds for the upload `id`; none once it was
+    /// joined or aborted (S3 lists them; some servers answer a missing
+    /// upload with an empty list, others with an error: both are none).
+    pub async fn stored_parts(
         &self,
         key: &ObjectKey,
         id: &MultipartId,
-    ) -> Result<bool, ObjectError> {
+    ) -> Result<usize, ObjectError> {
         match self {
             ObjectStore::S3(s) => {
                 let (client, bucket) = s.client();
@@ -203,8 +205,8 @@ impl ObjectStore {
                     .send()
                     .await;
                 match listed {
-                    Ok(_) => Ok(true),
-                    Err(e) if e.as_service_error().is_some() => Ok(false),
+                    Ok(out) => Ok(out.parts().len()),
+                    Err(e) if e.as_service_error().is_some() => Ok(0),
                     Err(e) => Err(ObjectError::s3(e)),
                 }
             }
@@ -212,7 +214,11 @@ impl ObjectStore {
                 let prefix = ObjectKey::new(dir_prefix(id)).ok_or_else(|| {
                     ObjectError::S3(format!("not a multipart upload id: {}", id.0))
                 })?;
-                Ok(tokio::fs::try_exists(d.path_of(&prefix)).await?)
+                match std::fs::read_dir(d.path_of(&prefix)) {
+                    Ok(entries) => Ok(entries.count()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+                    Err(e) => Err(e.into()),
+                }
             }
         }
     }

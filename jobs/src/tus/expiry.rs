@@ -4,7 +4,7 @@
 use tracing::warn;
 
 use super::{TusUpload, UploadState};
-use crate::{Stores, db::StoreError};
+use crate::{Stores, db::StoreError, objects::ObjectError};
 
 /// Removes up to `limit` uploads that expired before now; answers how many.
 /// An upload whose store objects cannot be removed yet keeps its row, so
@@ -26,10 +26,10 @@ pub async fn sweep_expired(stores: &Stores, limit: u32) -> Result<usize, StoreEr
 pub async fn remove_objects(stores: &Stores, upload: &TusUpload) -> bool {
     let objects = &stores.objects;
     let mut removed = true;
-    let aborted = objects
-        .abort_multipart(&upload.data_key, &upload.multipart)
-        .await;
-    if let Err(err) = aborted {
+    // A joined upload's multipart upload is gone already.
+    if upload.state == UploadState::Receiving
+        && let Err(err) = abort(stores, upload).await
+    {
         warn!(upload = %upload.id, error = %err, "multipart upload not aborted");
         removed = false;
     }
@@ -44,4 +44,15 @@ pub async fn remove_objects(stores: &Stores, upload: &TusUpload) -> bool {
         }
     }
     removed
+}
+
+/// Aborts the upload's multipart upload; one the store no longer has (it
+/// was joined, and the answer lost) counts as aborted, whatever error the
+/// store gives for it.
+async fn abort(stores: &Stores, upload: &TusUpload) -> Result<(), ObjectError> {
+    let (objects, key, id) = (&stores.objects, &upload.data_key, &upload.multipart);
+    match objects.abort_multipart(key, id).await {
+        Err(err) if objects.stored_parts(key, id).await? > 0 => Err(err),
+        _ => Ok(()),
+    }
 }
