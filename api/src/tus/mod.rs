@@ -106,7 +106,7 @@ async fn method_override<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<R
             req.set_method(method);
         }
     }
-    Ok(ep.call(req).await.map(IntoResponse::into_response)?)
+    ep.call(req).await.map(IntoResponse::into_response)
 }
 
 /// Every answer carries `Tus-Resumable`, errors too (with the API's JSON
