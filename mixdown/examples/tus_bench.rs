@@ -94,7 +94,11 @@ async fn through_tus(
         .send()
         .await?;
     if created.status() != reqwest::StatusCode::CREATED {
-        bail!("creation answered {}: {}", created.status(), created.text().await?);
+        bail!(
+            "creation answered {}: {}",
+            created.status(),
+            created.text().await?
+        );
     }
     let location = created.headers()["Location"].to_str()?.to_owned();
     let mut offset = 0u64;
@@ -111,7 +115,11 @@ async fn through_tus(
             .send()
             .await?;
         if resp.status() != reqwest::StatusCode::NO_CONTENT {
-            bail!("PATCH at {offset} answered {}: {}", resp.status(), resp.text().await?);
+            bail!(
+                "PATCH at {offset} answered {}: {}",
+                resp.status(),
+                resp.text().await?
+            );
         }
         offset += sent;
     }

@@ -4,7 +4,8 @@
 use mixdown_jobs::{
     codes::ErrorCode,
     ids::{TenantId, TrackId},
-    tracks::original_key,
+    objects::MultipartId,
+    tracks::{NewTrack, original_key},
     tus::{TusUpload, UploadKind, UploadState, partial_key, remove_objects},
 };
 use poem::{Body, Request, Response, handler, http::StatusCode, web::Data};
@@ -46,64 +47,16 @@ pub(super) async fn create(
         _ => declared_length(req)?,
     };
     check_length(&state, length)?;
-    let mut fields = Fields::default();
-    for (key, value) in pairs.unwrap_or_default() {
-        if let (true, Some(value)) = (TRACK_FIELDS.contains(&key.as_str()), value) {
-            fields.set(&key, value)?;
-        }
-    }
-    let track = fields.into_track(&state, tenant)?;
+    let track = track_fields(pairs.unwrap_or_default())?.into_track(&state, tenant)?;
     check_open_uploads(&state, tenant).await?;
-    let upload = TusUpload {
-        id: track.id,
-        tenant_id: tenant,
-        kind,
-        state: UploadState::Receiving,
-        length,
-        metadata,
-        data_key: match kind {
-            UploadKind::Partial => partial_key(tenant, track.id),
-            _ => original_key(tenant, track.id),
-        },
-        multipart: mixdown_jobs::objects::MultipartId(String::new()),
-        tail: None,
-        stored: 0,
-        parts: 0,
-        expires_at: state
-            .stores
-            .clock()
-            .now()
-            .plus(state.settings.tus_expiry_secs.get()),
-        created_at: state.stores.clock().now(),
-    };
+    let upload = new_upload(&state, tenant, track.id, kind, length, metadata);
     let with_body = headers::text(req, "Content-Type")?
         .is_some_and(|t| t.eq_ignore_ascii_case(headers::OFFSET_STREAM));
     let chunk = match with_body {
         true => Some(Chunk::from_request(&state, req, &upload, 0)?),
         false => None,
     };
-    let objects = &state.stores.objects;
-    let multipart = objects.create_multipart(&upload.data_key).await;
-    let upload = TusUpload {
-        multipart: multipart.map_err(ApiError::unavailable)?,
-        ..upload
-    };
-    if kind != UploadKind::Partial {
-        let created = state
-            .stores
-            .db
-            .tracks
-            .create_upload(&track, upload.expires_at)
-            .await;
-        created.map_err(ApiError::unavailable)?;
-    }
-    state
-        .stores
-        .db
-        .tus
-        .create(&upload)
-        .await
-        .map_err(ApiError::unavailable)?;
+    let upload = open(&state, upload, &track).await?;
     let upload = match (kind, chunk) {
         (UploadKind::Final, _) => join(&state, upload, partials).await?,
         (_, Some(chunk)) => write(&state, upload, 0, chunk, body.into_async_read()).await?,
@@ -112,6 +65,76 @@ pub(super) async fn create(
     Ok(with_offset(StatusCode::CREATED, &upload)
         .header("Location", location(&state, upload.id))
         .finish())
+}
+
+/// The track fields among the metadata pairs.
+fn track_fields(pairs: Vec<(String, Option<String>)>) -> Result<Fields, ApiError> {
+    let mut fields = Fields::default();
+    for (key, value) in pairs {
+        if let (true, Some(value)) = (TRACK_FIELDS.contains(&key.as_str()), value) {
+            fields.set(&key, value)?;
+        }
+    }
+    Ok(fields)
+}
+
+/// A new upload, taking bytes until its time runs out; its multipart
+/// upload is begun afterwards.
+fn new_upload(
+    state: &AppState,
+    tenant: TenantId,
+    id: TrackId,
+    kind: UploadKind,
+    length: Option<u64>,
+    metadata: Option<String>,
+) -> TusUpload {
+    let now = state.stores.clock().now();
+    TusUpload {
+        id,
+        tenant_id: tenant,
+        kind,
+        state: UploadState::Receiving,
+        length,
+        metadata,
+        data_key: match kind {
+            UploadKind::Partial => partial_key(tenant, id),
+            _ => original_key(tenant, id),
+        },
+        multipart: MultipartId(String::new()),
+        tail: None,
+        stored: 0,
+        parts: 0,
+        expires_at: now.plus(state.settings.tus_expiry_secs.get()),
+        created_at: now,
+    }
+}
+
+/// Begins the upload's multipart upload, then records it (and, unless it is
+/// a partial upload, its track, waiting for its bytes).
+async fn open(
+    state: &AppState,
+    upload: TusUpload,
+    track: &NewTrack,
+) -> Result<TusUpload, ApiError> {
+    let multipart = state
+        .stores
+        .objects
+        .create_multipart(&upload.data_key)
+        .await;
+    let upload = TusUpload {
+        multipart: multipart.map_err(ApiError::unavailable)?,
+        ..upload
+    };
+    let db = &state.stores.db;
+    if upload.kind != UploadKind::Partial {
+        let created = db.tracks.create_upload(track, upload.expires_at).await;
+        created.map_err(ApiError::unavailable)?;
+    }
+    db.tus
+        .create(&upload)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(upload)
 }
 
 /// `Upload-Length`, or `None` for `Upload-Defer-Length: 1`; one is needed.
