@@ -7,6 +7,8 @@
 #   bench_fleet NAME PACKAGE...   NAME names the database and Redis prefix;
 #                                 PACKAGEs are extra apt packages it needs.
 # Sets: bin (the release binary), work (a temporary directory).
+# MIXDOWN_BENCH_PROFILE=debug uses the debug build instead (a quick look, not
+# a figure to quote).
 
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh
@@ -25,8 +27,13 @@ bench_fleet() {
   shift
   scripts/test.sh --services-only >/dev/null
   mixdown_install_packages postgresql-client "$@"
-  cargo build --release -p mixdown >/dev/null
-  bin=target/release/mixdown
+  bench_profile=${MIXDOWN_BENCH_PROFILE:-release}
+  if [ "$bench_profile" = debug ]; then
+    cargo build --workspace --locked --bins --examples >/dev/null
+  else
+    cargo build --release -p mixdown >/dev/null
+  fi
+  bin=target/$bench_profile/mixdown
   bench_admin_url=${MIXDOWN_TEST_POSTGRES_URL:-postgres://$(id -un)@%2Fvar%2Frun%2Fpostgresql/postgres}
   bench_db=mixdown_${name}_$$
   psql -q "$bench_admin_url" -c "CREATE DATABASE $bench_db"

@@ -24,6 +24,7 @@ mod social;
 mod state;
 mod track_jobs;
 mod tracks;
+mod tus;
 mod upload;
 mod views;
 mod voice;
@@ -52,6 +53,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         schedules::SchedulesApi,
         social::SocialApi,
         tracks::TracksApi,
+        tus::UploadsApi,
         track_jobs::RenditionsApi,
         voice::VoiceApi,
         workers::WorkersApi,
@@ -77,6 +79,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     ops::public_routes()
         .nest("/files", files::routes())
         .nest("/dashboard", dashboard::routes())
+        .nest("/v1/uploads/tus", tus::routes())
         .at(
             "/openapi.json",
             poem::endpoint::make_sync(move |_| {

@@ -26,6 +26,10 @@ settings! {
         url_signing_keys: Option<Secret<UrlSigningKeys>> = "", "MIXDOWN_URL_SIGNING_KEYS";
         /// where clients reach the API, e.g. https://media.example.com (default: paths only)
         public_url: Option<String> = "", "MIXDOWN_PUBLIC_URL";
+        /// how long a resumable (tus) upload may take before it is swept, from its creation
+        tus_expiry_secs: Seconds = "86400", "MIXDOWN_TUS_EXPIRY_SECS";
+        /// most resumable (tus) uploads a tenant may have open at once (429 beyond)
+        tus_max_open_uploads: u64 = "100", "MIXDOWN_TUS_MAX_OPEN_UPLOADS";
         /// largest voice sample upload
         voice_max_sample_bytes: u64 = "10485760", "MIXDOWN_VOICE_MAX_SAMPLE_BYTES";
         /// time between keep-alive comments on a quiet live-events stream

@@ -104,7 +104,7 @@ enum Upload {
 
 /// The optional description of an upload, as the client sent it.
 #[derive(Debug, Clone, Default)]
-struct Fields {
+pub(crate) struct Fields {
     title: Option<String>,
     owner_id: Option<String>,
     presets: Option<String>,
@@ -114,7 +114,7 @@ struct Fields {
 impl Fields {
     /// Sets `name` from a form part, in place of the query's (checked all
     /// the same); a name that is no field is refused.
-    fn set(&mut self, name: &str, value: String) -> Result<(), ApiError> {
+    pub(crate) fn set(&mut self, name: &str, value: String) -> Result<(), ApiError> {
         let slot = match name {
             "title" => &mut self.title,
             "owner_id" => &mut self.owner_id,
@@ -136,7 +136,11 @@ impl Fields {
     }
 
     /// The track these fields describe, or the field at fault.
-    fn into_track(self, state: &AppState, tenant: TenantId) -> Result<NewTrack, ApiError> {
+    pub(crate) fn into_track(
+        self,
+        state: &AppState,
+        tenant: TenantId,
+    ) -> Result<NewTrack, ApiError> {
         let catalog = state.presets();
         let presets = match self.presets.as_deref() {
             Some(names) => TrackPresets::pick(catalog, names),
@@ -288,45 +292,9 @@ impl TracksApi {
         upload_id: Path<String>,
     ) -> poem::Result<Accepted> {
         let id = TrackId::parse(&upload_id).ok_or_else(|| ApiError::not_found("upload"))?;
-        let track = state.stores.db.tracks.get(tenant.0, id).await;
-        let track = track.map_err(ApiError::unavailable)?;
-        let track = track.ok_or_else(|| ApiError::not_found("upload"))?;
-        let size = match (track.state, track.original_size) {
-            (TrackState::Uploaded, _) => take_upload(&state, &track).await?,
-            (_, size) => size.unwrap_or_default(),
-        };
-        let new = NewTrack {
-            id,
-            tenant_id: tenant.0,
-            title: track.title.clone(),
-            owner_id: track.owner_id.clone(),
-            callback_url: track.callback_url.clone(),
-            presets: track.presets.clone(),
-        };
-        let outcome = state
-            .stores
-            .db
-            .tracks
-            .complete_upload(tenant.0, id, size, &start(&new))
-            .await;
-        match outcome.map_err(ApiError::unavailable)? {
-            CompleteOutcome::Started(started) => {
-                Ok(Accepted::Track(Json(announce(&state, started).await?)))
-            }
-            CompleteOutcome::AlreadyStarted(track, job) => {
-                Ok(Accepted::Track(Json(AcceptedTrackView::new(&track, &job))))
-            }
-            CompleteOutcome::Expired => {
-                let upload = upload_key(tenant.0, id);
-                discard(&state, &[track.original_key, upload]).await;
-                Err(ApiError::new(
-                    ErrorCode::UploadExpired,
-                    "the upload was not completed in time; start a new one",
-                )
-                .into())
-            }
-            CompleteOutcome::NotFound => Err(ApiError::not_found("upload").into()),
-        }
+        Ok(Accepted::Track(Json(
+            start_upload(&state, tenant.0, id).await?,
+        )))
     }
 
     /// Reads a track: its state and progress, what ingest learned, loudness,
@@ -353,6 +321,49 @@ impl TracksApi {
         let track_jobs = tracks.jobs(&track).await;
         let track_jobs = track_jobs.map_err(ApiError::unavailable)?;
         Ok(Json(track_view(&state, track, workflow, track_jobs).await?))
+    }
+}
+
+/// Starts processing an upload whose original is stored: its track and
+/// ingest job, recorded once; starting it again answers the same ones.
+pub(crate) async fn start_upload(
+    state: &AppState,
+    tenant: TenantId,
+    id: TrackId,
+) -> Result<AcceptedTrackView, ApiError> {
+    let track = state.stores.db.tracks.get(tenant, id).await;
+    let track = track.map_err(ApiError::unavailable)?;
+    let track = track.ok_or_else(|| ApiError::not_found("upload"))?;
+    let size = match (track.state, track.original_size) {
+        (TrackState::Uploaded, _) => take_upload(state, &track).await?,
+        (_, size) => size.unwrap_or_default(),
+    };
+    let new = NewTrack {
+        id,
+        tenant_id: tenant,
+        title: track.title.clone(),
+        owner_id: track.owner_id.clone(),
+        callback_url: track.callback_url.clone(),
+        presets: track.presets.clone(),
+    };
+    let outcome = state
+        .stores
+        .db
+        .tracks
+        .complete_upload(tenant, id, size, &start(&new))
+        .await;
+    match outcome.map_err(ApiError::unavailable)? {
+        CompleteOutcome::Started(started) => announce(state, started).await,
+        CompleteOutcome::AlreadyStarted(track, job) => Ok(AcceptedTrackView::new(&track, &job)),
+        CompleteOutcome::Expired => {
+            let upload = upload_key(tenant, id);
+            discard(state, &[track.original_key, upload]).await;
+            Err(ApiError::new(
+                ErrorCode::UploadExpired,
+                "the upload was not completed in time; start a new one",
+            ))
+        }
+        CompleteOutcome::NotFound => Err(ApiError::not_found("upload")),
     }
 }
 

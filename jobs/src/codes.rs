@@ -82,6 +82,13 @@ catalogue! {
     EmptyAudio = "empty_audio", Some(422), "No bytes, or no audio frames.";
     VerificationLocked = "verification_locked", Some(429), "Too many rejected verifications of the user lately; `Retry-After` says when to come back.";
     RateLimited = "rate_limited", Some(429), "Past the rate limit of the tenant (or, for failed keys, of the client address); `Retry-After` says when to come back.";
+    UploadFinal = "upload_final", Some(403), "A final (concatenated) resumable upload takes no bytes of its own.";
+    OffsetMismatch = "offset_mismatch", Some(409), "A resumable upload's `Upload-Offset` is not the offset the server holds; `HEAD` tells it.";
+    PartialIncomplete = "partial_incomplete", Some(409), "A final resumable upload names a partial upload that is not whole yet.";
+    TusVersionUnsupported = "tus_version_unsupported", Some(412), "A resumable upload request without `Tus-Resumable: 1.0.0`.";
+    UploadLocked = "upload_locked", Some(423), "Another request is writing the resumable upload; try again when it ends.";
+    TooManyOpenUploads = "too_many_open_uploads", Some(429), "The tenant has as many resumable uploads open as it may; finish or terminate one.";
+    ChecksumMismatch = "checksum_mismatch", Some(460), "A resumable upload's chunk does not match its `Upload-Checksum`; it was discarded.";
     TooManyUploads = "too_many_uploads", Some(503), "As many uploads as the API takes at once are running; `Retry-After` says when to try again.";
     Unavailable = "unavailable", Some(503), "A store behind the API cannot be reached; try again.";
     InternalError = "internal_error", Some(500), "A fault of Mixdown's own (a panic, a bug); it is logged.";

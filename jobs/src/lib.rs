@@ -27,6 +27,7 @@ pub mod social;
 mod stores;
 pub mod time;
 pub mod tracks;
+pub mod tus;
 pub mod voice;
 pub mod workflow;
 

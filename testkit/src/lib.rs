@@ -182,7 +182,7 @@ pub async fn embedded_stores_with_clock(clock: Clock) -> (Stores, TempDir) {
 }
 
 /// The embedded stores under `dir`, reading time from `clock`.
-async fn embedded_stores_in(dir: &Path, clock: Clock) -> Stores {
+pub async fn embedded_stores_in(dir: &Path, clock: Clock) -> Stores {
     let db = Database::open_sqlite(&dir.join("mixdown.db"), clock.clone())
         .await
         .expect("open SQLite");

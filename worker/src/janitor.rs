@@ -69,6 +69,8 @@ pub(crate) async fn sweep(stores: &Stores, settings: &JanitorSettings) -> Result
             uploads += 1;
         }
     }
+    // Resumable uploads past their time: multipart uploads aborted, tails deleted.
+    uploads += mixdown_jobs::tus::sweep_expired(stores, BATCH).await? as u64;
     let attempts = voice
         .prune_attempts(now.minus(settings.attempt_retention))
         .await?;

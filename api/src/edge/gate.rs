@@ -150,6 +150,10 @@ fn is_upload(req: &Request, routes: &Methods) -> bool {
     if req.method() == Method::PUT && path.starts_with("/files/") {
         return true;
     }
+    // Resumable uploads are routed outside the document.
+    if [Method::POST, Method::PATCH].contains(req.method()) && path.starts_with("/v1/uploads/tus") {
+        return true;
+    }
     routes
         .template(path)
         .is_some_and(|t| takes_upload(req.method().as_str(), t))

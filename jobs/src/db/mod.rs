@@ -16,6 +16,7 @@ mod schedules;
 mod secrets;
 mod tenants;
 mod tracks;
+mod tus;
 mod voice;
 mod workers;
 
@@ -43,6 +44,7 @@ pub use self::{
     secrets::{SecretRepo, random_secret},
     tenants::{NewApiKey, TENANT_KEY_PREFIX, TenantRepo},
     tracks::{AddedOutputs, CompleteOutcome, Started, TrackRepo},
+    tus::{Recorded, TusRepo},
     voice::{ScoredAttempt, StoredVoiceprint, VoiceRepo},
     workers::{WorkerRecord, WorkerRepo},
 };
@@ -142,6 +144,8 @@ pub struct Database {
     pub secrets: SecretRepo,
     /// Schedules, and the jobs their ticks make.
     pub schedules: ScheduleRepo,
+    /// Resumable uploads and their stored parts.
+    pub tus: TusRepo,
     conn: Conn,
 }
 
@@ -196,6 +200,7 @@ impl Database {
             feeds: FeedRepo::new(conn.clone())?,
             secrets: SecretRepo::new(conn.clone()),
             schedules: ScheduleRepo::new(conn.clone()),
+            tus: TusRepo::new(conn.clone()),
             conn,
         })
     }

@@ -2,6 +2,7 @@
 //! in the fleet, a local directory when embedded.
 
 mod dir;
+mod multipart;
 mod s3;
 
 use std::{
@@ -17,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use self::{
     dir::DirStore,
+    multipart::{MultipartId, StoredPart},
     s3::{S3Settings, S3Store},
 };
 

@@ -75,6 +75,11 @@ impl S3Store {
         Ok(())
     }
 
+    /// The client and its bucket, for the multipart calls kept beside this module.
+    pub(super) fn client(&self) -> (&Client, &str) {
+        (&self.client, &self.bucket)
+    }
+
     pub(super) async fn put_bytes(&self, key: &ObjectKey, body: Bytes) -> Result<(), ObjectError> {
         self.put(key, ByteStream::from(body)).await
     }

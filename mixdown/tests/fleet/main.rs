@@ -18,3 +18,4 @@ mod roles;
 mod runtime;
 mod schedules;
 mod social;
+mod tus;
