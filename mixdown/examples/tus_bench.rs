@@ -14,6 +14,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use mixdown_jobs::objects::{ObjectKey, ObjectStore, S3Settings, S3Store};
+use mixdown_settings::Secret;
 use tokio::io::AsyncReadExt;
 
 #[tokio::main]
@@ -49,7 +50,7 @@ async fn direct_multipart(path: &str, chunk: usize) -> anyhow::Result<Duration> 
         region: env::var("S3_REGION").unwrap_or_else(|_| "us-east-1".into()),
         credentials: Some((
             env::var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID")?,
-            env::var("AWS_SECRET_ACCESS_KEY").context("AWS_SECRET_ACCESS_KEY")?,
+            Secret::new(env::var("AWS_SECRET_ACCESS_KEY").context("AWS_SECRET_ACCESS_KEY")?),
         )),
     };
     let s3 = S3Store::connect(&settings).await;
