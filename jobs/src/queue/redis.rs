@@ -15,11 +15,13 @@
 
 use std::{sync::Arc, time::Duration};
 
+use futures::future::try_join_all;
 use redis::Script;
 
 use super::{Lease, PRIORITY_STRIDE, QueueDepth, QueueEntry, QueueError, fairness::TenantWeights};
 use crate::{
     clock::Clock,
+    kind::JobKind,
     model::Priority,
     redis_target::{RedisConn, RedisTarget},
     time::Timestamp,
@@ -313,28 +315,39 @@ impl RedisQueue {
         })
     }
 
+    /// The least of the queues' marks: each queue keeps a copy in its own
+    /// slot, so a cluster node that loses its queues loses their mark with
+    /// them, and the reconciler pushes everything again.
     pub(super) async fn redrive_mark(&self) -> Result<Option<Timestamp>, QueueError> {
-        let mark: Option<i64> = redis::cmd("GET")
-            .arg(self.redrive_mark_key())
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(mark.map(Timestamp::from_millis))
+        let reads = self.redrive_mark_keys().map(|key| {
+            let mut conn = self.conn.clone();
+            async move { redis::cmd("GET").arg(key).query_async(&mut conn).await }
+        });
+        let marks: Vec<Option<i64>> = try_join_all(reads).await?;
+        let least = marks.into_iter().collect::<Option<Vec<_>>>();
+        Ok(least
+            .and_then(|m| m.into_iter().min())
+            .map(Timestamp::from_millis))
     }
 
     pub(super) async fn set_redrive_mark(&self, mark: Timestamp) -> Result<(), QueueError> {
-        let _: () = redis::cmd("SET")
-            .arg(self.redrive_mark_key())
-            .arg(mark.millis())
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let writes = self.redrive_mark_keys().map(|key| {
+            let mut conn = self.conn.clone();
+            async move {
+                let mut set = redis::cmd("SET");
+                set.arg(key).arg(mark.millis());
+                set.query_async::<()>(&mut conn).await
+            }
+        });
+        try_join_all(writes).await?;
         Ok(())
     }
 
-    /// Named apart from the mark of the layout with one ready set per
-    /// queue, so that the first pass over an older queue, finding no mark,
-    /// pushes every queued job again into the per-tenant sets.
-    fn redrive_mark_key(&self) -> String {
-        format!("{}:redrive_from", self.prefix)
+    /// Named apart from the marks of earlier layouts, so that the first
+    /// pass over an older Redis, finding none, pushes every queued job again.
+    fn redrive_mark_keys(&self) -> impl Iterator<Item = String> + '_ {
+        let queues = JobKind::queues_of(&JobKind::ALL).into_iter();
+        queues.map(|queue| self.key(queue, "redrive_from"))
     }
 
     pub(super) async fn lead(&self, holder: &str, ttl: Duration) -> Result<bool, QueueError> {

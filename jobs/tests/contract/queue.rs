@@ -377,3 +377,29 @@ async fn entries_an_older_version_left_untagged_are_moved_in_and_keep_their_orde
         .len();
     assert_eq!(left, 0, "the untagged keys are gone");
 }
+
+#[tokio::test]
+async fn a_queue_whose_keys_were_lost_takes_the_redrive_mark_with_them() {
+    let clock = ManualClock::new();
+    for url in [
+        mixdown_testkit::redis_url(),
+        mixdown_testkit::redis_cluster_url(),
+    ] {
+        let Queue::Redis(redis) = redis_queue_at(&url, &clock).await else {
+            unreachable!("redis_queue_at makes a Redis queue")
+        };
+        let (mut conn, prefix) = redis.connection();
+        let lost = format!("{{{prefix}:transcode}}:redrive_from");
+        let q = Queue::Redis(redis);
+        q.set_redrive_mark(clock.now()).await.unwrap();
+        assert_eq!(q.redrive_mark().await.unwrap(), Some(clock.now()));
+        // What a node restarted empty does to the queues it held.
+        let () = ::redis::cmd("DEL")
+            .arg(&lost)
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(drop)
+            .unwrap();
+        assert_eq!(q.redrive_mark().await.unwrap(), None, "{url}");
+    }
+}
