@@ -21,9 +21,9 @@ const CLUSTER_SCHEME: &str = "redis+cluster://";
 #[derive(Clone)]
 pub enum RedisTarget {
     /// One server.
-    Server(redis::Client),
+    Server(Box<redis::Client>),
     /// A cluster, reached through any of its listed nodes.
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 impl std::fmt::Debug for RedisTarget {
@@ -41,7 +41,7 @@ impl RedisTarget {
     /// (a cluster; any subset of its nodes will do, the others are discovered).
     pub fn parse(url: &str) -> Result<Self, RedisError> {
         let Some(rest) = url.strip_prefix(CLUSTER_SCHEME) else {
-            return Ok(Self::Server(redis::Client::open(url)?));
+            return Ok(Self::Server(Box::new(redis::Client::open(url)?)));
         };
         let (auth, nodes) = match rest.rsplit_once('@') {
             Some((auth, nodes)) => (format!("{auth}@"), nodes),
@@ -52,7 +52,7 @@ impl RedisTarget {
             .split(',')
             .map(|node| format!("redis://{auth}{}", node.trim()).into_connection_info())
             .collect::<Result<_, _>>()?;
-        Ok(Self::Cluster(ClusterClient::new(nodes)?))
+        Ok(Self::Cluster(Box::new(ClusterClient::new(nodes)?)))
     }
 
     /// Whether this is a cluster.
@@ -64,7 +64,7 @@ impl RedisTarget {
     pub async fn connect(&self) -> Result<RedisConn, RedisError> {
         match self {
             Self::Server(client) => Ok(RedisConn::Server(
-                ConnectionManager::new(client.clone()).await?,
+                ConnectionManager::new(client.as_ref().clone()).await?,
             )),
             Self::Cluster(client) => Ok(RedisConn::Cluster(client.get_async_connection().await?)),
         }

@@ -166,6 +166,11 @@ pub struct RedisQueue {
     prefix: String,
     clock: Clock,
     weights: Arc<TenantWeights>,
+    scripts: Arc<Scripts>,
+}
+
+/// The queue's scripts, loaded once per process.
+struct Scripts {
     push: Script,
     pop: Script,
     adopt: Script,
@@ -192,10 +197,12 @@ impl RedisQueue {
             prefix: prefix.to_owned(),
             clock,
             weights: Arc::default(),
-            push: Script::new(&format!("{SHARED}{PUSH_SCRIPT}")),
-            pop: Script::new(&format!("{SHARED}{POP_SCRIPT}")),
-            adopt: Script::new(&format!("{SHARED}{ADOPT_SCRIPT}")),
-            lead: Script::new(LEAD_SCRIPT),
+            scripts: Arc::new(Scripts {
+                push: Script::new(&format!("{SHARED}{PUSH_SCRIPT}")),
+                pop: Script::new(&format!("{SHARED}{POP_SCRIPT}")),
+                adopt: Script::new(&format!("{SHARED}{ADOPT_SCRIPT}")),
+                lead: Script::new(LEAD_SCRIPT),
+            }),
         })
     }
 
@@ -237,7 +244,7 @@ impl RedisQueue {
         // outlasts the response timeout or holds Redis for long.
         for (queue, entries) in by_queue {
             for chunk in entries.chunks(PUSH_CHUNK) {
-                let mut call = self.invocation(&self.push, queue);
+                let mut call = self.invocation(&self.scripts.push, queue);
                 for e in chunk {
                     call.arg(e.tenant.to_string())
                         .arg(e.id.to_string())
@@ -256,7 +263,7 @@ impl RedisQueue {
         max: usize,
         lease: Duration,
     ) -> Result<Vec<Lease>, QueueError> {
-        let mut call = self.invocation(&self.pop, queue);
+        let mut call = self.invocation(&self.scripts.pop, queue);
         call.arg(max)
             .arg(self.clock.now().plus(lease).millis())
             .arg(super::fairness::TURN);
@@ -279,7 +286,7 @@ impl RedisQueue {
         }
         let mut moved = 0;
         loop {
-            let mut call = self.invocation(&self.adopt, queue);
+            let mut call = self.invocation(&self.scripts.adopt, queue);
             call.key(format!("{}:{queue}:", self.prefix));
             let (slice, done): (u64, i64) = call.invoke_async(&mut self.conn.clone()).await?;
             moved += slice;
@@ -352,6 +359,7 @@ impl RedisQueue {
 
     pub(super) async fn lead(&self, holder: &str, ttl: Duration) -> Result<bool, QueueError> {
         let held: i64 = self
+            .scripts
             .lead
             .key(format!("{}:reconciler", self.prefix))
             .arg(holder)
