@@ -42,7 +42,7 @@ fi
 requests=$(echo "$wrk_out" | awk '/requests in/ {print $1}')
 elapsed=$(echo "$wrk_out" | awk '/requests in/ {sub(/s,/, "", $4); print $4}')
 rows=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM jobs")
-queued=$(redis-cli -u "$REDIS_URL" get "$MIXDOWN_REDIS_PREFIX:noop:ready_count" 2>/dev/null || echo "?")
+queued=$(redis-cli -u "$REDIS_URL" get "{$MIXDOWN_REDIS_PREFIX:noop}:ready_count" 2>/dev/null || echo "?")
 # Batches answered within the run; those in flight at its end land after.
 jobs_per_s=$(echo "$requests * $BATCH_SIZE / $elapsed" | bc -l)
 

@@ -150,6 +150,60 @@ mixdown_ensure_redis() {
   mixdown_summary redis "started"
 }
 
+# --- Redis Cluster -----------------------------------------------------------
+# Three masters on loopback, no replicas, nothing kept on disk: the queue's
+# cluster tests run against it (MIXDOWN_TEST_REDIS_CLUSTER_URL).
+
+MIXDOWN_CLUSTER_PORTS=(17001 17002 17003)
+
+mixdown_cluster_ready() {
+  [ "$(redis-cli -p "${MIXDOWN_CLUSTER_PORTS[0]}" cluster info 2>/dev/null | tr -d '\r' |
+    awk -F: '$1 == "cluster_state" {print $2}')" = "ok" ]
+}
+
+mixdown_start_cluster() {
+  local port dir nodes=()
+  for port in "${MIXDOWN_CLUSTER_PORTS[@]}"; do
+    dir="$MIXDOWN_STATE_DIR/cluster-$port"
+    mkdir -p "$dir"
+    if [ "$(redis-cli -p "$port" ping 2>/dev/null)" != "PONG" ]; then
+      # A node that ran before may have kept a stale view of the cluster.
+      rm -f "$dir/nodes.conf"
+      redis-server --daemonize yes --port "$port" --bind 127.0.0.1 --dir "$dir" \
+        --cluster-enabled yes --cluster-config-file nodes.conf --save '' --appendonly no \
+        --logfile "$dir/redis.log" || mixdown_die "redis-server (cluster node $port) failed to start"
+    fi
+    mixdown_wait_for "Redis cluster node $port" redis-cli -p "$port" ping
+    nodes+=("127.0.0.1:$port")
+  done
+  mixdown_info "creating a Redis Cluster of ${nodes[*]}"
+  # A node left over from a half-made cluster refuses to join another: empty them first.
+  for port in "${MIXDOWN_CLUSTER_PORTS[@]}"; do
+    redis-cli -p "$port" flushall >/dev/null 2>&1 || true
+    redis-cli -p "$port" cluster reset hard >/dev/null 2>&1 || true
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null ||
+    mixdown_die "redis-cli --cluster create failed"
+}
+
+mixdown_ensure_cluster() {
+  local default port
+  default="redis+cluster://$(printf '127.0.0.1:%s,' "${MIXDOWN_CLUSTER_PORTS[@]}")"
+  default="${default%,}"
+  if [ -n "${MIXDOWN_TEST_REDIS_CLUSTER_URL:-}" ] && [ "$MIXDOWN_TEST_REDIS_CLUSTER_URL" != "$default" ]; then
+    mixdown_summary redis-cluster "external"
+    return 0
+  fi
+  export MIXDOWN_TEST_REDIS_CLUSTER_URL="$default"
+  if mixdown_cluster_ready; then
+    mixdown_summary redis-cluster "running"
+    return 0
+  fi
+  mixdown_start_cluster
+  mixdown_wait_for "Redis Cluster" mixdown_cluster_ready || mixdown_die "the Redis Cluster did not form"
+  mixdown_summary redis-cluster "started"
+}
+
 # --- S3 (s3s-fs) ------------------------------------------------------------
 
 # Any HTTP answer counts (unsigned requests get an S3 error response).
@@ -210,9 +264,11 @@ mixdown_test_services() {
   MIXDOWN_SERVICES_SUMMARY=()
   mixdown_ensure_postgres
   mixdown_ensure_redis
+  mixdown_ensure_cluster
   mixdown_ensure_s3
   mixdown_info "services: ${MIXDOWN_SERVICES_SUMMARY[*]}"
   mixdown_info "MIXDOWN_TEST_POSTGRES_URL=$MIXDOWN_TEST_POSTGRES_URL"
   mixdown_info "MIXDOWN_TEST_REDIS_URL=$MIXDOWN_TEST_REDIS_URL"
+  mixdown_info "MIXDOWN_TEST_REDIS_CLUSTER_URL=$MIXDOWN_TEST_REDIS_CLUSTER_URL"
   mixdown_info "MIXDOWN_TEST_S3_ENDPOINT=$MIXDOWN_TEST_S3_ENDPOINT (access key $MIXDOWN_TEST_S3_ACCESS_KEY)"
 }

@@ -79,6 +79,17 @@ impl JobKind {
         }
     }
 
+    /// The queues of `kinds`, each once, in the order first named.
+    pub fn queues_of(kinds: &[JobKind]) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = Vec::new();
+        for kind in kinds {
+            if !names.contains(&kind.queue()) {
+                names.push(kind.queue());
+            }
+        }
+        names
+    }
+
     /// Whether clients may submit this kind through `POST /v1/jobs`. Voice
     /// and track jobs name objects that only their own endpoints store; a
     /// `fanout` submitted there takes an activity and records it first; a

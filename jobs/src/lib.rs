@@ -19,6 +19,7 @@ pub mod objects;
 pub mod payload;
 pub mod private_files;
 pub mod queue;
+pub mod redis_target;
 pub mod result;
 pub mod schedules;
 pub mod seal;

@@ -50,6 +50,14 @@ pub fn redis_url() -> String {
     var("MIXDOWN_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 }
 
+/// URL of the test Redis Cluster (three masters, see scripts/services.sh).
+pub fn redis_cluster_url() -> String {
+    var(
+        "MIXDOWN_TEST_REDIS_CLUSTER_URL",
+        "redis+cluster://127.0.0.1:17001,127.0.0.1:17002,127.0.0.1:17003",
+    )
+}
+
 /// Where the test S3 server is, with a fresh bucket name.
 pub fn s3_settings() -> S3Settings {
     S3Settings {

@@ -1,9 +1,16 @@
 //! The job source of one queue, as an apalis backend: leases ids from the
 //! queue, claims them in the job store, acknowledges the leases, and yields
 //! the claimed attempts.
+//!
+//! Fetching runs in a task of its own, beside the attempts: a fetch costs a
+//! round trip to the queue and one to the store, so a worker that fetched
+//! only once its slots were free would idle for that time after every batch
+//! of short jobs. It claims ahead of its free slots as many jobs as ended
+//! while its last fetch was in flight (at most its concurrency): short jobs
+//! find the next batch waiting, while long ones, of which none ended
+//! meanwhile, are not held back from other workers.
 
 use std::{
-    collections::VecDeque,
     convert::Infallible,
     sync::{
         Arc,
@@ -17,7 +24,7 @@ use mixdown_jobs::{
     Stores, db::ClaimedJob, db::StoreError, events::Event, ids::JobId, ids::WorkerId,
     queue::QueueError,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -34,19 +41,41 @@ struct Slot(Arc<Slots>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.taken.fetch_sub(1, Ordering::AcqRel);
+        self.0.held.fetch_sub(1, Ordering::AcqRel);
+        self.0.ended.fetch_add(1, Ordering::AcqRel);
         self.0.freed.notify_one();
     }
 }
 
-/// The attempts a fetcher has handed out and not yet seen end.
+/// The attempts a fetcher has claimed and not yet seen end, waiting or
+/// running.
 #[derive(Debug, Default)]
 struct Slots {
-    taken: AtomicUsize,
+    held: AtomicUsize,
+    /// Attempts ended since the start, to tell how many ended during a fetch.
+    ended: AtomicUsize,
     freed: Notify,
 }
 
-/// Longest a fetch waits for more slots to free up before taking what is free.
+impl Slots {
+    fn take(self: &Arc<Self>, job: ClaimedJob) -> Assignment {
+        self.held.fetch_add(1, Ordering::AcqRel);
+        Assignment {
+            job,
+            _slot: Slot(self.clone()),
+        }
+    }
+
+    fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+
+    fn ended(&self) -> usize {
+        self.ended.load(Ordering::Acquire)
+    }
+}
+
+/// Longest a fetch waits for more room to free up before taking what is free.
 const BATCH_WAIT: Duration = Duration::from_millis(10);
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +101,8 @@ pub(crate) struct Fetcher {
     worker_id: WorkerId,
     settings: FetchSettings,
     slots: Arc<Slots>,
-    buffer: VecDeque<ClaimedJob>,
+    /// How many jobs to claim beyond the free slots.
+    ahead: usize,
     stop: CancellationToken,
 }
 
@@ -88,7 +118,7 @@ impl Fetcher {
             worker_id,
             settings,
             slots: Arc::default(),
-            buffer: VecDeque::new(),
+            ahead: 0,
             stop,
         }
     }
@@ -106,32 +136,30 @@ impl Fetcher {
         self,
         exhausted: CancellationToken,
     ) -> BoxStream<'static, Result<Assignment, Infallible>> {
-        futures::stream::unfold(self, move |mut f| {
+        // Never full: at most twice the capacity is claimed at once.
+        let (claimed, rx) = mpsc::channel(2 * self.settings.capacity + 1);
+        tokio::spawn(self.run(claimed));
+        futures::stream::unfold(rx, move |mut rx| {
             let exhausted = exhausted.clone();
             async move {
-                let Some(job) = f.next().await else {
+                let Some(assignment) = rx.recv().await else {
                     exhausted.cancel();
                     return None;
                 };
-                f.slots.taken.fetch_add(1, Ordering::AcqRel);
-                let slot = Slot(f.slots.clone());
-                Some((Ok(Assignment { job, _slot: slot }), f))
+                Some((Ok(assignment), rx))
             }
         })
         .boxed()
     }
 
-    async fn next(&mut self) -> Option<ClaimedJob> {
+    /// Fetches until `stop` fires, sending what it claims to `claimed`.
+    async fn run(mut self, claimed: mpsc::Sender<Assignment>) {
         let mut delay = Duration::from_millis(100);
-        loop {
-            if let Some(job) = self.buffer.pop_front() {
-                return Some(job);
+        while !self.stop.is_cancelled() {
+            if !self.gather_room().await {
+                continue;
             }
-            if self.stop.is_cancelled() {
-                return None;
-            }
-            self.gather_free_slots().await;
-            match self.fetch().await {
+            match self.fetch(&claimed).await {
                 Ok(0) => self.idle(self.settings.poll_interval).await,
                 Ok(_) => delay = Duration::from_millis(100),
                 Err(err) => {
@@ -143,26 +171,28 @@ impl Fetcher {
         }
     }
 
-    fn free_slots(&self) -> usize {
-        let taken = self.slots.taken.load(Ordering::Acquire);
-        self.settings.capacity.saturating_sub(taken)
+    /// Jobs that may be claimed now.
+    fn room(&self) -> usize {
+        (self.settings.capacity + self.ahead).saturating_sub(self.slots.held())
     }
 
-    /// Waits, at most [`BATCH_WAIT`], until a quarter of the slots are free. A fetch
-    /// costs a round trip to the queue and one to the store whatever its size, so
-    /// refilling each slot the moment it frees caps a busy worker at one job per
-    /// round trip; gathering them makes each fetch a batch.
-    async fn gather_free_slots(&self) {
+    /// Waits, at most [`BATCH_WAIT`], until a quarter of the capacity is
+    /// room; false if there is none at all then. A fetch costs the same
+    /// round trips whatever its size, so refilling each slot the moment it
+    /// frees would cap a busy worker at one job per round trip; gathering
+    /// them makes each fetch a batch.
+    async fn gather_room(&self) -> bool {
         let wanted = (self.settings.capacity / 4).max(1);
         let deadline = tokio::time::sleep(BATCH_WAIT);
         tokio::pin!(deadline);
-        while self.free_slots() < wanted {
+        while self.room() < wanted {
             tokio::select! {
                 () = self.slots.freed.notified() => {}
-                () = &mut deadline => return,
-                () = self.stop.cancelled() => return,
+                () = &mut deadline => break,
+                () = self.stop.cancelled() => return false,
             }
         }
+        self.room() > 0
     }
 
     async fn idle(&self, limit: Duration) {
@@ -174,18 +204,25 @@ impl Fetcher {
 
     /// One round trip each to queue and store; returns how many leases came,
     /// so that leases of unclaimable ids do not make the fetcher sleep.
-    async fn fetch(&mut self) -> Result<usize, FetchError> {
-        let free = self.free_slots().max(1);
+    /// Claims ahead next time as many as ended during this one.
+    async fn fetch(&mut self, claimed: &mpsc::Sender<Assignment>) -> Result<usize, FetchError> {
         let settings = &self.settings;
+        let ended_before = self.slots.ended();
         let batch = claim_due(
             &self.stores,
             &self.worker_id,
             settings.queue,
-            free,
+            self.room(),
             settings.lease,
         );
         let Claimed { jobs, leased } = batch.await?;
-        self.buffer.extend(jobs);
+        let ended = self.slots.ended() - ended_before;
+        self.ahead = ended.max(self.ahead / 2).min(settings.capacity);
+        for job in jobs {
+            // The receiver is gone only when the worker was torn down; what
+            // was claimed then is handed back with the rest of its attempts.
+            let _ = claimed.send(self.slots.take(job)).await;
+        }
         Ok(leased)
     }
 }

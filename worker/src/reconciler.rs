@@ -22,6 +22,7 @@ use mixdown_jobs::{
     Stores,
     db::StoreError,
     ids::JobId,
+    kind::JobKind,
     queue::{QueueEntry, QueueError},
     settings::JobsSettings,
     time::Timestamp,
@@ -121,6 +122,7 @@ impl Reconciler {
         if !queue.lead(&self.holder, self.settings.interval * 3).await? {
             return Ok(false);
         }
+        self.adopt_untagged().await?;
         let recovered = self
             .stores
             .db
@@ -164,6 +166,22 @@ impl Reconciler {
             janitor::sweep(&self.stores, &self.settings.janitor).await?;
         }
         Ok(true)
+    }
+
+    /// Moves what an older version left in the untagged Redis layout into
+    /// each queue, so an upgrade strands no job there.
+    async fn adopt_untagged(&self) -> Result<(), ReconcileError> {
+        for queue in JobKind::queues_of(&JobKind::ALL) {
+            let moved = self.stores.queue.adopt_untagged(queue).await?;
+            if moved > 0 {
+                info!(
+                    queue,
+                    entries = moved,
+                    "moved queue entries of the untagged layout"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Whether the janitor's time has come; notes the sweep if so.

@@ -102,7 +102,10 @@ pub(crate) async fn assemble(stores: &Stores, plan: WorkerPlan) -> Result<Parts,
     let host = hostname::get().map_or_else(|_| "host".into(), |h| h.to_string_lossy().into_owned());
     let record = WorkerRecord {
         id: WorkerId::generate(&host),
-        queues: queue_names(queues).into_iter().map(str::to_owned).collect(),
+        queues: JobKind::queues_of(queues)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
         concurrency: settings.concurrency.get() as u32,
         hostname: host,
         pid: std::process::id(),
@@ -176,7 +179,7 @@ pub async fn run_worker(
     tokio::spawn(scheduler.run(stop.clone()));
     let concurrency = settings.concurrency.get();
     let mut running = JoinSet::new();
-    for queue in queue_names(&plan.queues) {
+    for queue in JobKind::queues_of(&plan.queues) {
         let fetch = FetchSettings {
             queue,
             capacity: concurrency,
@@ -255,16 +258,4 @@ async fn handle(assignment: Assignment, executor: Data<Arc<Executor>>) -> Result
     executor.execute(assignment.job.clone()).await;
     drop(assignment);
     Ok(())
-}
-
-/// The queues of `kinds`, each once: kinds may share a queue (a fan-out's
-/// chunks share the fan-out's).
-fn queue_names(kinds: &[JobKind]) -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = Vec::new();
-    for kind in kinds {
-        if !names.contains(&kind.queue()) {
-            names.push(kind.queue());
-        }
-    }
-    names
 }

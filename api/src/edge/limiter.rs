@@ -8,8 +8,8 @@ use std::{
     time::Instant,
 };
 
-use mixdown_jobs::queue::Queue;
-use redis::{Script, aio::ConnectionManager};
+use mixdown_jobs::{queue::Queue, redis_target::RedisConn};
+use redis::Script;
 
 use super::rate::{Bucket, Decision, RateLimit};
 
@@ -46,7 +46,7 @@ const MEMORY_BUCKETS: usize = 10_000;
 pub(crate) enum Limiter {
     /// In Redis under the fleet's key prefix.
     Redis {
-        conn: ConnectionManager,
+        conn: RedisConn,
         prefix: Arc<str>,
         script: Arc<Script>,
     },

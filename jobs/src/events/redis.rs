@@ -4,20 +4,20 @@
 //! `topic` (job and track events) or `users` (a JSON array, feed items),
 //! and `data` (JSON); the README describes them for gateways.
 //!
-//! What a request publishes is written at once, in one round trip; what a
-//! worker posts goes to a background task that writes whatever is waiting
-//! in one round trip, so no job waits for Redis.
+//! What a request publishes is written at once; what a worker posts goes to
+//! a background task that writes whatever is waiting at once, so no job
+//! waits for Redis. Either way each stream gets one pipeline of its own
+//! (a stream is a key, and a cluster takes a pipeline only within one
+//! slot), all of them sent together.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::HashMap,
     sync::{Arc, Mutex, MutexGuard, Weak},
     time::Duration,
 };
 
-use redis::{
-    aio::ConnectionManager,
-    streams::{StreamId, StreamRangeReply},
-};
+use futures::future::join_all;
+use redis::streams::{StreamId, StreamRangeReply};
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -26,7 +26,10 @@ use super::{
     entry::{Entry, EntryKind, EventId, Record, Route},
     tail::Tail,
 };
-use crate::ids::TenantId;
+use crate::{
+    ids::TenantId,
+    redis_target::{RedisConn, RedisTarget},
+};
 
 /// Posts waiting for the background writer; beyond, new ones are dropped.
 const BACKLOG: usize = 4096;
@@ -47,7 +50,7 @@ type Records = Vec<(TenantId, Record)>;
 /// Live events in Redis; clones share the connection and the writer.
 #[derive(Clone)]
 pub struct RedisEvents {
-    client: redis::Client,
+    target: RedisTarget,
     writer: Writer,
     posts: mpsc::Sender<Records>,
     tails: Arc<Mutex<HashMap<TenantId, Weak<Tail>>>>,
@@ -62,23 +65,24 @@ impl std::fmt::Debug for RedisEvents {
 }
 
 impl RedisEvents {
-    /// Connects to `url`; streams are named `{prefix}:events:{tenant_id}`
-    /// and keep what `retention` says. Starts the writer task.
+    /// Connects to `url` (a server or a cluster, see [`RedisTarget::parse`]);
+    /// streams are named `{prefix}:events:{tenant_id}` and keep what
+    /// `retention` says. Starts the writer task.
     pub async fn connect(
         url: &str,
         prefix: &str,
         retention: Retention,
     ) -> Result<Self, EventsError> {
-        let client = redis::Client::open(url)?;
+        let target = RedisTarget::parse(url)?;
         let writer = Writer {
-            conn: ConnectionManager::new(client.clone()).await?,
+            conn: target.connect().await?,
             prefix: prefix.to_owned(),
             retention,
         };
         let (posts, posted) = mpsc::channel(BACKLOG);
         tokio::spawn(writer.clone().run(posted));
         Ok(Self {
-            client,
+            target,
             writer,
             posts,
             tails: Arc::default(),
@@ -107,7 +111,7 @@ impl RedisEvents {
         stream_key(&self.writer.prefix, tenant)
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> RedisConn {
         self.writer.conn.clone()
     }
 
@@ -157,7 +161,7 @@ impl RedisEvents {
             return tail;
         }
         tails.retain(|_, t| t.strong_count() > 0);
-        let tail = Arc::new(Tail::start(self.client.clone(), self.key(tenant), newest));
+        let tail = Arc::new(Tail::start(self.target.clone(), self.key(tenant), newest));
         tails.insert(tenant, Arc::downgrade(&tail));
         tail
     }
@@ -198,7 +202,7 @@ pub(super) fn parse_entry(raw: &StreamId) -> Option<Entry> {
 /// Writes entries to their tenants' streams.
 #[derive(Clone)]
 struct Writer {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     retention: Retention,
 }
@@ -215,18 +219,25 @@ impl Writer {
     }
 
     async fn write_all(&self, records: &[&(TenantId, Record)]) {
-        for chunk in records.chunks(MAX_PIPELINE) {
-            self.write(chunk).await;
+        let mut streams: HashMap<TenantId, Vec<&Record>> = HashMap::new();
+        for (tenant, record) in records {
+            streams.entry(*tenant).or_default().push(record);
         }
+        let writes = streams.iter().flat_map(|(tenant, records)| {
+            records
+                .chunks(MAX_PIPELINE)
+                .map(|chunk| self.write(*tenant, chunk))
+        });
+        join_all(writes).await;
     }
 
-    /// One round trip: an XADD per entry, capped, and a PEXPIRE per
-    /// stream, so a quiet tenant's stream goes once its window has passed.
-    fn pipeline(&self, records: &[&(TenantId, Record)]) -> redis::Pipeline {
+    /// One round trip: an XADD per entry to the tenant's stream, capped,
+    /// and a PEXPIRE, so a quiet tenant's stream goes once its window has
+    /// passed.
+    fn pipeline(&self, tenant: TenantId, records: &[&Record]) -> redis::Pipeline {
         let mut pipe = redis::pipe();
-        let mut keys = BTreeSet::new();
-        for (tenant, record) in records {
-            let key = stream_key(&self.prefix, *tenant);
+        let key = stream_key(&self.prefix, tenant);
+        for record in records {
             pipe.cmd("XADD").arg(&key).arg("MAXLEN").arg("~");
             pipe.arg(self.retention.max_len).arg("*");
             pipe.arg("type").arg(record.kind.as_str());
@@ -239,17 +250,14 @@ impl Writer {
                 Route::Nobody => &mut pipe,
             };
             pipe.arg("data").arg(&record.data).ignore();
-            keys.insert(key);
         }
         let window = u64::try_from(self.retention.window.as_millis()).unwrap_or(u64::MAX);
-        for key in keys {
-            pipe.cmd("PEXPIRE").arg(key).arg(window).ignore();
-        }
+        pipe.cmd("PEXPIRE").arg(key).arg(window).ignore();
         pipe
     }
 
-    async fn write(&self, records: &[&(TenantId, Record)]) {
-        let pipe = self.pipeline(records);
+    async fn write(&self, tenant: TenantId, records: &[&Record]) {
+        let pipe = self.pipeline(tenant, records);
         let mut pauses = RETRIES.iter();
         loop {
             let written: Result<(), _> = pipe.query_async(&mut self.conn.clone()).await;

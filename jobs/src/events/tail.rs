@@ -5,11 +5,12 @@
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
-use redis::{AsyncConnectionConfig, streams::StreamReadReply};
+use redis::streams::StreamReadReply;
 use tokio::{sync::watch, task::JoinHandle};
 use tracing::warn;
 
 use super::{Batch, entry::EventId, redis::parse_entry};
+use crate::redis_target::RedisTarget;
 
 /// How long one read blocks waiting for entries.
 const BLOCK: Duration = Duration::from_secs(5);
@@ -33,9 +34,9 @@ impl Drop for Tail {
 
 impl Tail {
     /// Starts reading the stream at `key` after `newest`.
-    pub(super) fn start(client: redis::Client, key: String, newest: EventId) -> Self {
+    pub(super) fn start(target: RedisTarget, key: String, newest: EventId) -> Self {
         let (added_tx, added) = watch::channel(Arc::new(Batch::empty(newest)));
-        let task = tokio::spawn(follow(client, key, newest, added_tx));
+        let task = tokio::spawn(follow(target, key, newest, added_tx));
         Self { added, task }
     }
 
@@ -46,14 +47,14 @@ impl Tail {
 }
 
 async fn follow(
-    client: redis::Client,
+    target: RedisTarget,
     key: String,
     mut cursor: EventId,
     added: watch::Sender<Arc<Batch>>,
 ) {
     let mut pause = RECONNECT.0;
     loop {
-        let Err(err) = read(&client, &key, &mut cursor, &added, &mut pause).await;
+        let Err(err) = read(&target, &key, &mut cursor, &added, &mut pause).await;
         warn!(stream = %key, error = %err, "reading live events failed; reconnecting");
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(RECONNECT.1);
@@ -62,16 +63,13 @@ async fn follow(
 
 /// Reads until a command fails; each batch read goes to `added`.
 async fn read(
-    client: &redis::Client,
+    target: &RedisTarget,
     key: &str,
     cursor: &mut EventId,
     added: &watch::Sender<Arc<Batch>>,
     pause: &mut Duration,
 ) -> Result<Infallible, redis::RedisError> {
-    let config = AsyncConnectionConfig::new().set_response_timeout(Some(BLOCK * 2));
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await?;
+    let mut conn = target.dedicated(BLOCK * 2).await?;
     loop {
         let reply: Option<StreamReadReply> = redis::cmd("XREAD")
             .arg("COUNT")

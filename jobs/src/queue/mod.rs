@@ -189,6 +189,15 @@ impl Queue {
         }
     }
 
+    /// Moves the entries of `queue` that an older Redis layout still holds
+    /// into the current one; returns how many moved.
+    pub async fn adopt_untagged(&self, queue: &str) -> Result<u64, QueueError> {
+        match self {
+            Queue::Redis(q) => q.adopt_untagged(queue).await,
+            Queue::Embedded(_) => Ok(0),
+        }
+    }
+
     /// Takes or renews a lease that lets one process at a time run the
     /// reconciler; true while `holder` holds it.
     pub async fn lead(&self, holder: &str, ttl: Duration) -> Result<bool, QueueError> {

@@ -1,4 +1,5 @@
-//! The fleet queue over Redis. Per queue (keys `{prefix}:{queue}:…`):
+//! The fleet queue over Redis. Per queue (keys `{{prefix}:{queue}}:…`, one
+//! hash slot per queue, so a Redis Cluster spreads queues over its nodes):
 //! `ready:{tenant}`, a sorted set per tenant of due ids by priority then due
 //! time; `turns`, the tenants with due work by virtual time; `clock`, the
 //! virtual time of the last turn; `ready_count`; `later`, ids by due time
@@ -6,14 +7,25 @@
 //! acknowledged, by deadline (members `score:tenant:id`, so a returning id
 //! finds its place again). Scripts move entries in bounded steps, so a
 //! backlog of any size is handed out in slices and never in one reply. The
-//! scripts name per-tenant keys themselves: one Redis server, not a cluster.
+//! scripts get the queue's hash-tagged base in `KEYS[1]` and build every key
+//! they touch from it, so all of them live in the slot the call is sent to.
+//!
+//! Keys of the layout before hash tags (`{prefix}:{queue}:…`) are moved into
+//! it by the reconciler ([`RedisQueue::adopt_untagged`]), a slice at a time.
 
 use std::{sync::Arc, time::Duration};
 
-use redis::{Script, aio::ConnectionManager};
+use futures::future::try_join_all;
+use redis::Script;
 
 use super::{Lease, PRIORITY_STRIDE, QueueDepth, QueueEntry, QueueError, fairness::TenantWeights};
-use crate::{clock::Clock, model::Priority, time::Timestamp};
+use crate::{
+    clock::Clock,
+    kind::JobKind,
+    model::Priority,
+    redis_target::{RedisConn, RedisTarget},
+    time::Timestamp,
+};
 
 /// What both scripts share. `KEYS[1]` is the queue's key prefix; `ARGV[1]`
 /// the time, `ARGV[2]` the highest priority, `ARGV[3]` the priority stride.
@@ -103,6 +115,39 @@ return leases
 /// Entries pushed per script call.
 const PUSH_CHUNK: usize = 1000;
 
+/// Moves up to 1,000 entries of the untagged layout under `KEYS[2]` into the
+/// queue: ready ids through `enter` (so turns and counts follow), scheduled
+/// and leased ones as they are. Returns 1 once nothing is left to move. One
+/// server only: the two bases hash to different slots.
+const ADOPT_SCRIPT: &str = r"
+local old = KEYS[2]
+local budget = 1000
+local function take(key, count)
+  local members = redis.call('ZRANGE', key, 0, count - 1, 'WITHSCORES')
+  local ids = {}
+  for i = 1, #members, 2 do ids[#ids + 1] = members[i] end
+  if #ids > 0 then redis.call('ZREM', key, unpack(ids)) end
+  budget = budget - #ids
+  return members
+end
+for _, tenant in ipairs(redis.call('ZRANGE', old .. 'turns', 0, 99)) do
+  local ready = take(old .. 'ready:' .. tenant, budget)
+  for i = 1, #ready, 2 do enter(tenant, ready[i + 1], ready[i]) end
+  if redis.call('EXISTS', old .. 'ready:' .. tenant) == 0 then
+    redis.call('ZREM', old .. 'turns', tenant)
+  end
+  if budget <= 0 then return {1000 - budget, 0} end
+end
+for _, set in ipairs({'later', 'held'}) do
+  local moved = take(old .. set, budget)
+  for i = 1, #moved, 2 do redis.call('ZADD', queue .. set, 'NX', moved[i + 1], moved[i]) end
+  if budget <= 0 then return {1000 - budget, 0} end
+end
+if redis.call('EXISTS', old .. 'turns') == 1 then return {1000 - budget, 0} end
+redis.call('DEL', old .. 'clock', old .. 'ready_count')
+return {1000 - budget, 1}
+";
+
 /// Takes the lease when free or renews it when ours.
 const LEAD_SCRIPT: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
@@ -116,12 +161,19 @@ return 0
 /// A queue in Redis under a key prefix (one prefix per deployment or test).
 #[derive(Clone)]
 pub struct RedisQueue {
-    conn: ConnectionManager,
+    target: RedisTarget,
+    conn: RedisConn,
     prefix: String,
     clock: Clock,
     weights: Arc<TenantWeights>,
+    scripts: Arc<Scripts>,
+}
+
+/// The queue's scripts, loaded once per process.
+struct Scripts {
     push: Script,
     pop: Script,
+    adopt: Script,
     lead: Script,
 }
 
@@ -134,25 +186,29 @@ impl std::fmt::Debug for RedisQueue {
 }
 
 impl RedisQueue {
-    /// Connects to `url`; keys are named `{prefix}:…`. Due times are read
-    /// from `clock`, not from Redis: they are the database's times.
+    /// Connects to `url` (a server or a cluster, see [`RedisTarget::parse`]);
+    /// keys are named `{prefix}:…`. Due times are read from `clock`, not
+    /// from Redis: they are the database's times.
     pub async fn connect(url: &str, prefix: &str, clock: Clock) -> Result<Self, QueueError> {
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        let target = RedisTarget::parse(url)?;
         Ok(Self {
-            conn,
+            conn: target.connect().await?,
+            target,
             prefix: prefix.to_owned(),
             clock,
             weights: Arc::default(),
-            push: Script::new(&format!("{SHARED}{PUSH_SCRIPT}")),
-            pop: Script::new(&format!("{SHARED}{POP_SCRIPT}")),
-            lead: Script::new(LEAD_SCRIPT),
+            scripts: Arc::new(Scripts {
+                push: Script::new(&format!("{SHARED}{PUSH_SCRIPT}")),
+                pop: Script::new(&format!("{SHARED}{POP_SCRIPT}")),
+                adopt: Script::new(&format!("{SHARED}{ADOPT_SCRIPT}")),
+                lead: Script::new(LEAD_SCRIPT),
+            }),
         })
     }
 
     /// The connection and key prefix, for other state the fleet keeps in
     /// the same Redis (the API's rate limits).
-    pub fn connection(&self) -> (ConnectionManager, &str) {
+    pub fn connection(&self) -> (RedisConn, &str) {
         (self.conn.clone(), &self.prefix)
     }
 
@@ -164,8 +220,9 @@ impl RedisQueue {
         }
     }
 
+    /// A key of `queue`: every key of a queue shares its hash tag.
     fn key(&self, queue: &str, set: &str) -> String {
-        format!("{}:{queue}:{set}", self.prefix)
+        format!("{{{}:{queue}}}:{set}", self.prefix)
     }
 
     /// A script call on `queue` with the arguments every script takes.
@@ -187,7 +244,7 @@ impl RedisQueue {
         // outlasts the response timeout or holds Redis for long.
         for (queue, entries) in by_queue {
             for chunk in entries.chunks(PUSH_CHUNK) {
-                let mut call = self.invocation(&self.push, queue);
+                let mut call = self.invocation(&self.scripts.push, queue);
                 for e in chunk {
                     call.arg(e.tenant.to_string())
                         .arg(e.id.to_string())
@@ -206,7 +263,7 @@ impl RedisQueue {
         max: usize,
         lease: Duration,
     ) -> Result<Vec<Lease>, QueueError> {
-        let mut call = self.invocation(&self.pop, queue);
+        let mut call = self.invocation(&self.scripts.pop, queue);
         call.arg(max)
             .arg(self.clock.now().plus(lease).millis())
             .arg(super::fairness::TURN);
@@ -215,6 +272,28 @@ impl RedisQueue {
         }
         let members: Vec<String> = call.invoke_async(&mut self.conn.clone()).await?;
         members.into_iter().map(Lease::from_member).collect()
+    }
+
+    /// Moves what the layout before hash tags (`{prefix}:{queue}:…`) still
+    /// holds of `queue` into the queue, a slice per call so Redis is never
+    /// held long; returns how many entries moved. Cheap when there is none,
+    /// so the reconciler calls it every pass: replicas of an older version
+    /// still running in a rolling upgrade keep pushing there. A cluster has
+    /// nothing to move: the old layout could not run on one.
+    pub(super) async fn adopt_untagged(&self, queue: &str) -> Result<u64, QueueError> {
+        if self.target.is_cluster() {
+            return Ok(0);
+        }
+        let mut moved = 0;
+        loop {
+            let mut call = self.invocation(&self.scripts.adopt, queue);
+            call.key(format!("{}:{queue}:", self.prefix));
+            let (slice, done): (u64, i64) = call.invoke_async(&mut self.conn.clone()).await?;
+            moved += slice;
+            if done == 1 {
+                return Ok(moved);
+            }
+        }
     }
 
     pub(super) async fn ack(&self, queue: &str, leases: &[Lease]) -> Result<(), QueueError> {
@@ -243,32 +322,44 @@ impl RedisQueue {
         })
     }
 
+    /// The least of the queues' marks: each queue keeps a copy in its own
+    /// slot, so a cluster node that loses its queues loses their mark with
+    /// them, and the reconciler pushes everything again.
     pub(super) async fn redrive_mark(&self) -> Result<Option<Timestamp>, QueueError> {
-        let mark: Option<i64> = redis::cmd("GET")
-            .arg(self.redrive_mark_key())
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(mark.map(Timestamp::from_millis))
+        let reads = self.redrive_mark_keys().map(|key| {
+            let mut conn = self.conn.clone();
+            async move { redis::cmd("GET").arg(key).query_async(&mut conn).await }
+        });
+        let marks: Vec<Option<i64>> = try_join_all(reads).await?;
+        let least = marks.into_iter().collect::<Option<Vec<_>>>();
+        Ok(least
+            .and_then(|m| m.into_iter().min())
+            .map(Timestamp::from_millis))
     }
 
     pub(super) async fn set_redrive_mark(&self, mark: Timestamp) -> Result<(), QueueError> {
-        let _: () = redis::cmd("SET")
-            .arg(self.redrive_mark_key())
-            .arg(mark.millis())
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let writes = self.redrive_mark_keys().map(|key| {
+            let mut conn = self.conn.clone();
+            async move {
+                let mut set = redis::cmd("SET");
+                set.arg(key).arg(mark.millis());
+                set.query_async::<()>(&mut conn).await
+            }
+        });
+        try_join_all(writes).await?;
         Ok(())
     }
 
-    /// Named apart from the mark of the layout with one ready set per
-    /// queue, so that the first pass over an older queue, finding no mark,
-    /// pushes every queued job again into the per-tenant sets.
-    fn redrive_mark_key(&self) -> String {
-        format!("{}:redrive_from", self.prefix)
+    /// Named apart from the marks of earlier layouts, so that the first
+    /// pass over an older Redis, finding none, pushes every queued job again.
+    fn redrive_mark_keys(&self) -> impl Iterator<Item = String> + '_ {
+        let queues = JobKind::queues_of(&JobKind::ALL).into_iter();
+        queues.map(|queue| self.key(queue, "redrive_from"))
     }
 
     pub(super) async fn lead(&self, holder: &str, ttl: Duration) -> Result<bool, QueueError> {
         let held: i64 = self
+            .scripts
             .lead
             .key(format!("{}:reconciler", self.prefix))
             .arg(holder)

@@ -19,6 +19,16 @@ macro_rules! contract {
                 }
             )*
         }
+        mod cluster {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let prefix = format!("mixdown-test-{}", mixdown_testkit::unique());
+                    let url = mixdown_testkit::redis_cluster_url();
+                    super::$case(&mixdown_testkit::redis_events(&url, &prefix).await).await;
+                }
+            )*
+        }
         mod memory {
             $(
                 #[tokio::test]

@@ -21,6 +21,16 @@ macro_rules! contract {
                 }
             )*
         }
+        mod cluster {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let clock = mixdown_jobs::clock::ManualClock::new();
+                    let url = mixdown_testkit::redis_cluster_url();
+                    super::$case(&super::redis_queue_at(&url, &clock).await, &clock).await;
+                }
+            )*
+        }
         mod embedded {
             use mixdown_jobs::queue::{EmbeddedQueue, Queue};
 
@@ -62,9 +72,13 @@ async fn weighted_queues(clock: &ManualClock, weights: &str) -> [Queue; 2] {
 }
 
 async fn redis_queue(clock: &ManualClock) -> Queue {
+    redis_queue_at(&mixdown_testkit::redis_url(), clock).await
+}
+
+/// A queue in a fresh namespace of the Redis server or cluster at `url`.
+async fn redis_queue_at(url: &str, clock: &ManualClock) -> Queue {
     let prefix = format!("mixdown-test-{}", mixdown_testkit::unique());
-    let url = mixdown_testkit::redis_url();
-    let q = RedisQueue::connect(&url, &prefix, clock.clone().into()).await;
+    let q = RedisQueue::connect(url, &prefix, clock.clone().into()).await;
     Queue::Redis(q.expect("connect to test Redis"))
 }
 
@@ -301,5 +315,91 @@ async fn a_heavier_tenant_gets_its_weight_in_turns_on_both_backends() {
             (74..=76).contains(&heavy_taken),
             "{heavy_taken} of 100 in one batch"
         );
+    }
+}
+
+/// A ready entry's score in the layout, as the queue computes it.
+fn ready_score(priority: i64, run_at: Timestamp) -> i64 {
+    (i64::from(Priority::MAX) - priority) * (1 << 42) + run_at.millis()
+}
+
+#[tokio::test]
+async fn entries_an_older_version_left_untagged_are_moved_in_and_keep_their_order() {
+    let clock = ManualClock::new();
+    let Queue::Redis(redis) = redis_queue(&clock).await else {
+        unreachable!("redis_queue makes a Redis queue")
+    };
+    let (mut conn, prefix) = redis.connection();
+    let old = format!("{prefix}:noop:");
+    let now = clock.now();
+    let [low, high, returning, scheduled] = [(); 4].map(|()| JobId::new());
+    let older = now.minus(Duration::from_secs(20));
+    let () = ::redis::pipe()
+        .zadd(
+            format!("{old}ready:{TENANT}"),
+            low.to_string(),
+            ready_score(0, now),
+        )
+        .zadd(
+            format!("{old}ready:{TENANT}"),
+            high.to_string(),
+            ready_score(50, now),
+        )
+        .zadd(format!("{old}turns"), TENANT, 0)
+        .set(format!("{old}ready_count"), 2)
+        .set(format!("{old}clock"), 0)
+        .zadd(
+            format!("{old}held"),
+            format!("{}:{TENANT}:{returning}", ready_score(0, older)),
+            now.millis() - 1,
+        )
+        .zadd(
+            format!("{old}later"),
+            format!("0:{TENANT}:{scheduled}"),
+            now.plus(Duration::from_millis(300)).millis(),
+        )
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let q = Queue::Redis(redis);
+    assert_eq!(q.adopt_untagged("noop").await.unwrap(), 4);
+    assert_eq!(q.adopt_untagged("noop").await.unwrap(), 0);
+    let depth = q.depth("noop").await.unwrap();
+    assert_eq!((depth.ready, depth.scheduled), (3, 1));
+    assert_eq!(pop_ids(&q, 10).await, vec![high, returning, low]);
+    clock.advance(Duration::from_millis(350));
+    assert_eq!(pop_ids(&q, 10).await, vec![scheduled]);
+    let left: usize = ::redis::cmd("KEYS")
+        .arg(format!("{old}*"))
+        .query_async::<Vec<String>>(&mut conn)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(left, 0, "the untagged keys are gone");
+}
+
+#[tokio::test]
+async fn a_queue_whose_keys_were_lost_takes_the_redrive_mark_with_them() {
+    let clock = ManualClock::new();
+    for url in [
+        mixdown_testkit::redis_url(),
+        mixdown_testkit::redis_cluster_url(),
+    ] {
+        let Queue::Redis(redis) = redis_queue_at(&url, &clock).await else {
+            unreachable!("redis_queue_at makes a Redis queue")
+        };
+        let (mut conn, prefix) = redis.connection();
+        let lost = format!("{{{prefix}:transcode}}:redrive_from");
+        let q = Queue::Redis(redis);
+        q.set_redrive_mark(clock.now()).await.unwrap();
+        assert_eq!(q.redrive_mark().await.unwrap(), Some(clock.now()));
+        // What a node restarted empty does to the queues it held.
+        let () = ::redis::cmd("DEL")
+            .arg(&lost)
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(drop)
+            .unwrap();
+        assert_eq!(q.redrive_mark().await.unwrap(), None, "{url}");
     }
 }
