@@ -15,6 +15,8 @@ CREATE TABLE resumable_uploads (
     -- NULL while the client defers it.
     length BIGINT,
     metadata TEXT,
+    -- A final upload's partial uploads, their ids in order, space-separated.
+    partials TEXT,
     data_key TEXT NOT NULL,
     multipart_id TEXT NOT NULL,
     tail_key TEXT,

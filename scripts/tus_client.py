@@ -116,7 +116,8 @@ def parallel(api, key, path, parts):
     gone = [head(u, key).status_code for u in urls]
     return {"url": final, "status": r.status_code, "errors": errors,
             "offset": int(h.headers.get("Upload-Offset", -1)),
-            "length": int(h.headers.get("Upload-Length", -1)), "partials_after": gone}
+            "length": int(h.headers.get("Upload-Length", -1)), "partials_after": gone,
+            "concat": h.headers.get("Upload-Concat", ""), "partials": urls}
 
 
 def race(api, key, path):

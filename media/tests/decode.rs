@@ -363,11 +363,24 @@ fn a_channel_mask_that_overflows_symphonias_parser_is_corrupt_audio() {
     let surround = fixtures.ffmpeg(
         &wav,
         "surround.wav",
-        &["-c:a", "pcm_f32le", "-af", "pan=5.1|c0=c0|c1=c1|c2=c0|c3=c1|c4=c0|c5=c1"],
+        &[
+            "-c:a",
+            "pcm_f32le",
+            "-af",
+            "pan=5.1|c0=c0|c1=c1|c2=c0|c3=c1|c4=c0|c5=c1",
+        ],
     );
     let mut bytes = fs::read(&surround).expect("reads");
-    let fmt = bytes.windows(4).position(|tag| tag == b"fmt ").expect("a fmt chunk") + 8;
-    assert_eq!(u16::from_le_bytes([bytes[fmt], bytes[fmt + 1]]), 0xfffe, "extensible");
+    let fmt = bytes
+        .windows(4)
+        .position(|tag| tag == b"fmt ")
+        .expect("a fmt chunk")
+        + 8;
+    assert_eq!(
+        u16::from_le_bytes([bytes[fmt], bytes[fmt + 1]]),
+        0xfffe,
+        "extensible"
+    );
     // One speaker bit, the top one, for six channels: symphonia widens the mask by
     // shifting past 32 bits.
     bytes[fmt + 20..fmt + 24].copy_from_slice(&0x8000_0000_u32.to_le_bytes());
@@ -385,7 +398,11 @@ fn headers_of_65535_channels_overflowing_symphonias_frame_sizes_are_refused() {
     let fixtures = Fixtures::new();
     let wav = fixtures.music("music.wav", RATE, SECONDS);
     let mut aiff = fs::read(fixtures.ffmpeg(&wav, "music.aiff", &[])).expect("reads");
-    let comm = aiff.windows(4).position(|tag| tag == b"COMM").expect("a COMM chunk") + 8;
+    let comm = aiff
+        .windows(4)
+        .position(|tag| tag == b"COMM")
+        .expect("a COMM chunk")
+        + 8;
     aiff[comm..comm + 2].copy_from_slice(&u16::MAX.to_be_bytes());
     let mut pcm = fs::read(&wav).expect("reads");
     pcm[22..24].copy_from_slice(&u16::MAX.to_le_bytes());

@@ -49,7 +49,16 @@ pub(super) async fn create(
     check_length(&state, length)?;
     let track = track_fields(pairs.unwrap_or_default())?.into_track(&state, tenant)?;
     check_open_uploads(&state, tenant).await?;
-    let upload = new_upload(&state, tenant, track.id, kind, length, metadata);
+    let partial_ids = partials.iter().map(|p| p.id).collect();
+    let upload = new_upload(
+        &state,
+        tenant,
+        track.id,
+        kind,
+        length,
+        metadata,
+        partial_ids,
+    );
     let with_body = headers::text(req, "Content-Type")?
         .is_some_and(|t| t.eq_ignore_ascii_case(headers::OFFSET_STREAM));
     let chunk = match with_body {
@@ -87,6 +96,7 @@ fn new_upload(
     kind: UploadKind,
     length: Option<u64>,
     metadata: Option<String>,
+    partials: Vec<TrackId>,
 ) -> TusUpload {
     let now = state.stores.clock().now();
     TusUpload {
@@ -96,6 +106,7 @@ fn new_upload(
         state: UploadState::Receiving,
         length,
         metadata,
+        partials,
         data_key: match kind {
             UploadKind::Partial => partial_key(tenant, id),
             _ => original_key(tenant, id),

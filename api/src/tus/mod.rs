@@ -207,7 +207,14 @@ async fn head(
     }
     match upload.kind {
         UploadKind::Partial => resp = resp.header("Upload-Concat", "partial"),
-        UploadKind::Final => resp = resp.header("Upload-Concat", "final"),
+        UploadKind::Final => {
+            let urls: Vec<String> = upload
+                .partials
+                .iter()
+                .map(|&p| location(&state, p))
+                .collect();
+            resp = resp.header("Upload-Concat", format!("final;{}", urls.join(" ")));
+        }
         UploadKind::Single => {}
     }
     Ok(resp.finish())

@@ -13,7 +13,7 @@ use crate::{
 
 /// The columns every upload query selects; the offset is summed from the
 /// recorded parts each time, never kept as a counter.
-const UPLOAD_COLUMNS: &str = "u.id, u.tenant_id, u.kind, u.state, u.length, u.metadata, \
+const UPLOAD_COLUMNS: &str = "u.id, u.tenant_id, u.kind, u.state, u.length, u.metadata, u.partials, \
      u.data_key, u.multipart_id, u.tail_key, u.tail_size, u.expires_at, u.created_at, \
      CAST(COALESCE((SELECT SUM(p.size) FROM resumable_parts p WHERE p.upload_id = u.id), 0) \
      AS BIGINT) AS stored, \
@@ -37,6 +37,12 @@ fn parse_key(text: String) -> Result<ObjectKey, StoreError> {
     ObjectKey::new(text.clone()).ok_or_else(|| corrupt("key", &text))
 }
 
+/// A final upload's partial ids as stored; `NULL` for the other uploads.
+fn partials_column(partials: &[TrackId]) -> Option<String> {
+    let ids: Vec<String> = partials.iter().map(TrackId::to_string).collect();
+    (!ids.is_empty()).then(|| ids.join(" "))
+}
+
 fn upload_from_row(row: &AnyRow) -> Result<TusUpload, StoreError> {
     let kind: String = row.try_get("kind")?;
     let state: String = row.try_get("state")?;
@@ -56,6 +62,15 @@ fn upload_from_row(row: &AnyRow) -> Result<TusUpload, StoreError> {
             .try_get::<Option<i64>, _>("length")?
             .map(|n| n.max(0) as u64),
         metadata: row.try_get("metadata")?,
+        partials: row
+            .try_get::<Option<String>, _>("partials")?
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|id| {
+                TrackId::parse(id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("partials {id:?} is not an id")))
+            })
+            .collect::<Result<_, _>>()?,
         data_key: parse_key(row.try_get("data_key")?)?,
         multipart: MultipartId(row.try_get("multipart_id")?),
         tail,
@@ -81,8 +96,8 @@ impl TusRepo {
     pub async fn create(&self, upload: &TusUpload) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO resumable_uploads (id, tenant_id, kind, state, length, metadata, \
-             data_key, multipart_id, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             partials, data_key, multipart_id, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(upload.id.to_string())
         .bind(upload.tenant_id.to_string())
@@ -90,6 +105,7 @@ impl TusRepo {
         .bind(upload.state.as_str())
         .bind(upload.length.map(|n| n as i64))
         .bind(upload.metadata.clone())
+        .bind(partials_column(&upload.partials))
         .bind(upload.data_key.to_string())
         .bind(upload.multipart.0.clone())
         .bind(upload.expires_at.millis())

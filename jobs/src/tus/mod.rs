@@ -98,6 +98,8 @@ pub struct TusUpload {
     pub length: Option<u64>,
     /// `Upload-Metadata` as the client sent it, given back by `HEAD`.
     pub metadata: Option<String>,
+    /// A final upload's partial uploads, in order; empty for the others.
+    pub partials: Vec<TrackId>,
     /// Where the whole object goes.
     pub data_key: ObjectKey,
     /// The store's multipart upload.
@@ -126,16 +128,21 @@ impl TusUpload {
     }
 }
 
+/// The prefix of what resumable uploads keep before their track starts: apart from the
+/// presigned uploads' `uploads/`, whose keys the janitor sweeps. Short, because the S3 test
+/// server names a multipart upload's file after its bucket and key, within 255 bytes.
+const RESUMABLE: &str = "tus";
+
 /// Where a partial upload's bytes go once whole.
 pub fn partial_key(tenant: TenantId, id: TrackId) -> ObjectKey {
-    key(format!("uploads/{tenant}/{id}/partial"))
+    key(format!("{RESUMABLE}/{tenant}/{id}/partial"))
 }
 
 /// A fresh name for an upload's tail: a new tail never overwrites the one the
 /// database still names, so a write that fails half-way loses nothing.
 pub fn tail_key(tenant: TenantId, id: TrackId) -> ObjectKey {
     let nonce = uuid::Uuid::now_v7().simple();
-    key(format!("uploads/{tenant}/{id}/tail-{nonce}"))
+    key(format!("{RESUMABLE}/{tenant}/{id}/tail-{nonce}"))
 }
 
 fn key(text: String) -> ObjectKey {

@@ -101,6 +101,14 @@ async fn client_scenarios(apis: &[&Client], dir: &Path) {
         joined["partials_after"],
         serde_json::json!([404, 404, 404, 404])
     );
+    // HEAD names the partial uploads the final one joined, in order.
+    let partials: Vec<&str> = joined["partials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().trim_start_matches(base))
+        .collect();
+    assert_eq!(joined["concat"], format!("final;{}", partials.join(" ")));
     assert_eq!(
         ready_sha256(api, joined["url"].as_str().unwrap()).await,
         short_sum
