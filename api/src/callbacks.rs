@@ -78,7 +78,7 @@ impl CallbacksApi {
         tenant: Tenant,
         /// How long the replaced secret keeps signing, in seconds (0 to 604800,
         /// a week); default 86400.
-        #[oai(validator(maximum(value = "604800")))]
+        #[oai(validator(minimum(value = "0"), maximum(value = "604800")))]
         grace_secs: Query<Option<u64>>,
     ) -> poem::Result<Json<CallbackSecret>> {
         let grace = Duration::from_secs(grace_secs.0.unwrap_or(DEFAULT_GRACE_SECS));
