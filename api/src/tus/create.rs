@@ -14,7 +14,7 @@ use tracing::warn;
 use super::{
     headers::{self, Concat},
     location,
-    patch::{Chunk, write},
+    patch::{Chunk, too_large, write},
     tenant, with_offset,
 };
 use crate::{error::ApiError, state::AppState, tracks::Fields};
@@ -183,10 +183,7 @@ fn check_length(state: &AppState, length: Option<u64>) -> Result<(), ApiError> {
             "Upload-Length",
             "the upload holds no bytes",
         )),
-        Some(length) if length > limit => Err(ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the upload takes at most {limit} bytes"),
-        )),
+        Some(length) if length > limit => Err(too_large(limit)),
         _ => Ok(()),
     }
 }

@@ -1,8 +1,6 @@
 //! The tus 1.0 headers: parsed from requests into typed values, and the
 //! ones every answer carries.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use base64::{Engine, engine::general_purpose::STANDARD};
 use mixdown_jobs::{codes::ErrorCode, ids::TrackId, time::Timestamp};
 use poem::{Request, http::HeaderValue};
@@ -182,7 +180,7 @@ impl Checksum {
 
 /// An instant as `Upload-Expires` writes it (RFC 7231).
 pub(crate) fn http_date(at: Timestamp) -> HeaderValue {
-    let time = UNIX_EPOCH + Duration::from_millis(at.millis().max(0) as u64);
+    let time = at.to_system_time();
     HeaderValue::from_str(&httpdate::fmt_http_date(time)).unwrap_or(HeaderValue::from_static(""))
 }
 

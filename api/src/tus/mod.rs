@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use mixdown_jobs::{
     codes::ErrorCode,
-    db::OPERATOR_KEY_PREFIX,
     ids::{TenantId, TrackId},
     tus::{TusUpload, UploadKind, UploadState},
 };
@@ -139,17 +138,9 @@ fn discovery(state: Data<&AppState>) -> Response {
 
 /// The tenant the request's bearer key proves.
 async fn tenant(state: &AppState, req: &Request) -> Result<TenantId, ApiError> {
-    let unauthorized = || ApiError::new(ErrorCode::Unauthorized, "missing or unknown API key");
-    let value = headers::text(req, "Authorization").map_err(|_| unauthorized())?;
-    let key = value
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim())
-        .ok_or_else(unauthorized)?;
-    if key.starts_with(OPERATOR_KEY_PREFIX) {
-        return Err(unauthorized());
-    }
-    state.tenant_for_key(key).await
+    let key = crate::edge::bearer(req)
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing or unknown API key"))?;
+    crate::auth::tenant_of_key(state, &key).await
 }
 
 /// The tenant's upload named in the path, checked like every tus request:

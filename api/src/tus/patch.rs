@@ -139,7 +139,7 @@ impl Chunk {
     }
 }
 
-fn too_large(limit: u64) -> ApiError {
+pub(super) fn too_large(limit: u64) -> ApiError {
     ApiError::new(
         ErrorCode::PayloadTooLarge,
         format!("the upload takes at most {limit} bytes"),
@@ -197,8 +197,9 @@ async fn write_locked(
             message,
         ));
     }
+    // Renewed through finishing too: assembling a large upload can outlast the lock.
+    let _renewal = Renewal::start(state, &upload, token);
     if !upload.is_whole() {
-        let _renewal = Renewal::start(state, &upload, token);
         store(state, &upload, token, &mut chunk, body).await?;
         let fresh = tus.get(upload.tenant_id, upload.id).await;
         upload = fresh
@@ -310,6 +311,13 @@ async fn record(
         .tus
         .record(upload.id, token, parts, tail.as_ref(), length)
         .await;
+    if !matches!(recorded, Ok(Recorded::Stored))
+        && let Some(new) = &tail
+        && let Err(err) = objects.delete(&new.key).await
+    {
+        // Named by no row, it would never be swept.
+        warn!(key = %new.key, error = %err, "unrecorded upload tail not deleted");
+    }
     match recorded.map_err(ApiError::unavailable)? {
         Recorded::Stored => {
             if let Some(old) = &upload.tail

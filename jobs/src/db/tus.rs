@@ -252,7 +252,8 @@ impl TusRepo {
         Ok(row.try_get::<i64, _>("n")?.max(0) as u64)
     }
 
-    /// Up to `limit` uploads whose time ran out before `before`.
+    /// Up to `limit` uploads whose time ran out before `before`, but none a
+    /// request still holds: a body streaming past the deadline finishes first.
     pub async fn expired(
         &self,
         before: Timestamp,
@@ -260,6 +261,7 @@ impl TusRepo {
     ) -> Result<Vec<TusUpload>, StoreError> {
         let sql = format!(
             "SELECT {UPLOAD_COLUMNS} FROM resumable_uploads u WHERE u.expires_at < $1 \
+             AND (u.locked_until IS NULL OR u.locked_until < $1) \
              ORDER BY u.expires_at LIMIT $2"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))

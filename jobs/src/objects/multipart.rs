@@ -214,11 +214,16 @@ impl ObjectStore {
                 let prefix = ObjectKey::new(dir_prefix(id)).ok_or_else(|| {
                     ObjectError::S3(format!("not a multipart upload id: {}", id.0))
                 })?;
-                match std::fs::read_dir(d.path_of(&prefix)) {
-                    Ok(entries) => Ok(entries.count()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-                    Err(e) => Err(e.into()),
+                let mut entries = match tokio::fs::read_dir(d.path_of(&prefix)).await {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                    Err(e) => return Err(e.into()),
+                };
+                let mut count = 0;
+                while entries.next_entry().await?.is_some() {
+                    count += 1;
                 }
+                Ok(count)
             }
         }
     }
