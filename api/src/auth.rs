@@ -16,12 +16,17 @@ async fn check_key(req: &Request, bearer: Bearer) -> poem::Result<TenantId> {
     let state = req
         .data::<AppState>()
         .ok_or_else(|| ApiError::unavailable("application state missing"))?;
+    Ok(tenant_of_key(state, &bearer.token).await?)
+}
+
+/// The tenant holding `key`, for every route of `/v1` however it reads the key.
+pub(crate) async fn tenant_of_key(state: &AppState, key: &str) -> Result<TenantId, ApiError> {
     // Told apart by its prefix, so the refusal costs no query.
-    if bearer.token.starts_with(OPERATOR_KEY_PREFIX) {
+    if key.starts_with(OPERATOR_KEY_PREFIX) {
         let message = "an operator's key opens the dashboard, not /v1: use a tenant's key";
-        return Err(ApiError::new(ErrorCode::Unauthorized, message).into());
+        return Err(ApiError::new(ErrorCode::Unauthorized, message));
     }
-    Ok(state.tenant_for_key(&bearer.token).await?)
+    state.tenant_for_key(key).await
 }
 
 /// The name of the operator holding `key`. A tenant's key is refused with

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use mixdown_jobs::{settings::Secret, tracks::PresetsFile};
+use mixdown_jobs::tracks::PresetsFile;
 use mixdown_settings::{Millis, Seconds, settings};
 
 use crate::{edge::RateLimit, signing::UrlSigningKeys};
@@ -23,7 +23,7 @@ settings! {
         /// how long output URLs and presigned uploads stay valid
         url_ttl_secs: Seconds = "3600", "MIXDOWN_URL_TTL_SECS";
         /// keys of the URLs the API serves, comma-separated, 32+ characters each: the first signs, all open (default: one kept in the database)
-        url_signing_keys: Option<Secret<UrlSigningKeys>> = "", "MIXDOWN_URL_SIGNING_KEYS";
+        url_signing_keys: Option<UrlSigningKeys> = "", "MIXDOWN_URL_SIGNING_KEYS";
         /// where clients reach the API, e.g. https://media.example.com (default: paths only)
         public_url: Option<String> = "", "MIXDOWN_PUBLIC_URL";
         /// how long a resumable (tus) upload may take before it is swept, from its creation

@@ -27,7 +27,17 @@ const MIN_KEY_LEN: usize = 32;
 #[derive(Clone)]
 pub struct UrlSigningKeys(Vec<Vec<u8>>);
 
+impl std::fmt::Debug for UrlSigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Secret itself rather than inside [`Secret`], whose parse error hides the
+/// reason: this one never quotes a key, so an operator learns what is wrong.
 impl Value for UrlSigningKeys {
+    const SECRET: bool = true;
+
     fn parse(text: &str) -> Result<Self, String> {
         let keys: Vec<Vec<u8>> = text
             .split(',')
@@ -44,7 +54,7 @@ impl Value for UrlSigningKeys {
     }
 
     fn show(&self) -> String {
-        format!("{} keys", self.0.len())
+        format!("*** ({} keys)", self.0.len())
     }
 }
 
@@ -67,10 +77,10 @@ impl UrlSigner {
     /// The signer over the configured keys, or, with none configured, over
     /// the database's key (made on first use).
     pub async fn load(
-        configured: Option<&Secret<UrlSigningKeys>>,
+        configured: Option<&UrlSigningKeys>,
         secrets: &SecretRepo,
     ) -> Result<Self, StoreError> {
-        let keys = match configured.map(|k| k.expose().0.clone()) {
+        let keys = match configured.map(|k| k.0.clone()) {
             Some(keys) if !keys.is_empty() => keys,
             _ => vec![
                 secrets
