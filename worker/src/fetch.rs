@@ -183,6 +183,14 @@ impl Fetcher {
     /// them makes each fetch a batch.
     async fn gather_room(&self) -> bool {
         let wanted = (self.settings.capacity / 4).max(1);
+        // Every slot held: sleep until one frees (notify_one keeps a permit, so
+        // none is missed) rather than waking each BATCH_WAIT to find none.
+        while self.room() == 0 {
+            tokio::select! {
+                () = self.slots.freed.notified() => {}
+                () = self.stop.cancelled() => return false,
+            }
+        }
         let deadline = tokio::time::sleep(BATCH_WAIT);
         tokio::pin!(deadline);
         while self.room() < wanted {

@@ -122,7 +122,10 @@ impl Reconciler {
         if !queue.lead(&self.holder, self.settings.interval * 3).await? {
             return Ok(false);
         }
-        self.adopt_untagged().await?;
+        // An upgrade's leftovers must not stop the pass that recovers and redrives jobs.
+        if let Err(error) = self.adopt_untagged().await {
+            warn!(%error, "untagged queue keys not moved in; the next pass tries again");
+        }
         let recovered = self
             .stores
             .db

@@ -223,10 +223,12 @@ impl Writer {
         for (tenant, record) in records {
             streams.entry(*tenant).or_default().push(record);
         }
-        let writes = streams.iter().flat_map(|(tenant, records)| {
-            records
-                .chunks(MAX_PIPELINE)
-                .map(|chunk| self.write(*tenant, chunk))
+        // Tenants in parallel, each tenant's chunks one after another: a stream's
+        // entries keep the order they were published in.
+        let writes = streams.iter().map(|(tenant, records)| async move {
+            for chunk in records.chunks(MAX_PIPELINE) {
+                self.write(*tenant, chunk).await;
+            }
         });
         join_all(writes).await;
     }
