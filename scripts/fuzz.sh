@@ -24,7 +24,9 @@ if ! command -v cargo-fuzz >/dev/null; then
   log "installing cargo-fuzz"
   cargo install cargo-fuzz --locked
 fi
-for tool in sox ffmpeg espeak-ng; do
+wants_voice=false
+for target in "${targets[@]}"; do [ "$target" = voice ] && wants_voice=true; done
+for tool in sox ffmpeg $($wants_voice && echo espeak-ng); do
   command -v "$tool" >/dev/null || "$root/scripts/setup.sh"
 done
 
@@ -68,7 +70,7 @@ voice_seeds() {
   rm -rf "$tmp"
 }
 
-if [ "${MIXDOWN_VOICE_MODEL:-}" = "" ]; then
+if $wants_voice && [ "${MIXDOWN_VOICE_MODEL:-}" = "" ]; then
   MIXDOWN_VOICE_MODEL=$("$root/scripts/voice-model.sh")
   export MIXDOWN_VOICE_MODEL
 fi

@@ -21,6 +21,12 @@ impl Timestamp {
         self.0
     }
 
+    /// The same instant as the standard library's clock reads it (instants
+    /// before 1970 as 1970).
+    pub fn to_system_time(self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + Duration::from_millis(self.0.max(0) as u64)
+    }
+
     /// This instant moved forward by `d` (saturating).
     pub fn plus(self, d: Duration) -> Self {
         let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);

@@ -43,10 +43,13 @@ pub fn print_binding(tenant: TenantId, user: &UserId) -> AssociatedData {
     AssociatedData::new("mixdown-voiceprint", &[&tenant.to_string(), user.as_str()])
 }
 
+/// The prefix of every voice sample's key.
+pub const SAMPLES: &str = "voice";
+
 /// A fresh key for one uploaded sample of `tenant`: made by Mixdown, never
 /// from what the client sent.
 pub fn new_sample_key(tenant: TenantId) -> ObjectKey {
-    let key = format!("voice/{tenant}/{}", uuid::Uuid::now_v7());
+    let key = format!("{SAMPLES}/{tenant}/{}", uuid::Uuid::now_v7());
     ObjectKey::new(key).expect("a tenant id and a UUID make a valid key")
 }
 
@@ -54,7 +57,8 @@ pub fn new_sample_key(tenant: TenantId) -> ObjectKey {
 /// only those, whatever a payload says.
 pub fn is_sample_of(key: &ObjectKey, tenant: TenantId) -> bool {
     key.as_str()
-        .strip_prefix("voice/")
+        .strip_prefix(SAMPLES)
+        .and_then(|rest| rest.strip_prefix('/'))
         .and_then(|rest| rest.strip_prefix(&tenant.to_string()))
         .is_some_and(|rest| rest.starts_with('/'))
 }

@@ -4,19 +4,15 @@
 //! writes that never finished. Found by listing their prefixes, not from
 //! rows, since no row was written for them.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use mixdown_jobs::{
     Stores,
     db::StoreError,
     objects::{ObjectError, ObjectKey},
-    time::Timestamp,
     tracks::{TrackState, UPLOADS, parse_upload_key},
 };
 use tracing::warn;
-
-/// The prefix of every voice sample's key.
-const SAMPLES: &str = "voice";
 
 /// What one sweep removed.
 #[derive(Debug, Default)]
@@ -36,11 +32,11 @@ pub(super) async fn sweep(
     let now = stores.clock().now();
     let parts = stores
         .objects
-        .remove_stale_parts(system_time(now.minus(part_grace)))
+        .remove_stale_parts(now.minus(part_grace).to_system_time())
         .await
         .unwrap_or_else(|err| logged(err, "stale staged files not removed"));
     Ok(Swept {
-        samples: unnamed_samples(stores, system_time(now.minus(grace))).await?,
+        samples: unnamed_samples(stores, now.minus(grace).to_system_time()).await?,
         uploads: late_uploads(stores).await?,
         parts,
     })
@@ -50,7 +46,7 @@ pub(super) async fn sweep(
 /// stored them and stopped. The grace is longer than any request runs.
 async fn unnamed_samples(stores: &Stores, before: SystemTime) -> Result<u64, StoreError> {
     let mut removed = 0;
-    for object in listed(stores, SAMPLES).await {
+    for object in listed(stores, mixdown_jobs::voice::SAMPLES).await {
         let unnamed =
             object.meta.modified < before && !stores.db.voice.is_listed(&object.key).await?;
         if unnamed && deleted(stores, &object.key).await {
@@ -99,8 +95,4 @@ async fn deleted(stores: &Stores, key: &ObjectKey) -> bool {
 fn logged<T: Default>(err: ObjectError, what: &str) -> T {
     warn!(error = %err, "{what}");
     T::default()
-}
-
-fn system_time(at: Timestamp) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(at.millis().max(0) as u64)
 }
