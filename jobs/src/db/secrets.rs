@@ -2,10 +2,11 @@
 //! the key that signs the URLs the API serves, the master callback secret,
 //! and the tenants' callback secrets derived from it, which rotate.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use mixdown_settings::Secret;
 use sqlx::Row;
+use tokio::sync::OnceCell;
 
 use super::{Conn, StoreError};
 use crate::{
@@ -18,11 +19,17 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct SecretRepo {
     db: Conn,
+    /// The master callback secret never changes once stored, so every
+    /// callback after the first reads only its tenant's row.
+    master: Arc<OnceCell<String>>,
 }
 
 impl SecretRepo {
     pub(super) fn new(db: Conn) -> Self {
-        Self { db }
+        Self {
+            db,
+            master: Arc::default(),
+        }
     }
 
     /// The secret stored as `name`, made by `fresh` (e.g. [`random_secret`]) and
@@ -51,7 +58,10 @@ impl SecretRepo {
     /// The secrets `tenant`'s callbacks are signed with now: the current one,
     /// and the one before it while its grace period lasts.
     pub async fn callback_secrets(&self, tenant: TenantId) -> Result<CallbackSecrets, StoreError> {
-        let master = self.shared(SECRET_NAME, random_secret).await?;
+        let master = self
+            .master
+            .get_or_try_init(|| self.shared(SECRET_NAME, random_secret))
+            .await?;
         let row = sqlx::query(
             "SELECT callback_secret_version, callback_previous_version, callback_previous_until \
              FROM tenants WHERE id = $1",
@@ -66,13 +76,13 @@ impl SecretRepo {
         let now = self.db.clock.now();
         let previous = match (previous, until.map(Timestamp::from_millis)) {
             (Some(v), Some(until)) if until > now => Some(PreviousSecret {
-                secret: Secret::new(tenant_secret(&master, tenant, v)),
+                secret: Secret::new(tenant_secret(master, tenant, v)),
                 until,
             }),
             _ => None,
         };
         Ok(CallbackSecrets {
-            current: Secret::new(tenant_secret(&master, tenant, version)),
+            current: Secret::new(tenant_secret(master, tenant, version)),
             previous,
         })
     }
