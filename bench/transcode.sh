@@ -71,6 +71,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 row() { printf '%-11s %-8s %8s %8s %10s %9s\n' "$@"; }
 
 seconds=600
+# Other work on the machine shifts every ratio: say how busy it was.
+mixdown_info "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 row input route wall_s cpu_s x_realtime peak_MiB
 summary=()
 for ext in wav mp3 flac; do
@@ -89,3 +91,4 @@ rm -rf "$work/mixdown-out"
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { print $2 }' "$work/time-v")
 rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time-v")
 echo "3h.wav: mixdown transcode wall $wall, peak RSS $((rss / 1024)) MiB"
+mixdown_info "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -59,6 +59,8 @@ else
   mixdown_info "audiowaveform not on PATH: its rows are skipped"
 fi
 
+# Other work on the machine shifts every ratio: say how busy it was.
+mixdown_info "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 row input tool wall_s peak_MiB wall/floor rss/floor "awf/this"
 for name in 10min 3h; do
   for ext in wav mp3 flac opus; do
@@ -93,3 +95,4 @@ for name in 10min 3h; do
     fi
   done
 done
+mixdown_info "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -183,6 +183,37 @@ fn integer_wav_is_read_straight_into_the_same_samples_symphonia_gives_for_aiff()
 }
 
 #[test]
+fn flac_decoded_packets_ahead_on_other_threads_gives_its_wavs_samples_in_order() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    // Small frames, so that many packets go round the decoding threads; 24 bits, so that both
+    // views carry bits a 16-bit path would drop.
+    let wav24 = fixtures.ffmpeg(&wav, "music24.wav", &["-c:a", "pcm_s24le"]);
+    let flac = fixtures.ffmpeg(&wav24, "music.flac", &["-frame_size", "576"]);
+    let mut decoder = open(&flac).expect("opens");
+    let (frames, largest) = drain(&mut decoder).expect("decodes");
+    assert_eq!(largest, 576);
+    assert_eq!(frames, (f64::from(RATE) * SECONDS) as u64);
+    assert_eq!(
+        all_samples(&mut open(&flac).expect("opens")),
+        all_samples(&mut open(&wav24).expect("opens"))
+    );
+}
+
+#[test]
+fn a_flac_cut_short_ends_in_order_with_the_frames_before_the_cut() {
+    let fixtures = Fixtures::new();
+    let wav = fixtures.music("music.wav", RATE, SECONDS);
+    let flac =
+        fs::read(fixtures.ffmpeg(&wav, "music.flac", &["-frame_size", "576"])).expect("reads");
+    let cut = fixtures.bytes("cut.flac", &flac[..flac.len() / 2]);
+    let mut decoder = open(&cut).expect("opens");
+    let error = drain(&mut decoder).expect_err("decoding should fail");
+    assert!(matches!(error, DecodeError::Truncated { .. }), "{error}");
+    assert!(decoder.frames_decoded() > u64::from(RATE) / 2);
+}
+
+#[test]
 fn a_float_or_streamed_wav_goes_to_symphonia() {
     let fixtures = Fixtures::new();
     let wav = fixtures.music("music.wav", RATE, SECONDS);
@@ -203,7 +234,8 @@ fn a_peaks_only_decoder_fills_the_16_bit_view_alone() {
     let fixtures = Fixtures::new();
     let wav = fixtures.music("music.wav", RATE, SECONDS);
     let mp3 = fixtures.ffmpeg(&wav, "music.mp3", &["-b:a", "128k"]);
-    for path in [wav, mp3] {
+    let flac = fixtures.ffmpeg(&wav, "music.flac", &[]);
+    for path in [wav, mp3, flac] {
         let (_, expected) = all_samples(&mut open(&path).expect("opens"));
         let mut decoder = open(&path).expect("opens").peaks_only();
         let first = decoder.next_block().expect("decodes").expect("a block");

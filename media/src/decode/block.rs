@@ -38,6 +38,28 @@ impl PcmBlock {
         self.fill_floats = false;
     }
 
+    /// An empty block of the same format that fills the same views.
+    pub(crate) fn empty_like(&self) -> Self {
+        Self {
+            fill_floats: self.fill_floats,
+            ..Self::new(self.format)
+        }
+    }
+
+    /// Fills the views `other` fills from the next reset on, and drops an `f32` view
+    /// `other` would not have.
+    pub(crate) fn adopt_views(&mut self, other: &Self) {
+        self.fill_floats = other.fill_floats;
+        if !self.fill_floats {
+            self.samples.clear();
+        }
+    }
+
+    /// Places these frames at `first_frame` of the stream.
+    pub(crate) fn set_first_frame(&mut self, first_frame: u64) {
+        self.first_frame = first_frame;
+    }
+
     /// Sample rate and channels of these frames.
     pub fn format(&self) -> AudioFormat {
         self.format

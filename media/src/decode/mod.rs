@@ -34,9 +34,12 @@
 //!
 //! One [`PcmBlock`] holds one codec packet (up to 65 535 frames for FLAC, a few thousand for
 //! the others) and is reused, plus the demuxer's read buffer; nothing grows with the length
-//! of the input.
+//! of the input. FLAC and symphonia's PCM, whose packets decode independently, are decoded
+//! on up to two decoding threads a few packets ahead (see `decode_pool`), which adds those
+//! few blocks.
 
 mod block;
+mod decode_pool;
 mod error;
 mod ffmpeg_reader;
 mod limits;

@@ -12,9 +12,11 @@ use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, Track, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
+use symphonia::core::packet::Packet;
 use symphonia::default::{get_codecs, get_probe};
 
 use super::block::PcmBlock;
+use super::decode_pool::DecodePool;
 use super::error::DecodeError;
 use super::format_of;
 use super::probe::{Backend, Codec, Container, Header};
@@ -22,8 +24,28 @@ use super::probe::{Backend, Codec, Container, Header};
 /// An open input that symphonia decodes.
 pub(super) struct SymphoniaReader {
     format: Box<dyn FormatReader>,
-    decoder: Box<dyn AudioDecoder>,
     track_id: u32,
+    decoding: Decoding,
+}
+
+/// Where packets are decoded.
+enum Decoding {
+    /// On the calling thread, one at a time.
+    Here {
+        decoder: Box<dyn AudioDecoder>,
+        scratch: DecodeScratch,
+    },
+    /// On decoding threads, a few packets ahead (codecs whose packets decode on their own).
+    Pool {
+        pool: DecodePool,
+        /// How demuxing ended, reported once the blocks before it are handed out.
+        ended: Option<Result<(), DecodeError>>,
+    },
+}
+
+/// Buffers a decoder's output is copied through on its way into a block.
+#[derive(Default)]
+pub(super) struct DecodeScratch {
     ints: Vec<i32>,
     floats: Vec<f32>,
 }
@@ -67,12 +89,21 @@ fn open_contained(source: Box<dyn MediaSource>) -> Result<Opened, DecodeError> {
         Err(other) => return Ok(Opened::Declined(corrupt(&other))),
     };
     let header = header(format.as_ref(), decoder.as_ref(), &track, &params);
+    let pool = match header.codec {
+        Codec::Flac | Codec::Pcm => DecodePool::start(&params)?,
+        _ => None,
+    };
+    let decoding = match pool {
+        Some(pool) => Decoding::Pool { pool, ended: None },
+        None => Decoding::Here {
+            decoder,
+            scratch: DecodeScratch::default(),
+        },
+    };
     let reader = SymphoniaReader {
         format,
-        decoder,
         track_id: track.id,
-        ints: Vec::new(),
-        floats: Vec::new(),
+        decoding,
     };
     Ok(Opened::Decoding(reader, header))
 }
@@ -121,57 +152,87 @@ impl SymphoniaReader {
         block: &mut PcmBlock,
         first_frame: u64,
     ) -> Result<bool, DecodeError> {
-        loop {
-            let Some(packet) = self.next_packet()? else {
-                return Ok(false);
-            };
-            if packet.track_id != self.track_id {
-                continue;
-            }
-            let buffer = self
-                .decoder
-                .decode(&packet)
-                .map_err(|e| decode_failure(&e))?;
-            if buffer.frames() == 0 {
-                continue;
-            }
-            let channels = u32::try_from(buffer.spec().channels().count()).unwrap_or(u32::MAX);
-            block.reset(format_of(buffer.spec().rate(), channels)?, first_frame);
-            fill(block, &buffer, &mut self.ints, &mut self.floats);
-            return Ok(true);
-        }
-    }
-
-    fn next_packet(&mut self) -> Result<Option<symphonia::core::packet::Packet>, DecodeError> {
-        match self.format.next_packet() {
-            Ok(packet) => Ok(packet),
-            // Demuxers report a stream cut inside a packet this way; the frame count check
-            // at the end tells a clean end from a truncated one.
-            Err(Error::IoError(error)) if error.kind() == ErrorKind::UnexpectedEof => Ok(None),
-            Err(Error::IoError(error)) => Err(DecodeError::Io(error)),
-            Err(Error::ResetRequired) => Err(DecodeError::StreamRestart),
-            Err(other) => Err(corrupt(&other)),
+        match &mut self.decoding {
+            Decoding::Here { decoder, scratch } => loop {
+                let Some(packet) = next_packet(self.format.as_mut(), self.track_id)? else {
+                    return Ok(false);
+                };
+                if scratch.decode(decoder.as_mut(), &packet, block, first_frame)? {
+                    return Ok(true);
+                }
+            },
+            Decoding::Pool { pool, ended } => loop {
+                while ended.is_none() && pool.has_room() {
+                    match next_packet(self.format.as_mut(), self.track_id) {
+                        Ok(Some(packet)) => pool.send(packet, block)?,
+                        Ok(None) => *ended = Some(Ok(())),
+                        Err(error) => *ended = Some(Err(error)),
+                    }
+                }
+                if !pool.is_busy() {
+                    return ended.take().unwrap_or(Ok(())).map(|()| false);
+                }
+                pool.receive(block)?;
+                if block.frames() > 0 {
+                    block.set_first_frame(first_frame);
+                    return Ok(true);
+                }
+            },
         }
     }
 }
 
-fn fill(
-    block: &mut PcmBlock,
-    buffer: &GenericAudioBufferRef<'_>,
-    ints: &mut Vec<i32>,
-    floats: &mut Vec<f32>,
-) {
-    match buffer {
-        GenericAudioBufferRef::F32(_) | GenericAudioBufferRef::F64(_) => {
-            buffer.copy_to_vec_interleaved(floats);
-            block.extend_float(floats);
+/// The next packet of track `track_id`; `None` at the end.
+fn next_packet(
+    format: &mut dyn FormatReader,
+    track_id: u32,
+) -> Result<Option<Packet>, DecodeError> {
+    loop {
+        match format.next_packet() {
+            Ok(Some(packet)) if packet.track_id != track_id => continue,
+            Ok(packet) => return Ok(packet),
+            // Demuxers report a stream cut inside a packet this way; the frame count check
+            // at the end tells a clean end from a truncated one.
+            Err(Error::IoError(error)) if error.kind() == ErrorKind::UnexpectedEof => {
+                return Ok(None);
+            }
+            Err(Error::IoError(error)) => return Err(DecodeError::Io(error)),
+            Err(Error::ResetRequired) => return Err(DecodeError::StreamRestart),
+            Err(other) => return Err(corrupt(&other)),
         }
-        _ => {
-            // Widening to full-scale `i32` is exact for every integer width, so the 16-bit
-            // view keeps the same top bits libsndfile keeps.
-            buffer.copy_to_vec_interleaved(ints);
-            block.extend_int(ints.iter().copied());
+    }
+}
+
+impl DecodeScratch {
+    /// Decodes `packet` into `block`, placed at `first_frame`; `false` when it held no
+    /// frames, which leaves `block` empty.
+    pub(super) fn decode(
+        &mut self,
+        decoder: &mut dyn AudioDecoder,
+        packet: &Packet,
+        block: &mut PcmBlock,
+        first_frame: u64,
+    ) -> Result<bool, DecodeError> {
+        let buffer = decoder.decode(packet).map_err(|e| decode_failure(&e))?;
+        if buffer.frames() == 0 {
+            block.reset(block.format(), first_frame);
+            return Ok(false);
         }
+        let channels = u32::try_from(buffer.spec().channels().count()).unwrap_or(u32::MAX);
+        block.reset(format_of(buffer.spec().rate(), channels)?, first_frame);
+        match buffer {
+            GenericAudioBufferRef::F32(_) | GenericAudioBufferRef::F64(_) => {
+                buffer.copy_to_vec_interleaved(&mut self.floats);
+                block.extend_float(&self.floats);
+            }
+            _ => {
+                // Widening to full-scale `i32` is exact for every integer width, so the
+                // 16-bit view keeps the same top bits libsndfile keeps.
+                buffer.copy_to_vec_interleaved(&mut self.ints);
+                block.extend_int(self.ints.iter().copied());
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -179,7 +240,9 @@ fn fill(
 /// have panicked on crafted input (a WAV channel mask that overflows a shift), and one
 /// malformed upload must fail as `corrupt_audio`, not take its worker thread with it. The
 /// reader is not used again after an error.
-fn contained<T>(step: impl FnOnce() -> Result<T, DecodeError>) -> Result<T, DecodeError> {
+pub(super) fn contained<T>(
+    step: impl FnOnce() -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
     catch_unwind(AssertUnwindSafe(step)).unwrap_or_else(|_| {
         Err(DecodeError::Corrupt(
             "the decoder gave up on malformed data".to_owned(),
@@ -194,6 +257,6 @@ fn decode_failure(error: &Error) -> DecodeError {
     }
 }
 
-fn corrupt(error: &Error) -> DecodeError {
+pub(super) fn corrupt(error: &Error) -> DecodeError {
     DecodeError::Corrupt(error.to_string())
 }

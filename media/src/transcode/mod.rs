@@ -4,9 +4,10 @@
 //!
 //! # How
 //!
-//! The calling thread decodes. Each preset's encoder and each sink runs on a thread of its
-//! own and is sent shared copies of the decoded blocks over a bounded channel, so memory
-//! stays flat however long the input, and the encoders use every core. A preset's
+//! The calling thread decodes (FLAC frames on decoding threads, see [`crate::decode`]). Each
+//! preset's encoder and each sink runs on a thread of its own and is sent shared copies of
+//! the decoded blocks over a bounded channel, so memory stays flat however long the input,
+//! and the encoders use every core. A preset's
 //! conversion (libswresample) remixes to at most two channels, resamples and converts to
 //! what its encoder takes, in frames of the encoder's size; LAME, FFmpeg's AAC encoder and libopus encode; FFmpeg's `mp3`, `hls` and `ogg`
 //! muxers write.
