@@ -7,6 +7,8 @@
 //! [`Voiceprint`], verification scores by cosine similarity ([`VoiceEngine`]).
 //! No I/O beyond reading the model file, no async runtime.
 
+mod augment;
+mod calibration;
 mod engine;
 mod gates;
 mod lanes;
@@ -14,6 +16,7 @@ mod mfcc;
 mod model;
 mod pitch;
 mod prepare;
+mod quality;
 mod resample;
 mod signature;
 mod spectrum;
@@ -23,12 +26,21 @@ mod voiceprint;
 /// Sample rate of every analysis, Hz.
 pub const SAMPLE_RATE: u32 = 16_000;
 
+pub use augment::{
+    Condition, ENROLL_NOISE_SNR_DB, ENROLL_RT60_S, add_at_snr, band_pass, convolve, filter,
+    gaussian_noise, mu_law, pink_noise, rms, room_impulse_response, telephone, uniform_noise,
+};
+pub use calibration::{
+    CALIBRATION_WEIGHTS, Calibration, CalibrationError, CalibrationParams, CohortStats, as_norm,
+    features,
+};
 pub use engine::{
-    Audio, DEFAULT_ENROLLMENT_SAMPLES, DEFAULT_THRESHOLD, EngineConfig, Enrollment, Thresholds,
-    Verification, VoiceEngine, VoiceError,
+    Audio, DEFAULT_ENROLLMENT_SAMPLES, EngineConfig, Enrollment, Verification, VoiceEngine,
+    VoiceError, centroids, closest_centroid,
 };
 pub use gates::{GateConfig, GateError, SpeechSample};
 pub use model::{EMBEDDING_DIM, Embedding, Encoder, MODEL_VERSION, ModelError};
+pub use quality::Quality;
 pub use signature::{FrameFeatures, MeanStd, N_MFCC, PitchStats, Signature, SignatureAnalyzer};
 pub use vad::VadConfig;
-pub use voiceprint::{VOICEPRINT_FORMAT, Voiceprint, VoiceprintError};
+pub use voiceprint::{Centroid, VOICEPRINT_FORMAT, Voiceprint, VoiceprintError};
