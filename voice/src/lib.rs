@@ -3,9 +3,12 @@
 //! A recording (mono f32 PCM at any rate from 8 to 192 kHz) is resampled to
 //! 16 kHz, freed of DC, and must pass the quality gates ([`SpeechSample`]).
 //! Gated speech yields a GE2E speaker embedding ([`Encoder`], Resemblyzer's
-//! weights) and a classic [`Signature`]; enrollment averages embeddings into a
-//! [`Voiceprint`], verification scores by cosine similarity ([`VoiceEngine`]).
-//! No I/O beyond reading the model file, no async runtime.
+//! weights) and a classic [`Signature`]; enrollment averages the embeddings of
+//! each sample and of its degraded copies into one centroid per [`Condition`]
+//! of a [`Voiceprint`]; verification scores against the closest centroid and
+//! turns the cosine into a calibrated log-likelihood ratio ([`Calibration`]:
+//! AS-norm against a shipped cohort, then the sample's [`Quality`] weighs the
+//! evidence). No I/O beyond reading the model file, no async runtime.
 
 mod augment;
 mod calibration;
