@@ -46,6 +46,12 @@ pub struct VoiceprintView {
     pub created_at: String,
     /// When the print was last written.
     pub updated_at: String,
+    /// Verifications scored since the user first enrolled.
+    pub verifications: u64,
+    /// Of them, accepted.
+    pub accepts: u64,
+    /// When the last verification was scored; absent before the first.
+    pub last_verified_at: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -132,8 +138,9 @@ impl VoiceApi {
 
     /// Verifies that an uploaded sample is the user's voice (multipart:
     /// `user_id`, `sample`). The job's result is `{score, threshold,
-    /// accepted, snr_db, narrow_band}`: noisy and telephone-band samples are held
-    /// to lower thresholds, calibrated like the clean one. After too many
+    /// accepted, cosine, matched, quality}`: the score is a calibrated
+    /// log-likelihood ratio, so one threshold holds in every condition, and
+    /// `quality` shows the measures it was weighed by. After too many
     /// rejections the user is locked: 429
     /// `verification_locked` with `Retry-After`.
     #[oai(path = "/voice/verifications", method = "post")]
@@ -155,7 +162,7 @@ impl VoiceApi {
         Ok(submit(&state, tenant.0, &user, &keys, payload).await?)
     }
 
-    /// The user's voiceprint: model, samples, speech and times.
+    /// The user's voiceprint: model, samples, speech, times and how often it was verified.
     #[oai(path = "/voice/:user_id", method = "get")]
     async fn get(
         &self,
@@ -174,6 +181,9 @@ impl VoiceApi {
             speech_seconds: stored.summary.speech_seconds,
             created_at: stored.created_at.to_rfc3339(),
             updated_at: stored.updated_at.to_rfc3339(),
+            verifications: stored.usage.verifications,
+            accepts: stored.usage.accepts,
+            last_verified_at: stored.usage.last_verified_at.map(|t| t.to_rfc3339()),
         }))
     }
 

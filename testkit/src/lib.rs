@@ -19,7 +19,7 @@ use tempfile::TempDir;
 #[cfg(feature = "browser")]
 pub mod browser;
 mod voice_files;
-pub use voice_files::{voice_data, voice_model};
+pub use voice_files::{voice_calibration_data, voice_data, voice_model};
 
 fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())

@@ -14,6 +14,18 @@ pub fn voice_data() -> PathBuf {
     )
 }
 
+/// The 54 calibration speakers: `MIXDOWN_TEST_VOICE_CALIBRATION_DATA`, else
+/// `../shared/testdata/voice-calibration` beside the workspace.
+pub fn voice_calibration_data() -> PathBuf {
+    std::env::var_os("MIXDOWN_TEST_VOICE_CALIBRATION_DATA").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/testdata/voice-calibration")
+        },
+        PathBuf::from,
+    )
+}
+
 /// The voice encoder's weights: `MIXDOWN_VOICE_MODEL`, else fetched into the
 /// cache by `scripts/voice-model.sh` when missing.
 pub fn voice_model() -> PathBuf {

@@ -1,73 +1,13 @@
 //! Enrollment and verification: gates, embedding, scoring.
 
+use crate::augment::Condition;
+use crate::calibration::{Calibration, as_norm};
 use crate::gates::{GateConfig, GateError, SpeechSample};
 use crate::model::{Embedding, Encoder, MODEL_VERSION};
+use crate::quality::Quality;
 use crate::signature::SignatureAnalyzer;
-use crate::voiceprint::Voiceprint;
+use crate::voiceprint::{Centroid, Voiceprint};
 
-/// Default acceptance threshold on the cosine score of clean, wide-band samples: the
-/// smallest multiple of 0.005 at which at most 1 % of the clean impostor trials of the
-/// calibration (`cargo run --release -p mixdown-voice --example calibrate`) are
-/// accepted. There: clean FAR 0.84 % (5 of 595), FRR 0 % (of 44).
-pub const DEFAULT_THRESHOLD: f32 = 0.79;
-
-/// Acceptance thresholds by how a sample was recorded.
-///
-/// Noise and telephone bandwidth lower the scores of true speakers and impostors
-/// alike: against the clean threshold alone, 91–100 % of genuine samples at 10 dB SNR
-/// or through a telephone channel were refused while no impostor passed. So each
-/// condition is held to the threshold at which at most 1 % of its own impostor trials
-/// pass, measured by the calibration with noise added at 10 and 20 dB: 0.655 (white,
-/// read as 10.2 dB) and 0.670 (pink, 12.7 dB); 0.740 (white, 19.8 dB) and 0.725 (pink,
-/// 22.0 dB); 0.665 through the telephone channel. The anchors below lie on or above
-/// every one of those, so the false-accept rate stays at or under 1 % in each
-/// condition; between anchors the threshold follows the estimated SNR linearly.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Thresholds {
-    /// For wide-band samples at an estimated SNR of [`Thresholds::CLEAN_SNR_DB`] or more.
-    pub clean: f32,
-    /// At an estimated SNR of 20 dB.
-    pub snr_20db: f32,
-    /// At an estimated SNR of 10 dB and below (the noise gate refuses under 7 dB).
-    pub snr_10db: f32,
-    /// For narrow-band samples ([`SpeechSample::is_narrow_band`]), unless the SNR asks
-    /// for less.
-    pub narrow_band: f32,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self {
-            clean: DEFAULT_THRESHOLD,
-            snr_20db: 0.745,
-            snr_10db: 0.665,
-            narrow_band: 0.665,
-        }
-    }
-}
-
-impl Thresholds {
-    /// Estimated SNR from which a sample counts as clean: every clean file of the
-    /// calibration corpus reads 26.4 dB or more.
-    pub const CLEAN_SNR_DB: f32 = 26.0;
-
-    /// The threshold `sample` is held to.
-    pub fn for_sample(&self, sample: &SpeechSample) -> f32 {
-        let snr = sample.snr_db();
-        let by_snr = if snr >= 20.0 {
-            let t = ((snr - 20.0) / (Self::CLEAN_SNR_DB - 20.0)).min(1.0);
-            self.snr_20db + t * (self.clean - self.snr_20db)
-        } else {
-            let t = ((snr - 10.0) / 10.0).max(0.0);
-            self.snr_10db + t * (self.snr_20db - self.snr_10db)
-        };
-        if sample.is_narrow_band() {
-            by_snr.min(self.narrow_band)
-        } else {
-            by_snr
-        }
-    }
-}
 /// Default number of enrollment samples.
 pub const DEFAULT_ENROLLMENT_SAMPLES: usize = 3;
 
@@ -76,8 +16,9 @@ pub const DEFAULT_ENROLLMENT_SAMPLES: usize = 3;
 pub struct EngineConfig {
     /// Quality gates applied to every sample.
     pub gates: GateConfig,
-    /// Scores at or above which a verification is accepted.
-    pub thresholds: Thresholds,
+    /// Calibrated score at or above which a verification is accepted; by
+    /// default the bundled calibration's ([`Calibration::threshold`]).
+    pub threshold: f32,
     /// Least number of samples an enrollment needs.
     pub enrollment_samples: usize,
 }
@@ -86,7 +27,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             gates: GateConfig::default(),
-            thresholds: Thresholds::default(),
+            threshold: Calibration::bundled().threshold() as f32,
             enrollment_samples: DEFAULT_ENROLLMENT_SAMPLES,
         }
     }
@@ -104,16 +45,29 @@ pub struct Audio<'a> {
 /// The outcome of a verification.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verification {
-    /// Cosine similarity between the print and the sample.
+    /// Calibrated score: the log-likelihood ratio (natural log) that the
+    /// sample is the enrolled speaker's; 0 is undecided.
     pub score: f32,
-    /// Threshold the sample was held to ([`Thresholds::for_sample`]).
+    /// Threshold the score was held to ([`EngineConfig::threshold`]).
     pub threshold: f32,
     /// Whether `score >= threshold`.
     pub accepted: bool,
-    /// The sample's estimated signal-to-noise ratio, dB.
-    pub snr_db: f32,
-    /// Whether the sample is telephone-band.
-    pub narrow_band: bool,
+    /// Cosine similarity between the sample and the print's closest centroid.
+    pub cosine: f32,
+    /// The condition of that centroid.
+    pub condition: Condition,
+    /// The sample's quality measures, which the calibration weighed.
+    pub quality: Quality,
+}
+
+/// A print's closest centroid to `test`, with its cosine: a sample is scored
+/// against the enrollment brought into the conditions it was recorded in.
+pub fn closest_centroid<'c>(centroids: &'c [Centroid], test: &Embedding) -> (&'c Centroid, f32) {
+    centroids
+        .iter()
+        .map(|c| (c, c.embedding.cosine(test)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("a print has at least its clean centroid")
 }
 
 /// Why an enrollment or verification failed; each has a stable [`code`](Self::code).
@@ -158,15 +112,17 @@ impl VoiceError {
 pub struct VoiceEngine {
     encoder: Encoder,
     analyzer: SignatureAnalyzer,
+    calibration: &'static Calibration,
     config: EngineConfig,
 }
 
 impl VoiceEngine {
-    /// An engine over a loaded encoder.
+    /// An engine over a loaded encoder, scoring with the bundled calibration.
     pub fn new(encoder: Encoder, config: EngineConfig) -> Self {
         Self {
             encoder,
             analyzer: SignatureAnalyzer::default(),
+            calibration: Calibration::bundled(),
             config,
         }
     }
@@ -186,6 +142,25 @@ impl VoiceEngine {
         self.encoder
             .embed(sample.samples())
             .ok_or(GateError::NotSpeech)
+    }
+
+    /// Embeddings of degraded copies of gated speech, one per condition but
+    /// the clean one (copies the gates refuse are left out); `seed` varies the
+    /// noise and the room from sample to sample.
+    pub fn condition_embeddings(
+        &self,
+        sample: &SpeechSample,
+        seed: u64,
+    ) -> Vec<(Condition, Embedding)> {
+        Condition::ALL
+            .into_iter()
+            .filter(|c| *c != Condition::Clean)
+            .filter_map(|c| {
+                let (y, rate) = c.apply(sample.samples(), seed);
+                let copy = SpeechSample::new(&y, rate, &self.config.gates).ok()?;
+                Some((c, self.embed(&copy).ok()?))
+            })
+            .collect()
     }
 
     /// Enrolls a speaker; the first failing sample is reported by its index.
@@ -210,6 +185,7 @@ impl VoiceEngine {
         Enrollment {
             engine: self,
             embeddings: Vec::new(),
+            samples: 0,
             speech: Vec::new(),
             seconds: 0.0,
         }
@@ -221,14 +197,24 @@ impl VoiceEngine {
         let failed = |source| VoiceError::Sample { index: 0, source };
         let sample = self.check(audio).map_err(failed)?;
         let embedding = self.embed(&sample).map_err(failed)?;
-        let score = print.embedding().cosine(&embedding);
-        let threshold = self.config.thresholds.for_sample(&sample);
+        let centroids = print.centroids();
+        let (closest, cosine) = closest_centroid(&centroids, &embedding);
+        let c = self.calibration;
+        let normalised = as_norm(
+            cosine,
+            c.cohort_stats(&closest.embedding),
+            c.cohort_stats(&embedding),
+        );
+        let quality = sample.quality();
+        let score = c.llr(normalised, &quality) as f32;
+        let threshold = self.config.threshold;
         Ok(Verification {
             score,
             threshold,
             accepted: score >= threshold,
-            snr_db: sample.snr_db(),
-            narrow_band: sample.is_narrow_band(),
+            cosine,
+            condition: closest.condition,
+            quality,
         })
     }
 }
@@ -246,7 +232,9 @@ fn ensure_same_model(print: &Voiceprint) -> Result<(), VoiceError> {
 /// An enrollment in progress: see [`VoiceEngine::enrollment`].
 pub struct Enrollment<'e> {
     engine: &'e VoiceEngine,
-    embeddings: Vec<Embedding>,
+    /// Every embedding so far with its condition, clean or degraded.
+    embeddings: Vec<(Condition, Embedding)>,
+    samples: usize,
     speech: Vec<f32>,
     seconds: f32,
 }
@@ -254,11 +242,14 @@ pub struct Enrollment<'e> {
 impl Enrollment<'_> {
     /// Gates and embeds the next recording; a failure names its index.
     pub fn add(&mut self, audio: Audio<'_>) -> Result<(), VoiceError> {
-        let index = self.embeddings.len();
+        let index = self.samples;
         let failed = |source| VoiceError::Sample { index, source };
         let sample = self.engine.check(audio).map_err(failed)?;
+        let clean = self.engine.embed(&sample).map_err(failed)?;
+        self.embeddings.push((Condition::Clean, clean));
         self.embeddings
-            .push(self.engine.embed(&sample).map_err(failed)?);
+            .extend(self.engine.condition_embeddings(&sample, index as u64));
+        self.samples += 1;
         self.seconds += sample.speech_seconds();
         self.speech.extend_from_slice(sample.samples());
         Ok(())
@@ -266,19 +257,33 @@ impl Enrollment<'_> {
 
     /// The voiceprint of the recordings added, if there are enough of them.
     pub fn finish(self) -> Result<Voiceprint, VoiceError> {
-        let (got, min) = (self.embeddings.len(), self.engine.config.enrollment_samples);
+        let (got, min) = (self.samples, self.engine.config.enrollment_samples);
         if got < min {
             return Err(VoiceError::NotEnoughSamples { got, min });
         }
-        let embedding = Embedding::mean(&self.embeddings)
-            .expect("unit vectors with non-negative components do not cancel");
+        let centroids = centroids(&self.embeddings);
         let signature = self.engine.analyzer.signature(&self.speech);
         Ok(Voiceprint::new(
             MODEL_VERSION,
-            embedding,
+            centroids,
             signature,
             got as u32,
             self.seconds,
         ))
     }
+}
+
+/// The mean embedding of each condition present, clean first.
+pub fn centroids(embeddings: &[(Condition, Embedding)]) -> Vec<Centroid> {
+    Condition::ALL
+        .into_iter()
+        .filter_map(|condition| {
+            let of = embeddings.iter().filter(|(c, _)| *c == condition);
+            let embedding = Embedding::mean(of.map(|(_, e)| e))?;
+            Some(Centroid {
+                condition,
+                embedding,
+            })
+        })
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! Quality gates: a recording becomes a [`SpeechSample`] only if it is loud
 //! enough, not clipped, speech, clean enough and long enough.
 
+use crate::quality::Quality;
 use crate::vad::{Activity, HIGH_BAND_HZ, VadConfig, detect};
 use crate::{SAMPLE_RATE, prepare};
 
@@ -13,8 +14,9 @@ const CLIP_TOLERANCE: f32 = 1e-3;
 /// Thresholds of the quality gates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GateConfig {
-    /// Least speech after VAD, seconds. 1.5 s is about the shortest span over
-    /// which the encoder's 1.6 s windows give a stable embedding.
+    /// Least speech after VAD, seconds. Below 1 s the encoder's 1.6 s window
+    /// is mostly padding; from there up the calibration weighs the evidence by
+    /// the speech it holds, so a short phrase scores nearer undecided.
     pub min_speech_seconds: f32,
     /// Least level of the loud part (95th percentile of 20 ms frame energies),
     /// dBFS. The test corpus sits at −28 to −17 dBFS RMS; below −45 dBFS a
@@ -36,7 +38,7 @@ pub struct GateConfig {
 impl Default for GateConfig {
     fn default() -> Self {
         Self {
-            min_speech_seconds: 1.5,
+            min_speech_seconds: 1.0,
             min_level_dbfs: -45.0,
             max_clipped_fraction: 1e-3,
             min_snr_db: 7.0,
@@ -109,10 +111,8 @@ impl GateError {
 #[derive(Debug, Clone)]
 pub struct SpeechSample {
     speech: Vec<f32>,
-    speech_seconds: f32,
     level_dbfs: f32,
-    snr_db: f32,
-    narrow_band: bool,
+    quality: Quality,
 }
 
 impl SpeechSample {
@@ -138,12 +138,16 @@ impl SpeechSample {
             .map(|x| x * gain)
             .collect();
         Ok(Self {
-            narrow_band: sample_rate <= 2 * HIGH_BAND_HZ as u32
-                || activity.high_band_share < NARROW_BAND_SHARE,
             speech,
-            speech_seconds: activity.speech_seconds(SAMPLE_RATE),
             level_dbfs,
-            snr_db: snr_db(&activity),
+            quality: Quality {
+                speech_seconds: activity.speech_seconds(SAMPLE_RATE),
+                snr_db: snr_db(&activity),
+                narrow_band: sample_rate <= 2 * HIGH_BAND_HZ as u32
+                    || activity.high_band_share < NARROW_BAND_SHARE,
+                decay_db_per_s: activity.steepest_decay_db_per_s,
+                floor_flatness: activity.floor_flatness,
+            },
         })
     }
 
@@ -154,7 +158,7 @@ impl SpeechSample {
 
     /// Seconds of speech found by the VAD.
     pub fn speech_seconds(&self) -> f32 {
-        self.speech_seconds
+        self.quality.speech_seconds
     }
 
     /// Level of the loud part of the recording, dBFS.
@@ -164,14 +168,19 @@ impl SpeechSample {
 
     /// Estimated signal-to-noise ratio, dB.
     pub fn snr_db(&self) -> f32 {
-        self.snr_db
+        self.quality.snr_db
+    }
+
+    /// The quality measures the score is calibrated by.
+    pub fn quality(&self) -> Quality {
+        self.quality
     }
 
     /// Whether the speech is band-limited as telephone audio is: recorded at 8 kHz or
     /// less, or with next to no power above 3.8 kHz (telephone audio stored at a higher
     /// rate).
     pub fn is_narrow_band(&self) -> bool {
-        self.narrow_band
+        self.quality.narrow_band
     }
 }
 

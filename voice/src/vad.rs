@@ -83,6 +83,13 @@ pub(crate) struct Activity {
     /// Share of the speech frames' spectral power above [`HIGH_BAND_HZ`] (0 without
     /// speech).
     pub(crate) high_band_share: f32,
+    /// Mean spectral flatness of the quietest tenth of the frames: near that of
+    /// white noise for a hiss, low for a floor of other voices.
+    pub(crate) floor_flatness: f32,
+    /// How fast the loud frames' energy falls at the steepest (95th percentile),
+    /// dB per second: speech stops abruptly in a dry room, a reverberant room
+    /// holds every stop up at its own decay rate.
+    pub(crate) steepest_decay_db_per_s: f32,
 }
 
 impl Activity {
@@ -136,6 +143,38 @@ pub(crate) fn detect(signal: &[f32], config: &VadConfig) -> Activity {
         } else {
             0.0
         },
+        floor_flatness: floor_flatness(&frames),
+        steepest_decay_db_per_s: steepest_decay(&frames),
+    }
+}
+
+fn floor_flatness(frames: &[FrameStats]) -> f32 {
+    let mut by_energy: Vec<&FrameStats> = frames.iter().collect();
+    by_energy.sort_by(|a, b| a.energy_db.total_cmp(&b.energy_db));
+    let quiet = &by_energy[..by_energy.len().div_ceil(10)];
+    quiet.iter().map(|f| f.flatness).sum::<f32>() / quiet.len().max(1) as f32
+}
+
+/// Frames over which a fall of energy is measured (30 ms).
+const DECAY_SPAN: usize = 3;
+/// How far below the voice's loud level (95th percentile of the frame
+/// energies) a frame may be for its fall to count, dB: measured from the loud
+/// level, not the floor, so a clip of continuous speech without pauses still
+/// has falls to measure.
+const DECAY_FROM_DB: f32 = 15.0;
+
+fn steepest_decay(frames: &[FrameStats]) -> f32 {
+    let loud_db = percentile(frames.iter().map(|f| f.energy_db), 0.95);
+    let falls = frames
+        .windows(DECAY_SPAN + 1)
+        .filter(|w| w[0].energy_db >= loud_db - DECAY_FROM_DB)
+        .map(|w| (w[0].energy_db - w[DECAY_SPAN].energy_db).max(0.0));
+    let per_second = crate::SAMPLE_RATE as f32 / (DECAY_SPAN * HOP) as f32;
+    let steep = percentile(falls, 0.95);
+    if steep.is_finite() {
+        steep * per_second
+    } else {
+        0.0
     }
 }
 

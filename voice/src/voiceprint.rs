@@ -6,11 +6,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::augment::Condition;
 use crate::model::Embedding;
 use crate::signature::Signature;
 
-/// Version of the byte layout written by [`Voiceprint::to_bytes`].
-pub const VOICEPRINT_FORMAT: u32 = 1;
+/// Version of the byte layout written by [`Voiceprint::to_bytes`]. Format 1
+/// (no condition centroids) is still read: its print scores against the
+/// clean mean alone.
+pub const VOICEPRINT_FORMAT: u32 = 2;
+const READABLE_FORMATS: [u32; 2] = [1, VOICEPRINT_FORMAT];
 
 /// Why stored bytes are not a voiceprint.
 #[derive(Debug, thiserror::Error)]
@@ -32,17 +36,33 @@ pub struct Voiceprint {
     signature: Signature,
     samples: u32,
     speech_seconds: f32,
+    #[serde(default)]
+    centroids: Vec<Centroid>,
+}
+
+/// The mean embedding of the enrollment samples in one condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Centroid {
+    /// The condition the samples were brought into.
+    pub condition: Condition,
+    /// Their mean embedding, unit length.
+    pub embedding: Embedding,
 }
 
 impl Voiceprint {
     /// A print of the current format.
     pub(crate) fn new(
         model: &str,
-        embedding: Embedding,
+        centroids: Vec<Centroid>,
         signature: Signature,
         samples: u32,
         speech_seconds: f32,
     ) -> Self {
+        let embedding = centroids
+            .iter()
+            .find(|c| c.condition == Condition::Clean)
+            .map(|c| c.embedding.clone())
+            .expect("an enrollment has a clean centroid");
         Self {
             format: VOICEPRINT_FORMAT,
             model: model.to_string(),
@@ -50,6 +70,7 @@ impl Voiceprint {
             signature,
             samples,
             speech_seconds,
+            centroids,
         }
     }
 
@@ -65,7 +86,7 @@ impl Voiceprint {
             format: u32,
         }
         let header: Header = serde_json::from_slice(bytes)?;
-        if header.format != VOICEPRINT_FORMAT {
+        if !READABLE_FORMATS.contains(&header.format) {
             return Err(VoiceprintError::UnsupportedFormat(header.format));
         }
         Ok(serde_json::from_slice(bytes)?)
@@ -79,6 +100,19 @@ impl Voiceprint {
     /// Mean of the enrollment embeddings, unit length.
     pub fn embedding(&self) -> &Embedding {
         &self.embedding
+    }
+
+    /// The centroid of each condition the enrollment was brought into; a
+    /// format-1 print has only its clean mean.
+    pub fn centroids(&self) -> Vec<Centroid> {
+        if self.centroids.is_empty() {
+            vec![Centroid {
+                condition: Condition::Clean,
+                embedding: self.embedding.clone(),
+            }]
+        } else {
+            self.centroids.clone()
+        }
     }
 
     /// Classic signature over all enrollment speech.

@@ -73,6 +73,44 @@ fn corpus(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A recording as a telephone line passes it on: 300–3400 Hz, GSM 06.10 by
+/// ffmpeg, decoded to an 8 kHz WAV.
+fn telephone(wav: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, coded, output) = (
+        dir.path().join("in.wav"),
+        dir.path().join("line.gsm"),
+        dir.path().join("out.wav"),
+    );
+    std::fs::write(&input, wav).unwrap();
+    let ffmpeg = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(args)
+            .output()
+            .expect("ffmpeg is installed (scripts/setup.sh lists it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let arg = std::ffi::OsStr::new;
+    ffmpeg(&[
+        arg("-i"),
+        input.as_os_str(),
+        arg("-af"),
+        arg("highpass=f=300,lowpass=f=3400"),
+        arg("-ar"),
+        arg("8000"),
+        arg("-c:a"),
+        arg("libgsm"),
+        coded.as_os_str(),
+    ]);
+    ffmpeg(&[arg("-i"), coded.as_os_str(), output.as_os_str()]);
+    std::fs::read(output).unwrap()
+}
+
 fn tone() -> Vec<u8> {
     let rate = 16_000.0;
     let x: Vec<f32> = (0..48_000)
@@ -230,17 +268,30 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
         "a wrong key opens it"
     );
 
+    let (_, print) = app.get("/v1/voice/alice").await;
+    assert_eq!(
+        (&print["verifications"], &print["accepts"]),
+        (&json!(0), &json!(0))
+    );
+    assert_eq!(print["last_verified_at"], Value::Null, "{print}");
+
     let genuine = app.verify("alice", corpus("vctk-p225_005")).await;
     assert_eq!(genuine["state"], "succeeded", "{genuine}");
     let verdict = &genuine["result"];
-    assert_eq!(
-        (verdict["accepted"].as_bool(), verdict["threshold"].as_f64()),
-        (Some(true), Some(0.79)),
+    let threshold = verdict["threshold"].as_f64().unwrap();
+    assert_eq!(verdict["accepted"], true, "{verdict}");
+    assert!(verdict["score"].as_f64().unwrap() >= threshold, "{verdict}");
+    let quality = &verdict["quality"];
+    assert_eq!(quality["narrow_band"], false, "{verdict}");
+    assert!(quality["snr_db"].as_f64().unwrap() > 26.0, "{verdict}");
+    assert!(
+        quality["speech_seconds"].as_f64().unwrap() > 3.0,
         "{verdict}"
     );
-    assert_eq!(verdict["narrow_band"], false, "{verdict}");
-    assert!(verdict["snr_db"].as_f64().unwrap() > 26.0, "{verdict}");
-    assert!(verdict["score"].as_f64().unwrap() >= 0.79);
+    for measure in ["decay_db_per_s", "floor_flatness"] {
+        assert!(quality[measure].as_f64().is_some(), "{verdict}");
+    }
+    assert!(verdict["cosine"].as_f64().unwrap() > 0.5, "{verdict}");
     app.assert_samples_gone(&genuine).await;
 
     let other = app
@@ -269,8 +320,11 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
         let impostor = app.verify("alice", corpus(&format!("vctk-p226_{n}"))).await;
         let verdict = &impostor["result"];
         assert_eq!(verdict["accepted"], false, "{impostor}");
-        assert!(verdict["score"].as_f64().unwrap() < 0.79);
+        assert!(verdict["score"].as_f64().unwrap() < threshold);
     }
+    let (_, print) = app.get("/v1/voice/alice").await;
+    assert_eq!(print["verifications"].as_u64(), Some(4), "{print}");
+    assert_eq!(print["accepts"].as_u64(), Some(1), "{print}");
     let (status, err, retry_after) = app
         .upload(
             "/v1/voice/verifications",
@@ -291,6 +345,23 @@ async fn a_speaker_enrolls_is_verified_locked_out_and_forgotten(app: &TestApp) {
     app.advance(LOCKOUT + Duration::from_secs(1));
     let again = app.verify("alice", corpus("vctk-p225_006")).await;
     assert_eq!(again["result"]["accepted"], true, "{again}");
+
+    // Through a GSM telephone line: the same calibrated threshold, the
+    // condition read from the sample.
+    let phone = app
+        .verify("alice", telephone(&corpus("vctk-p225_007")))
+        .await;
+    let verdict = &phone["result"];
+    assert_eq!(verdict["quality"]["narrow_band"], true, "{phone}");
+    assert_eq!(verdict["threshold"].as_f64(), Some(threshold), "{phone}");
+    let (_, print) = app.get("/v1/voice/alice").await;
+    let accepts = 2 + u64::from(verdict["accepted"] == true);
+    assert_eq!(
+        (print["verifications"].as_u64(), print["accepts"].as_u64()),
+        (Some(6), Some(accepts)),
+        "{print}"
+    );
+    assert!(print["last_verified_at"].as_str().unwrap().ends_with('Z'));
 
     assert_eq!(
         app.delete("/v1/voice/alice", &app.bearer()).await,

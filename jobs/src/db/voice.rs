@@ -10,7 +10,7 @@ use crate::{
     objects::ObjectKey,
     seal::Sealed,
     time::Timestamp,
-    voice::{Lockout, UserId, VoiceprintSummary},
+    voice::{Lockout, UserId, VoiceUsage, VoiceprintSummary},
 };
 
 /// A voiceprint as stored: its summary in clear, the print sealed.
@@ -24,6 +24,8 @@ pub struct StoredVoiceprint {
     pub created_at: Timestamp,
     /// When the print was last written.
     pub updated_at: Timestamp,
+    /// Verifications scored against the user's prints.
+    pub usage: VoiceUsage,
 }
 
 /// The verdict of one scored verification.
@@ -66,6 +68,13 @@ fn voiceprint_from_row(row: &AnyRow) -> Result<StoredVoiceprint, StoreError> {
         },
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+        usage: VoiceUsage {
+            verifications: u64::try_from(row.try_get::<i64, _>("verifications")?).unwrap_or(0),
+            accepts: u64::try_from(row.try_get::<i64, _>("accepts")?).unwrap_or(0),
+            last_verified_at: row
+                .try_get::<Option<i64>, _>("last_verified_at")?
+                .map(Timestamp::from_millis),
+        },
     })
 }
 
@@ -125,7 +134,8 @@ impl VoiceRepo {
     ) -> Result<Option<StoredVoiceprint>, StoreError> {
         let row = sqlx::query(
             "SELECT model, samples, speech_seconds, key_id, nonce, ciphertext, created_at, \
-             updated_at FROM voiceprints WHERE tenant_id = $1 AND user_id = $2",
+             updated_at, verifications, accepts, last_verified_at FROM voiceprints \
+             WHERE tenant_id = $1 AND user_id = $2",
         )
         .bind(tenant.to_string())
         .bind(user.as_str().to_owned())
@@ -214,27 +224,45 @@ impl VoiceRepo {
         Ok(locked)
     }
 
-    /// Records the verdict of job `job`; recording it again changes nothing
-    /// but the same values.
+    /// Records the verdict of job `job` and counts it on the user's print;
+    /// recording it again changes nothing.
     pub async fn record_verification(
         &self,
         tenant: TenantId,
         user: &UserId,
         attempt: ScoredAttempt,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let now = self.db.clock.now().millis();
+        let mut tx = self.db.begin().await?;
+        let first = sqlx::query(
             "INSERT INTO voice_attempts (job_id, tenant_id, user_id, accepted, score, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO UPDATE \
-             SET accepted = excluded.accepted, score = excluded.score",
+             SET accepted = excluded.accepted, score = excluded.score \
+             WHERE voice_attempts.accepted = $7",
         )
         .bind(attempt.job_id.to_string())
         .bind(tenant.to_string())
         .bind(user.as_str().to_owned())
         .bind(i64::from(attempt.accepted))
         .bind(attempt.score)
-        .bind(self.db.clock.now().millis())
-        .execute(&self.db.pool)
+        .bind(now)
+        .bind(IN_FLIGHT)
+        .execute(&mut *tx)
         .await?;
+        if first.rows_affected() == 1 {
+            sqlx::query(
+                "UPDATE voiceprints SET verifications = verifications + 1, \
+                 accepts = accepts + $1, last_verified_at = $2 \
+                 WHERE tenant_id = $3 AND user_id = $4",
+            )
+            .bind(i64::from(attempt.accepted))
+            .bind(now)
+            .bind(tenant.to_string())
+            .bind(user.as_str().to_owned())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -127,18 +127,36 @@ pub struct EnrollResult {
 }
 
 /// What a `voice_verify` job produced: the verdict and what it rests on.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerifyResult {
-    /// Cosine similarity of the sample to the print.
+    /// Calibrated score: the log-likelihood ratio that the voice is the
+    /// user's (0 undecided, positive for, negative against).
     pub score: f64,
-    /// The threshold the sample was held to.
+    /// The threshold the score was held to.
     pub threshold: f64,
     /// Whether the voice is the user's.
     pub accepted: bool,
-    /// The sample's estimated signal-to-noise ratio, dB.
+    /// Cosine similarity of the sample to the print's closest centroid.
+    pub cosine: f64,
+    /// The condition of that centroid (`clean`, `noisy`, `reverberant`, `telephone`).
+    pub matched: String,
+    /// How the sample was recorded, as the calibration read it.
+    pub quality: VerifyQuality,
+}
+
+/// The quality measures of a verified sample.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct VerifyQuality {
+    /// Speech found, seconds.
+    pub speech_seconds: f64,
+    /// Estimated signal-to-noise ratio, dB.
     pub snr_db: f64,
     /// Whether the sample is telephone-band.
     pub narrow_band: bool,
+    /// Steepest fall of the voice's energy, dB/s (low in a reverberant room).
+    pub decay_db_per_s: f64,
+    /// Spectral flatness of the noise floor (low when it is other voices).
+    pub floor_flatness: f64,
 }
 
 /// After `max_failures` rejected verifications of a user within `window`,
@@ -160,6 +178,17 @@ pub struct VoiceprintSummary {
     pub samples: u32,
     /// Speech in the enrollment, seconds.
     pub speech_seconds: f64,
+}
+
+/// How a voiceprint has been used since its user first enrolled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VoiceUsage {
+    /// Verifications scored.
+    pub verifications: u64,
+    /// Of them, accepted.
+    pub accepts: u64,
+    /// When the last one was scored.
+    pub last_verified_at: Option<crate::time::Timestamp>,
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::tenant;
 contract!(
     an_enrollment_that_began_before_a_forget_writes_no_print,
     verifications_in_flight_count_against_the_lock,
+    a_print_counts_each_verdict_once,
 );
 
 async fn an_enrollment_that_began_before_a_forget_writes_no_print(
@@ -135,4 +136,60 @@ async fn verifications_in_flight_count_against_the_lock(db: &Database, _clock: &
             .unwrap()
             .is_some()
     );
+}
+
+async fn a_print_counts_each_verdict_once(db: &Database, clock: &ManualClock) {
+    let tenant = tenant(db).await;
+    let user = UserId::parse("cat").unwrap();
+    let summary = VoiceprintSummary {
+        model: "m1".into(),
+        samples: 3,
+        speech_seconds: 9.5,
+    };
+    let sealed = Sealed {
+        key_id: "k1".into(),
+        nonce: vec![1; 12],
+        ciphertext: vec![2; 40],
+    };
+    let put = db
+        .voice
+        .put_print(tenant, &user, &summary, &sealed, clock.now());
+    assert!(put.await.unwrap());
+    let usage = |db: &Database| {
+        let (db, user) = (db.clone(), user.clone());
+        async move { db.voice.print(tenant, &user).await.unwrap().unwrap().usage }
+    };
+    let fresh = usage(db).await;
+    assert_eq!((fresh.verifications, fresh.accepts), (0, 0));
+    assert_eq!(fresh.last_verified_at, None);
+    let lockout = Lockout {
+        max_failures: 0,
+        window: Duration::from_secs(600),
+    };
+    let (accepted, rejected) = (JobId::new(), JobId::new());
+    for (job, ok) in [(accepted, true), (rejected, false)] {
+        clock.advance(Duration::from_millis(10));
+        let begun = db.voice.begin_verification(tenant, &user, job, lockout);
+        assert_eq!(begun.await.unwrap(), None);
+        let attempt = ScoredAttempt {
+            job_id: job,
+            accepted: ok,
+            score: if ok { 3.0 } else { -4.0 },
+        };
+        for _ in 0..2 {
+            // A job re-run after its verdict was recorded counts once.
+            let recorded = db.voice.record_verification(tenant, &user, attempt);
+            recorded.await.unwrap();
+        }
+    }
+    let used = usage(db).await;
+    assert_eq!((used.verifications, used.accepts), (2, 1));
+    assert_eq!(used.last_verified_at, Some(clock.now()));
+    // Enrolling again keeps the user's history.
+    clock.advance(Duration::from_millis(10));
+    let put = db
+        .voice
+        .put_print(tenant, &user, &summary, &sealed, clock.now());
+    assert!(put.await.unwrap());
+    assert_eq!(usage(db).await, used);
 }

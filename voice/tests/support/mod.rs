@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests and the examples: test audio and
 //! the model file.
 
-#![allow(dead_code)] // each including target uses its own subset
+#![allow(dead_code, unused_imports)] // each including target uses its own subset
 
 use std::path::Path;
 use std::process::Command;
@@ -11,7 +11,10 @@ use mixdown_voice::Encoder;
 
 #[path = "../../../testkit/src/voice_files.rs"]
 mod voice_files;
-pub use voice_files::{voice_data as testdata, voice_model as model_path};
+pub use mixdown_voice::rms;
+pub use voice_files::{
+    voice_calibration_data as calibration_data, voice_data as testdata, voice_model as model_path,
+};
 
 /// Mono samples in [−1, 1] and the sample rate of a WAV file.
 pub fn read_wav(path: &Path) -> (Vec<f32>, u32) {
@@ -42,13 +45,28 @@ pub fn corpus(name: &str) -> (Vec<f32>, u32) {
 
 /// Every corpus file as (speaker, file stem), in name order.
 pub fn corpus_files() -> Vec<(String, String)> {
-    let mut files: Vec<(String, String)> = std::fs::read_dir(testdata())
-        .expect("shared/testdata/voice is beside the repository")
+    speaker_files(&testdata())
+        .into_iter()
+        .map(|(speaker, path)| {
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            (speaker, stem.to_string())
+        })
+        .collect()
+}
+
+/// Every WAV file of a corpus directory as (speaker, path), in name order; the
+/// speaker is the file name up to its first `_`.
+pub fn speaker_files(dir: &Path) -> Vec<(String, std::path::PathBuf)> {
+    let mut files: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| {
             let path = e.ok()?.path();
             (path.extension()? == "wav").then_some(())?;
-            let stem = path.file_stem()?.to_str()?.to_string();
-            Some((stem.split('_').next()?.to_string(), stem))
+            let speaker = path.file_stem()?.to_str()?.split('_').next()?.to_string();
+            Some((speaker, path))
         })
         .collect();
     files.sort();
@@ -75,61 +93,99 @@ pub fn espeak(text: &str) -> (Vec<f32>, u32) {
     read_wav(&wav)
 }
 
-/// Deterministic white noise with RMS `rms` (xorshift, uniform).
+/// Deterministic white noise with RMS `rms` (uniform).
 pub fn white_noise(len: usize, rms: f32, seed: u64) -> Vec<f32> {
-    let mut state = seed.max(1);
     // A uniform variable on [−1, 1] has RMS 1/√3.
     let scale = rms * 3f32.sqrt();
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32 * scale
-        })
+    mixdown_voice::uniform_noise(len, seed)
+        .into_iter()
+        .map(|v| v * scale)
         .collect()
 }
 
-/// RMS of a signal.
-pub fn rms(x: &[f32]) -> f32 {
-    (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
-}
-
-/// Taps of a Hamming-windowed sinc band-pass from `lo` to `hi` Hz (`lo` 0: a low-pass).
-pub fn band_pass(lo: f32, hi: f32, rate: f32, len: usize) -> Vec<f32> {
-    let m = (len - 1) as f32 / 2.0;
-    let sinc = |f: f32, t: f32| {
-        if t == 0.0 {
-            2.0 * f
-        } else {
-            (2.0 * std::f32::consts::PI * f * t).sin() / (std::f32::consts::PI * t)
+/// Six talkers summed, one of `files` each (cycled), every one looped from its own
+/// offset and brought to one level: babble of real voices, `len` samples at 16 kHz.
+pub fn babble(files: &[std::path::PathBuf], len: usize, seed: u64) -> Vec<f32> {
+    let mut sum = vec![0.0f32; len];
+    for k in 0..6 {
+        let (voice, rate) = read_wav(&files[k % files.len()]);
+        assert_eq!(rate, 16_000, "babble is made of 16 kHz corpus files");
+        let level = rms(&voice).max(1e-6);
+        let offset = (seed as usize * 7919 + k * 104_729) % voice.len();
+        for (i, out) in sum.iter_mut().enumerate() {
+            *out += voice[(offset + i) % voice.len()] / level;
         }
-    };
-    (0..len)
-        .map(|k| {
-            let t = k as f32 - m;
-            let hamming =
-                0.54 - 0.46 * (2.0 * std::f32::consts::PI * k as f32 / (len - 1) as f32).cos();
-            (sinc(hi / rate, t) - sinc(lo / rate, t)) * hamming
-        })
-        .collect()
+    }
+    sum
 }
 
-/// `x` through the FIR `taps` (centred), keeping every `step`-th output.
-pub fn filter(x: &[f32], taps: &[f32], step: usize) -> Vec<f32> {
-    let half = taps.len() / 2;
-    (0..x.len().div_ceil(step))
-        .map(|n| {
-            let centre = n * step;
-            taps.iter()
-                .enumerate()
-                .filter_map(|(k, h)| {
-                    (centre + k)
-                        .checked_sub(half)
-                        .and_then(|i| x.get(i))
-                        .map(|v| v * h)
-                })
-                .sum()
-        })
-        .collect()
+/// Babble of six corpus talkers other than `not_speaker`, picked by `seed`.
+pub fn corpus_babble(len: usize, not_speaker: &str, seed: u64) -> Vec<f32> {
+    let others: Vec<std::path::PathBuf> = speaker_files(&testdata())
+        .into_iter()
+        .filter(|(s, _)| s != not_speaker)
+        .map(|(_, p)| p)
+        .collect();
+    let picked: Vec<std::path::PathBuf> = (0..6)
+        .map(|k| others[(seed as usize * 13 + k * 11) % others.len()].clone())
+        .collect();
+    babble(&picked, len, seed)
+}
+
+/// A telephone codec ffmpeg runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Codec {
+    /// G.711 μ-law.
+    MuLaw,
+    /// GSM 06.10 full rate (libgsm).
+    Gsm,
+}
+
+/// `x` through a telephone line by ffmpeg: 300–3400 Hz, 8 kHz, the codec,
+/// decoded again; returned at 8 kHz.
+pub fn telephone_codec(x: &[f32], rate: u32, codec: Codec) -> (Vec<f32>, u32) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (input, output) = (dir.path().join("in.wav"), dir.path().join("out.wav"));
+    let (coded, args) = match codec {
+        Codec::MuLaw => (dir.path().join("coded.wav"), ["-c:a", "pcm_mulaw"]),
+        Codec::Gsm => (dir.path().join("coded.gsm"), ["-c:a", "libgsm"]),
+    };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&input, spec).expect("wav");
+    for v in x {
+        w.write_sample((v.clamp(-1.0, 1.0) * 32_767.0) as i16)
+            .expect("write");
+    }
+    w.finalize().expect("wav");
+    let ffmpeg = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(args)
+            .output()
+            .expect("ffmpeg is installed (scripts/setup.sh lists it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let band = "highpass=f=300,lowpass=f=3400";
+    let mut encode: Vec<&std::ffi::OsStr> = vec!["-i".as_ref(), input.as_os_str()];
+    encode.extend(["-af", band, "-ar", "8000", "-ac", "1"].map(std::ffi::OsStr::new));
+    encode.extend(args.map(std::ffi::OsStr::new));
+    encode.push(coded.as_os_str());
+    ffmpeg(&encode);
+    ffmpeg(&[
+        "-i".as_ref(),
+        coded.as_os_str(),
+        "-c:a".as_ref(),
+        "pcm_s16le".as_ref(),
+        output.as_os_str(),
+    ]);
+    read_wav(&output)
 }

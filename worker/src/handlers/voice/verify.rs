@@ -3,7 +3,7 @@
 
 use mixdown_jobs::{
     db::{ScoredAttempt, StoredVoiceprint},
-    voice::{VerifyResult, VoiceVerifyPayload, print_binding},
+    voice::{VerifyQuality, VerifyResult, VoiceVerifyPayload, print_binding},
 };
 use mixdown_voice::{Verification, Voiceprint};
 use tokio::runtime::Handle;
@@ -54,12 +54,20 @@ async fn verify(
     voice_db
         .record_verification(tenant, &p.user_id, attempt)
         .await?;
+    let (f, q) = (super::json_f32, verdict.quality);
     Ok(VerifyResult {
-        score: super::json_f32(verdict.score),
-        threshold: super::json_f32(verdict.threshold),
+        score: f(verdict.score),
+        threshold: f(verdict.threshold),
         accepted: verdict.accepted,
-        snr_db: super::json_f32(verdict.snr_db),
-        narrow_band: verdict.narrow_band,
+        cosine: f(verdict.cosine),
+        matched: verdict.condition.name().to_string(),
+        quality: VerifyQuality {
+            speech_seconds: f(q.speech_seconds),
+            snr_db: f(q.snr_db),
+            narrow_band: q.narrow_band,
+            decay_db_per_s: f(q.decay_db_per_s),
+            floor_flatness: f(q.floor_flatness),
+        },
     })
 }
 
