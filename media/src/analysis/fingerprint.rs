@@ -5,6 +5,7 @@
 //! 1365 samples (0.124 s). Two recordings of the same audio give hashes that differ in a
 //! few bits at the same place; different audio differs in about half of them.
 
+use std::ops::RangeInclusive;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::{self, JoinHandle};
 
@@ -149,16 +150,16 @@ pub fn align(a: &[u32], b: &[u32], offset: i64) -> Alignment {
     }
 }
 
-/// The best alignment of `a` and `b` within `reach` hashes of `offset`: the lowest bit error
-/// rate among those with `rule`'s overlap, else the one with the most overlap.
+/// The best alignment of `a` and `b` at `offsets`: the lowest bit error rate among those
+/// with `rule`'s overlap, else the one with the most overlap.
 pub fn best_alignment(
     a: &[u32],
     b: &[u32],
-    offset: i64,
-    reach: i64,
+    offsets: RangeInclusive<i64>,
     rule: &MatchRule,
 ) -> Alignment {
-    (offset - reach..=offset + reach)
+    let first = *offsets.start();
+    offsets
         .map(|o| align(a, b, o))
         .max_by(|x, y| {
             let (ex, ey) = (x.overlap >= rule.min_overlap, y.overlap >= rule.min_overlap);
@@ -171,7 +172,7 @@ pub fn best_alignment(
             })
         })
         .unwrap_or(Alignment {
-            offset,
+            offset: first,
             overlap: 0,
             bit_error_rate: 1.0,
         })
@@ -249,7 +250,7 @@ mod tests {
     fn a_shifted_copy_aligns_at_its_shift_with_no_errors() {
         let a = noise(1, 400);
         let b: Vec<u32> = noise(9, 50).into_iter().chain(a.iter().copied()).collect();
-        let found = best_alignment(&a, &b, 48, 3, &MATCH_RULE);
+        let found = best_alignment(&a, &b, 45..=51, &MATCH_RULE);
         assert_eq!(found.offset, 50);
         assert_eq!(found.bit_error_rate, 0.0);
         assert_eq!(found.overlap, 399);
@@ -258,7 +259,7 @@ mod tests {
 
     #[test]
     fn unrelated_fingerprints_differ_in_half_their_bits() {
-        let found = best_alignment(&noise(1, 400), &noise(2, 400), 0, 3, &MATCH_RULE);
+        let found = best_alignment(&noise(1, 400), &noise(2, 400), -3..=3, &MATCH_RULE);
         assert!((found.bit_error_rate - 0.5).abs() < 0.03, "{found:?}");
         assert!(!MATCH_RULE.accepts(&found));
     }

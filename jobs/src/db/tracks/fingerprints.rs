@@ -132,7 +132,8 @@ impl TrackRepo {
             let Some(&offset) = voted.get(&track) else {
                 continue;
             };
-            let alignment = best_alignment(hashes, &other, offset, REACH, &MATCH_RULE);
+            let offsets = offset - REACH..=offset + REACH;
+            let alignment = best_alignment(hashes, &other, offsets, &MATCH_RULE);
             if MATCH_RULE.accepts(&alignment) {
                 found.push((
                     DuplicateRecord::new(track, &alignment),
