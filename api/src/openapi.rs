@@ -15,7 +15,7 @@ use mixdown_jobs::{
     kind::JobKind,
     model::{JobState, MaxAttempts, Priority},
     noop::NoopPayload,
-    tracks::{MAX_PRESETS, RenditionsRequest, WAVEFORM_LIMITS},
+    tracks::{MAX_PRESETS, RenditionsRequest, TrackPayload, WAVEFORM_LIMITS},
 };
 use schemars::{SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
@@ -47,6 +47,11 @@ const CONFLICTS: &[(&str, &str, &[ErrorCode])] = &[
         "post",
         "/v1/voice/verifications",
         &[ErrorCode::VerificationLocked],
+    ),
+    (
+        "get",
+        "/v1/tracks/{track_id}/duplicates",
+        &[ErrorCode::TrackNotReady],
     ),
     // A job made from a track names it in its payload; an idempotency key
     // sent again with another request is refused.
@@ -366,6 +371,7 @@ fn kind_payloads(schemas: &mut Map<String, Value>, facts: &Facts) -> Vec<(JobKin
                 json!({"$ref": "#/components/schemas/WaveformPayload"}),
                 true,
             ),
+            JobKind::Analyze => (generator.subschema_for::<TrackPayload>().to_value(), true),
             // A fan-out's payload is the activity it records.
             JobKind::Fanout => (json!({"$ref": "#/components/schemas/CreateActivity"}), true),
             // Kinds not yet described take any object.

@@ -101,11 +101,15 @@ pub(crate) async fn submit(state: &AppState, new: &NewJob) -> Result<(Job, bool)
 }
 
 /// Whether a client's job may be recorded as far as the database tells: a
-/// job made from a track needs the tenant's own ready track.
+/// job made from a track (renditions, waveform, analysis) needs the tenant's
+/// own ready track.
 pub(crate) async fn admit(state: &AppState, new: &NewJob) -> Result<(), ApiError> {
     let tenant = new.tenant_id;
     match &new.payload {
         JobPayload::Transcode(TranscodePayload::Renditions(p)) => {
+            ready_track(state, tenant, p.track_id).await?;
+        }
+        JobPayload::Analyze(p) => {
             ready_track(state, tenant, p.track_id).await?;
         }
         JobPayload::Waveform(p) => {
@@ -132,7 +136,9 @@ async fn ready_track(
         let state = track.state.as_str();
         return Err(ApiError::new(
             ErrorCode::TrackNotReady,
-            format!("the track is {state}; renditions and waveforms are made once it is ready"),
+            format!(
+                "the track is {state}; renditions, waveforms and analyses are made once it is ready"
+            ),
         ));
     }
     Ok(track)

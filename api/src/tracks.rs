@@ -5,7 +5,7 @@
 
 use mixdown_jobs::{
     codes::ErrorCode,
-    db::{CompleteOutcome, Started},
+    db::{CompleteOutcome, MatchScope, Started},
     events::Event,
     ids::{TenantId, TrackId},
     model::Job,
@@ -16,6 +16,7 @@ use mixdown_jobs::{
     voice::UserId,
     workflow::track::start,
 };
+use mixdown_media::analysis::fingerprint::FINGERPRINT_VERSION;
 use poem::{Body, Request, RequestBody, web::Data};
 use poem_openapi::{
     ApiRequest, ApiResponse, OpenApi, impl_apirequest_for_payload,
@@ -33,8 +34,9 @@ use crate::{
     state::AppState,
     upload::{FormSchema, StreamedForm, discard, file_schema, read_text, store_upload},
     views::{
-        AcceptedTrackView, ErrorView, LoudnessView, MetadataView, OutputView, PresignView,
-        TrackJobView, TrackView, WaveformLevelView, WaveformView,
+        AcceptedTrackView, AnalysisView, DuplicateView, DuplicatesView, ErrorView, LoudnessView,
+        MetadataView, OutputView, PresignView, TrackJobView, TrackView, WaveformLevelView,
+        WaveformView,
     },
 };
 
@@ -322,6 +324,41 @@ impl TracksApi {
         let track_jobs = track_jobs.map_err(ApiError::unavailable)?;
         Ok(Json(track_view(&state, track, workflow, track_jobs).await?))
     }
+
+    /// Lists the tenant's other tracks that hold the same recording as this
+    /// one, earlier or later, found by the track's fingerprint in the
+    /// tenant's index: with the time offset, the overlap and the share of
+    /// fingerprint bits that differ.
+    #[oai(path = "/tracks/:track_id/duplicates", method = "get")]
+    async fn duplicates(
+        &self,
+        state: Data<&AppState>,
+        tenant: Tenant,
+        track_id: Path<String>,
+    ) -> poem::Result<Json<DuplicatesView>> {
+        let id = TrackId::parse(&track_id).ok_or_else(|| ApiError::not_found("track"))?;
+        let tracks = &state.stores.db.tracks;
+        let track = tracks.get(tenant.0, id).await;
+        let track = track.map_err(ApiError::unavailable)?;
+        let track = track.ok_or_else(|| ApiError::not_found("track"))?;
+        let hashes = tracks.fingerprint(tenant.0, id).await;
+        let Some(hashes) = hashes.map_err(ApiError::unavailable)? else {
+            let message = format!(
+                "the track is {} and has no fingerprint yet; it has one once ready",
+                track.state.as_str()
+            );
+            return Err(ApiError::new(ErrorCode::TrackNotReady, message).into());
+        };
+        let found = tracks
+            .duplicates(tenant.0, id, &hashes, MatchScope::Any)
+            .await;
+        let found = found.map_err(ApiError::unavailable)?;
+        Ok(Json(DuplicatesView {
+            track_id: id.to_string(),
+            fingerprint_version: FINGERPRINT_VERSION.to_owned(),
+            duplicates: found.into_iter().map(DuplicateView::from).collect(),
+        }))
+    }
 }
 
 /// Starts processing an upload whose original is stored: its track and
@@ -488,7 +525,9 @@ async fn track_view(
     let mut loudness = None;
     let mut outputs = Vec::new();
     let mut waveform = None;
+    let mut analysis = None;
     if let Some(result) = track.result {
+        analysis = result.analysis.map(|a| AnalysisView::from(*a));
         loudness = Some(LoudnessView::from(result.loudness));
         for output in result.outputs {
             let url = url_for(state, &output.main, ttl).await?;
@@ -513,6 +552,8 @@ async fn track_view(
         loudness,
         outputs,
         waveform,
+        analysis,
+        duplicate_of: track.duplicate_of.map(|t| t.to_string()),
         jobs: jobs.iter().map(TrackJobView::from).collect(),
         urls_expire_at: state.stores.clock().now().plus(ttl).to_rfc3339(),
         created_at: track.created_at.to_rfc3339(),

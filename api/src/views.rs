@@ -6,7 +6,9 @@ use mixdown_jobs::{
     model::{Job, JobError},
     payload::shown,
     time::Timestamp,
-    tracks::{LoudnessRecord, OutputRecord, TrackMetadata, TrackRecord},
+    tracks::{
+        AnalysisRecord, DuplicateRecord, LoudnessRecord, OutputRecord, TrackMetadata, TrackRecord,
+    },
 };
 use poem_openapi::Object;
 use serde_json::Value;
@@ -244,6 +246,76 @@ impl From<LoudnessRecord> for LoudnessView {
     }
 }
 
+/// What the music analysis of a track found.
+#[derive(Debug, Clone, Object)]
+pub struct AnalysisView {
+    /// Beats per minute; null for audio too short or without onsets.
+    pub tempo_bpm: Option<f64>,
+    /// How strongly the onsets repeat at the beat period, 0 to 1.
+    pub tempo_confidence: Option<f64>,
+    /// The key, e.g. `G minor`; null without pitched audio.
+    pub key: Option<String>,
+    /// The chromagram's correlation with the key's profile, 0 to 1.
+    pub key_confidence: Option<f64>,
+    /// Energy, 0 to 1: the mean of a loudness and an onset-rate term.
+    pub energy: f64,
+    /// The fingerprint's algorithm and version (`chromaprint-2`).
+    pub fingerprint_version: String,
+    /// The tenant's tracks recorded earlier that hold the same recording,
+    /// best first.
+    pub duplicates: Vec<DuplicateView>,
+}
+
+impl From<AnalysisRecord> for AnalysisView {
+    fn from(a: AnalysisRecord) -> Self {
+        Self {
+            tempo_bpm: a.tempo_bpm,
+            tempo_confidence: a.tempo_confidence,
+            key: a.key.map(|k| k.to_string()),
+            key_confidence: a.key_confidence,
+            energy: a.energy,
+            fingerprint_version: a.fingerprint_version,
+            duplicates: a.duplicates.into_iter().map(DuplicateView::from).collect(),
+        }
+    }
+}
+
+/// Another track holding the same recording.
+#[derive(Debug, Clone, Object)]
+pub struct DuplicateView {
+    /// The other track.
+    pub track_id: String,
+    /// This track's second `t` is the other's second `t + offset_seconds`.
+    pub offset_seconds: f64,
+    /// How long both hold the same audio, seconds.
+    pub overlap_seconds: f64,
+    /// Share of fingerprint bits that differ over the overlap, 0 to 1.
+    pub bit_error_rate: f64,
+}
+
+impl From<DuplicateRecord> for DuplicateView {
+    fn from(d: DuplicateRecord) -> Self {
+        Self {
+            track_id: d.track_id.to_string(),
+            offset_seconds: d.offset_seconds,
+            overlap_seconds: d.overlap_seconds,
+            bit_error_rate: d.bit_error_rate,
+        }
+    }
+}
+
+/// A track's duplicates among all of the tenant's other tracks.
+#[derive(Debug, Clone, Object)]
+pub struct DuplicatesView {
+    /// The track.
+    pub track_id: String,
+    /// The fingerprint's algorithm and version.
+    pub fingerprint_version: String,
+    /// Every other track of the tenant holding the same recording, earlier
+    /// or later, best match first.
+    pub duplicates: Vec<DuplicateView>,
+}
+
 /// One output of a track.
 #[derive(Debug, Clone, Object)]
 pub struct OutputView {
@@ -356,6 +428,10 @@ pub struct TrackView {
     pub outputs: Vec<OutputView>,
     /// Peaks, once ready.
     pub waveform: Option<WaveformView>,
+    /// Tempo, key, energy and duplicates, once ready.
+    pub analysis: Option<AnalysisView>,
+    /// The tenant's earlier track holding the same recording, if any.
+    pub duplicate_of: Option<String>,
     /// Its pipeline's jobs.
     pub jobs: Vec<TrackJobView>,
     /// When the URLs in this answer stop working.

@@ -18,6 +18,8 @@ pub enum JobKind {
     Transcode,
     /// Writes a ready track's waveform as one file (data or image).
     Waveform,
+    /// Analyses a ready track again (tempo, key, energy, fingerprint and duplicates).
+    Analyze,
     /// A track's workflow: waits for its ingest and transcodes, decides what
     /// follows each, and stores the track's end (see `workflow::track`).
     Track,
@@ -34,13 +36,14 @@ pub enum JobKind {
 
 impl JobKind {
     /// Every kind, in the order the API lists them.
-    pub const ALL: [JobKind; 11] = [
+    pub const ALL: [JobKind; 12] = [
         JobKind::Noop,
         JobKind::VoiceEnroll,
         JobKind::VoiceVerify,
         JobKind::Ingest,
         JobKind::Transcode,
         JobKind::Waveform,
+        JobKind::Analyze,
         JobKind::Track,
         JobKind::Callback,
         JobKind::Fanout,
@@ -62,6 +65,7 @@ impl JobKind {
             JobKind::Ingest => "ingest",
             JobKind::Transcode => "transcode",
             JobKind::Waveform => "waveform",
+            JobKind::Analyze => "analyze",
             JobKind::Track => "track",
             JobKind::Callback => "callback",
             JobKind::Fanout => "fanout",
@@ -93,8 +97,9 @@ impl JobKind {
     /// Whether clients may submit this kind through `POST /v1/jobs`. Voice
     /// and track jobs name objects that only their own endpoints store; a
     /// `fanout` submitted there takes an activity and records it first; a
-    /// `transcode` submitted there adds renditions to a ready track, and a
-    /// `waveform` draws one; an `http` job's secret headers are sealed first.
+    /// `transcode` submitted there adds renditions to a ready track, a
+    /// `waveform` draws one and an `analyze` analyses one again; an `http`
+    /// job's secret headers are sealed first.
     pub fn submittable(self) -> bool {
         matches!(
             self,
@@ -102,6 +107,7 @@ impl JobKind {
                 | JobKind::Fanout
                 | JobKind::Transcode
                 | JobKind::Waveform
+                | JobKind::Analyze
                 | JobKind::Http
         )
     }
@@ -122,6 +128,7 @@ impl JobKind {
             | JobKind::Ingest
             | JobKind::Transcode
             | JobKind::Waveform
+            | JobKind::Analyze
             | JobKind::Track
             | JobKind::Fanout => 3,
             // A chunk is one statement: more attempts ride out a database
@@ -149,6 +156,8 @@ impl JobKind {
             JobKind::Transcode => Duration::from_secs(2 * 60 * 60),
             // One decode of a 4-hour original, with no encoder.
             JobKind::Waveform => Duration::from_secs(30 * 60),
+            // One decode of a 4-hour original with the analysis alone.
+            JobKind::Analyze => Duration::from_secs(30 * 60),
             // A few reads and one write per step.
             JobKind::Track => Duration::from_secs(60),
             // One POST with its own shorter timeout.

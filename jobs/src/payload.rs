@@ -37,6 +37,8 @@ pub enum JobPayload {
     Transcode(TranscodePayload),
     /// Input of a `waveform` job.
     Waveform(WaveformPayload),
+    /// Input of an `analyze` job.
+    Analyze(TrackPayload),
     /// Input of a `track` job.
     Track(TrackPayload),
     /// Input of a `callback` job.
@@ -61,6 +63,7 @@ impl JobPayload {
             JobKind::Ingest => parse_typed(value).map(JobPayload::Ingest),
             JobKind::Transcode => parse_typed(value).map(JobPayload::Transcode),
             JobKind::Waveform => WaveformPayload::parse(value).map(JobPayload::Waveform),
+            JobKind::Analyze => parse_typed(value).map(JobPayload::Analyze),
             JobKind::Track => parse_typed(value).map(JobPayload::Track),
             JobKind::Callback => parse_typed(value).map(JobPayload::Callback),
             JobKind::Fanout => parse_typed(value).map(JobPayload::Fanout),
@@ -78,6 +81,7 @@ impl JobPayload {
             JobPayload::Ingest(_) => JobKind::Ingest,
             JobPayload::Transcode(_) => JobKind::Transcode,
             JobPayload::Waveform(_) => JobKind::Waveform,
+            JobPayload::Analyze(_) => JobKind::Analyze,
             JobPayload::Track(_) => JobKind::Track,
             JobPayload::Callback(_) => JobKind::Callback,
             JobPayload::Fanout(_) => JobKind::Fanout,
@@ -95,6 +99,7 @@ impl JobPayload {
             JobPayload::Ingest(p) => serde_json::to_value(p),
             JobPayload::Transcode(p) => serde_json::to_value(p),
             JobPayload::Waveform(p) => serde_json::to_value(p),
+            JobPayload::Analyze(p) => serde_json::to_value(p),
             JobPayload::Track(p) => serde_json::to_value(p),
             JobPayload::Callback(p) => serde_json::to_value(p),
             JobPayload::Fanout(p) => serde_json::to_value(p),

@@ -8,7 +8,9 @@ use crate::{
     http::HttpResult,
     noop::NoopResult,
     social::FanoutResult,
-    tracks::{IngestResult, RenditionsResult, TrackReady, TranscodeResult, WaveformResult},
+    tracks::{
+        AnalysisRecord, IngestResult, RenditionsResult, TrackReady, TranscodeResult, WaveformResult,
+    },
     voice::{EnrollResult, VerifyResult},
 };
 
@@ -30,6 +32,8 @@ pub enum JobResult {
     Renditions(RenditionsResult),
     /// Of a `waveform` job.
     Waveform(WaveformResult),
+    /// Of an `analyze` job.
+    Analyze(Box<AnalysisRecord>),
     /// Of a `track` job.
     Track(TrackReady),
     /// Of a `callback` job.
@@ -67,6 +71,7 @@ from_result!(
     TranscodeResult => Transcode boxed yes,
     RenditionsResult => Renditions,
     WaveformResult => Waveform,
+    AnalysisRecord => Analyze boxed yes,
     TrackReady => Track,
     DeliveryResult => Callback,
     FanoutResult => Fanout,

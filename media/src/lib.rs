@@ -1,5 +1,6 @@
 //! Pure audio code of Mixdown: samples and bytes in, values out.
 
+pub mod analysis;
 pub mod decode;
 pub mod format;
 pub mod image;

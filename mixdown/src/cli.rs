@@ -43,6 +43,8 @@ pub enum Command {
     /// Encodes the streaming renditions of an audio file from one decode and measures its
     /// loudness; prints a JSON report.
     Transcode(crate::transcode_cmd::TranscodeArgs),
+    /// Analyses audio files (tempo, key, energy, fingerprint); prints a JSON line each.
+    Analyze(crate::analyze_cmd::AnalyzeArgs),
     /// Loads a social graph into the database (COPY on Postgres).
     Graph {
         /// What to do with the graph.

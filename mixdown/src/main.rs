@@ -1,6 +1,7 @@
 //! The `mixdown` binary: parses the command line and settings, starts
 //! logging, and runs the chosen role.
 
+mod analyze_cmd;
 mod cli;
 mod compose;
 mod roles;
@@ -49,7 +50,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Keys { .. }
         | Command::Graph { .. }
         | Command::Waveform(_)
-        | Command::Transcode(_) => {}
+        | Command::Transcode(_)
+        | Command::Analyze(_) => {}
     }
     let settings = Settings::load(&layers)?;
     init_logging(settings.process.log_format);
@@ -64,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Waveform(args) => waveform_cmd::run_blocking(*args).await,
         Command::Transcode(args) => transcode_cmd::run_blocking(args).await,
+        Command::Analyze(args) => analyze_cmd::run_blocking(args).await,
         Command::Keys {
             command:
                 KeysCommand::Create {

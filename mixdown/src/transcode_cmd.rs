@@ -1,5 +1,5 @@
-//! `mixdown transcode`: every streaming rendition of an audio file and its loudness from one
-//! decode, reported as JSON on standard output.
+//! `mixdown transcode`: every streaming rendition of an audio file and its loudness (and, when
+//! asked, its music analysis) from one decode, reported as JSON on standard output.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -7,9 +7,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use mixdown_jobs::tracks::PresetsFile;
+use mixdown_media::analysis::{Analysis, Analyzer, key::KeyEstimate, tempo::Tempo};
 use mixdown_media::decode::{DecodeLimits, Decoder};
 use mixdown_media::loudness::{Loudness, LoudnessMeter};
-use mixdown_media::transcode::{Flow, Rendition, default_presets, transcode};
+use mixdown_media::transcode::{BlockSink, Flow, Rendition, default_presets, transcode};
 use serde::Serialize;
 
 /// Options of `mixdown transcode`.
@@ -26,6 +27,10 @@ pub struct TranscodeArgs {
     /// platform's four presets.
     #[arg(long)]
     presets: Option<PathBuf>,
+    /// Also analyse the audio in the same decode (tempo, key, energy, fingerprint), as a
+    /// track's own transcode does.
+    #[arg(long)]
+    analyze: bool,
 }
 
 /// What the command prints.
@@ -34,7 +39,29 @@ struct Report {
     source: Source,
     renditions: Vec<Rendition>,
     loudness: Loudness,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    analysis: Option<AnalysisSummary>,
     wall_seconds: f64,
+}
+
+/// The analysis without its fingerprint.
+#[derive(Debug, Serialize)]
+struct AnalysisSummary {
+    tempo: Option<Tempo>,
+    key: Option<KeyEstimate>,
+    energy: f64,
+    fingerprint_hashes: usize,
+}
+
+impl From<Analysis> for AnalysisSummary {
+    fn from(a: Analysis) -> Self {
+        Self {
+            tempo: a.tempo,
+            key: a.key,
+            energy: a.energy,
+            fingerprint_hashes: a.fingerprint.len(),
+        }
+    }
 }
 
 /// The input as probed.
@@ -77,11 +104,16 @@ fn run(args: &TranscodeArgs) -> anyhow::Result<()> {
     let mut decoder = Decoder::open_path(&args.input, DecodeLimits::permissive())
         .with_context(|| format!("cannot decode {}", args.input.display()))?;
     let mut meter = LoudnessMeter::new(decoder.format())?;
+    let mut analyzer = args.analyze.then(|| Analyzer::new(decoder.format()));
+    let mut sinks: Vec<&mut dyn BlockSink> = vec![&mut meter];
+    if let Some(analyzer) = &mut analyzer {
+        sinks.push(analyzer);
+    }
     let renditions = transcode(
         &mut decoder,
         &presets,
         &args.output,
-        &mut [&mut meter],
+        &mut sinks,
         &mut |_| Flow::Continue,
     )
     .with_context(|| format!("cannot transcode {}", args.input.display()))?;
@@ -89,6 +121,7 @@ fn run(args: &TranscodeArgs) -> anyhow::Result<()> {
         source: Source::new(&decoder),
         renditions,
         loudness: meter.loudness(),
+        analysis: analyzer.map(|a| a.into_analysis().into()),
         wall_seconds: started.elapsed().as_secs_f64(),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);

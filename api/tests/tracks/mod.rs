@@ -25,6 +25,7 @@ both_modes!(
     bad_uploads_are_refused_and_leave_nothing,
 );
 
+mod analysis;
 mod on_demand;
 mod originals;
 

@@ -2,6 +2,7 @@
 //! transaction, described once ingest has passed, and ended by one write
 //! (`workflow::track` says when).
 
+mod fingerprints;
 mod outputs;
 
 use serde::{Serialize, de::DeserializeOwned};
@@ -19,12 +20,13 @@ use crate::{
     objects::ObjectKey,
     time::Timestamp,
     tracks::{
-        NewTrack, TrackMetadata, TrackOutcome, TrackRecord, TrackResult, TrackState, original_key,
+        AnalysisRecord, NewTrack, TrackMetadata, TrackOutcome, TrackRecord, TrackResult,
+        TrackState, original_key,
     },
     workflow::Start,
 };
 
-pub use self::outputs::AddedOutputs;
+pub use self::{fingerprints::MatchScope, outputs::AddedOutputs};
 
 /// A track whose processing started: it, its workflow's `track` job, and
 /// the jobs that run first (to push).
@@ -54,7 +56,7 @@ pub enum CompleteOutcome {
 /// The columns every track query selects.
 const TRACK_COLUMNS: &str = "id, tenant_id, state, error_code, error_message, title, owner_id, \
      callback_url, presets, original_key, original_size, upload_expires_at, job_id, metadata, \
-     cover_key, loudness, outputs, waveform, created_at, updated_at";
+     cover_key, loudness, outputs, waveform, analysis, duplicate_of, created_at, updated_at";
 
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("track values serialize")
@@ -76,11 +78,20 @@ fn parse_key(row: &AnyRow, column: &str) -> Result<Option<ObjectKey>, StoreError
     .transpose()
 }
 
+fn parse_opt_track(row: &AnyRow, column: &str) -> Result<Option<TrackId>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| {
+        TrackId::parse(&t).ok_or_else(|| StoreError::Corrupt(format!("tracks.{column}: {t:?}")))
+    })
+    .transpose()
+}
+
 fn track_from_row(row: &AnyRow) -> Result<TrackRecord, StoreError> {
     let state: String = row.try_get("state")?;
     let loudness = parse_json(row, "loudness")?;
     let outputs = parse_json(row, "outputs")?;
     let waveform = parse_json(row, "waveform")?;
+    let analysis = parse_json(row, "analysis")?;
     Ok(TrackRecord {
         id: parse_id(row, "id", TrackId::parse)?,
         tenant_id: parse_id(row, "tenant_id", TenantId::parse)?,
@@ -110,7 +121,9 @@ fn track_from_row(row: &AnyRow) -> Result<TrackRecord, StoreError> {
                 loudness,
                 outputs,
                 waveform,
+                analysis,
             }),
+        duplicate_of: parse_opt_track(row, "duplicate_of")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
     })
@@ -320,7 +333,7 @@ impl TrackRepo {
     }
 
     /// Stores how the track's processing ended, whole, in one statement:
-    /// ready with its loudness, outputs and waveform, or failed with why.
+    /// ready with its loudness, outputs, waveform and analysis, or failed with why.
     pub async fn finish(
         &self,
         tenant: TenantId,
@@ -331,9 +344,11 @@ impl TrackRepo {
             TrackOutcome::Ready(result) => (Some(result), None),
             TrackOutcome::Failed(error) => (None, Some(error)),
         };
+        let analysis = result.and_then(|r| r.analysis.as_deref());
         sqlx::query(
             "UPDATE tracks SET state = $1, error_code = $2, error_message = $3, loudness = $4, \
-             outputs = $5, waveform = $6, updated_at = $7 WHERE id = $8 AND tenant_id = $9",
+             outputs = $5, waveform = $6, updated_at = $7, analysis = $10, duplicate_of = $11 \
+             WHERE id = $8 AND tenant_id = $9",
         )
         .bind(outcome.state().as_str())
         .bind(error.map(|e| e.code.as_str()))
@@ -344,6 +359,12 @@ impl TrackRepo {
         .bind(self.db.clock.now().millis())
         .bind(id.to_string())
         .bind(tenant.to_string())
+        .bind(analysis.map(json))
+        .bind(
+            analysis
+                .and_then(AnalysisRecord::duplicate_of)
+                .map(|t| t.to_string()),
+        )
         .execute(&self.db.pool)
         .await?;
         Ok(())

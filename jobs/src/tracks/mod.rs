@@ -2,6 +2,7 @@
 //! values a track holds and its jobs exchange. The pipeline itself (what
 //! follows what, and who writes the track's state) is `workflow::track`.
 
+mod analysis;
 mod keys;
 mod presets_file;
 mod record;
@@ -14,6 +15,7 @@ use mixdown_media::transcode::{Preset, PresetSpec};
 use serde::{Deserialize, Serialize};
 
 pub use self::{
+    analysis::{AnalysisRecord, DuplicateRecord},
     keys::{
         UPLOADS, cover_key, is_track_key, original_key, output_key, parse_upload_key, upload_key,
         waveform_key,
@@ -172,9 +174,10 @@ impl PresetChoiceError {
     }
 }
 
-/// Input of the track workflow's kinds (`ingest`, its `transcode`, `track`):
-/// the track. Everything else (the original, the presets) is the track's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Input of the track workflow's kinds (`ingest`, its `transcode`, `track`)
+/// and of `analyze`: the track. Everything else (the original, the presets)
+/// is the track's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackPayload {
     /// The track.
@@ -271,6 +274,10 @@ pub struct TrackResult {
     pub outputs: Vec<OutputRecord>,
     /// Peaks drawn from the same decode.
     pub waveform: WaveformRecord,
+    /// Tempo, key, energy and duplicates, from the same decode; `None` for tracks made
+    /// ready before analysis existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Box<AnalysisRecord>>,
 }
 
 /// What an `ingest` job produced.

@@ -57,8 +57,10 @@ pub struct TrackRecord {
     pub metadata: Option<TrackMetadata>,
     /// The embedded cover art.
     pub cover_key: Option<ObjectKey>,
-    /// Loudness and outputs, once ready.
+    /// Loudness, outputs and analysis, once ready.
     pub result: Option<TrackResult>,
+    /// The tenant's earlier track holding the same recording, as its analysis found.
+    pub duplicate_of: Option<TrackId>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it last changed.

@@ -7,13 +7,14 @@ use std::{collections::BTreeMap, time::Duration};
 use mixdown_jobs::{
     clock::ManualClock,
     codes::ErrorCode,
-    db::{AddedOutputs, CompleteOutcome, Database},
+    db::{AddedOutputs, CompleteOutcome, Database, MatchScope},
     ids::{TenantId, TrackId},
     kind::JobKind,
     model::{JobError, JobState},
     tracks::{
-        LoudnessRecord, NewTrack, OutputRecord, TrackMetadata, TrackOutcome, TrackPresets,
-        TrackResult, TrackState, WaveformLevel, WaveformRecord, original_key, output_key,
+        AnalysisRecord, LoudnessRecord, NewTrack, OutputRecord, TrackMetadata, TrackOutcome,
+        TrackPresets, TrackResult, TrackState, WaveformLevel, WaveformRecord, original_key,
+        output_key,
     },
     workflow::track,
 };
@@ -27,6 +28,7 @@ contract!(
     a_described_track_keeps_what_ingest_learned,
     a_finished_track_keeps_its_whole_result_or_its_error,
     renditions_add_to_a_ready_tracks_outputs_once_each,
+    fingerprints_find_the_tenants_earlier_copies_of_a_recording,
 );
 
 fn new_track(tenant: TenantId) -> NewTrack {
@@ -172,6 +174,7 @@ fn track_result(tenant: TenantId, track: TrackId, outputs: Vec<OutputRecord>) ->
             json: key("waveform/waveform_512.json"),
             summary: vec![0.0, 0.5, 1.0],
         },
+        analysis: None,
     }
 }
 
@@ -266,4 +269,115 @@ async fn renditions_add_to_a_ready_tracks_outputs_once_each(db: &Database, _cloc
     let stranger = crate::tenant(db).await;
     let theirs = db.tracks.add_outputs(stranger, new.id, &[out("e")]).await;
     assert_eq!(theirs.unwrap(), AddedOutputs::NotReady);
+}
+
+/// A fingerprint of `n` hashes that looks like music to the index: each
+/// differs from the one before.
+fn fingerprint(seed: u32, n: usize) -> Vec<u32> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        })
+        .collect()
+}
+
+/// A ready track of `tenant` whose fingerprint is `hashes`.
+async fn fingerprinted(db: &Database, tenant: TenantId, hashes: &[u32]) -> TrackId {
+    let new = new_track(tenant);
+    db.tracks
+        .create(&new, 1, &track::start(&new))
+        .await
+        .unwrap();
+    let ready = TrackOutcome::Ready(track_result(tenant, new.id, Vec::new()));
+    db.tracks.finish(tenant, new.id, &ready).await.unwrap();
+    db.tracks
+        .store_fingerprint(tenant, new.id, hashes)
+        .await
+        .unwrap();
+    new.id
+}
+
+async fn fingerprints_find_the_tenants_earlier_copies_of_a_recording(
+    db: &Database,
+    clock: &ManualClock,
+) {
+    let tenant = tenant(db).await;
+    let stranger = crate::tenant(db).await;
+    let song = fingerprint(7, 600);
+    let first = fingerprinted(db, tenant, &song).await;
+    fingerprinted(db, stranger, &song).await;
+    fingerprinted(db, tenant, &fingerprint(8, 600)).await;
+    assert_eq!(
+        db.tracks.fingerprint(tenant, first).await.unwrap(),
+        Some(song.clone())
+    );
+    clock.advance(Duration::from_secs(1));
+
+    // The same recording 40 hashes (5 s) in, with four bits of each flipped.
+    let copy: Vec<u32> = song[40..].iter().map(|h| h ^ 0x0000_0F00).collect();
+    let second = fingerprinted(db, tenant, &copy).await;
+    let found = db
+        .tracks
+        .duplicates(tenant, second, &copy, MatchScope::Earlier)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].track_id, first);
+    assert!(
+        (found[0].offset_seconds - 40.0 * 1365.0 / 11025.0).abs() < 1e-3,
+        "{found:?}"
+    );
+    assert!((found[0].bit_error_rate - 0.125).abs() < 1e-9, "{found:?}");
+    assert!(found[0].overlap_seconds > 60.0, "{found:?}");
+
+    // The earlier track finds the later one only when asked for any.
+    let earlier = db
+        .tracks
+        .duplicates(tenant, first, &song, MatchScope::Earlier);
+    assert!(earlier.await.unwrap().is_empty());
+    let any = db
+        .tracks
+        .duplicates(tenant, first, &song, MatchScope::Any)
+        .await;
+    let any: Vec<TrackId> = any.unwrap().into_iter().map(|d| d.track_id).collect();
+    assert_eq!(any, vec![second]);
+
+    // Analysed again, a fingerprint replaces its index entries.
+    db.tracks
+        .store_fingerprint(tenant, second, &fingerprint(9, 600))
+        .await
+        .unwrap();
+    let any = db
+        .tracks
+        .duplicates(tenant, first, &song, MatchScope::Any)
+        .await;
+    assert!(any.unwrap().is_empty());
+
+    // An analysis stored on a ready track names its duplicate.
+    let record: AnalysisRecord = serde_json::from_value(serde_json::json!({
+        "tempo_bpm": 120.0, "tempo_confidence": 0.8, "key": "G minor", "key_confidence": 0.7,
+        "energy": 0.5, "fingerprint_version": "chromaprint-2", "fingerprint_hashes": 560,
+        "duplicates": [{"track_id": first.to_string(), "offset_seconds": 4.952,
+                        "overlap_seconds": 69.2, "bit_error_rate": 0.125}],
+    }))
+    .unwrap();
+    assert!(
+        db.tracks
+            .set_analysis(tenant, second, &record)
+            .await
+            .unwrap()
+    );
+    let read = db.tracks.get(tenant, second).await.unwrap().unwrap();
+    assert_eq!(read.duplicate_of, Some(first));
+    assert_eq!(read.result.unwrap().analysis.as_deref(), Some(&record));
+    assert!(
+        !db.tracks
+            .set_analysis(stranger, second, &record)
+            .await
+            .unwrap()
+    );
 }

@@ -64,6 +64,7 @@ pub(crate) async fn run(ctx: &JobContext) -> Result<Next, HandlerError> {
             tracks::renditions(p, ctx).await?.into()
         }
         JobPayload::Waveform(p) => tracks::waveform(p, ctx).await?.into(),
+        JobPayload::Analyze(p) => tracks::analyze(p, ctx).await?.into(),
         JobPayload::Track(p) => tracks::advance(p, ctx).await?,
         JobPayload::Callback(p) => callback::run(p, ctx).await?.into(),
         JobPayload::Fanout(p) => fanout::advance(p, ctx).await?,

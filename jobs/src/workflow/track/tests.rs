@@ -87,6 +87,7 @@ fn transcoded(presets: &[&str]) -> Value {
             json: key("w.json"),
             summary: vec![0.5],
         },
+        analysis: None,
     };
     serde_json::to_value(TranscodeResult {
         made,

@@ -1,10 +1,12 @@
 //! The track kinds: `ingest` checks and describes an original, `transcode`
-//! decodes it once into every output (or, once the track is ready, into
-//! renditions added to them), `waveform` draws a ready track's waveform as a
-//! file, and `track` carries out the track workflow's decisions. All but the
+//! decodes it once into every output and its analysis (or, once the track is
+//! ready, into renditions added to them), `waveform` draws a ready track's
+//! waveform as a file, `analyze` analyses a ready track again, and `track`
+//! carries out the track workflow's decisions. All but the
 //! last copy the original to a scratch directory (decoders need a seekable
 //! file) and do their CPU work on blocking threads.
 
+mod analyze;
 mod ingest;
 mod renditions;
 mod transcode;
@@ -28,8 +30,8 @@ use mixdown_media::{
 use tempfile::TempDir;
 
 pub(crate) use self::{
-    ingest::run as ingest, renditions::run as renditions, transcode::run as transcode,
-    waveform::run as waveform, workflow::advance,
+    analyze::run as analyze, ingest::run as ingest, renditions::run as renditions,
+    transcode::run as transcode, waveform::run as waveform, workflow::advance,
 };
 use super::JobContext;
 use crate::{

@@ -11,7 +11,7 @@ use tracing::info;
 
 use super::{
     TrackError, ready_track,
-    transcode::{encode, store_outputs},
+    transcode::{Measure, encode, store_outputs},
 };
 use crate::handlers::JobContext;
 
@@ -34,7 +34,8 @@ pub(crate) async fn run(
             skipped,
         });
     }
-    let made = encode(ctx, &track, wanted.into_iter().cloned().collect(), false).await?;
+    let wanted = wanted.into_iter().cloned().collect();
+    let made = encode(ctx, &track, wanted, Measure::Nothing).await?;
     let outputs = store_outputs(ctx, &track, &made).await?;
     let tracks = &ctx.stores.db.tracks;
     let AddedOutputs::Added(added) = tracks

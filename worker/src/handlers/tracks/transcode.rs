@@ -1,8 +1,9 @@
 //! Transcode: one decode of the original feeds every preset's encoder, the
-//! loudness meter and the peaks side by side; the outputs are stored under
-//! the track's keys and returned, for the track workflow to make the track
-//! ready with. Renditions added later (`renditions`) reuse the same decode,
-//! without the measuring sinks.
+//! loudness meter, the peaks and the music analysis side by side; the outputs
+//! are stored under the track's keys and returned, for the track workflow to
+//! make the track ready with. Renditions added later (`renditions`) reuse the
+//! same decode without the measuring sinks, and `analyze` with the analysis
+//! alone.
 
 use std::{
     path::{Path, PathBuf},
@@ -19,6 +20,7 @@ use mixdown_jobs::{
     },
 };
 use mixdown_media::{
+    analysis::{Analysis, Analyzer},
     decode::{DecodeLimits, Decoder},
     format::AudioFormat,
     loudness::LoudnessMeter,
@@ -33,7 +35,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::{TrackError, fetch_original, load_track, scratch};
+use super::{TrackError, analyze::record_analysis, fetch_original, load_track, scratch};
 use crate::handlers::{JobContext, blocking};
 
 /// Where the waveform's files go among the outputs.
@@ -44,21 +46,42 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(p: &TrackPayload, ctx: &JobContext) -> Result<TranscodeResult, TrackError> {
     let track = load_track(ctx, p.track_id).await?;
-    let made = encode(ctx, &track, track.presets.as_slice().to_vec(), true).await?;
+    let made = encode(
+        ctx,
+        &track,
+        track.presets.as_slice().to_vec(),
+        Measure::Everything,
+    )
+    .await?;
     let outputs = store_outputs(ctx, &track, &made).await?;
-    let measured = made.encoded.measured;
-    let measured = measured.ok_or_else(|| TrackError::Internal("nothing was measured".into()))?;
-    let waveform = store_waveform(ctx, &track, measured.levels).await?;
     let seconds = made.encoded.seconds;
+    let measured = made.encoded.measured;
+    let missing = |what: &str| TrackError::Internal(format!("the {what} was not measured"));
+    let levels = measured.levels.ok_or_else(|| missing("waveform"))?;
+    let waveform = store_waveform(ctx, &track, levels).await?;
+    let analysis = measured.analysis.ok_or_else(|| missing("analysis"))?;
+    let analysis = record_analysis(ctx, &track, &analysis).await?;
     info!(outputs = outputs.len(), seconds, "transcoded");
     Ok(TranscodeResult {
         made: TrackResult {
-            loudness: measured.loudness,
+            loudness: measured.loudness.ok_or_else(|| missing("loudness"))?,
             outputs,
             waveform,
+            analysis: Some(Box::new(analysis)),
         },
         audio_seconds: seconds,
     })
+}
+
+/// What a decode measures beside its encoders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Measure {
+    /// Nothing: renditions.
+    Nothing,
+    /// The music analysis alone: `analyze`.
+    Analysis,
+    /// Loudness, peaks and the analysis: the track's own transcode.
+    Everything,
 }
 
 /// What one decode of a track's original made, in a scratch directory that
@@ -66,21 +89,21 @@ pub(crate) async fn run(p: &TrackPayload, ctx: &JobContext) -> Result<TranscodeR
 pub(super) struct Made {
     _scratch: TempDir,
     out_dir: PathBuf,
-    encoded: Encoded,
+    pub(super) encoded: Encoded,
 }
 
-/// Decodes the track's original once into every preset of `presets`; with
-/// `measure`, its loudness and waveform levels come from the same decode.
+/// Decodes the track's original once into every preset of `presets`, with
+/// what `measure` asks for measured by the same decode.
 pub(super) async fn encode(
     ctx: &JobContext,
     track: &TrackRecord,
     presets: Vec<Preset>,
-    measure: bool,
+    measure: Measure,
 ) -> Result<Made, TrackError> {
     let scratch = scratch(ctx)?;
     let (original, _) = fetch_original(ctx, track, &scratch).await?;
     let out_dir = make_dir(scratch.path().join("out"))?;
-    let waveform_dir = measure
+    let waveform_dir = (measure == Measure::Everything)
         .then(|| make_dir(scratch.path().join(WAVEFORM_DIR)))
         .transpose()?;
     let (progress, watcher) = watch::channel(0.0);
@@ -88,6 +111,7 @@ pub(super) async fn encode(
         original,
         out_dir: out_dir.clone(),
         waveform_dir,
+        analyze: measure != Measure::Nothing,
         limits: ctx.tracks.limits,
         presets,
         cancel: ctx.cancel.clone(),
@@ -120,7 +144,9 @@ fn make_dir(dir: PathBuf) -> Result<PathBuf, TrackError> {
 struct Encode {
     original: PathBuf,
     out_dir: PathBuf,
+    /// Where the peaks go, when loudness and peaks are measured.
     waveform_dir: Option<PathBuf>,
+    analyze: bool,
     limits: DecodeLimits,
     presets: Vec<Preset>,
     cancel: CancellationToken,
@@ -130,11 +156,7 @@ impl Encode {
     fn run(self, progress: &watch::Sender<f64>) -> Result<Encoded, TrackError> {
         let mut decoder = Decoder::open_path(&self.original, self.limits)?;
         let format = decoder.format();
-        let mut measures = self
-            .waveform_dir
-            .as_deref()
-            .map(|dir| Measures::new(format, dir))
-            .transpose()?;
+        let mut measures = Measures::new(format, self.waveform_dir.as_deref(), self.analyze)?;
         let mut on_progress = |done: f64| {
             progress.send_replace(done);
             if self.cancel.is_cancelled() {
@@ -143,10 +165,7 @@ impl Encode {
                 Flow::Continue
             }
         };
-        let mut sinks: Vec<&mut dyn BlockSink> = match &mut measures {
-            Some(m) => vec![&mut m.meter, &mut m.peaks],
-            None => Vec::new(),
-        };
+        let mut sinks = measures.sinks();
         let renditions = transcode(
             &mut decoder,
             &self.presets,
@@ -156,54 +175,92 @@ impl Encode {
         )?;
         Ok(Encoded {
             renditions,
-            measured: measures.map(Measures::finish).transpose()?,
+            measured: measures.finish()?,
             seconds: decoder.duration_decoded().as_secs_f64(),
         })
     }
 }
 
-/// The sinks that measure a track beside its encoders.
+/// The sinks that measure a track beside its encoders: loudness and peaks
+/// (both or neither), and the analysis.
 struct Measures {
-    meter: LoudnessMeter,
-    peaks: LevelsSink,
+    levels: Option<(LoudnessMeter, LevelsSink)>,
+    analyzer: Option<Analyzer>,
 }
 
 impl Measures {
-    fn new(format: AudioFormat, waveform_dir: &Path) -> Result<Self, TrackError> {
+    /// Loudness and peaks into `waveform_dir` when given, the analysis when
+    /// `analyze`.
+    fn new(
+        format: AudioFormat,
+        waveform_dir: Option<&Path>,
+        analyze: bool,
+    ) -> Result<Self, TrackError> {
+        let levels = waveform_dir
+            .map(|dir| -> Result<_, TrackError> {
+                let meter = LoudnessMeter::new(format);
+                let peaks = LevelsSink::create(dir, format, DEFAULT_SUMMARY_POINTS);
+                Ok((
+                    meter.map_err(|e| TrackError::Loudness(e.to_string()))?,
+                    peaks.map_err(|e| TrackError::Waveform(e.to_string()))?,
+                ))
+            })
+            .transpose()?;
         Ok(Self {
-            meter: LoudnessMeter::new(format).map_err(|e| TrackError::Loudness(e.to_string()))?,
-            peaks: LevelsSink::create(waveform_dir, format, DEFAULT_SUMMARY_POINTS)
-                .map_err(|e| TrackError::Waveform(e.to_string()))?,
+            levels,
+            analyzer: analyze.then(|| Analyzer::new(format)),
         })
     }
 
+    fn sinks(&mut self) -> Vec<&mut dyn BlockSink> {
+        let mut sinks: Vec<&mut dyn BlockSink> = Vec::with_capacity(3);
+        if let Some((meter, peaks)) = &mut self.levels {
+            sinks.push(meter);
+            sinks.push(peaks);
+        }
+        if let Some(analyzer) = &mut self.analyzer {
+            sinks.push(analyzer);
+        }
+        sinks
+    }
+
     fn finish(self) -> Result<Measured, TrackError> {
-        let loudness = self.meter.loudness();
-        let levels = self.peaks.into_levels();
+        let (loudness, levels) = match self.levels {
+            Some((meter, peaks)) => {
+                let loudness = meter.loudness();
+                let levels = peaks
+                    .into_levels()
+                    .ok_or_else(|| TrackError::Internal("the waveform was not finished".into()))?;
+                let loudness = LoudnessRecord {
+                    integrated_lufs: loudness.integrated_lufs,
+                    true_peak_dbtp: loudness.true_peak_dbtp,
+                    lra_lu: loudness.loudness_range_lu,
+                    replaygain_track_gain_db: loudness.replaygain_track_gain_db,
+                };
+                (Some(loudness), Some(levels))
+            }
+            None => (None, None),
+        };
         Ok(Measured {
-            loudness: LoudnessRecord {
-                integrated_lufs: loudness.integrated_lufs,
-                true_peak_dbtp: loudness.true_peak_dbtp,
-                lra_lu: loudness.loudness_range_lu,
-                replaygain_track_gain_db: loudness.replaygain_track_gain_db,
-            },
-            levels: levels
-                .ok_or_else(|| TrackError::Internal("the waveform was not finished".into()))?,
+            loudness,
+            levels,
+            analysis: self.analyzer.map(Analyzer::into_analysis),
         })
     }
 }
 
 /// What the blocking part made.
-struct Encoded {
+pub(super) struct Encoded {
     renditions: Vec<Rendition>,
-    measured: Option<Measured>,
+    pub(super) measured: Measured,
     seconds: f64,
 }
 
-/// What the measuring sinks found.
-struct Measured {
-    loudness: LoudnessRecord,
-    levels: Levels,
+/// What the measuring sinks found: each `None` unless asked for.
+pub(super) struct Measured {
+    loudness: Option<LoudnessRecord>,
+    levels: Option<Levels>,
+    pub(super) analysis: Option<Analysis>,
 }
 
 /// Writes the latest progress to the job row, and tells subscribers, at

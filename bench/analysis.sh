@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Music analysis accuracy and cost, beside librosa and fpcalc in the same run.
+#
+# 1. Renders the labelled development set (bench/analysis/make_set.py: synthetic songs in
+#    known keys at known tempi, 60 s each), and from each song six variants: MP3 64k,
+#    Opus 32k, 9 dB quieter, pink noise at 15 dB SNR, a 30 s excerpt, and the song with its
+#    first 10 s cut.
+# 2. Tempo Accuracy1/Accuracy2 and the MIREX weighted key score of `mixdown analyze` and of
+#    librosa (beat_track; chroma_cqt with Krumhansl–Kessler profiles) on the same songs.
+# 3. Fingerprint recall (each song against its variants) and false positives (every pair of
+#    different songs), by `mixdown analyze --pairs`: the best alignment over every offset,
+#    judged by the duplicate rule.
+# 4. Cost per 10-minute track (ten songs end to end): `mixdown analyze`, `fpcalc` and
+#    librosa, wall and CPU; and a 10-minute track's `mixdown transcode` (four presets and
+#    loudness) with and without `--analyze`, the pipeline's overhead.
+#
+#   bench/analysis.sh [WORK_DIR] [SONGS]
+#
+# WORK_DIR defaults to ${TMPDIR:-/tmp}/mixdown-analysis-bench (about 1 GB for 48 songs);
+# files are made once and reused. librosa runs in a venv under
+# ${XDG_CACHE_HOME:-$HOME/.cache}/mixdown.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
+
+work=${1:-${TMPDIR:-/tmp}/mixdown-analysis-bench}
+songs=${2:-48}
+mixdown_install_packages ffmpeg sox time libchromaprint-tools python3-venv
+mixdown_require_cargo
+venv=${XDG_CACHE_HOME:-$HOME/.cache}/mixdown/pyvenv-analysis
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import librosa, soundfile' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet librosa soundfile >&2
+fi
+py=$venv/bin/python
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release --locked -p mixdown >/dev/null
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bin=$tmp/mixdown
+cp "$target/release/mixdown" "$bin"
+
+mkdir -p "$work/variants"
+mixdown_info "rendering $songs songs into $work"
+"$py" bench/analysis/make_set.py "$work" "$songs"
+ff=(ffmpeg -nostdin -loglevel error -y)
+rms_db() { sox "$1" -n stats 2>&1 | awk '/RMS lev dB/ { print $4 }'; }
+pink=$work/pink.wav
+[ -s "$pink" ] || sox -R -n -r 44100 -c 2 -b 16 "$pink" synth 60 pinknoise gain -10
+pink_db=$(rms_db "$pink")
+for song in "$work"/songs/*.wav; do
+  name=$(basename "$song" .wav)
+  out=$work/variants/$name
+  [ -s "${out}_mp3_64k.mp3" ] || "${ff[@]}" -i "$song" -c:a libmp3lame -b:a 64k "${out}_mp3_64k.mp3"
+  [ -s "${out}_opus_32k.ogg" ] || "${ff[@]}" -i "$song" -c:a libopus -b:a 32k "${out}_opus_32k.ogg"
+  [ -s "${out}_minus_9db.flac" ] || "${ff[@]}" -i "$song" -af volume=-9dB "${out}_minus_9db.flac"
+  if [ ! -s "${out}_pink_15db.flac" ]; then
+    # Pink noise 15 dB below the song's RMS level.
+    rms=$(rms_db "$song")
+    gain=$(awk -v s="$rms" -v n="$pink_db" 'BEGIN { printf "%.2f", s - 15 - n }')
+    sox -m -v 1 "$song" -v 1 "|sox $pink -p gain $gain" "${out}_pink_15db.flac" 2>/dev/null
+  fi
+  [ -s "${out}_excerpt_30s.flac" ] || "${ff[@]}" -ss 15 -t 30 -i "$song" "${out}_excerpt_30s.flac"
+  [ -s "${out}_cut_10s.flac" ] || "${ff[@]}" -ss 10 -i "$song" "${out}_cut_10s.flac"
+done
+
+# Runs "$@" under /usr/bin/time; prints "wall_s cpu_s" (CPU includes children).
+measure() {
+  /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$@" >"$tmp/out" 2>"$tmp/stderr" ||
+    { cat "$tmp/stderr" >&2; return 1; }
+  awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$tmp/time"
+}
+
+mixdown_info "tempo and key: mixdown and librosa"
+"$bin" analyze "$work"/songs/*.wav >"$tmp/mixdown.jsonl"
+"$py" bench/analysis/librosa_run.py "$work"/songs/*.wav >"$tmp/librosa.jsonl" 2>/dev/null
+mixdown_info "fingerprints: every song against its variants, and every two songs"
+: >"$tmp/pairs.jsonl"
+for song in "$work"/songs/*.wav; do
+  name=$(basename "$song" .wav)
+  "$bin" analyze --pairs "$song" "$work/variants/${name}"_* | grep '"duplicate"' >>"$tmp/pairs.jsonl"
+done
+"$bin" analyze --pairs "$work"/songs/*.wav | grep '"duplicate"' >>"$tmp/pairs.jsonl"
+"$py" bench/analysis/score.py "$work/labels.csv" "$tmp/mixdown.jsonl" "$tmp/librosa.jsonl" "$tmp/pairs.jsonl"
+
+mixdown_info "cost per 10-minute track"
+long=$work/10min.wav
+[ -s "$long" ] || sox $(ls "$work"/songs/*.wav | head -10) "$long"
+echo
+printf '%-28s %8s %8s %8s\n' tool wall_s cpu_s ratio
+read -r m_wall m_cpu < <(measure "$bin" analyze "$long")
+read -r f_wall f_cpu < <(measure fpcalc -length 0 "$long")
+read -r l_wall l_cpu < <(measure "$py" bench/analysis/librosa_run.py "$long")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+printf '%-28s %8s %8s %8s\n' "mixdown analyze" "$m_wall" "$m_cpu" 1.00
+printf '%-28s %8s %8s %8s\n' "fpcalc (fingerprint only)" "$f_wall" "$f_cpu" "$(ratio "$f_cpu" "$m_cpu")"
+printf '%-28s %8s %8s %8s\n' "librosa (tempo + key)" "$l_wall" "$l_cpu" "$(ratio "$l_cpu" "$m_cpu")"
+read -r t_wall t_cpu < <(measure "$bin" transcode -i "$long" -o "$tmp/plain")
+read -r a_wall a_cpu < <(measure "$bin" transcode --analyze -i "$long" -o "$tmp/analysed")
+printf '%-28s %8s %8s %8s\n' "transcode" "$t_wall" "$t_cpu" 1.00
+printf '%-28s %8s %8s %8s\n' "transcode --analyze" "$a_wall" "$a_cpu" "$(ratio "$a_cpu" "$t_cpu")"
+echo "pipeline overhead of the analysis: wall $(ratio "$a_wall" "$t_wall")x, CPU $(ratio "$a_cpu" "$t_cpu")x"

@@ -1,0 +1,246 @@
+//! Tracks' fingerprints and the inverted index that finds a fingerprint's duplicates among
+//! a tenant's tracks: a lookup joins the new fingerprint's sub-hashes with the index,
+//! counts votes per track and time offset in the database, and checks the best-voted
+//! tracks against their whole fingerprints.
+
+use std::{collections::HashMap, fmt::Write};
+
+use mixdown_media::analysis::fingerprint::{
+    FINGERPRINT_VERSION, MATCH_RULE, SubHash, best_alignment, from_hex, sub_hashes, to_hex,
+};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{TrackRepo, json};
+use crate::{
+    db::StoreError,
+    ids::{TenantId, TrackId},
+    tracks::{AnalysisRecord, DuplicateRecord},
+};
+
+/// Positions indexed: every other one. A lookup reads every position of the new
+/// fingerprint, so an aligned copy still meets half its hashes, at half the rows.
+const INDEX_STRIDE: u32 = 2;
+/// Index rows written per statement.
+const ROWS_PER_INSERT: usize = 2_000;
+/// Positions of a new fingerprint a lookup reads: its first five minutes.
+const QUERY_POSITIONS: u32 = 2_400;
+/// Fewest votes for a track and offset to be checked.
+const MIN_VOTES: i64 = 3;
+/// Best-voted tracks checked against their whole fingerprints.
+const CANDIDATES: i64 = 12;
+/// Offsets either side of a voted one that are tried: a re-encode's delay may put the
+/// best alignment a hash or two away.
+const REACH: i64 = 2;
+
+/// Which tracks a lookup may answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchScope {
+    /// Only tracks recorded before the one looked up: what it duplicates.
+    Earlier,
+    /// Any other track of the tenant.
+    Any,
+}
+
+impl TrackRepo {
+    /// Stores the track's fingerprint and indexes it, in place of any earlier one; all or
+    /// nothing.
+    pub async fn store_fingerprint(
+        &self,
+        tenant: TenantId,
+        id: TrackId,
+        hashes: &[u32],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        for table in ["track_fingerprints", "fingerprint_index"] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE track_id = $1"
+            )))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO track_fingerprints (track_id, tenant_id, version, hashes, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(FINGERPRINT_VERSION)
+        .bind(to_hex(hashes))
+        .bind(self.db.clock.now().millis())
+        .execute(&mut *tx)
+        .await?;
+        let indexed: Vec<SubHash> = sub_hashes(hashes)
+            .into_iter()
+            .filter(|s| s.position.is_multiple_of(INDEX_STRIDE))
+            .collect();
+        for rows in indexed.chunks(ROWS_PER_INSERT) {
+            // Only integers made here are spliced in; the ids are bound.
+            let mut sql = String::from(
+                "INSERT INTO fingerprint_index (tenant_id, sub_hash, track_id, position) VALUES ",
+            );
+            for (i, row) in rows.iter().enumerate() {
+                let comma = if i == 0 { "" } else { "," };
+                let _ = write!(sql, "{comma}($1, {}, $2, {})", row.key, row.position);
+            }
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The track's stored fingerprint, if it has one of the current version.
+    pub async fn fingerprint(
+        &self,
+        tenant: TenantId,
+        id: TrackId,
+    ) -> Result<Option<Vec<u32>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT hashes FROM track_fingerprints \
+             WHERE track_id = $1 AND tenant_id = $2 AND version = $3",
+        )
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .bind(FINGERPRINT_VERSION)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.map(|r| parse_hashes(&r.try_get::<String, _>("hashes")?))
+            .transpose()
+    }
+
+    /// The tenant's other tracks that hold the recording of `hashes` (track `id`'s
+    /// fingerprint), best match first: each with enough overlap and few enough differing
+    /// bits (see [`MATCH_RULE`]).
+    pub async fn duplicates(
+        &self,
+        tenant: TenantId,
+        id: TrackId,
+        hashes: &[u32],
+        scope: MatchScope,
+    ) -> Result<Vec<DuplicateRecord>, StoreError> {
+        let voted = self.voted(tenant, id, hashes, scope).await?;
+        if voted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stored = self.fingerprints_of(tenant, voted.keys()).await?;
+        let mut found: Vec<(DuplicateRecord, f64)> = Vec::new();
+        for (track, other) in stored {
+            let Some(&offset) = voted.get(&track) else {
+                continue;
+            };
+            let offsets = offset - REACH..=offset + REACH;
+            let alignment = best_alignment(hashes, &other, offsets, &MATCH_RULE);
+            if MATCH_RULE.accepts(&alignment) {
+                found.push((
+                    DuplicateRecord::new(track, &alignment),
+                    alignment.bit_error_rate,
+                ));
+            }
+        }
+        found.sort_by(|a, b| a.1.total_cmp(&b.1));
+        Ok(found.into_iter().map(|(d, _)| d).collect())
+    }
+
+    /// The best-voted offset of each candidate track.
+    async fn voted(
+        &self,
+        tenant: TenantId,
+        id: TrackId,
+        hashes: &[u32],
+        scope: MatchScope,
+    ) -> Result<HashMap<TrackId, i64>, StoreError> {
+        let query: Vec<SubHash> = sub_hashes(hashes)
+            .into_iter()
+            .filter(|s| s.position < QUERY_POSITIONS)
+            .collect();
+        if query.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut values = String::new();
+        for (i, s) in query.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            let _ = write!(values, "{comma}({}, {})", s.key, s.position);
+        }
+        let earlier = match scope {
+            MatchScope::Earlier => {
+                "AND (t.created_at < me.created_at \
+                 OR (t.created_at = me.created_at AND t.id < me.id))"
+            }
+            MatchScope::Any => "",
+        };
+        // Only integers made here are spliced in; the ids are bound.
+        let sql = format!(
+            "WITH q (sub_hash, position) AS (VALUES {values}) \
+             SELECT i.track_id AS track_id, CAST(i.position - q.position AS BIGINT) AS shift, \
+             COUNT(*) AS votes \
+             FROM fingerprint_index i JOIN q ON i.sub_hash = q.sub_hash \
+             JOIN tracks t ON t.id = i.track_id \
+             JOIN tracks me ON me.id = $2 \
+             WHERE i.tenant_id = $1 AND i.track_id <> $2 AND t.state <> 'failed' {earlier} \
+             GROUP BY i.track_id, i.position - q.position HAVING COUNT(*) >= $3 \
+             ORDER BY votes DESC, track_id LIMIT $4"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .bind(MIN_VOTES)
+            .bind(CANDIDATES * 4)
+            .fetch_all(&self.db.pool)
+            .await?;
+        let mut best = HashMap::new();
+        for row in rows {
+            let track: String = row.try_get("track_id")?;
+            let track = TrackId::parse(&track)
+                .ok_or_else(|| StoreError::Corrupt(format!("fingerprint_index: {track:?}")))?;
+            if best.len() as i64 >= CANDIDATES && !best.contains_key(&track) {
+                continue;
+            }
+            best.entry(track).or_insert(row.try_get::<i64, _>("shift")?);
+        }
+        Ok(best)
+    }
+
+    async fn fingerprints_of(
+        &self,
+        tenant: TenantId,
+        tracks: impl Iterator<Item = &TrackId>,
+    ) -> Result<Vec<(TrackId, Vec<u32>)>, StoreError> {
+        let mut found = Vec::new();
+        for track in tracks {
+            if let Some(hashes) = self.fingerprint(tenant, *track).await? {
+                found.push((*track, hashes));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stores an `analyze` job's analysis on the ready track, with the duplicate it found;
+    /// false when the track is not ready (or not the tenant's).
+    pub async fn set_analysis(
+        &self,
+        tenant: TenantId,
+        id: TrackId,
+        analysis: &AnalysisRecord,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE tracks SET analysis = $1, duplicate_of = $2, updated_at = $3 \
+             WHERE id = $4 AND tenant_id = $5 AND state = 'ready'",
+        )
+        .bind(json(analysis))
+        .bind(analysis.duplicate_of().map(|t| t.to_string()))
+        .bind(self.db.clock.now().millis())
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .execute(&self.db.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn parse_hashes(text: &str) -> Result<Vec<u32>, StoreError> {
+    from_hex(text).ok_or_else(|| StoreError::Corrupt("track_fingerprints.hashes".into()))
+}
