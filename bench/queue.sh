@@ -33,6 +33,7 @@ export MIXDOWN_BENCH_KEY
 bench_pids+=($!)
 for _ in $(seq 100); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== raw Redis ceiling (redis-benchmark, 50 clients unpipelined; LPUSH pipelined by $BATCH_SIZE)"
 redis_out=$(redis-benchmark -u "$raw_url" -t lpush,rpop -n 200000 -c 50 --csv 2>/dev/null)
 lpush=$(echo "$redis_out" | awk -F'"' '$2 == "LPUSH" {print $4}')
@@ -78,3 +79,5 @@ printf '%-40s %12.0f %10.3f  p99 %s\n' "single enqueue (durable, HTTP) / LPUSH" 
 printf '%-40s %12.0f %10.3f\n' "batch enqueue (durable, HTTP) / LPUSH" "$batch" "$(echo "$batch / $lpush" | bc -l)"
 printf '%-40s %12.0f %10.3f\n' "worker no-op processing / RPOP" "$process" "$(echo "$process / $rpop" | bc -l)"
 echo "jobs not succeeded exactly once: $failed of $total"
+# The machine may be shared: figures of runs under different loads do not compare.
+echo "load average (1, 5, 15 min) before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"

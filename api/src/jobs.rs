@@ -136,7 +136,7 @@ impl JobsApi {
             },
             Origin::Request,
         )? {
-            Submission::Job(new) => submit(&state, &new).await?,
+            Submission::Job(new) => submit(&state, new).await?,
             Submission::Activity(activity, options) => {
                 let published = publish(&state, &activity, &options).await?;
                 (published.job, published.created)

@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod files;
 mod http_metrics;
+mod intake;
 mod jobs;
 mod openapi;
 mod ops;

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     edge::{Edge, RateLimit},
     error::ApiError,
+    intake::Intake,
     settings::ApiSettings,
     signing::UrlSigner,
 };
@@ -39,6 +40,8 @@ pub struct AppState {
     signer: Arc<OnceCell<UrlSigner>>,
     /// The limits every request is held to.
     pub(crate) edge: Edge,
+    /// Records single jobs of concurrent requests together.
+    pub(crate) intake: Intake,
 }
 
 /// Who a key proves the caller to be, and the rate its tenant is held to.
@@ -59,6 +62,7 @@ impl AppState {
         };
         let edge = Edge::new(&stores.queue, &settings);
         Self {
+            intake: Intake::new(stores.clone()),
             stores,
             settings,
             fleet,

@@ -68,7 +68,7 @@ impl RenditionsApi {
             presets: body.0.presets,
         };
         let payload = renditions(state.presets(), request, "presets")?;
-        let (job, created) = submit(&state, &options.job(tenant.0, payload)).await?;
+        let (job, created) = submit(&state, options.job(tenant.0, payload)).await?;
         let view = Json(AcceptedView::from(&job));
         Ok(if created {
             Submitted::Accepted(view)
@@ -93,9 +93,9 @@ pub(crate) fn renditions(
 
 /// Records a client's job once it is admitted (see [`admit`]). Answers the
 /// job and whether it is new.
-pub(crate) async fn submit(state: &AppState, new: &NewJob) -> Result<(Job, bool), ApiError> {
-    admit(state, new).await?;
-    let inserted = state.stores.submit(new).await;
+pub(crate) async fn submit(state: &AppState, new: NewJob) -> Result<(Job, bool), ApiError> {
+    admit(state, &new).await?;
+    let inserted = state.intake.submit(new).await;
     let inserted = inserted.map_err(ApiError::from_store)?;
     Ok((inserted.job, inserted.created))
 }

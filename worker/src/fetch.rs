@@ -2,13 +2,16 @@
 //! queue, claims them in the job store, acknowledges the leases, and yields
 //! the claimed attempts.
 //!
-//! Fetching runs in a task of its own, beside the attempts: a fetch costs a
-//! round trip to the queue and one to the store, so a worker that fetched
-//! only once its slots were free would idle for that time after every batch
-//! of short jobs. It claims ahead of its free slots as many jobs as ended
-//! while its last fetch was in flight (at most its concurrency): short jobs
-//! find the next batch waiting, while long ones, of which none ended
-//! meanwhile, are not held back from other workers.
+//! Fetching runs in tasks of its own, beside the attempts: a fetch costs a
+//! round trip to the queue and one to the store, whose commit waits for the
+//! database to flush its log, so a worker that fetched only once its slots
+//! were free would idle for that time after every batch of short jobs. It
+//! claims ahead of its free slots as many jobs as ended while its last
+//! fetch was in flight (at most its concurrency): short jobs find the next
+//! batch waiting, while long ones, of which none ended meanwhile, are not
+//! held back from other workers. While the queue hands out full batches, a
+//! second fetch goes out before the first is back, so the two commits can
+//! share one flush and the claims do not wait on each other.
 
 use std::{
     convert::Infallible,
@@ -24,7 +27,10 @@ use mixdown_jobs::{
     Stores, db::ClaimedJob, db::StoreError, events::Event, ids::JobId, ids::WorkerId,
     queue::QueueError,
 };
-use tokio::sync::{Notify, mpsc};
+use tokio::{
+    sync::{Notify, mpsc},
+    task::JoinSet,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -48,12 +54,16 @@ impl Drop for Slot {
 }
 
 /// The attempts a fetcher has claimed and not yet seen end, waiting or
-/// running.
+/// running, and the room its fetches in flight have set aside.
 #[derive(Debug, Default)]
 struct Slots {
     held: AtomicUsize,
+    /// Jobs the fetches in flight may still claim.
+    reserved: AtomicUsize,
     /// Attempts ended since the start, to tell how many ended during a fetch.
     ended: AtomicUsize,
+    /// How many jobs to claim beyond the free slots.
+    ahead: AtomicUsize,
     freed: Notify,
 }
 
@@ -66,17 +76,53 @@ impl Slots {
         }
     }
 
-    fn held(&self) -> usize {
-        self.held.load(Ordering::Acquire)
-    }
-
     fn ended(&self) -> usize {
         self.ended.load(Ordering::Acquire)
+    }
+
+    /// Jobs that may be claimed now, of at most `limit` held at once.
+    fn room(&self, limit: usize) -> usize {
+        let taken = self.held.load(Ordering::Acquire) + self.reserved.load(Ordering::Acquire);
+        limit.saturating_sub(taken)
+    }
+
+    /// Sets aside up to `most` of the room, of at most `limit` held at
+    /// once, for one fetch.
+    fn reserve(self: &Arc<Self>, limit: usize, most: usize) -> Reservation {
+        let mut got = 0;
+        let _ = self
+            .reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |reserved| {
+                let held = self.held.load(Ordering::Acquire);
+                got = limit.saturating_sub(held + reserved).min(most);
+                Some(reserved + got)
+            });
+        Reservation {
+            slots: self.clone(),
+            count: got,
+        }
+    }
+}
+
+/// Room set aside for one fetch, given back when dropped: once what the
+/// fetch claimed is held, or when it failed.
+struct Reservation {
+    slots: Arc<Slots>,
+    count: usize,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.slots.reserved.fetch_sub(self.count, Ordering::AcqRel);
+        self.slots.freed.notify_one();
     }
 }
 
 /// Longest a fetch waits for more room to free up before taking what is free.
 const BATCH_WAIT: Duration = Duration::from_millis(10);
+
+/// Most fetches of one queue in flight at once.
+const FETCHES_IN_FLIGHT: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FetchError {
@@ -96,13 +142,12 @@ pub(crate) struct FetchSettings {
 }
 
 /// Fetches claimed attempts for one queue until `stop` fires.
+#[derive(Clone)]
 pub(crate) struct Fetcher {
     stores: Stores,
     worker_id: WorkerId,
     settings: FetchSettings,
     slots: Arc<Slots>,
-    /// How many jobs to claim beyond the free slots.
-    ahead: usize,
     stop: CancellationToken,
 }
 
@@ -118,7 +163,6 @@ impl Fetcher {
             worker_id,
             settings,
             slots: Arc::default(),
-            ahead: 0,
             stop,
         }
     }
@@ -152,28 +196,63 @@ impl Fetcher {
         .boxed()
     }
 
-    /// Fetches until `stop` fires, sending what it claims to `claimed`.
-    async fn run(mut self, claimed: mpsc::Sender<Assignment>) {
+    /// Fetches until `stop` fires, sending what it claims to `claimed`; a
+    /// second fetch goes out beside the first only while the last one
+    /// brought a full batch, so an idle queue is asked no more often than
+    /// every poll interval.
+    async fn run(self, claimed: mpsc::Sender<Assignment>) {
         let mut delay = Duration::from_millis(100);
+        let mut fetches = JoinSet::new();
+        let mut busy = false;
         while !self.stop.is_cancelled() {
-            if !self.gather_room().await {
-                continue;
-            }
-            match self.fetch(&claimed).await {
-                Ok(0) => self.idle(self.settings.poll_interval).await,
-                Ok(_) => delay = Duration::from_millis(100),
-                Err(err) => {
+            let limit = if busy { FETCHES_IN_FLIGHT } else { 1 };
+            let done = if fetches.len() >= limit {
+                fetches.join_next().await
+            } else {
+                tokio::select! {
+                    done = fetches.join_next(), if !fetches.is_empty() => done,
+                    ready = self.gather_room() => {
+                        let room = self.slots.reserve(self.limit(), self.settings.capacity);
+                        if ready && room.count > 0 {
+                            fetches.spawn(self.clone().fetch(room, claimed.clone()));
+                        }
+                        continue;
+                    }
+                }
+            };
+            match done {
+                Some(Ok(Ok(fetched))) => {
+                    busy = fetched.leased == fetched.asked;
+                    delay = Duration::from_millis(100);
+                    if fetched.leased == 0 {
+                        self.idle(self.settings.poll_interval).await;
+                    }
+                }
+                Some(Ok(Err(err))) => {
+                    busy = false;
                     warn!(queue = self.settings.queue, error = %err, "fetching jobs failed");
                     self.idle(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
+                Some(Err(err)) => {
+                    warn!(queue = self.settings.queue, error = %err, "a fetch task failed")
+                }
+                None => {}
             }
         }
+        // What the fetches in flight claim is still sent, to run or be
+        // handed back with the rest.
+        while fetches.join_next().await.is_some() {}
+    }
+
+    /// Most attempts held at once: the slots and the claim ahead.
+    fn limit(&self) -> usize {
+        self.settings.capacity + self.slots.ahead.load(Ordering::Acquire)
     }
 
     /// Jobs that may be claimed now.
     fn room(&self) -> usize {
-        (self.settings.capacity + self.ahead).saturating_sub(self.slots.held())
+        self.slots.room(self.limit())
     }
 
     /// Waits, at most [`BATCH_WAIT`], until a quarter of the capacity is
@@ -210,29 +289,45 @@ impl Fetcher {
         }
     }
 
-    /// One round trip each to queue and store; returns how many leases came,
-    /// so that leases of unclaimable ids do not make the fetcher sleep.
-    /// Claims ahead next time as many as ended during this one.
-    async fn fetch(&mut self, claimed: &mpsc::Sender<Assignment>) -> Result<usize, FetchError> {
+    /// One fetch into the `room` set aside for it: one round trip each to
+    /// queue and store. Claims ahead next time as many as ended during this
+    /// one.
+    async fn fetch(
+        self,
+        room: Reservation,
+        claimed: mpsc::Sender<Assignment>,
+    ) -> Result<Fetched, FetchError> {
         let settings = &self.settings;
+        let max = room.count;
         let ended_before = self.slots.ended();
         let batch = claim_due(
             &self.stores,
             &self.worker_id,
             settings.queue,
-            self.room(),
+            max,
             settings.lease,
-        );
-        let Claimed { jobs, leased } = batch.await?;
+        )
+        .await;
         let ended = self.slots.ended() - ended_before;
-        self.ahead = ended.max(self.ahead / 2).min(settings.capacity);
+        let ahead = self.slots.ahead.load(Ordering::Acquire);
+        let ahead = ended.max(ahead / 2).min(settings.capacity);
+        self.slots.ahead.store(ahead, Ordering::Release);
+        let Claimed { jobs, leased } = batch?;
         for job in jobs {
             // The receiver is gone only when the worker was torn down; what
             // was claimed then is handed back with the rest of its attempts.
             let _ = claimed.send(self.slots.take(job)).await;
         }
-        Ok(leased)
+        drop(room);
+        Ok(Fetched { asked: max, leased })
     }
+}
+
+/// What one fetch asked the queue for and got: leases of unclaimable ids
+/// count as work, so that they do not make the fetcher sleep.
+struct Fetched {
+    asked: usize,
+    leased: usize,
 }
 
 /// Jobs claimed for one attempt each, and how many leases it took.

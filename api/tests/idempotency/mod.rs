@@ -3,6 +3,7 @@
 //! `idempotency_key_reused` and records nothing, on every route that takes
 //! a key.
 
+use futures::future::join_all;
 use poem::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -11,6 +12,7 @@ use super::{TestApp, error_code, read};
 both_modes!(
     a_job_key_sent_with_another_request_is_refused,
     a_batch_reusing_a_key_for_another_job_records_nothing,
+    concurrent_jobs_under_one_key_make_one_job,
     an_activity_key_sent_with_another_activity_is_refused,
 );
 
@@ -92,6 +94,33 @@ async fn a_batch_reusing_a_key_for_another_job_records_nothing(app: &TestApp) {
     // A single POST under a batch's key is held to the batch's request.
     let (status, err) = app.post_keyed("/v1/jobs", "a", job("a", 30)).await;
     assert_reused(status, &err, "Idempotency-Key");
+}
+
+/// Jobs sent at once may be recorded together: each is still answered on
+/// its own, as if sent alone.
+async fn concurrent_jobs_under_one_key_make_one_job(app: &TestApp) {
+    let job = json!({"kind": "noop", "payload": {"sleep_ms": 7}});
+    let keyed = (0..20).map(|_| app.post_keyed("/v1/jobs", "shared", job.clone()));
+    let unkeyed = (0..20).map(|_| app.post("/v1/jobs", job.clone()));
+    let (keyed, unkeyed) = futures::join!(join_all(keyed), join_all(unkeyed));
+    let created = keyed.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED);
+    assert_eq!(created.count(), 1, "{keyed:?}");
+    let first = &keyed[0].1["job_id"];
+    for (status, answer) in &keyed {
+        assert!(
+            matches!(*status, StatusCode::ACCEPTED | StatusCode::OK),
+            "{answer}"
+        );
+        assert_eq!(&answer["job_id"], first);
+    }
+    for (status, answer) in &unkeyed {
+        assert_eq!(*status, StatusCode::ACCEPTED, "{answer}");
+        assert_ne!(&answer["job_id"], first);
+    }
+    let other = json!({"kind": "noop", "payload": {"sleep_ms": 8}});
+    let (status, err) = app.post_keyed("/v1/jobs", "shared", other).await;
+    assert_reused(status, &err, "Idempotency-Key");
+    assert_eq!(app.job_count().await, 21);
 }
 
 async fn an_activity_key_sent_with_another_activity_is_refused(app: &TestApp) {

@@ -21,6 +21,7 @@ contract!(
     a_job_is_recorded_queued_and_only_its_tenant_sees_it,
     an_idempotency_key_returns_the_first_job_per_tenant,
     a_key_reused_for_another_request_is_refused_and_records_nothing,
+    jobs_of_unrelated_requests_recorded_together_are_answered_each_on_its_own,
     a_job_is_claimed_once_per_attempt,
     successes_are_recorded_in_batches_and_stale_reports_are_ignored,
     a_retryable_failure_requeues_until_attempts_run_out,
@@ -176,6 +177,49 @@ async fn a_key_reused_for_another_request_is_refused_and_records_nothing(
         ..keyed("k", 3)
     };
     assert_eq!(db.jobs.insert(&unkeyed).await.unwrap().job.id, first.job.id);
+}
+
+async fn jobs_of_unrelated_requests_recorded_together_are_answered_each_on_its_own(
+    db: &Database,
+    _clock: &ManualClock,
+) {
+    let (a, b) = (tenant(db).await, tenant(db).await);
+    let keyed = |tenant, key: &str, sleep_ms: u64| NewJob {
+        idempotency_key: Some(key.into()),
+        request_digest: Some(RequestDigest::of(&json!({"sleep_ms": sleep_ms}))),
+        ..noop(tenant, 0)
+    };
+    let first = db.jobs.insert(&keyed(a, "k", 1)).await.unwrap().job;
+    let news = [
+        noop(a, 0),
+        keyed(a, "k", 2),
+        keyed(a, "k", 1),
+        keyed(b, "k", 2),
+        keyed(a, "twice", 1),
+        keyed(a, "twice", 1),
+    ];
+    let answers = db.jobs.insert_each(&news).await.unwrap();
+    assert_eq!(answers.len(), news.len());
+    let inserted: Vec<_> = answers.iter().map(|a| a.as_ref().ok()).collect();
+    assert!(inserted[0].is_some_and(|i| i.created && i.job.tenant_id == a));
+    // The reused key refuses its own job only.
+    assert!(
+        matches!(answers[1], Err(StoreError::KeyReused { index: 1 })),
+        "{:?}",
+        answers[1]
+    );
+    assert!(inserted[2].is_some_and(|i| !i.created && i.job.id == first.id));
+    assert!(inserted[3].is_some_and(|i| i.created && i.job.tenant_id == b));
+    // Two requests with one key in the same group: the second answers the first.
+    let (once, again) = (inserted[4].unwrap(), inserted[5].unwrap());
+    assert!(once.created && !again.created);
+    assert_eq!(once.job.id, again.job.id);
+    let filter = JobFilter {
+        limit: 10,
+        ..JobFilter::default()
+    };
+    assert_eq!(db.jobs.list(a, &filter).await.unwrap().len(), 3);
+    assert_eq!(db.jobs.list(b, &filter).await.unwrap().len(), 1);
 }
 
 async fn a_job_is_claimed_once_per_attempt(db: &Database, _clock: &ManualClock) {

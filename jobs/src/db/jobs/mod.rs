@@ -197,6 +197,46 @@ pub(in crate::db) async fn insert_job_rows<'e>(
     Ok(ids.iter().map(|id| recorded.remove(id)).collect())
 }
 
+/// Records `news` at `now` in `tx`, a statement per [`ROWS_PER_INSERT`],
+/// and answers each in the order given: the job recorded, the one made
+/// earlier under its key, or [`StoreError::KeyReused`] (with its index)
+/// when that earlier job was made by a different request.
+async fn insert_answering_each(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    news: &[NewJob],
+    now: Timestamp,
+) -> Result<Vec<Result<Inserted, StoreError>>, StoreError> {
+    let mut answers = Vec::with_capacity(news.len());
+    for chunk in news.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<(&NewJob, Place)> = chunk.iter().map(|n| (n, Place::Alone)).collect();
+        let recorded = insert_job_rows(&mut **tx, &rows, now).await?;
+        let earlier = earlier_of(tx, chunk, &recorded).await?;
+        for (new, job) in chunk.iter().zip(recorded) {
+            let index = answers.len();
+            answers.push(match job {
+                Some(job) => Ok(Inserted { job, created: true }),
+                None => {
+                    // Looked up, not taken: two jobs of one chunk may share
+                    // a key, and the second then answers the first.
+                    let key = (new.tenant_id, new.idempotency_key.clone());
+                    let (job, digest) = earlier
+                        .get(&key)
+                        .ok_or_else(|| StoreError::Corrupt("insert conflicted on no key".into()))?;
+                    if same_request(new, digest.as_deref()) {
+                        Ok(Inserted {
+                            job: job.clone(),
+                            created: false,
+                        })
+                    } else {
+                        Err(StoreError::KeyReused { index })
+                    }
+                }
+            });
+        }
+    }
+    Ok(answers)
+}
+
 /// The jobs made earlier under the keys of the jobs of `news` that were
 /// not `recorded`, with the digests of the requests that made them, by
 /// tenant and key: one read per tenant.
@@ -292,33 +332,24 @@ impl JobRepo {
     /// tenant. A key that names an earlier, different request refuses them
     /// all ([`StoreError::KeyReused`]), and none is recorded.
     pub async fn insert_many(&self, news: &[NewJob]) -> Result<Vec<Inserted>, StoreError> {
-        let now = self.db.clock.now();
         let mut tx = self.db.begin().await?;
-        let mut answers = Vec::with_capacity(news.len());
-        for chunk in news.chunks(ROWS_PER_INSERT) {
-            let rows: Vec<(&NewJob, Place)> = chunk.iter().map(|n| (n, Place::Alone)).collect();
-            let recorded = insert_job_rows(&mut *tx, &rows, now).await?;
-            let mut earlier = earlier_of(&mut tx, chunk, &recorded).await?;
-            for (new, job) in chunk.iter().zip(recorded) {
-                let index = answers.len();
-                answers.push(match job {
-                    Some(job) => Inserted { job, created: true },
-                    None => {
-                        let key = (new.tenant_id, new.idempotency_key.clone());
-                        let (job, digest) = earlier.remove(&key).ok_or_else(|| {
-                            StoreError::Corrupt("insert conflicted on no key".into())
-                        })?;
-                        if !same_request(new, digest.as_deref()) {
-                            return Err(StoreError::KeyReused { index });
-                        }
-                        Inserted {
-                            job,
-                            created: false,
-                        }
-                    }
-                });
-            }
-        }
+        let answers = insert_answering_each(&mut tx, news, self.db.clock.now()).await?;
+        let answers = answers.into_iter().collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await?;
+        Ok(answers)
+    }
+
+    /// Records new queued jobs of unrelated requests together, in one
+    /// transaction, and answers each on its own: a key that names an
+    /// earlier, different request refuses that job alone
+    /// ([`StoreError::KeyReused`] with its index), and the others are
+    /// recorded all the same.
+    pub async fn insert_each(
+        &self,
+        news: &[NewJob],
+    ) -> Result<Vec<Result<Inserted, StoreError>>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let answers = insert_answering_each(&mut tx, news, self.db.clock.now()).await?;
         tx.commit().await?;
         Ok(answers)
     }
