@@ -18,12 +18,8 @@ contract!(
     a_print_counts_each_verdict_once,
 );
 
-async fn an_enrollment_that_began_before_a_forget_writes_no_print(
-    db: &Database,
-    clock: &ManualClock,
-) {
-    let tenant = tenant(db).await;
-    let user = UserId::parse("ann").unwrap();
+/// A voiceprint as the store keeps it: its summary and its sealed bytes.
+fn print() -> (VoiceprintSummary, Sealed) {
     let summary = VoiceprintSummary {
         model: "m1".into(),
         samples: 3,
@@ -34,6 +30,16 @@ async fn an_enrollment_that_began_before_a_forget_writes_no_print(
         nonce: vec![1; 12],
         ciphertext: vec![2; 40],
     };
+    (summary, sealed)
+}
+
+async fn an_enrollment_that_began_before_a_forget_writes_no_print(
+    db: &Database,
+    clock: &ManualClock,
+) {
+    let tenant = tenant(db).await;
+    let user = UserId::parse("ann").unwrap();
+    let (summary, sealed) = print();
     let began = clock.now();
     assert!(
         db.voice
@@ -141,16 +147,7 @@ async fn verifications_in_flight_count_against_the_lock(db: &Database, _clock: &
 async fn a_print_counts_each_verdict_once(db: &Database, clock: &ManualClock) {
     let tenant = tenant(db).await;
     let user = UserId::parse("cat").unwrap();
-    let summary = VoiceprintSummary {
-        model: "m1".into(),
-        samples: 3,
-        speech_seconds: 9.5,
-    };
-    let sealed = Sealed {
-        key_id: "k1".into(),
-        nonce: vec![1; 12],
-        ciphertext: vec![2; 40],
-    };
+    let (summary, sealed) = print();
     let put = db
         .voice
         .put_print(tenant, &user, &summary, &sealed, clock.now());
