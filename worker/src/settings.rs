@@ -46,6 +46,8 @@ settings! {
         retry_cap_ms: Millis = "600000", "MIXDOWN_RETRY_CAP_MS";
         /// the voice encoder's weights, where scripts/voice-model.sh puts them
         voice_model: PathBuf = "${XDG_CACHE_HOME:-$HOME/.cache}/mixdown/voice/pretrained.pt", "MIXDOWN_VOICE_MODEL";
+        /// least speech a voice sample must hold, ms (500 to 60000; shorter ones fail too_short)
+        voice_min_speech_ms: InRange<500, 60000> = "1000", "MIXDOWN_VOICE_MIN_SPEECH_MS";
         /// longest track accepted
         max_duration_secs: Seconds = "14400", "MIXDOWN_MAX_DURATION_SECS";
         /// shortest track accepted (shorter ones fail too_short)

@@ -19,7 +19,7 @@ use mixdown_jobs::{
     voice::{Lockout, UserId, is_sample_of},
 };
 use mixdown_media::decode::DecodeError;
-use mixdown_voice::{Encoder, EngineConfig, ModelError, VoiceEngine, VoiceError};
+use mixdown_voice::{Encoder, EngineConfig, GateConfig, ModelError, VoiceEngine, VoiceError};
 use tokio::sync::OnceCell;
 use tracing::warn;
 
@@ -122,6 +122,8 @@ pub(crate) struct VoiceSettings {
     pub keys: SealKeys,
     /// Good samples an enrollment needs.
     pub enrollment_samples: usize,
+    /// Least speech a sample must hold, seconds.
+    pub min_speech_seconds: f32,
     /// When repeated rejections lock a user's verification.
     pub lockout: Lockout,
     /// Keep uploaded samples after processing (otherwise they are deleted).
@@ -136,6 +138,7 @@ impl VoiceSettings {
             model_path: worker.voice_model.clone(),
             keys,
             enrollment_samples: fleet.voice_enroll_samples.get(),
+            min_speech_seconds: worker.voice_min_speech_ms.get() as f32 / 1000.0,
             lockout: fleet.lockout(),
             keep_samples: fleet.voice_keep_samples,
         }
@@ -171,6 +174,10 @@ impl VoiceRuntime {
         let path = self.settings.model_path.clone();
         let config = EngineConfig {
             enrollment_samples: self.settings.enrollment_samples,
+            gates: GateConfig {
+                min_speech_seconds: self.settings.min_speech_seconds,
+                ..GateConfig::default()
+            },
             ..EngineConfig::default()
         };
         let load = || async move {
