@@ -193,9 +193,7 @@ impl TrackRepo {
             .await?;
         let mut best = HashMap::new();
         for row in rows {
-            let track: String = row.try_get("track_id")?;
-            let track = TrackId::parse(&track)
-                .ok_or_else(|| StoreError::Corrupt(format!("fingerprint_index: {track:?}")))?;
+            let track = track_of(&row, "fingerprint_index")?;
             if best.len() as i64 >= CANDIDATES && !best.contains_key(&track) {
                 continue;
             }
@@ -204,16 +202,33 @@ impl TrackRepo {
         Ok(best)
     }
 
+    /// The stored fingerprints of `tracks`, in one query.
     async fn fingerprints_of(
         &self,
         tenant: TenantId,
         tracks: impl Iterator<Item = &TrackId>,
     ) -> Result<Vec<(TrackId, Vec<u32>)>, StoreError> {
+        let tracks: Vec<String> = tracks.map(ToString::to_string).collect();
+        let mut sql = String::from(
+            "SELECT track_id, hashes FROM track_fingerprints \
+             WHERE tenant_id = $1 AND version = $2 AND track_id IN (",
+        );
+        for i in 0..tracks.len() {
+            let comma = if i == 0 { "" } else { "," };
+            let _ = write!(sql, "{comma}${}", i + 3);
+        }
+        sql.push(')');
+        // Only placeholders made here are spliced in; the ids are bound.
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(FINGERPRINT_VERSION);
+        for track in &tracks {
+            query = query.bind(track.clone());
+        }
         let mut found = Vec::new();
-        for track in tracks {
-            if let Some(hashes) = self.fingerprint(tenant, *track).await? {
-                found.push((*track, hashes));
-            }
+        for row in query.fetch_all(&self.db.pool).await? {
+            let track = track_of(&row, "track_fingerprints")?;
+            found.push((track, parse_hashes(&row.try_get::<String, _>("hashes")?)?));
         }
         Ok(found)
     }
@@ -239,6 +254,12 @@ impl TrackRepo {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// The `track_id` column of a row of `table`.
+fn track_of(row: &sqlx::any::AnyRow, table: &str) -> Result<TrackId, StoreError> {
+    let track: String = row.try_get("track_id")?;
+    TrackId::parse(&track).ok_or_else(|| StoreError::Corrupt(format!("{table}: {track:?}")))
 }
 
 fn parse_hashes(text: &str) -> Result<Vec<u32>, StoreError> {
