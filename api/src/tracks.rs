@@ -5,7 +5,7 @@
 
 use mixdown_jobs::{
     codes::ErrorCode,
-    db::{CompleteOutcome, MatchScope, Started},
+    db::{CompleteOutcome, Started},
     events::Event,
     ids::{TenantId, TrackId},
     model::Job,
@@ -349,9 +349,7 @@ impl TracksApi {
             );
             return Err(ApiError::new(ErrorCode::TrackNotReady, message).into());
         };
-        let found = tracks
-            .duplicates(tenant.0, id, &hashes, MatchScope::Any)
-            .await;
+        let found = tracks.duplicates(tenant.0, id, &hashes).await;
         let found = found.map_err(ApiError::unavailable)?;
         Ok(Json(DuplicatesView {
             track_id: id.to_string(),

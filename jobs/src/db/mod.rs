@@ -43,7 +43,7 @@ pub use self::{
     schedules::ScheduleRepo,
     secrets::{SecretRepo, random_secret},
     tenants::{NewApiKey, TENANT_KEY_PREFIX, TenantRepo},
-    tracks::{AddedOutputs, CompleteOutcome, MatchScope, Started, TrackRepo},
+    tracks::{AddedOutputs, CompleteOutcome, Started, TrackRepo},
     tus::{Recorded, TusRepo},
     voice::{ScoredAttempt, StoredVoiceprint, VoiceRepo},
     workers::{WorkerRecord, WorkerRepo},

@@ -26,7 +26,7 @@ use crate::{
     workflow::Start,
 };
 
-pub use self::{fingerprints::MatchScope, outputs::AddedOutputs};
+pub use self::outputs::AddedOutputs;
 
 /// A track whose processing started: it, its workflow's `track` job, and
 /// the jobs that run first (to push).

@@ -27,7 +27,8 @@ pub struct AnalysisRecord {
     pub fingerprint_version: String,
     /// Hashes in the fingerprint (8 a second); 0 when the audio gave none.
     pub fingerprint_hashes: usize,
-    /// The tenant's tracks, recorded earlier, that hold the same recording, best first.
+    /// The tenant's tracks, indexed before this one, that hold the same recording, best
+    /// first.
     pub duplicates: Vec<DuplicateRecord>,
 }
 

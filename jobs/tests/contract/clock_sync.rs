@@ -38,7 +38,13 @@ async fn a_worker_on_a_host_running_behind_is_not_taken_for_dead() {
 
     let tenant = crate::tenant(&reconciler).await;
     let new = crate::jobs::noop(tenant, 0);
-    let id = reconciler.jobs.insert(&new).await.unwrap().job.id;
+    let job = reconciler.jobs.insert(&new).await.unwrap().job;
+    // Each host's sync is off by up to half a round trip, so the worker may
+    // see the job due a few milliseconds after the reconciler queued it; its
+    // queue hands the job out only then, and so does this test.
+    while worker_db.clock().now() < job.run_at {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let worker = WorkerId::generate("behind");
     let now = worker_db.clock().now();
     let record = WorkerRecord {
@@ -51,7 +57,15 @@ async fn a_worker_on_a_host_running_behind_is_not_taken_for_dead() {
         last_seen: now,
     };
     worker_db.workers.heartbeat(&record).await.unwrap();
-    assert_eq!(worker_db.jobs.claim(&[id], &worker).await.unwrap().len(), 1);
+    assert_eq!(
+        worker_db
+            .jobs
+            .claim(&[job.id], &worker)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let recovered = reconciler
         .jobs
         .recover_orphans(Duration::from_secs(6))

@@ -7,14 +7,14 @@ use std::{collections::BTreeMap, time::Duration};
 use mixdown_jobs::{
     clock::ManualClock,
     codes::ErrorCode,
-    db::{AddedOutputs, CompleteOutcome, Database, MatchScope},
+    db::{AddedOutputs, CompleteOutcome, Database},
     ids::{TenantId, TrackId},
     kind::JobKind,
     model::{JobError, JobState},
     tracks::{
-        AnalysisRecord, LoudnessRecord, NewTrack, OutputRecord, TrackMetadata, TrackOutcome,
-        TrackPresets, TrackResult, TrackState, WaveformLevel, WaveformRecord, original_key,
-        output_key,
+        AnalysisRecord, DuplicateRecord, LoudnessRecord, NewTrack, OutputRecord, TrackMetadata,
+        TrackOutcome, TrackPresets, TrackResult, TrackState, WaveformLevel, WaveformRecord,
+        original_key, output_key,
     },
     workflow::track,
 };
@@ -29,6 +29,7 @@ contract!(
     a_finished_track_keeps_its_whole_result_or_its_error,
     renditions_add_to_a_ready_tracks_outputs_once_each,
     fingerprints_find_the_tenants_earlier_copies_of_a_recording,
+    of_two_copies_indexed_at_once_exactly_one_finds_the_other,
 );
 
 fn new_track(tenant: TenantId) -> NewTrack {
@@ -285,8 +286,8 @@ fn fingerprint(seed: u32, n: usize) -> Vec<u32> {
         .collect()
 }
 
-/// A ready track of `tenant` whose fingerprint is `hashes`.
-async fn fingerprinted(db: &Database, tenant: TenantId, hashes: &[u32]) -> TrackId {
+/// A ready track of `tenant`, not yet fingerprinted.
+async fn ready_track(db: &Database, tenant: TenantId) -> TrackId {
     let new = new_track(tenant);
     db.tracks
         .create(&new, 1, &track::start(&new))
@@ -294,11 +295,16 @@ async fn fingerprinted(db: &Database, tenant: TenantId, hashes: &[u32]) -> Track
         .unwrap();
     let ready = TrackOutcome::Ready(track_result(tenant, new.id, Vec::new()));
     db.tracks.finish(tenant, new.id, &ready).await.unwrap();
-    db.tracks
-        .store_fingerprint(tenant, new.id, hashes)
-        .await
-        .unwrap();
     new.id
+}
+
+/// A ready track of `tenant` whose fingerprint is `hashes`, with the duplicates its
+/// indexing found.
+async fn fingerprinted(db: &Database, tenant: TenantId, hashes: &[u32]) -> (TrackId, Vec<TrackId>) {
+    let id = ready_track(db, tenant).await;
+    let found = db.tracks.index_fingerprint(tenant, id, hashes).await;
+    let found = found.unwrap().into_iter().map(|d| d.track_id).collect();
+    (id, found)
 }
 
 async fn fingerprints_find_the_tenants_earlier_copies_of_a_recording(
@@ -308,8 +314,10 @@ async fn fingerprints_find_the_tenants_earlier_copies_of_a_recording(
     let tenant = tenant(db).await;
     let stranger = crate::tenant(db).await;
     let song = fingerprint(7, 600);
-    let first = fingerprinted(db, tenant, &song).await;
-    fingerprinted(db, stranger, &song).await;
+    let (first, found) = fingerprinted(db, tenant, &song).await;
+    assert!(found.is_empty());
+    let (_, found) = fingerprinted(db, stranger, &song).await;
+    assert!(found.is_empty(), "another tenant's copy: {found:?}");
     fingerprinted(db, tenant, &fingerprint(8, 600)).await;
     assert_eq!(
         db.tracks.fingerprint(tenant, first).await.unwrap(),
@@ -319,12 +327,9 @@ async fn fingerprints_find_the_tenants_earlier_copies_of_a_recording(
 
     // The same recording 40 hashes (5 s) in, with four bits of each flipped.
     let copy: Vec<u32> = song[40..].iter().map(|h| h ^ 0x0000_0F00).collect();
-    let second = fingerprinted(db, tenant, &copy).await;
-    let found = db
-        .tracks
-        .duplicates(tenant, second, &copy, MatchScope::Earlier)
-        .await
-        .unwrap();
+    let second = ready_track(db, tenant).await;
+    let found = db.tracks.index_fingerprint(tenant, second, &copy).await;
+    let found = found.unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].track_id, first);
     assert!(
@@ -334,27 +339,20 @@ async fn fingerprints_find_the_tenants_earlier_copies_of_a_recording(
     assert!((found[0].bit_error_rate - 0.125).abs() < 1e-9, "{found:?}");
     assert!(found[0].overlap_seconds > 60.0, "{found:?}");
 
-    // The earlier track finds the later one only when asked for any.
-    let earlier = db
-        .tracks
-        .duplicates(tenant, first, &song, MatchScope::Earlier);
-    assert!(earlier.await.unwrap().is_empty());
-    let any = db
-        .tracks
-        .duplicates(tenant, first, &song, MatchScope::Any)
-        .await;
+    // Indexed again, the earlier track keeps its place: it still duplicates nothing, and
+    // asked at read time it finds the later copy.
+    let again = db.tracks.index_fingerprint(tenant, first, &song).await;
+    assert!(again.unwrap().is_empty());
+    let any = db.tracks.duplicates(tenant, first, &song).await;
     let any: Vec<TrackId> = any.unwrap().into_iter().map(|d| d.track_id).collect();
     assert_eq!(any, vec![second]);
 
     // Analysed again, a fingerprint replaces its index entries.
     db.tracks
-        .store_fingerprint(tenant, second, &fingerprint(9, 600))
+        .index_fingerprint(tenant, second, &fingerprint(9, 600))
         .await
         .unwrap();
-    let any = db
-        .tracks
-        .duplicates(tenant, first, &song, MatchScope::Any)
-        .await;
+    let any = db.tracks.duplicates(tenant, first, &song).await;
     assert!(any.unwrap().is_empty());
 
     // An analysis stored on a ready track names its duplicate.
@@ -380,4 +378,29 @@ async fn fingerprints_find_the_tenants_earlier_copies_of_a_recording(
             .await
             .unwrap()
     );
+}
+
+async fn of_two_copies_indexed_at_once_exactly_one_finds_the_other(
+    db: &Database,
+    _clock: &ManualClock,
+) {
+    let tenant = tenant(db).await;
+    let ids = |found: Vec<DuplicateRecord>| -> Vec<TrackId> {
+        found.into_iter().map(|d| d.track_id).collect()
+    };
+    // Each round another recording, so that rounds do not find each other.
+    for round in 0..4 {
+        let song = fingerprint(11 + round, 600);
+        let copy: Vec<u32> = song[8..].iter().map(|h| h ^ 0x0000_0110).collect();
+        let (a, b) = (ready_track(db, tenant).await, ready_track(db, tenant).await);
+        let (found_a, found_b) = tokio::join!(
+            db.tracks.index_fingerprint(tenant, a, &song),
+            db.tracks.index_fingerprint(tenant, b, &copy),
+        );
+        let pair = (ids(found_a.unwrap()), ids(found_b.unwrap()));
+        assert!(
+            pair == (vec![b], vec![]) || pair == (vec![], vec![a]),
+            "{pair:?}"
+        );
+    }
 }

@@ -8,11 +8,11 @@ use std::{collections::HashMap, fmt::Write};
 use mixdown_media::analysis::fingerprint::{
     FINGERPRINT_VERSION, MATCH_RULE, SubHash, best_alignment, from_hex, sub_hashes, to_hex,
 };
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::{TrackRepo, json};
 use crate::{
-    db::StoreError,
+    db::{Engine, StoreError},
     ids::{TenantId, TrackId},
     tracks::{AnalysisRecord, DuplicateRecord},
 };
@@ -34,23 +34,51 @@ const REACH: i64 = 2;
 
 /// Which tracks a lookup may answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchScope {
-    /// Only tracks recorded before the one looked up: what it duplicates.
+enum MatchScope {
+    /// Only tracks indexed before the one looked up: what it duplicates.
     Earlier,
     /// Any other track of the tenant.
     Any,
 }
 
 impl TrackRepo {
-    /// Stores the track's fingerprint and indexes it, in place of any earlier one; all or
-    /// nothing.
-    pub async fn store_fingerprint(
+    /// Stores the track's fingerprint and indexes it, in place of any earlier one (keeping
+    /// its place in the order of indexing), and answers the tenant's tracks indexed before
+    /// it that hold the same recording, best first; all or nothing. A tenant's tracks are
+    /// indexed one at a time, so of two copies processed at once exactly one finds the
+    /// other.
+    pub async fn index_fingerprint(
         &self,
         tenant: TenantId,
         id: TrackId,
         hashes: &[u32],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<DuplicateRecord>, StoreError> {
         let mut tx = self.db.begin().await?;
+        // SQLite's transaction already holds the only write lock; Postgres's needs one per
+        // tenant, held until the lookup below has read the index.
+        if self.db.engine == Engine::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("fingerprint_index:{tenant}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let kept: Option<i64> =
+            sqlx::query_scalar("SELECT indexed_seq FROM track_fingerprints WHERE track_id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let seq = match kept {
+            Some(seq) => seq,
+            None => {
+                sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(indexed_seq), 0) + 1 FROM track_fingerprints \
+                 WHERE tenant_id = $1",
+                )
+                .bind(tenant.to_string())
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
         for table in ["track_fingerprints", "fingerprint_index"] {
             sqlx::query(AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE track_id = $1"
@@ -60,14 +88,16 @@ impl TrackRepo {
             .await?;
         }
         sqlx::query(
-            "INSERT INTO track_fingerprints (track_id, tenant_id, version, hashes, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO track_fingerprints \
+             (track_id, tenant_id, version, hashes, created_at, indexed_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id.to_string())
         .bind(tenant.to_string())
         .bind(FINGERPRINT_VERSION)
         .bind(to_hex(hashes))
         .bind(self.db.clock.now().millis())
+        .bind(seq)
         .execute(&mut *tx)
         .await?;
         let indexed: Vec<SubHash> = sub_hashes(hashes)
@@ -89,8 +119,11 @@ impl TrackRepo {
                 .execute(&mut *tx)
                 .await?;
         }
+        let found = self
+            .matches(&mut tx, tenant, id, hashes, MatchScope::Earlier)
+            .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(found)
     }
 
     /// The track's stored fingerprint, if it has one of the current version.
@@ -112,21 +145,34 @@ impl TrackRepo {
             .transpose()
     }
 
-    /// The tenant's other tracks that hold the recording of `hashes` (track `id`'s
-    /// fingerprint), best match first: each with enough overlap and few enough differing
-    /// bits (see [`MATCH_RULE`]).
+    /// The tenant's other tracks, indexed before or after it, that hold the recording of
+    /// `hashes` (track `id`'s fingerprint), best match first.
     pub async fn duplicates(
         &self,
         tenant: TenantId,
         id: TrackId,
         hashes: &[u32],
+    ) -> Result<Vec<DuplicateRecord>, StoreError> {
+        let mut conn = self.db.pool.acquire().await?;
+        self.matches(&mut conn, tenant, id, hashes, MatchScope::Any)
+            .await
+    }
+
+    /// The tracks in `scope` that hold the recording of `hashes`, best match first: each
+    /// with enough overlap and few enough differing bits (see [`MATCH_RULE`]).
+    async fn matches(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: TenantId,
+        id: TrackId,
+        hashes: &[u32],
         scope: MatchScope,
     ) -> Result<Vec<DuplicateRecord>, StoreError> {
-        let voted = self.voted(tenant, id, hashes, scope).await?;
+        let voted = voted(conn, tenant, id, hashes, scope).await?;
         if voted.is_empty() {
             return Ok(Vec::new());
         }
-        let stored = self.fingerprints_of(tenant, voted.keys()).await?;
+        let stored = fingerprints_of(conn, tenant, voted.keys()).await?;
         let mut found: Vec<(DuplicateRecord, f64)> = Vec::new();
         for (track, other) in stored {
             let Some(&offset) = voted.get(&track) else {
@@ -143,94 +189,6 @@ impl TrackRepo {
         }
         found.sort_by(|a, b| a.1.total_cmp(&b.1));
         Ok(found.into_iter().map(|(d, _)| d).collect())
-    }
-
-    /// The best-voted offset of each candidate track.
-    async fn voted(
-        &self,
-        tenant: TenantId,
-        id: TrackId,
-        hashes: &[u32],
-        scope: MatchScope,
-    ) -> Result<HashMap<TrackId, i64>, StoreError> {
-        let query: Vec<SubHash> = sub_hashes(hashes)
-            .into_iter()
-            .filter(|s| s.position < QUERY_POSITIONS)
-            .collect();
-        if query.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut values = String::new();
-        for (i, s) in query.iter().enumerate() {
-            let comma = if i == 0 { "" } else { "," };
-            let _ = write!(values, "{comma}({}, {})", s.key, s.position);
-        }
-        let earlier = match scope {
-            MatchScope::Earlier => {
-                "AND (t.created_at < me.created_at \
-                 OR (t.created_at = me.created_at AND t.id < me.id))"
-            }
-            MatchScope::Any => "",
-        };
-        // Only integers made here are spliced in; the ids are bound.
-        let sql = format!(
-            "WITH q (sub_hash, position) AS (VALUES {values}) \
-             SELECT i.track_id AS track_id, CAST(i.position - q.position AS BIGINT) AS shift, \
-             COUNT(*) AS votes \
-             FROM fingerprint_index i JOIN q ON i.sub_hash = q.sub_hash \
-             JOIN tracks t ON t.id = i.track_id \
-             JOIN tracks me ON me.id = $2 \
-             WHERE i.tenant_id = $1 AND i.track_id <> $2 AND t.state <> 'failed' {earlier} \
-             GROUP BY i.track_id, i.position - q.position HAVING COUNT(*) >= $3 \
-             ORDER BY votes DESC, track_id LIMIT $4"
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .bind(MIN_VOTES)
-            .bind(CANDIDATES * 4)
-            .fetch_all(&self.db.pool)
-            .await?;
-        let mut best = HashMap::new();
-        for row in rows {
-            let track = track_of(&row, "fingerprint_index")?;
-            if best.len() as i64 >= CANDIDATES && !best.contains_key(&track) {
-                continue;
-            }
-            best.entry(track).or_insert(row.try_get::<i64, _>("shift")?);
-        }
-        Ok(best)
-    }
-
-    /// The stored fingerprints of `tracks`, in one query.
-    async fn fingerprints_of(
-        &self,
-        tenant: TenantId,
-        tracks: impl Iterator<Item = &TrackId>,
-    ) -> Result<Vec<(TrackId, Vec<u32>)>, StoreError> {
-        let tracks: Vec<String> = tracks.map(ToString::to_string).collect();
-        let mut sql = String::from(
-            "SELECT track_id, hashes FROM track_fingerprints \
-             WHERE tenant_id = $1 AND version = $2 AND track_id IN (",
-        );
-        for i in 0..tracks.len() {
-            let comma = if i == 0 { "" } else { "," };
-            let _ = write!(sql, "{comma}${}", i + 3);
-        }
-        sql.push(')');
-        // Only placeholders made here are spliced in; the ids are bound.
-        let mut query = sqlx::query(AssertSqlSafe(sql))
-            .bind(tenant.to_string())
-            .bind(FINGERPRINT_VERSION);
-        for track in &tracks {
-            query = query.bind(track.clone());
-        }
-        let mut found = Vec::new();
-        for row in query.fetch_all(&self.db.pool).await? {
-            let track = track_of(&row, "track_fingerprints")?;
-            found.push((track, parse_hashes(&row.try_get::<String, _>("hashes")?)?));
-        }
-        Ok(found)
     }
 
     /// Stores an `analyze` job's analysis on the ready track, with the duplicate it found;
@@ -254,6 +212,98 @@ impl TrackRepo {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// The best-voted offset of each candidate track.
+async fn voted(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: TrackId,
+    hashes: &[u32],
+    scope: MatchScope,
+) -> Result<HashMap<TrackId, i64>, StoreError> {
+    let query: Vec<SubHash> = sub_hashes(hashes)
+        .into_iter()
+        .filter(|s| s.position < QUERY_POSITIONS)
+        .collect();
+    if query.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut values = String::new();
+    for (i, s) in query.iter().enumerate() {
+        let comma = if i == 0 { "" } else { "," };
+        let _ = write!(values, "{comma}({}, {})", s.key, s.position);
+    }
+    let earlier = match scope {
+        MatchScope::Earlier => {
+            "JOIN track_fingerprints f ON f.track_id = v.track_id \
+             JOIN track_fingerprints me ON me.track_id = $2 \
+             AND (f.indexed_seq < me.indexed_seq \
+             OR (f.indexed_seq = me.indexed_seq AND f.track_id < me.track_id))"
+        }
+        MatchScope::Any => "",
+    };
+    // Votes are counted first and only the voted tracks joined: the index rows that
+    // meet the query's far outnumber them. Only integers made here are spliced in; the
+    // ids are bound.
+    let sql = format!(
+        "WITH q (sub_hash, position) AS (VALUES {values}), \
+         v AS (SELECT i.track_id AS track_id, \
+         CAST(i.position - q.position AS BIGINT) AS shift, COUNT(*) AS votes \
+         FROM fingerprint_index i JOIN q ON i.sub_hash = q.sub_hash \
+         WHERE i.tenant_id = $1 AND i.track_id <> $2 \
+         GROUP BY i.track_id, i.position - q.position HAVING COUNT(*) >= $3) \
+         SELECT v.track_id AS track_id, v.shift AS shift, v.votes AS votes FROM v \
+         JOIN tracks t ON t.id = v.track_id AND t.state <> 'failed' {earlier} \
+         ORDER BY v.votes DESC, v.track_id LIMIT $4"
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .bind(MIN_VOTES)
+        .bind(CANDIDATES * 4)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut best = HashMap::new();
+    for row in rows {
+        let track = track_of(&row, "fingerprint_index")?;
+        if best.len() as i64 >= CANDIDATES && !best.contains_key(&track) {
+            continue;
+        }
+        best.entry(track).or_insert(row.try_get::<i64, _>("shift")?);
+    }
+    Ok(best)
+}
+
+/// The stored fingerprints of `tracks`, in one query.
+async fn fingerprints_of(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    tracks: impl Iterator<Item = &TrackId>,
+) -> Result<Vec<(TrackId, Vec<u32>)>, StoreError> {
+    let tracks: Vec<String> = tracks.map(ToString::to_string).collect();
+    let mut sql = String::from(
+        "SELECT track_id, hashes FROM track_fingerprints \
+         WHERE tenant_id = $1 AND version = $2 AND track_id IN (",
+    );
+    for i in 0..tracks.len() {
+        let comma = if i == 0 { "" } else { "," };
+        let _ = write!(sql, "{comma}${}", i + 3);
+    }
+    sql.push(')');
+    // Only placeholders made here are spliced in; the ids are bound.
+    let mut query = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(FINGERPRINT_VERSION);
+    for track in &tracks {
+        query = query.bind(track.clone());
+    }
+    let mut found = Vec::new();
+    for row in query.fetch_all(&mut *conn).await? {
+        let track = track_of(&row, "track_fingerprints")?;
+        found.push((track, parse_hashes(&row.try_get::<String, _>("hashes")?)?));
+    }
+    Ok(found)
 }
 
 /// The `track_id` column of a row of `table`.

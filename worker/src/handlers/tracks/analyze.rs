@@ -1,11 +1,8 @@
 //! Music analysis: what the track's transcode measured (or an `analyze` job
 //! measures again on a ready track, in a decode of its own) is fingerprinted
-//! into the tenant's index and matched against the tenant's earlier tracks.
+//! into the tenant's index and matched against the tracks indexed before it.
 
-use mixdown_jobs::{
-    db::MatchScope,
-    tracks::{AnalysisRecord, TrackPayload, TrackRecord},
-};
+use mixdown_jobs::tracks::{AnalysisRecord, TrackPayload, TrackRecord};
 use mixdown_media::analysis::Analysis;
 use tracing::info;
 
@@ -33,7 +30,7 @@ pub(crate) async fn run(p: &TrackPayload, ctx: &JobContext) -> Result<AnalysisRe
 }
 
 /// Stores the track's fingerprint in the tenant's index and answers the
-/// analysis with the earlier tracks it duplicates.
+/// analysis with the tracks indexed before it that it duplicates.
 pub(super) async fn record_analysis(
     ctx: &JobContext,
     track: &TrackRecord,
@@ -41,11 +38,8 @@ pub(super) async fn record_analysis(
 ) -> Result<AnalysisRecord, TrackError> {
     let tracks = &ctx.stores.db.tracks;
     let hashes = &analysis.fingerprint;
-    tracks
-        .store_fingerprint(track.tenant_id, track.id, hashes)
-        .await?;
     let duplicates = tracks
-        .duplicates(track.tenant_id, track.id, hashes, MatchScope::Earlier)
+        .index_fingerprint(track.tenant_id, track.id, hashes)
         .await?;
     let record = AnalysisRecord::new(analysis, duplicates);
     info!(
