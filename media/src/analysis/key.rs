@@ -1,14 +1,15 @@
-//! Key: two chromagrams (spectral energy folded onto the twelve pitch classes), one of the
-//! whole pitched range and one of the bass alone, each frame weighed alike, correlated
+//! Key: a harmonic pitch-class profile (each spectral peak credited to the pitch classes
+//! of the fundamentals it may be a harmonic of), every frame weighed alike, correlated
 //! with the 24 rotations of a major and a minor key profile; the best-correlated key wins.
 //!
-//! The profiles are Sha'ath's, fitted to recorded popular and electronic music for
-//! KeyFinder (I. Sha'ath, *Estimation of key in digital music recordings*, Birkbeck, 2011),
-//! where the textbook profiles (Krumhansl–Kessler's probe tones, Temperley's scores) were
-//! derived from notation: a recording's chroma also holds every note's overtones.
-//! Each frame counts once, whatever its level, so a loud chorus does not outvote the
-//! rest of the track. The bass chromagram adds what the harmony's roots say: a minor
-//! key and its relative major share every note, but the bass dwells on the tonic.
+//! Folding a recording's spectrum straight onto pitch classes counts every note's
+//! overtones as notes: the fifth harmonic of a minor key's tonic is its major third, and
+//! the fold reads minor keys as major. Crediting each peak to the fundamentals below it
+//! (E. Gómez, *Tonal description of music audio signals*, 2006), most to the nearest,
+//! puts the overtones back on their notes. The profiles are Sha'ath's, fitted to
+//! recordings for KeyFinder (I. Sha'ath, *Estimation of key in digital music recordings*,
+//! 2011). Each frame counts once whatever its level, so a loud chorus does not outvote
+//! the rest of the track.
 
 use std::fmt;
 
@@ -21,14 +22,17 @@ use super::spectrum::Spectra;
 const FRAME: usize = 8_192;
 /// Step between chroma frames.
 const HOP: usize = 2_048;
-/// Frequencies folded into the chromagram of the whole pitched range, Hz (C2 to C7).
+/// Fundamentals credited, Hz (C2 to C7).
 const PITCHED_HZ: (f64, f64) = (65.0, 2_100.0);
-/// Frequencies folded into the bass chromagram, Hz (B0 to C3).
-const BASS_HZ: (f64, f64) = (30.0, 130.0);
-/// Weight of the bass chromagram beside the whole range's, each summing to 1.
-const BASS_WEIGHT: f64 = 0.5;
-/// Frames whose loudest pitch class is quieter than this (magnitude, 1 for a full-scale
-/// sine; −60 dB) hold no harmony to weigh: silence, fades, dither.
+/// Harmonics a peak may be of: the first five, those that fold onto a note's own pitch
+/// class (1, 2, 4), its fifth (3) and its major third (5).
+const HARMONICS: usize = 5;
+/// Credit of each harmonic after the first, relative to the one before.
+const HARMONIC_DECAY: f64 = 0.6;
+/// Peaks weaker than this share of the frame's strongest (−40 dB) are noise and leakage.
+const PEAK_FLOOR: f32 = 0.01;
+/// Frames whose strongest pitch class is quieter than this (magnitude, 1 for a
+/// full-scale sine; −60 dB) hold no harmony to weigh: silence, fades, dither.
 const QUIET: f64 = 1e-3;
 
 /// Sha'ath's major profile, from the tonic up by semitones.
@@ -138,61 +142,12 @@ pub struct KeyEstimate {
     pub confidence: f64,
 }
 
-/// One band's pitch classes: which spectrum bins fold onto which class, and each class's
-/// weight summed over the frames so far.
-struct Band {
-    /// Each folded bin and its pitch class.
-    bins: Vec<(usize, usize)>,
-    total: [f64; 12],
-}
-
-impl Band {
-    fn new(spectra: &Spectra, rate: f64, (lowest, highest): (f64, f64)) -> Self {
-        let bins = (1..=FRAME / 2)
-            .filter_map(|bin| {
-                let hz = spectra.bin_hz(bin, rate);
-                let midi = 69.0 + 12.0 * (hz / 440.0).log2();
-                (lowest..=highest)
-                    .contains(&hz)
-                    .then(|| (bin, (midi.round() as i64).rem_euclid(12) as usize))
-            })
-            .collect();
-        Self {
-            bins,
-            total: [0.0; 12],
-        }
-    }
-
-    /// Adds a frame: its classes' magnitudes (square roots of their energies, so a loud
-    /// chord weighs as a louder note, not as a hundred of them) over the loudest's.
-    fn add(&mut self, magnitudes: &[f32]) {
-        let mut energy = [0.0_f64; 12];
-        for &(bin, class) in &self.bins {
-            let m = f64::from(magnitudes[bin]);
-            energy[class] += m * m;
-        }
-        let frame = energy.map(f64::sqrt);
-        let loudest = frame.iter().copied().fold(0.0, f64::max);
-        if loudest < QUIET {
-            return;
-        }
-        for (total, class) in self.total.iter_mut().zip(frame) {
-            *total += class / loudest;
-        }
-    }
-
-    /// The summed weights, summing to 1; `None` before any pitched frame.
-    fn normalised(&self) -> Option<[f64; 12]> {
-        let sum: f64 = self.total.iter().sum();
-        (sum > 0.0).then(|| self.total.map(|t| t / sum))
-    }
-}
-
-/// The pitch classes of a signal's frames, of the whole pitched range and of the bass.
+/// The pitch classes of a signal's frames, summed over the frames so far.
 pub(crate) struct Chromagram {
     spectra: Spectra,
-    pitched: Band,
-    bass: Band,
+    /// Hz between two spectrum bins.
+    bin_hz: f64,
+    total: [f64; 12],
 }
 
 impl Chromagram {
@@ -200,29 +155,25 @@ impl Chromagram {
     pub(crate) fn new(rate: f64) -> Self {
         let spectra = Spectra::new(FRAME, HOP);
         Self {
-            pitched: Band::new(&spectra, rate, PITCHED_HZ),
-            bass: Band::new(&spectra, rate, BASS_HZ),
+            bin_hz: spectra.bin_hz(1, rate),
             spectra,
+            total: [0.0; 12],
         }
     }
 
     /// Takes the next mono samples.
     pub(crate) fn push(&mut self, samples: &[f32]) {
-        let (pitched, bass) = (&mut self.pitched, &mut self.bass);
+        let (bin_hz, total) = (self.bin_hz, &mut self.total);
         self.spectra.push(samples, |magnitudes| {
-            pitched.add(magnitudes);
-            bass.add(magnitudes);
+            add_frame(total, &frame_classes(magnitudes, bin_hz));
         });
     }
 
     /// The key the chromagram so far correlates with best; `None` before any pitched
     /// frame.
     pub(crate) fn key(&self) -> Option<KeyEstimate> {
-        let mut chroma = self.pitched.normalised()?;
-        if let Some(bass) = self.bass.normalised() {
-            for (c, b) in chroma.iter_mut().zip(bass) {
-                *c += BASS_WEIGHT * b;
-            }
+        if self.total.iter().all(|&t| t <= 0.0) {
+            return None;
         }
         let candidates = (0..12u8).flat_map(|tonic| {
             [(Mode::Major, &MAJOR), (Mode::Minor, &MINOR)]
@@ -234,13 +185,66 @@ impl Chromagram {
                 let rotated: Vec<f64> = (0..12)
                     .map(|class| profile[(class + 12 - usize::from(key.tonic)) % 12])
                     .collect();
-                (key, pearson(&chroma, &rotated))
+                (key, pearson(&self.total, &rotated))
             })
             .max_by(|a, b| a.1.total_cmp(&b.1))?;
         Some(KeyEstimate {
             key,
             confidence: r.clamp(0.0, 1.0),
         })
+    }
+}
+
+/// One frame's pitch classes: the energy of every spectral peak credited to the classes
+/// of the fundamentals it may be a harmonic of, square-rooted (a loud chord then weighs as
+/// a louder note, not as a hundred of them).
+fn frame_classes(magnitudes: &[f32], bin_hz: f64) -> [f64; 12] {
+    let (lowest, highest) = PITCHED_HZ;
+    let first = ((lowest / bin_hz).floor() as usize).max(1);
+    let last = ((highest * HARMONICS as f64 / bin_hz).ceil() as usize).min(magnitudes.len() - 2);
+    let mut energy = [0.0_f64; 12];
+    if first >= last {
+        return energy;
+    }
+    let strongest = magnitudes[first..=last].iter().copied().fold(0.0, f32::max);
+    let floor = strongest * PEAK_FLOOR;
+    for bin in first..=last {
+        let (before, at, after) = (magnitudes[bin - 1], magnitudes[bin], magnitudes[bin + 1]);
+        if at <= floor || at <= before || at < after {
+            continue;
+        }
+        // The parabola through the peak and its neighbours places it between bins.
+        let (a, b, c) = (f64::from(before), f64::from(at), f64::from(after));
+        let curvature = a - 2.0 * b + c;
+        let shift = if curvature < 0.0 {
+            (0.5 * (a - c) / curvature).clamp(-0.5, 0.5)
+        } else {
+            0.0
+        };
+        let hz = (bin as f64 + shift) * bin_hz;
+        let peak = b - 0.25 * (a - c) * shift;
+        let mut credit = peak * peak;
+        for harmonic in 1..=HARMONICS {
+            let fundamental = hz / harmonic as f64;
+            if (lowest..=highest).contains(&fundamental) {
+                let midi = 69.0 + 12.0 * (fundamental / 440.0).log2();
+                energy[(midi.round() as i64).rem_euclid(12) as usize] += credit;
+            }
+            credit *= HARMONIC_DECAY;
+        }
+    }
+    energy.map(f64::sqrt)
+}
+
+/// Adds a frame's classes over its strongest, so that every frame counts once; quiet
+/// frames not at all.
+fn add_frame(total: &mut [f64; 12], frame: &[f64; 12]) {
+    let strongest = frame.iter().copied().fold(0.0, f64::max);
+    if strongest < QUIET {
+        return;
+    }
+    for (t, class) in total.iter_mut().zip(frame) {
+        *t += class / strongest;
     }
 }
 

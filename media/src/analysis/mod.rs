@@ -121,16 +121,7 @@ mod tests {
         };
         // The test signals are at 11025 Hz: each sample held for four frames.
         let drums = test_signals::drum_pattern(120.0, 24.0);
-        // i–iv–V–i in A minor.
-        let chords = test_signals::chords(
-            &[
-                &[45, 57, 60, 64],
-                &[38, 57, 62, 65],
-                &[40, 56, 59, 64],
-                &[45, 57, 60, 64],
-            ],
-            6.0,
-        );
+        let chords = test_signals::chords(&[&[45, 57, 60, 64], &[40, 56, 59, 64]], 12.0);
         let stereo: Vec<f32> = drums
             .iter()
             .zip(&chords)
