@@ -4,9 +4,10 @@ MIDI instruments of a soundfont through fluidsynth, with exact tempo and key lab
 
 The key is read from the score, never estimated: the key signature names a major tonic
 and its relative minor, and the final chord's root (in root position) decides between
-them. A chorale whose ending is neither (modal), or whose opening chord has another root
-(a Phrygian close on the dominant: the final root is then not the tonic), is skipped, as
-is one whose key signature changes or whose beat is not a quarter note. The tempo, in
+them. A chorale is skipped when that root is neither (a modal ending), when its opening
+chord has another root, or when its bass does not reach the final root from a fifth above
+(no authentic cadence: a Phrygian or plagal close, whose last chord need not be the
+tonic); so is one whose key signature changes or whose beat is not a quarter note. The tempo, in
 quarter notes per minute, is drawn per piece between 60 and 180 BPM where the piece, its
 repeats played, then lasts 30 to 90 s, and replaces every tempo marking; fermatas are not
 held. Each piece gets one ensemble (piano, organ, strings, choir, winds, brass, …) and a
@@ -48,7 +49,8 @@ ENSEMBLES = {
 
 
 def label_key(score):
-    """The key from the signature and the final chord's root, or None when neither fits."""
+    """The key from the signature and the final chord's root, or None when the piece does
+    not open on that root and close on it by an authentic cadence, or neither key fits."""
     signatures = {k.sharps for k in score.recurse().getElementsByClass(key.KeySignature)}
     if len(signatures) != 1:
         return None
@@ -58,6 +60,9 @@ def label_key(score):
     final = chords[-1]
     root = final.root().pitchClass
     if final.bass().pitchClass != root or chords[0].root().pitchClass != root:
+        return None
+    approach = [c for c in chords if c.bass().pitchClass != root]
+    if not approach or approach[-1].bass().pitchClass != (root + 7) % 12:
         return None
     major = (7 * signatures.pop()) % 12
     if root == major:
