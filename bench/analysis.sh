@@ -28,7 +28,7 @@
 #   bench/analysis.sh [WORK_DIR] [SONGS] [PIECES]
 #
 # SONGS synthetic songs (48) and PIECES performed chorales (60). WORK_DIR defaults to
-# ${TMPDIR:-/tmp}/mixdown-analysis-bench (about 3 GB); files are made once and reused.
+# ${TMPDIR:-/tmp}/mixdown-analysis-bench (about 4 GB); files are made once and reused.
 # librosa and music21 run in a venv under ${XDG_CACHE_HOME:-$HOME/.cache}/mixdown.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
