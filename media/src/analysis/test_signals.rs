@@ -49,6 +49,43 @@ pub(crate) fn drum_pattern(bpm: f64, seconds: f64) -> Vec<f32> {
     out
 }
 
+/// A drum kit as it is recorded: a kick whose pitch falls from 150 to 50 Hz on beats 1 and
+/// 3, a snare of noise over a 190 Hz body on 2 and 4, hats of bright noise on every eighth.
+pub(crate) fn backbeat(bpm: f64, seconds: f64) -> Vec<f32> {
+    let mut out = vec![0.0_f32; (seconds * RATE) as usize];
+    let eighth = 30.0 / bpm * RATE;
+    let length = (0.25 * RATE) as usize;
+    let mut noise = 0x9E37_79B9_u32;
+    let mut white = move || {
+        noise ^= noise << 13;
+        noise ^= noise >> 17;
+        noise ^= noise << 5;
+        f64::from(noise) / f64::from(u32::MAX) * 2.0 - 1.0
+    };
+    let mut n = 0;
+    while ((n as f64 * eighth) as usize) < out.len() {
+        let at = (n as f64 * eighth) as usize;
+        let (mut phase, mut last) = (0.0, 0.0);
+        for (i, sample) in out.iter_mut().skip(at).take(length).enumerate() {
+            let t = i as f64 / RATE;
+            let noise = white();
+            let hat = 0.1 * (noise - last) * (-t * 80.0).exp();
+            last = noise;
+            let hit = match n % 4 {
+                0 => {
+                    phase += 2.0 * PI * (50.0 + 100.0 * (-t * 40.0).exp()) / RATE;
+                    0.8 * phase.sin() * (-t * 18.0).exp()
+                }
+                2 => (0.4 * noise + 0.3 * (2.0 * PI * 190.0 * t).sin()) * (-t * 25.0).exp(),
+                _ => 0.0,
+            };
+            *sample += (hat + hit) as f32;
+        }
+        n += 1;
+    }
+    out
+}
+
 /// MIDI notes played as organ-like tones (four harmonics), `seconds` each in turn.
 pub(crate) fn chords(progression: &[&[u8]], seconds: f64) -> Vec<f32> {
     let length = (seconds * RATE) as usize;
