@@ -100,11 +100,7 @@ impl TrackRepo {
         .bind(seq)
         .execute(&mut *tx)
         .await?;
-        let indexed: Vec<SubHash> = sub_hashes(hashes)
-            .into_iter()
-            .filter(|s| s.position.is_multiple_of(INDEX_STRIDE))
-            .collect();
-        for rows in indexed.chunks(ROWS_PER_INSERT) {
+        for rows in Self::index_entries(hashes).chunks(ROWS_PER_INSERT) {
             // Only integers made here are spliced in; the ids are bound.
             let mut sql = String::from(
                 "INSERT INTO fingerprint_index (tenant_id, sub_hash, track_id, position) VALUES ",
@@ -124,6 +120,15 @@ impl TrackRepo {
             .await?;
         tx.commit().await?;
         Ok(found)
+    }
+
+    /// The sub-hashes of `hashes` that `index_fingerprint` writes to the index, one row
+    /// each (public so that a benchmark can fill the index in bulk with the same rows).
+    pub fn index_entries(hashes: &[u32]) -> Vec<SubHash> {
+        sub_hashes(hashes)
+            .into_iter()
+            .filter(|s| s.position.is_multiple_of(INDEX_STRIDE))
+            .collect()
     }
 
     /// The track's stored fingerprint, if it has one of the current version.
