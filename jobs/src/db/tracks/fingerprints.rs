@@ -17,17 +17,26 @@ use crate::{
     tracks::{AnalysisRecord, DuplicateRecord},
 };
 
-/// Positions indexed: every other one. A lookup reads every position of the new
-/// fingerprint, so an aligned copy still meets half its hashes, at half the rows.
-const INDEX_STRIDE: u32 = 2;
+/// One sub-hash value in 2^SAMPLE_BITS is indexed, at every position, and only those
+/// are looked up. Chosen by value, a copy at any offset holds the same sampled keys as
+/// its original (sampled by position, it might hold none), and a lookup reads the
+/// postings of a 2^SAMPLE_BITS-th of its keys. Migration 0022 deletes the unsampled
+/// rows with the same test in SQL.
+const SAMPLE_BITS: u32 = 5;
 /// Index rows written per statement.
 const ROWS_PER_INSERT: usize = 2_000;
-/// Positions of a new fingerprint a lookup reads: its first five minutes.
-const QUERY_POSITIONS: u32 = 2_400;
+/// Positions of a new fingerprint a lookup reads: its first two and a half minutes.
+/// What a lookup costs grows with the sampled keys it reads; spent on a denser sample
+/// rather than a longer window, they give a 30 s excerpt enough votes.
+const QUERY_POSITIONS: u32 = 1_200;
 /// Fewest votes for a track and offset to be checked.
 const MIN_VOTES: i64 = 3;
 /// Best-voted tracks checked against their whole fingerprints.
 const CANDIDATES: i64 = 12;
+/// Best-voted track offsets kept before their tracks are joined. Postgres expects far
+/// more tracks to pass the vote than do, and would otherwise hash every track of the
+/// tenant for the join rather than look up these few by key.
+const VOTED_ROWS: i64 = 1_000;
 /// Offsets either side of a voted one that are tried: a re-encode's delay may put the
 /// best alignment a hash or two away.
 const REACH: i64 = 2;
@@ -100,11 +109,7 @@ impl TrackRepo {
         .bind(seq)
         .execute(&mut *tx)
         .await?;
-        let indexed: Vec<SubHash> = sub_hashes(hashes)
-            .into_iter()
-            .filter(|s| s.position.is_multiple_of(INDEX_STRIDE))
-            .collect();
-        for rows in indexed.chunks(ROWS_PER_INSERT) {
+        for rows in Self::index_entries(hashes).chunks(ROWS_PER_INSERT) {
             // Only integers made here are spliced in; the ids are bound.
             let mut sql = String::from(
                 "INSERT INTO fingerprint_index (tenant_id, sub_hash, track_id, position) VALUES ",
@@ -124,6 +129,15 @@ impl TrackRepo {
             .await?;
         tx.commit().await?;
         Ok(found)
+    }
+
+    /// The sub-hashes of `hashes` that `index_fingerprint` writes to the index, one row
+    /// each (public so that a benchmark can fill the index in bulk with the same rows).
+    pub fn index_entries(hashes: &[u32]) -> Vec<SubHash> {
+        sub_hashes(hashes)
+            .into_iter()
+            .filter(|s| sampled(s.key))
+            .collect()
     }
 
     /// The track's stored fingerprint, if it has one of the current version.
@@ -224,7 +238,7 @@ async fn voted(
 ) -> Result<HashMap<TrackId, i64>, StoreError> {
     let query: Vec<SubHash> = sub_hashes(hashes)
         .into_iter()
-        .filter(|s| s.position < QUERY_POSITIONS)
+        .filter(|s| s.position < QUERY_POSITIONS && sampled(s.key))
         .collect();
     if query.is_empty() {
         return Ok(HashMap::new());
@@ -252,7 +266,8 @@ async fn voted(
          CAST(i.position - q.position AS BIGINT) AS shift, COUNT(*) AS votes \
          FROM fingerprint_index i JOIN q ON i.sub_hash = q.sub_hash \
          WHERE i.tenant_id = $1 AND i.track_id <> $2 \
-         GROUP BY i.track_id, i.position - q.position HAVING COUNT(*) >= $3) \
+         GROUP BY i.track_id, i.position - q.position HAVING COUNT(*) >= $3 \
+         ORDER BY votes DESC, track_id LIMIT $5) \
          SELECT v.track_id AS track_id, v.shift AS shift, v.votes AS votes FROM v \
          JOIN tracks t ON t.id = v.track_id AND t.state <> 'failed' {earlier} \
          ORDER BY v.votes DESC, v.track_id LIMIT $4"
@@ -262,6 +277,7 @@ async fn voted(
         .bind(id.to_string())
         .bind(MIN_VOTES)
         .bind(CANDIDATES * 4)
+        .bind(VOTED_ROWS)
         .fetch_all(&mut *conn)
         .await?;
     let mut best = HashMap::new();
@@ -273,6 +289,12 @@ async fn voted(
         best.entry(track).or_insert(row.try_get::<i64, _>("shift")?);
     }
     Ok(best)
+}
+
+/// Whether sub-hash `key` is one of the sampled values: a multiplicative hash's top bits,
+/// so that the sample leans on no particular bits of the hash.
+fn sampled(key: u32) -> bool {
+    key.wrapping_mul(0x9E37_79B1) >> (32 - SAMPLE_BITS) == 0
 }
 
 /// The stored fingerprints of `tracks`, in one query.
