@@ -182,24 +182,17 @@ async fn main() {
     // The tracks that `index_fingerprint` indexes must exist, ready.
     copy_tracks(&mut pg, tenant, queries.iter().map(|q| q.id)).await;
 
-    let mut lookup_times = Vec::new();
-    let mut found = Vec::new();
-    for q in &queries {
-        let t = Instant::now();
+    let (mut lookup_times, found) = timed(&queries, async |q: &Lookup| {
         let answer = db.tracks.duplicates(tenant, q.id, &q.hashes).await;
-        lookup_times.push(t.elapsed());
-        found.push(answer.expect("duplicates"));
-    }
+        answer.expect("duplicates")
+    })
+    .await;
     report("duplicates", &queries, &mut lookup_times, &found);
-
-    let mut times = Vec::new();
-    let mut found = Vec::new();
-    for q in &queries {
-        let t = Instant::now();
+    let (mut times, found) = timed(&queries, async |q: &Lookup| {
         let answer = db.tracks.index_fingerprint(tenant, q.id, &q.hashes).await;
-        times.push(t.elapsed());
-        found.push(answer.expect("index_fingerprint"));
-    }
+        answer.expect("index_fingerprint")
+    })
+    .await;
     report(
         "index_fingerprint (new tracks)",
         &queries,
@@ -292,6 +285,20 @@ fn mib(bytes: i64) -> f64 {
 
 /// Prints the percentiles of `times` and how many copies were found and how many
 /// unrelated fingerprints found something.
+/// How long `call` takes on each query, and what it answers.
+async fn timed(
+    queries: &[Lookup],
+    mut call: impl AsyncFnMut(&Lookup) -> Vec<DuplicateRecord>,
+) -> (Vec<Duration>, Vec<Vec<DuplicateRecord>>) {
+    let (mut times, mut found) = (Vec::new(), Vec::new());
+    for q in queries {
+        let t = Instant::now();
+        found.push(call(q).await);
+        times.push(t.elapsed());
+    }
+    (times, found)
+}
+
 fn report(name: &str, queries: &[Lookup], times: &mut [Duration], found: &[Vec<DuplicateRecord>]) {
     let (mut copies, mut recalled, mut false_hits) = (0, 0, 0);
     for (q, answer) in queries.iter().zip(found) {
