@@ -170,11 +170,14 @@ impl Browser {
     pub async fn wait_text(&self, css: &str, needle: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            for element in self.all(css).await {
-                let text = element.text().await;
-                if text.contains(needle) {
-                    return text;
-                }
+            // Read in the page in one go: an element found by one command may
+            // be replaced by a re-render before the next reads its text.
+            let script =
+                "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText);";
+            let texts = self.execute(script, vec![json!(css)]).await;
+            let texts = texts.as_array().into_iter().flatten();
+            if let Some(text) = texts.filter_map(Value::as_str).find(|t| t.contains(needle)) {
+                return text.to_owned();
             }
             assert!(
                 Instant::now() < deadline,
