@@ -15,10 +15,10 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::spectrum::Spectra;
+use super::spectrum::{Spectra, vertex};
 
 /// Frame of the chroma spectra: 0.74 s at 11 kHz, 1.3 Hz apart, so neighbouring
-/// semitones separate from the first octave up.
+/// semitones separate from the second octave up.
 const FRAME: usize = 8_192;
 /// Step between chroma frames.
 const HOP: usize = 2_048;
@@ -213,14 +213,8 @@ fn frame_classes(magnitudes: &[f32], bin_hz: f64) -> [f64; 12] {
         if at <= floor || at <= before || at < after {
             continue;
         }
-        // The parabola through the peak and its neighbours places it between bins.
         let (a, b, c) = (f64::from(before), f64::from(at), f64::from(after));
-        let curvature = a - 2.0 * b + c;
-        let shift = if curvature < 0.0 {
-            (0.5 * (a - c) / curvature).clamp(-0.5, 0.5)
-        } else {
-            0.0
-        };
+        let shift = vertex(a, b, c);
         let hz = (bin as f64 + shift) * bin_hz;
         let peak = b - 0.25 * (a - c) * shift;
         let mut credit = peak * peak;

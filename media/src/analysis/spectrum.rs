@@ -77,6 +77,17 @@ impl Spectra {
     }
 }
 
+/// Offset (−½ to ½) of the vertex of the parabola through three equally spaced values:
+/// where a peak sampled at whole bins or lags lies between them; 0 where they do not
+/// bend down.
+pub(crate) fn vertex(before: f64, at: f64, after: f64) -> f64 {
+    let curvature = before - 2.0 * at + after;
+    if curvature >= 0.0 {
+        return 0.0;
+    }
+    (0.5 * (before - after) / curvature).clamp(-0.5, 0.5)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +115,11 @@ mod tests {
         });
         assert_eq!(frames, 13);
         assert_eq!(spectra.bin_hz(128, rate), 1_000.0);
+    }
+
+    #[test]
+    fn the_vertex_of_a_symmetric_peak_is_its_middle() {
+        assert_eq!(vertex(1.0, 2.0, 1.0), 0.0);
+        assert!((vertex(1.0, 2.0, 2.0) - 0.5).abs() < 1e-12);
     }
 }

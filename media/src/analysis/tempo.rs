@@ -14,7 +14,7 @@
 //! log-normal prior centred on 120 BPM (one octave wide, as librosa's default) chooses
 //! between levels that repeat equally well.
 
-use super::spectrum::Spectra;
+use super::spectrum::{Spectra, vertex};
 use serde::{Deserialize, Serialize};
 
 /// Frame of the onset spectra, in samples of the analysis rate (93 ms at 11 kHz).
@@ -203,15 +203,6 @@ fn prior(bpm: f64) -> f64 {
     (-0.5 * octaves * octaves).exp()
 }
 
-/// Offset (−½ to ½) of the vertex of the parabola through three equally spaced values.
-fn vertex(before: f64, at: f64, after: f64) -> f64 {
-    let curvature = before - 2.0 * at + after;
-    if curvature >= 0.0 {
-        return 0.0;
-    }
-    (0.5 * (before - after) / curvature).clamp(-0.5, 0.5)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,11 +259,5 @@ mod tests {
     fn silence_and_short_clips_have_no_tempo() {
         assert_eq!(tempo_of(&vec![0.0; 11_025 * 10], 11_025.0), None);
         assert_eq!(tempo_of(&click_track(120.0, 3.0), 11_025.0), None);
-    }
-
-    #[test]
-    fn the_vertex_of_a_symmetric_peak_is_its_middle() {
-        assert_eq!(vertex(1.0, 2.0, 1.0), 0.0);
-        assert!((vertex(1.0, 2.0, 2.0) - 0.5).abs() < 1e-12);
     }
 }
