@@ -261,7 +261,7 @@ fn pearson(a: &[f64], b: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_signals::{RATE, chords};
+    use crate::analysis::test_signals::{RATE, chords, white_noise};
 
     fn key_of(samples: &[f32]) -> Option<KeyEstimate> {
         let mut chroma = Chromagram::new(RATE);
@@ -314,13 +314,8 @@ mod tests {
     fn a_long_quiet_tail_does_not_move_the_key() {
         let mut samples = cadence_minor(64);
         // Half a minute of hiss 70 dB down: per-frame weighing must not count it.
-        let mut x = 1_u32;
-        samples.extend((0..(30.0 * RATE) as usize).map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (f64::from(x) / f64::from(u32::MAX) - 0.5) as f32 * 6e-4
-        }));
+        let mut hiss = white_noise(1);
+        samples.extend((0..(30.0 * RATE) as usize).map(|_| (hiss() * 3e-4) as f32));
         let found = key_of(&samples).expect("a key");
         assert_eq!(found.key, Key::new(64, Mode::Minor), "{}", found.key);
     }

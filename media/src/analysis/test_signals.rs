@@ -49,19 +49,24 @@ pub(crate) fn drum_pattern(bpm: f64, seconds: f64) -> Vec<f32> {
     out
 }
 
+/// Uniform white noise in −1 to 1, the same for the same (nonzero) `seed`.
+pub(crate) fn white_noise(seed: u32) -> impl FnMut() -> f64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        f64::from(x) / f64::from(u32::MAX) * 2.0 - 1.0
+    }
+}
+
 /// A drum kit as it is recorded: a kick whose pitch falls from 150 to 50 Hz on beats 1 and
 /// 3, a snare of noise over a 190 Hz body on 2 and 4, hats of bright noise on every eighth.
 pub(crate) fn backbeat(bpm: f64, seconds: f64) -> Vec<f32> {
     let mut out = vec![0.0_f32; (seconds * RATE) as usize];
     let eighth = 30.0 / bpm * RATE;
     let length = (0.25 * RATE) as usize;
-    let mut noise = 0x9E37_79B9_u32;
-    let mut white = move || {
-        noise ^= noise << 13;
-        noise ^= noise >> 17;
-        noise ^= noise << 5;
-        f64::from(noise) / f64::from(u32::MAX) * 2.0 - 1.0
-    };
+    let mut white = white_noise(0x9E37_79B9);
     let mut n = 0;
     while ((n as f64 * eighth) as usize) < out.len() {
         let at = (n as f64 * eighth) as usize;
