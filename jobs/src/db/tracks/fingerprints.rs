@@ -74,23 +74,16 @@ impl TrackRepo {
                 .execute(&mut *tx)
                 .await?;
         }
-        let kept: Option<i64> =
-            sqlx::query_scalar("SELECT indexed_seq FROM track_fingerprints WHERE track_id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let seq = match kept {
-            Some(seq) => seq,
-            None => {
-                sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(indexed_seq), 0) + 1 FROM track_fingerprints \
-                 WHERE tenant_id = $1",
-                )
-                .bind(tenant.to_string())
-                .fetch_one(&mut *tx)
-                .await?
-            }
-        };
+        // A track analysed again keeps its place; a new one goes after the tenant's last.
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT indexed_seq FROM track_fingerprints WHERE track_id = $1), \
+             (SELECT COALESCE(MAX(indexed_seq), 0) + 1 FROM track_fingerprints \
+             WHERE tenant_id = $2))",
+        )
+        .bind(id.to_string())
+        .bind(tenant.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
         for table in ["track_fingerprints", "fingerprint_index"] {
             sqlx::query(AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE track_id = $1"
