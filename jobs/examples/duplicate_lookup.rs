@@ -283,8 +283,6 @@ fn mib(bytes: i64) -> f64 {
     bytes as f64 / 1024.0 / 1024.0
 }
 
-/// Prints the percentiles of `times` and how many copies were found and how many
-/// unrelated fingerprints found something.
 /// How long `call` takes on each query, and what it answers.
 async fn timed(
     queries: &[Lookup],
@@ -299,6 +297,8 @@ async fn timed(
     (times, found)
 }
 
+/// Prints the percentiles of `times` and how many copies were found and how many
+/// unrelated fingerprints found something.
 fn report(name: &str, queries: &[Lookup], times: &mut [Duration], found: &[Vec<DuplicateRecord>]) {
     let (mut copies, mut recalled, mut false_hits) = (0, 0, 0);
     for (q, answer) in queries.iter().zip(found) {
