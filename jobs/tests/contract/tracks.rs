@@ -298,13 +298,17 @@ async fn ready_track(db: &Database, tenant: TenantId) -> TrackId {
     new.id
 }
 
+/// The tracks of duplicates found.
+fn ids(found: Vec<DuplicateRecord>) -> Vec<TrackId> {
+    found.into_iter().map(|d| d.track_id).collect()
+}
+
 /// A ready track of `tenant` whose fingerprint is `hashes`, with the duplicates its
 /// indexing found.
 async fn fingerprinted(db: &Database, tenant: TenantId, hashes: &[u32]) -> (TrackId, Vec<TrackId>) {
     let id = ready_track(db, tenant).await;
     let found = db.tracks.index_fingerprint(tenant, id, hashes).await;
-    let found = found.unwrap().into_iter().map(|d| d.track_id).collect();
-    (id, found)
+    (id, ids(found.unwrap()))
 }
 
 async fn fingerprints_find_the_tenants_earlier_copies_of_a_recording(
@@ -344,8 +348,7 @@ async fn fingerprints_find_the_tenants_earlier_copies_of_a_recording(
     let again = db.tracks.index_fingerprint(tenant, first, &song).await;
     assert!(again.unwrap().is_empty());
     let any = db.tracks.duplicates(tenant, first, &song).await;
-    let any: Vec<TrackId> = any.unwrap().into_iter().map(|d| d.track_id).collect();
-    assert_eq!(any, vec![second]);
+    assert_eq!(ids(any.unwrap()), vec![second]);
 
     // Analysed again, a fingerprint replaces its index entries.
     db.tracks
@@ -385,9 +388,6 @@ async fn of_two_copies_indexed_at_once_exactly_one_finds_the_other(
     _clock: &ManualClock,
 ) {
     let tenant = tenant(db).await;
-    let ids = |found: Vec<DuplicateRecord>| -> Vec<TrackId> {
-        found.into_iter().map(|d| d.track_id).collect()
-    };
     // Each round another recording, so that rounds do not find each other.
     for round in 0..4 {
         let song = fingerprint(11 + round, 600);
