@@ -18,10 +18,10 @@ use std::{
     time::Duration,
 };
 
+use futures::StreamExt;
 use mixdown_jobs::{
     Stores,
     db::StoreError,
-    ids::JobId,
     kind::JobKind,
     queue::{QueueEntry, QueueError},
     settings::JobsSettings,
@@ -201,27 +201,20 @@ impl Reconciler {
     }
 
     async fn push_queued(&self, from: Timestamp, upto: Timestamp) -> Result<usize, ReconcileError> {
-        let mut after: (Timestamp, Option<JobId>) = (from, None);
+        let mut pages = self
+            .stores
+            .db
+            .jobs
+            .queued_changed_between(from, upto)
+            .chunks(PAGE as usize);
         let mut pushed = 0;
-        loop {
-            let page = self
-                .stores
-                .db
-                .jobs
-                .queued_changed_between(after, upto, PAGE)
-                .await?;
-            let Some((last_change, last)) = page.last() else {
-                return Ok(pushed);
-            };
-            after = (*last_change, Some(last.id));
-            let entries: Vec<QueueEntry> = page.into_iter().map(|(_, e)| e).collect();
+        while let Some(page) = pages.next().await {
+            let entries = page.into_iter().collect::<Result<Vec<QueueEntry>, _>>()?;
             self.stores.queue.push(&entries).await?;
             self.count(&entries, |m| &m.redriven);
             pushed += entries.len();
-            if entries.len() < PAGE as usize {
-                return Ok(pushed);
-            }
         }
+        Ok(pushed)
     }
 
     fn count(

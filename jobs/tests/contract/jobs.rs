@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::tenant;
+use futures::StreamExt;
 use mixdown_jobs::{
     callbacks::CallbackPayload,
     clock::ManualClock,
@@ -459,20 +460,12 @@ async fn recently_changed_queued_jobs_are_found_for_redrive(db: &Database, clock
     }
     db.jobs.claim(&ids[..1], &worker()).await.unwrap();
     let upto = clock.now();
-    let mut after = (start, None);
-    let mut found = Vec::new();
-    loop {
-        let page = db
-            .jobs
-            .queued_changed_between(after, upto, 2)
-            .await
-            .unwrap();
-        let Some((changed, last)) = page.last() else {
-            break;
-        };
-        after = (*changed, Some(last.id));
-        found.extend(page.iter().map(|(_, e)| e.id));
-    }
+    let mut found: Vec<JobId> = db
+        .jobs
+        .queued_changed_between(start, upto)
+        .map(|entry| entry.unwrap().id)
+        .collect()
+        .await;
     let mut expected = ids[1..].to_vec();
     found.sort();
     expected.sort();

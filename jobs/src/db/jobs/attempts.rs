@@ -99,12 +99,17 @@ impl JobRepo {
             return Ok(Claim::default());
         }
         let now = self.db.clock.now().millis();
+        // The state is tested inside a CASE, where no index can serve it, so
+        // the rows are found by their ids alone. A plain `state = 'queued'`
+        // lets the planner, misled by statistics older than a burst of
+        // enqueues, intersect the ids with every queued job's entry of the
+        // (state, updated_at) index: 10 ms a claim at 150,000 queued jobs.
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = $1, \
              updated_at = $1, worker_id = $2, \
              progress = CASE WHEN EXISTS (SELECT 1 FROM jobs c WHERE c.parent_id = jobs.id \
                 AND c.child_weight IS NOT NULL) THEN progress ELSE 0 END \
-             WHERE state = 'queued' AND run_at <= $1 AND id IN ({}) \
+             WHERE id IN ({}) AND CASE WHEN state = 'queued' THEN run_at <= $1 END \
              RETURNING id, tenant_id, kind, payload, attempts, max_attempts, priority, run_at, \
              cancel_requested, parent_id",
             placeholders(3, ids.len())

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures::{StreamExt, stream::BoxStream};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::JobRepo;
@@ -129,33 +130,26 @@ impl JobRepo {
             .collect())
     }
 
-    /// Queued jobs last changed in `(after, upto]`, oldest change first, at most
-    /// `limit`: what the reconciler pushes to the queue again in case the
-    /// hand-over was lost. Pages continue from the last `(updated_at, id)`.
-    pub async fn queued_changed_between(
+    /// Queued jobs last changed in `(after, upto]`, in no order: what the
+    /// reconciler pushes to the queue again in case the hand-over was lost.
+    /// One read, streamed: read in ordered pages, each page of a queue
+    /// refilled in a burst re-read every job left behind it, since the
+    /// planner, on statistics older than the burst, sorts them all for each
+    /// page (16 s for 150,000 queued jobs, against 0.3 s streamed).
+    pub fn queued_changed_between(
         &self,
-        after: (Timestamp, Option<JobId>),
+        after: Timestamp,
         upto: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<(Timestamp, QueueEntry)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, tenant_id, priority, run_at, kind, updated_at FROM jobs \
-             WHERE state = 'queued' AND updated_at <= $3 \
-             AND (updated_at > $1 OR (updated_at = $1 AND id > $2)) \
-             ORDER BY updated_at, id LIMIT $4",
+    ) -> BoxStream<'_, Result<QueueEntry, StoreError>> {
+        sqlx::query(
+            "SELECT id, tenant_id, priority, run_at, kind FROM jobs \
+             WHERE state = 'queued' AND updated_at > $1 AND updated_at <= $2",
         )
-        .bind(after.0.millis())
-        .bind(after.1.map(|id| id.to_string()).unwrap_or_default())
+        .bind(after.millis())
         .bind(upto.millis())
-        .bind(i64::from(limit))
-        .fetch_all(&self.db.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let updated = Timestamp::from_millis(row.try_get("updated_at")?);
-                Ok((updated, entry_from_row(row)?))
-            })
-            .collect()
+        .fetch(&self.db.pool)
+        .map(|row| entry_from_row(&row?))
+        .boxed()
     }
 
     /// Every attempt running in the fleet now.
