@@ -36,12 +36,32 @@ pub struct AppState {
     presets: Arc<[Preset]>,
     /// Fires when the process begins to stop: `/readyz` then says draining.
     pub draining: CancellationToken,
-    keys: Arc<RwLock<HashMap<String, (Caller, Instant)>>>,
+    keys: Arc<RwLock<HashMap<String, KnownKey>>>,
     signer: Arc<OnceCell<UrlSigner>>,
     /// The limits every request is held to.
     pub(crate) edge: Edge,
     /// Records single jobs of concurrent requests together.
     pub(crate) intake: Intake,
+}
+
+/// A key known to the API: its caller, when that was read from the database,
+/// and whether a request is reading it again.
+#[derive(Debug, Clone, Copy)]
+struct KnownKey {
+    caller: Caller,
+    read_at: Instant,
+    rereading: bool,
+}
+
+impl KnownKey {
+    /// The caller while the read is fresh or, for one more period, while
+    /// another request reads it again: the requests that find a busy key
+    /// expired together must not all queue for the database (each would also
+    /// wait on the others' writes of its last use).
+    fn caller(&self) -> Option<Caller> {
+        let age = self.read_at.elapsed();
+        (age < KEY_CACHE_TTL || (self.rereading && age < 2 * KEY_CACHE_TTL)).then_some(self.caller)
+    }
 }
 
 /// Who a key proves the caller to be, and the rate its tenant is held to.
@@ -131,20 +151,48 @@ impl AppState {
 
     /// The caller `key` proves, if the key was known lately: no query.
     pub(crate) fn cached_caller(&self, key: &str) -> Option<Caller> {
-        let cached = self.keys.read().ok().and_then(|m| m.get(key).copied());
-        cached
-            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
-            .map(|(caller, _)| caller)
+        self.keys.read().ok()?.get(key)?.caller()
     }
 
     /// The caller `key` proves. Known keys are cached briefly, so the hot
-    /// path of a busy client does not cost a query per request; unknown keys
-    /// are not cached, so a flood of random keys cannot grow memory (the
-    /// address's failed-authentication limit keeps it from the database).
+    /// path of a busy client does not cost a query per request, and read
+    /// again by one request at a time; unknown keys are not cached, so a
+    /// flood of random keys cannot grow memory (the address's
+    /// failed-authentication limit keeps it from the database).
     pub(crate) async fn caller(&self, key: &str) -> Result<Caller, ApiError> {
-        if let Some(caller) = self.cached_caller(key) {
-            return Ok(caller);
+        if let Ok(mut map) = self.keys.write()
+            && let Some(known) = map.get_mut(key)
+        {
+            if let Some(caller) = known.caller() {
+                return Ok(caller);
+            }
+            known.rereading = true;
         }
+        let read = self.read_caller(key).await;
+        if let Ok(mut map) = self.keys.write() {
+            match &read {
+                Ok(caller) => {
+                    let known = KnownKey {
+                        caller: *caller,
+                        read_at: Instant::now(),
+                        rereading: false,
+                    };
+                    map.insert(key.to_owned(), known);
+                }
+                Err(err) if err.code() == ErrorCode::Unauthorized => {
+                    map.remove(key);
+                }
+                Err(_) => {
+                    if let Some(known) = map.get_mut(key) {
+                        known.rereading = false;
+                    }
+                }
+            }
+        }
+        read
+    }
+
+    async fn read_caller(&self, key: &str) -> Result<Caller, ApiError> {
         let (tenant, rate) = self
             .stores
             .db
@@ -160,10 +208,6 @@ impl AppState {
                 None
             }
         });
-        let caller = Caller { tenant, rate };
-        if let Ok(mut map) = self.keys.write() {
-            map.insert(key.to_owned(), (caller, Instant::now()));
-        }
-        Ok(caller)
+        Ok(Caller { tenant, rate })
     }
 }
