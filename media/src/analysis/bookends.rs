@@ -4,16 +4,18 @@
 //! shares even its chords and their durations with the major loop C–G–Am–F: no profile
 //! of the whole track tells them apart. What does is where the harmony starts and comes
 //! to rest. Longuet-Higgins and Steedman's rule (*On interpreting Bach*, 1971) takes,
-//! among the keys the notes fit equally, the key of the first note; here the first and
-//! the last chord vote, each for the key whose tonic triad it is, so a track that opens
-//! off the tonic but closes on it (or the reverse) is left to the profile.
+//! among the keys the notes fit equally, the key of the first note, and tonal music's
+//! final cadence rests on the tonic; here the first and the last chord vote, each for
+//! the key whose tonic triad it is. Ends that vote for different keys, or for neither,
+//! leave the profile's key: a song that opens mid-phrase moves only if it ends on the
+//! other tonic.
 
 use std::collections::VecDeque;
 
 use super::key::{Key, Mode, add, pearson};
 
-/// Frames that make an opening or a closing chord: three frames span 1.1 s, one chord
-/// at the tempi of songs and hymns, while a single frame catches passing notes.
+/// Frames that make an opening or a closing chord: three frames span 1.1 s, a song's
+/// first chord or a hymn's first beats, where a single frame catches passing notes.
 const CHORD_FRAMES: usize = 3;
 
 /// The sums of a track's first and last few pitched frames.
