@@ -12,7 +12,7 @@
 //! the rest of the track.
 //!
 //! Where the profile leaves a key and its relative close, which share a scale and often
-//! every chord, the chords the track opens and closes on decide (see [`super::bookends`]).
+//! every chord, the chords the track opens and closes on decide (the `bookends` module).
 
 use std::fmt;
 
