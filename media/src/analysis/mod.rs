@@ -1,6 +1,7 @@
 //! Music analysis in a transcode's decode pass: a Chromaprint fingerprint, tempo, key and
 //! energy, all from one mono signal at about 11 kHz (see [`downmix`]).
 
+mod bookends;
 mod downmix;
 mod energy;
 pub mod fingerprint;
