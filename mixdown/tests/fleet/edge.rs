@@ -385,6 +385,30 @@ async fn limits_hold(apis: &[Client], limited: &str, default_key: &str, unseen: 
     );
 }
 
+/// Forty requests of a tenant limited to `1/min burst 10`, sent at once over
+/// the APIs: the takes of one bucket that meet in flight go to it together,
+/// and exactly ten get through, each told a different number left.
+async fn a_burst_at_once_gets_exactly_its_tokens(apis: &[Client], key: &str) {
+    let mut sent = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (api, key) = (apis[i % apis.len()].clone(), key.to_owned());
+        sent.spawn(async move { get_jobs(&api, &key, "/v1/jobs").await });
+    }
+    let answers = sent.join_all().await;
+    let mut remaining: Vec<u64> = answers
+        .iter()
+        .filter(|resp| resp.status() == StatusCode::OK)
+        .map(|resp| rate_headers(resp).1)
+        .collect();
+    remaining.sort_unstable();
+    assert_eq!(remaining, (0..10).collect::<Vec<u64>>());
+    let refused = answers
+        .iter()
+        .filter(|resp| resp.status() == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(refused, 30);
+}
+
 const AUTH_FAILURES: (&str, &str) = ("MIXDOWN_AUTH_FAILURE_RATE", "1/min burst 3");
 const LIMITED: [&str; 2] = ["--rate", "1/min burst 10"];
 
@@ -399,20 +423,24 @@ async fn two_apis_share_a_tenants_bucket_in_redis() {
     let fleet = Fleet::start(options).await;
     let limited = create_key_with(&fleet.env, "limited", &LIMITED);
     let unseen = create_key_with(&fleet.env, "unseen", &[]);
+    let burst = create_key_with(&fleet.env, "burst", &LIMITED);
     let apis: Vec<Client> = fleet.apis.iter().map(|(_, c)| c.clone()).collect();
     limits_hold(&apis, &limited, &fleet.key, &unseen).await;
+    a_burst_at_once_gets_exactly_its_tokens(&apis, &burst).await;
     fleet.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_mode_limits_in_memory() {
-    let (mut limited, mut unseen) = (String::new(), String::new());
+    let (mut limited, mut unseen, mut burst) = (String::new(), String::new(), String::new());
     let dev = Dev::start(&[AUTH_FAILURES], |env| {
         limited = create_key_with(env, "limited", &LIMITED);
         unseen = create_key_with(env, "unseen", &[]);
+        burst = create_key_with(env, "burst", &LIMITED);
     });
     let apis = std::slice::from_ref(&dev.client);
     limits_hold(apis, &limited, &dev.client.key, &unseen).await;
+    a_burst_at_once_gets_exactly_its_tokens(apis, &burst).await;
     assert!(dev.proc.terminate().success());
 }
 
