@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Backlog drain: JOBS due no-op jobs recorded in Postgres but never pushed to
 # Redis (what an outage that emptied Redis leaves behind) are found by the
-# reconciler, pushed in pages and drained by WORKERS worker processes. Prints
-# the drain time and rate, whether every worker survived, and how many jobs
-# did not succeed exactly once.
+# reconciler, pushed as one streamed read and drained by WORKERS worker
+# processes. Prints the drain time and rate, whether every worker survived,
+# and how many jobs did not succeed exactly once.
 #
 #   bench/backlog.sh [JOBS] [WORKERS] [CONCURRENCY]
 #
