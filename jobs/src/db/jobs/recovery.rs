@@ -132,10 +132,10 @@ impl JobRepo {
 
     /// Queued jobs last changed in `(after, upto]`, in no order: what the
     /// reconciler pushes to the queue again in case the hand-over was lost.
-    /// One read, streamed: read in ordered pages, each page of a queue
-    /// refilled in a burst re-read every job left behind it, since the
-    /// planner, on statistics older than the burst, sorts them all for each
-    /// page (16 s for 150,000 queued jobs, against 0.3 s streamed).
+    /// One read, streamed. Read in ordered pages, each page re-read and
+    /// sorted every queued job after it whenever the planner's statistics
+    /// predated a burst of enqueues: 264 pages of 38–130 ms each for 150,000
+    /// queued jobs.
     pub fn queued_changed_between(
         &self,
         after: Timestamp,
