@@ -54,13 +54,13 @@ struct KnownKey {
 }
 
 impl KnownKey {
-    /// The caller while the read is fresh or, for one more period, while
-    /// another request reads it again: the requests that find a busy key
-    /// expired together must not all queue for the database (each would also
-    /// wait on the others' writes of its last use).
+    /// The caller for the first half of [`KEY_CACHE_TTL`] after the read and,
+    /// for the second half, while another request reads it again: the
+    /// requests that find a busy key due together must not all queue for the
+    /// database (each would also wait on the others' writes of its last use).
     fn caller(&self) -> Option<Caller> {
         let age = self.read_at.elapsed();
-        (age < KEY_CACHE_TTL || (self.rereading && age < 2 * KEY_CACHE_TTL)).then_some(self.caller)
+        (age < KEY_CACHE_TTL / 2 || (self.rereading && age < KEY_CACHE_TTL)).then_some(self.caller)
     }
 }
 
