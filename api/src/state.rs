@@ -160,6 +160,11 @@ impl AppState {
     /// flood of random keys cannot grow memory (the address's
     /// failed-authentication limit keeps it from the database).
     pub(crate) async fn caller(&self, key: &str) -> Result<Caller, ApiError> {
+        // Every `/v1` request asks: the common answer must not wait for the
+        // write lock.
+        if let Some(caller) = self.cached_caller(key) {
+            return Ok(caller);
+        }
         if let Ok(mut map) = self.keys.write()
             && let Some(known) = map.get_mut(key)
         {
