@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 
-use super::key::{Key, Mode, add, pearson};
+use super::key::{Key, Mode, add, on_tonic, pearson};
 
 /// Frames that make an opening or a closing chord: three frames span 1.1 s, a song's
 /// first chord or a hymn's first beats, where a single frame catches passing notes.
@@ -57,27 +57,23 @@ impl Bookends {
     }
 }
 
+/// A major triad from its root up by semitones: root, major third, fifth.
+const MAJOR_TRIAD: [f64; 12] = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+/// A minor triad from its root up by semitones: root, minor third, fifth.
+const MINOR_TRIAD: [f64; 12] = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+
 /// The key whose tonic triad the classes correlate with best; `None` for flat classes.
 fn tonic_triad(classes: &[f64; 12]) -> Option<Key> {
-    let triads =
-        (0..12u8).flat_map(|root| [Key::new(root, Mode::Major), Key::new(root, Mode::Minor)]);
-    let (key, r) = triads
-        .map(|key| (key, pearson(classes, &triad_template(key))))
+    let (key, r) = Key::all()
+        .map(|key| {
+            let triad = match key.mode() {
+                Mode::Major => &MAJOR_TRIAD,
+                Mode::Minor => &MINOR_TRIAD,
+            };
+            (key, pearson(classes, &on_tonic(triad, key.tonic())))
+        })
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
     (r > 0.0).then_some(key)
-}
-
-/// 1 on the root, third and fifth of `key`'s tonic triad, 0 elsewhere.
-fn triad_template(key: Key) -> [f64; 12] {
-    let third = match key.mode() {
-        Mode::Major => 4,
-        Mode::Minor => 3,
-    };
-    let mut template = [0.0; 12];
-    for step in [0, third, 7] {
-        template[usize::from((key.tonic() + step) % 12)] = 1.0;
-    }
-    template
 }
 
 #[cfg(test)]

@@ -90,6 +90,11 @@ impl Key {
         self.mode
     }
 
+    /// Every major and minor key.
+    pub(crate) fn all() -> impl Iterator<Item = Self> {
+        (0..12u8).flat_map(|tonic| [Self::new(tonic, Mode::Major), Self::new(tonic, Mode::Minor)])
+    }
+
     /// The key of the same scale in the other mode: A minor for C major, and back.
     pub(crate) fn relative(self) -> Self {
         match self.mode {
@@ -200,8 +205,7 @@ impl Chromagram {
         if self.total.iter().all(|&t| t <= 0.0) {
             return None;
         }
-        let (best, r) = (0..12u8)
-            .flat_map(|tonic| [Key::new(tonic, Mode::Major), Key::new(tonic, Mode::Minor)])
+        let (best, r) = Key::all()
             .map(|key| (key, self.correlation(key)))
             .max_by(|a, b| a.1.total_cmp(&b.1))?;
         let relative = self.correlation(best.relative());
@@ -222,11 +226,14 @@ impl Chromagram {
             Mode::Major => &MAJOR,
             Mode::Minor => &MINOR,
         };
-        let rotated: Vec<f64> = (0..12)
-            .map(|class| profile[(class + 12 - usize::from(key.tonic)) % 12])
-            .collect();
-        pearson(&self.total, &rotated)
+        pearson(&self.total, &on_tonic(profile, key.tonic))
     }
+}
+
+/// `pattern`, given from a tonic up by semitones, laid on the pitch classes (C first)
+/// from `tonic`.
+pub(super) fn on_tonic(pattern: &[f64; 12], tonic: u8) -> [f64; 12] {
+    std::array::from_fn(|class| pattern[(class + 12 - usize::from(tonic)) % 12])
 }
 
 /// One frame's pitch classes: the energy of every spectral peak credited to the classes
