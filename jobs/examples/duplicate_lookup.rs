@@ -22,6 +22,7 @@ use mixdown_media::analysis::fingerprint::{
     FINGERPRINT_VERSION, ITEM_SECONDS, MATCH_RULE, best_alignment, to_hex,
 };
 use mixdown_testkit::TestDatabase;
+use rand::{Rng, SeedableRng, rngs::StdRng};
 use sqlx::{Connection, Row, postgres::PgConnection};
 
 /// Tracks filled per COPY round.
@@ -31,41 +32,16 @@ const NAIVE_SAMPLE: usize = 40;
 /// Share of bits flipped in a noisy copy.
 const FLIP_RATE: f64 = 0.03;
 
-/// SplitMix64: a seeded generator, so that track `i`'s fingerprint can be made again.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo) as u64) as usize
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-}
-
 /// A music-like fingerprint: 2 to 6 minutes of hashes, each the one before with about
 /// a sixth of its bits changed (Chromaprint's frames overlap, so neighbours share bits).
 fn fingerprint(seed: u64) -> Vec<u32> {
-    let mut rng = Rng(seed);
-    let n = rng.range(
-        (120.0 / ITEM_SECONDS) as usize,
-        (360.0 / ITEM_SECONDS) as usize,
-    );
-    let mut hash = rng.next() as u32;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let n = rng.random_range((120.0 / ITEM_SECONDS) as usize..(360.0 / ITEM_SECONDS) as usize);
+    let mut hash: u32 = rng.random();
     (0..n)
         .map(|_| {
-            hash ^= (rng.next() as u32) & (rng.next() as u32) & (rng.next() as u32)
-                | 1 << (rng.next() % 32);
+            hash ^= rng.random::<u32>() & rng.random::<u32>() & rng.random::<u32>()
+                | 1 << rng.random_range(0..32);
             hash
         })
         .collect()
@@ -73,16 +49,16 @@ fn fingerprint(seed: u64) -> Vec<u32> {
 
 /// A noisy copy of `song`: some bits flipped, shifted (an intro added or the start cut)
 /// and trimmed to a part of at least 30 s.
-fn noisy_copy(song: &[u32], rng: &mut Rng) -> Vec<u32> {
-    let shift = rng.range(0, 161) as i64 - 80;
-    let mut copy: Vec<u32> = (0..(-shift).max(0)).map(|_| rng.next() as u32).collect();
+fn noisy_copy(song: &[u32], rng: &mut StdRng) -> Vec<u32> {
+    let shift: i64 = rng.random_range(-80..=80);
+    let mut copy: Vec<u32> = (0..(-shift).max(0)).map(|_| rng.random()).collect();
     let rest = &song[shift.max(0) as usize..];
     let least = (30.0 / ITEM_SECONDS) as usize;
-    let keep = rng.range(least.min(rest.len()), rest.len() + 1);
+    let keep = rng.random_range(least.min(rest.len())..=rest.len());
     copy.extend_from_slice(&rest[..keep]);
     for hash in &mut copy {
         for bit in 0..32 {
-            if rng.chance(FLIP_RATE) {
+            if rng.random_bool(FLIP_RATE) {
                 *hash ^= 1 << bit;
             }
         }
@@ -164,13 +140,13 @@ async fn main() {
         mib(stored_bytes),
     );
 
-    let mut rng = Rng(42);
+    let mut rng = StdRng::seed_from_u64(42);
     let queries: Vec<Lookup> = (0..lookups)
         .map(|n| {
-            let source = (n % 2 == 0).then(|| rng.range(0, tracks));
+            let source = (n % 2 == 0).then(|| rng.random_range(0..tracks));
             let hashes = match source {
                 Some(i) => noisy_copy(&fingerprint(seed_of(i)), &mut rng),
-                None => fingerprint(rng.next()),
+                None => fingerprint(rng.random()),
             };
             Lookup {
                 id: TrackId::new(),
