@@ -1,6 +1,6 @@
 //! One preset's FFmpeg chain: interleaved `f32` PCM of the source in; its [`Conversion`] to
-//! the encoder's channels, rate, sample format and frame size; the encoder; the muxer writing
-//! the file (or the HLS playlist and segments).
+//! the encoder's channels, rate, sample format and frame size; the encoder; the [`Muxer`]
+//! writing the file (or the HLS segments and playlist).
 //!
 //! Everything here lives on the preset's own thread: FFmpeg's contexts are not `Send`.
 
@@ -8,11 +8,12 @@ use std::path::Path;
 
 use ffmpeg_next::codec::{self, Capabilities};
 use ffmpeg_next::error::EAGAIN;
-use ffmpeg_next::format::{self, Sample, sample::Type};
-use ffmpeg_next::{ChannelLayout, Dictionary, Error, Packet, Rational, encoder};
+use ffmpeg_next::format::{Sample, sample::Type};
+use ffmpeg_next::{ChannelLayout, Error, Packet, encoder};
 
 use super::conversion::{Conversion, Target};
 use super::error::{Cause, TranscodeError};
+use super::muxer::{Created, Muxer};
 use super::output::Layout;
 use super::preset::Preset;
 use crate::format::AudioFormat;
@@ -45,7 +46,7 @@ fn encoding(step: &'static str) -> impl FnOnce(Error) -> Failure {
     move |error| Failure::Encode(step, Box::new(error))
 }
 
-fn writing(step: &'static str) -> impl FnOnce(Error) -> Failure {
+pub(super) fn writing(step: &'static str) -> impl FnOnce(Error) -> Failure {
     move |error| Failure::Write(step, Box::new(error))
 }
 
@@ -53,9 +54,7 @@ fn writing(step: &'static str) -> impl FnOnce(Error) -> Failure {
 pub(crate) struct PresetEncoder {
     conversion: Conversion,
     encoder: encoder::Audio,
-    output: format::context::Output,
-    encoder_time_base: Rational,
-    stream_time_base: Rational,
+    muxer: Muxer,
     packet: Packet,
 }
 
@@ -69,25 +68,11 @@ impl PresetEncoder {
     ) -> Result<Self, Failure> {
         crate::decode::init_ffmpeg().map_err(|error| Failure::Encode("init", Box::new(error)))?;
         let target = preset.output_format(source);
-        let container = preset.container();
-        let mut output = format::output_as(&out_dir.join(layout.main()), container.muxer_name())
-            .map_err(writing("create"))?;
-        let global_header = output
-            .format()
-            .flags()
-            .contains(format::Flags::GLOBAL_HEADER);
+        let created = Created::new(preset, layout, out_dir)?;
         let codec = encoder::find_by_name(preset.codec().encoder_name())
             .ok_or(Failure::Encode("find", Box::new(Error::EncoderNotFound)))?;
-        let encoder = open_encoder(codec, preset, target, global_header)?;
-        let encoder_time_base = encoder.time_base();
-        let mut stream = output.add_stream(codec).map_err(writing("add stream"))?;
-        stream.set_time_base(encoder_time_base);
-        stream.set_parameters(&encoder);
-        write_header(&mut output, muxer_options(preset, layout, out_dir))?;
-        let stream_time_base = output
-            .stream(0)
-            .map(|stream| stream.time_base())
-            .ok_or(Failure::Write("header", "the stream is gone".into()))?;
+        let encoder = open_encoder(codec, preset, target, created.global_header())?;
+        let muxer = created.begin(codec, &encoder)?;
         let source_layout = ChannelLayout::default(i32::from(source.channels.get()));
         let fixed_frames = !codec
             .capabilities()
@@ -103,9 +88,7 @@ impl PresetEncoder {
         Ok(Self {
             conversion,
             encoder,
-            output,
-            encoder_time_base,
-            stream_time_base,
+            muxer,
             packet: Packet::empty(),
         })
     }
@@ -124,7 +107,7 @@ impl PresetEncoder {
         self.encode_ready()?;
         self.encoder.send_eof().map_err(encoding("flush"))?;
         self.drain_packets()?;
-        self.output.write_trailer().map_err(writing("trailer"))
+        self.muxer.finish()
     }
 
     fn encode_ready(&mut self) -> Result<(), Failure> {
@@ -140,14 +123,7 @@ impl PresetEncoder {
     fn drain_packets(&mut self) -> Result<(), Failure> {
         loop {
             match self.encoder.receive_packet(&mut self.packet) {
-                Ok(()) => {
-                    self.packet.set_stream(0);
-                    self.packet
-                        .rescale_ts(self.encoder_time_base, self.stream_time_base);
-                    self.packet
-                        .write_interleaved(&mut self.output)
-                        .map_err(writing("packet"))?;
-                }
+                Ok(()) => self.muxer.write(&mut self.packet)?,
                 Err(Error::Eof | Error::Other { errno: EAGAIN }) => return Ok(()),
                 Err(error) => return Err(encoding("receive packet")(error)),
             }
@@ -190,34 +166,4 @@ fn sample_format(supported: impl Iterator<Item = Sample>) -> Sample {
         .find(|preferred| supported.contains(preferred))
         .or_else(|| supported.first().copied())
         .unwrap_or(Sample::F32(Type::Planar))
-}
-
-/// Writes the container header, refusing options the muxer ignored (a misspelt one would
-/// otherwise be dropped silently).
-fn write_header(
-    output: &mut format::context::Output,
-    options: Dictionary<'static>,
-) -> Result<(), Failure> {
-    let leftover = output
-        .write_header_with(options)
-        .map_err(writing("header"))?;
-    match leftover.iter().next() {
-        Some((key, _)) => Err(Failure::Write(
-            "header",
-            format!("the muxer does not know option {key}").into(),
-        )),
-        None => Ok(()),
-    }
-}
-
-fn muxer_options(preset: &Preset, layout: &Layout, out_dir: &Path) -> Dictionary<'static> {
-    let mut options = Dictionary::new();
-    if let (Some(seconds), Some(pattern)) =
-        (preset.segment_seconds(), layout.segment_pattern(out_dir))
-    {
-        options.set("hls_time", &seconds.to_string());
-        options.set("hls_playlist_type", "vod");
-        options.set("hls_segment_filename", &pattern.to_string_lossy());
-    }
-    options
 }

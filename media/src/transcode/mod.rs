@@ -9,8 +9,9 @@
 //! the decoded blocks over a bounded channel, so memory stays flat however long the input,
 //! and the encoders use every core. A preset's
 //! conversion (libswresample) remixes to at most two channels, resamples and converts to
-//! what its encoder takes, in frames of the encoder's size; LAME, FFmpeg's AAC encoder and libopus encode; FFmpeg's `mp3`, `hls` and `ogg`
-//! muxers write.
+//! what its encoder takes, in frames of the encoder's size; LAME, FFmpeg's AAC encoder and
+//! libopus encode; FFmpeg's `mp3` and `ogg` muxers write files, and its `mpegts` muxer the
+//! HLS segments, which Mixdown cuts and lists itself (see `muxer`).
 //!
 //! # Outputs
 //!
@@ -23,6 +24,7 @@ mod codec;
 mod conversion;
 mod encoder;
 mod error;
+mod muxer;
 mod output;
 mod pipeline;
 mod preset;

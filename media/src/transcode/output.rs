@@ -10,10 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::{OutputCodec, OutputContainer};
 
 /// Name of an HLS preset's playlist inside its directory.
-const PLAYLIST: &str = "playlist.m3u8";
-
-/// FFmpeg's pattern for an HLS preset's segments inside its directory.
-const SEGMENT_PATTERN: &str = "segment_%05d.ts";
+pub(super) const PLAYLIST: &str = "playlist.m3u8";
 
 /// One finished output of a preset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,11 +77,12 @@ impl Layout {
         }
     }
 
-    /// The absolute pattern FFmpeg's HLS muxer names segments by; `None` for single files.
-    pub(crate) fn segment_pattern(&self, out_dir: &Path) -> Option<PathBuf> {
+    /// The absolute directory of an HLS preset's playlist and segments; `None` for single
+    /// files.
+    pub(crate) fn segment_dir(&self, out_dir: &Path) -> Option<PathBuf> {
         match self {
             Self::File { .. } => None,
-            Self::Hls { dir } => Some(out_dir.join(dir).join(SEGMENT_PATTERN)),
+            Self::Hls { dir } => Some(out_dir.join(dir)),
         }
     }
 
@@ -157,12 +155,12 @@ mod tests {
     fn names_derive_from_the_preset_alone() {
         let mp3 = Layout::new("mp3_128", OutputContainer::Mp3);
         assert_eq!(mp3.main(), "mp3_128.mp3");
-        assert_eq!(mp3.segment_pattern(Path::new("/out")), None);
+        assert_eq!(mp3.segment_dir(Path::new("/out")), None);
         let hls = Layout::new("aac_hls_160", OutputContainer::Hls);
         assert_eq!(hls.main(), "aac_hls_160/playlist.m3u8");
         assert_eq!(
-            hls.segment_pattern(Path::new("/out")),
-            Some(PathBuf::from("/out/aac_hls_160/segment_%05d.ts"))
+            hls.segment_dir(Path::new("/out")),
+            Some(PathBuf::from("/out/aac_hls_160"))
         );
     }
 
