@@ -5,6 +5,7 @@
 
 use std::{
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -411,7 +412,40 @@ async fn a_burst_at_once_gets_exactly_its_tokens(apis: &[Client], key: &str) {
     assert_eq!(refused, 30);
 }
 
+/// Nine hundred requests of a tenant limited to `1000/s burst 300`, thirty
+/// at a time over the APIs, which take its tokens from the shared bucket ten
+/// at a time: never more get through than the bucket held and gained
+/// meanwhile, and no more than two leases' worth are left unspent.
+async fn leases_never_admit_more_than_the_bucket(apis: &[Client], key: &str) {
+    let started = Instant::now();
+    let slots = Arc::new(tokio::sync::Semaphore::new(30));
+    let mut sent = JoinSet::new();
+    for i in 0..900 {
+        let (api, key) = (apis[i % apis.len()].clone(), key.to_owned());
+        let slot = slots.clone().acquire_owned().await.unwrap();
+        sent.spawn(async move {
+            let status = get_jobs(&api, &key, "/v1/jobs").await.status();
+            drop(slot);
+            status
+        });
+    }
+    let answers = sent.join_all().await;
+    let gained = started.elapsed().as_millis() as usize; // 1000/s: a token a millisecond
+    let allowed = answers.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(allowed + refused, 900, "{answers:?}");
+    assert!(
+        allowed <= 300 + gained + 1,
+        "{allowed} through with 300 + {gained} tokens"
+    );
+    assert!(allowed >= 300 - 2 * 10, "{allowed} through of 300");
+}
+
 const AUTH_FAILURES: (&str, &str) = ("MIXDOWN_AUTH_FAILURE_RATE", "1/min burst 3");
+const FAST: [&str; 2] = ["--rate", "1000/s burst 300"];
 const LIMITED: [&str; 2] = ["--rate", "1/min burst 10"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -426,22 +460,26 @@ async fn two_apis_share_a_tenants_bucket_in_redis() {
     let limited = create_key_with(&fleet.env, "limited", &LIMITED);
     let unseen = create_key_with(&fleet.env, "unseen", &[]);
     let burst = create_key_with(&fleet.env, "burst", &LIMITED);
+    let fast = create_key_with(&fleet.env, "fast", &FAST);
     let apis: Vec<Client> = fleet.apis.iter().map(|(_, c)| c.clone()).collect();
     a_burst_at_once_gets_exactly_its_tokens(&apis, &burst).await;
+    leases_never_admit_more_than_the_bucket(&apis, &fast).await;
     limits_hold(&apis, &limited, &fleet.key, &unseen).await;
     fleet.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_mode_limits_in_memory() {
-    let (mut limited, mut unseen, mut burst) = (String::new(), String::new(), String::new());
+    let (mut limited, mut unseen, mut burst, mut fast) = Default::default();
     let dev = Dev::start(&[AUTH_FAILURES], |env| {
         limited = create_key_with(env, "limited", &LIMITED);
         unseen = create_key_with(env, "unseen", &[]);
         burst = create_key_with(env, "burst", &LIMITED);
+        fast = create_key_with(env, "fast", &FAST);
     });
     let apis = std::slice::from_ref(&dev.client);
     a_burst_at_once_gets_exactly_its_tokens(apis, &burst).await;
+    leases_never_admit_more_than_the_bucket(apis, &fast).await;
     limits_hold(apis, &limited, &dev.client.key, &unseen).await;
     assert!(dev.proc.terminate().success());
 }
