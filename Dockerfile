@@ -15,27 +15,17 @@ ARG DEBIAN_RELEASE
 # Unset, cargo and make use every core; set it to share a busy machine.
 ARG CARGO_BUILD_JOBS
 # FFmpeg is built from Debian's own source (the 5.1 the crates bind) with
-# only the encoders Mixdown uses (LAME, AAC, Opus) and every decoder:
-# Debian's packaged libraries link some eighty more (x265, codec2, mesa,
-# ICU, …) and would put ~300 MB under the runtime image. bindgen reads its
-# headers through libclang.
-RUN echo "deb-src http://deb.debian.org/debian ${DEBIAN_RELEASE} main" \
-      > /etc/apt/sources.list.d/deb-src.list \
- && apt-get update \
+# only the encoders Mixdown uses (LAME, AAC, Opus), every decoder, and none
+# of the external libraries, filters or scalers it never calls: Debian's
+# packaged libraries link some 130 more (x265, codec2, mesa, ICU, …), would
+# put ~300 MB under the runtime image and double a process's memory at
+# start. bindgen reads its headers through libclang.
+COPY scripts/setup.sh scripts/ffmpeg-lean.sh /tmp/scripts/
+RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      pkg-config clang libclang-dev make nasm xz-utils \
-      zlib1g-dev libmp3lame-dev libopus-dev \
- && mkdir /ffmpeg && cd /ffmpeg \
- && apt-get source --download-only ffmpeg \
- && tar -xJf ffmpeg_*.orig.tar.xz --strip-components=1 \
- && ./configure --prefix=/usr/local --enable-shared --disable-static \
-      --disable-programs --disable-doc --disable-avdevice --disable-postproc \
-      --disable-network --disable-autodetect --disable-hwaccels \
-      --disable-indevs --disable-outdevs --disable-encoders \
-      --enable-encoder=aac,libmp3lame,libopus \
-      --enable-zlib --enable-libmp3lame --enable-libopus \
- && make -j"${CARGO_BUILD_JOBS:-$(nproc)}" install \
- && cd / && rm -rf /ffmpeg /var/lib/apt/lists/* \
+      pkg-config clang libclang-dev \
+ && MIXDOWN_APT_UPDATED=1 /tmp/scripts/ffmpeg-lean.sh /usr/local \
+ && rm -rf /tmp/scripts /var/lib/apt/lists/* \
  && ldconfig
 WORKDIR /src
 

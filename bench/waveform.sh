@@ -8,6 +8,8 @@
 #   bench/waveform.sh [INPUT_DIR]
 #
 # INPUT_DIR defaults to ${TMPDIR:-/tmp}/mixdown-waveform-bench (about 2.6 GB).
+# MIXDOWN_FFMPEG_LIB=DIR runs mixdown on the FFmpeg libraries in DIR (the lean
+# build the image ships, from scripts/ffmpeg-lean.sh) instead of the system's.
 # Prints one row per tool and input: wall seconds, peak RSS, the ratio of each
 # to the decode floor, and audiowaveform's time over the tool's (above 1:
 # faster than audiowaveform). On WAV and FLAC, mixdown's and audiowaveform's
@@ -23,6 +25,11 @@ mixdown_require_cargo
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release -p mixdown >/dev/null
 bin=$target/release/mixdown
+run_mixdown=("$bin")
+if [ -n "${MIXDOWN_FFMPEG_LIB:-}" ]; then
+  run_mixdown=(env "LD_LIBRARY_PATH=$MIXDOWN_FFMPEG_LIB" "$bin")
+  mixdown_info "mixdown runs on the FFmpeg libraries of $MIXDOWN_FFMPEG_LIB"
+fi
 mkdir -p "$inputs"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -70,7 +77,7 @@ for name in 10min 3h; do
     if $has_audiowaveform; then
       read -r awf_s awf_k < <(measure audiowaveform -i "$input" -o "$work/awf.dat" -z 256 -b 16)
     fi
-    read -r wall kib < <(measure "$bin" waveform -i "$input" -o "$work/mixdown.dat" -z 256 -b 16)
+    read -r wall kib < <(measure "${run_mixdown[@]}" waveform -i "$input" -o "$work/mixdown.dat" -z 256 -b 16)
     # Columns: wall and RSS against the decode floor; audiowaveform's wall over this
     # tool's, so above 1 is faster than audiowaveform.
     report() {
