@@ -76,7 +76,10 @@ pub fn app(state: AppState) -> impl Endpoint {
     let stores = state.stores.clone();
     let metrics = stores.metrics.clone();
     let draining = Draining(state.draining.clone());
-    let (gate_state, gate_routes, allow_routes) = (state.clone(), routes.clone(), routes.clone());
+    // Shared, not cloned: every request passes the gate, and the state holds
+    // the settings and stores by value.
+    let gate_state = std::sync::Arc::new(state.clone());
+    let (gate_routes, allow_routes) = (routes.clone(), routes.clone());
     ops::public_routes()
         .nest("/files", files::routes())
         .nest("/dashboard", dashboard::routes())

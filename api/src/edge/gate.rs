@@ -3,7 +3,10 @@
 //! (its `RateLimit-*` headers on every answer) with failed keys limited per
 //! client address before the database is asked.
 
-use std::{sync::atomic::Ordering, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use mixdown_jobs::codes::ErrorCode;
 use poem::{
@@ -34,7 +37,7 @@ const UPLOADS: &[(Method, &str)] = &[
 pub(crate) async fn gate<E: Endpoint>(
     ep: E,
     mut req: Request,
-    state: AppState,
+    state: Arc<AppState>,
     routes: Methods,
 ) -> poem::Result<Response> {
     let edge = &state.edge;
