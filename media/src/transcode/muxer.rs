@@ -4,7 +4,7 @@
 //! HLS is cut here rather than by FFmpeg's `hls` muxer, which keeps a record of some 12 KiB
 //! (fixed-size name buffers) for every segment until the end and rewrites the whole
 //! playlist after each one: 13 MiB and a million playlist lines for three hours of
-//! 10-second segments, ten times that at 1 s. Here a segment costs its duration.
+//! 10-second segments, ten times that at 1 s. Here a segment costs the 8 bytes of its length.
 
 use std::fmt::Write as _;
 use std::fs;
