@@ -117,9 +117,10 @@ impl Limiter {
                 script,
                 leases,
             } => {
-                let ahead = match leases.spend(key, cost, limit.lease(), Instant::now()) {
+                let lease = limit.lease();
+                let ahead = match leases.spend(key, cost, lease, Instant::now()) {
                     Spend::Spent(tokens) => return Ok(limit.decision(tokens, true)),
-                    Spend::Refill => limit.lease(),
+                    Spend::Refill => lease,
                     Spend::Ask => 0,
                 };
                 let taken: redis::RedisResult<(i64, String, u32)> = script
