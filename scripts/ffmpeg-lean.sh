@@ -26,7 +26,8 @@ if [ -e "$prefix/lib/libavcodec.so" ]; then
   exit 0
 fi
 
-if ! grep -rqs '^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+# One-line (`deb-src …`) and deb822 (`Types: deb deb-src`) source files alike.
+if ! grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
   . /etc/os-release
   case "$ID" in
     debian) line="deb-src http://deb.debian.org/debian $VERSION_CODENAME main" ;;
