@@ -11,31 +11,45 @@
 #   scripts/ffmpeg-lean.sh [PREFIX]
 #
 # PREFIX defaults to ${XDG_CACHE_HOME:-$HOME/.cache}/mixdown/ffmpeg-lean; an
-# existing build there is kept. The image builds into /usr/local; elsewhere,
-# run Mixdown with LD_LIBRARY_PATH=PREFIX/lib (bench/waveform.sh takes
-# MIXDOWN_FFMPEG_LIB). Needs apt source lines (added for the distribution's
-# main component when missing) and about 10 minutes on two cores.
+# existing build there is kept. Prints PREFIX/lib. The image builds into
+# /usr/local; elsewhere Mixdown runs on it with LD_LIBRARY_PATH=PREFIX/lib
+# (as scripts/run.sh and bench/waveform.sh do): the binary is built against
+# the packaged libraries of the same version, whose sonames these keep.
+# Needs apt source lines (added beside the package lines when missing) and
+# about 5-10 minutes on two cores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh
 
 prefix=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/mixdown/ffmpeg-lean}
+# Stdout carries the library directory alone; apt's and the build's chatter
+# goes to stderr.
+exec 3>&1 1>&2
 if [ -e "$prefix/lib/libavcodec.so" ]; then
-  mixdown_info "FFmpeg already built in $prefix"
+  echo "$prefix/lib" >&3
   exit 0
 fi
 
-# One-line (`deb-src …`) and deb822 (`Types: deb deb-src`) source files alike.
+# Source lines for the mirrors, suites and keys the distribution's package
+# lines name, in the form they are written in: deb822 stanzas
+# (/etc/apt/sources.list.d/debian.sources or ubuntu.sources, as Debian 12's
+# and Ubuntu 24.04's images have) or one-line `deb` entries in
+# /etc/apt/sources.list. Both forms are read, so an existing `deb-src` is
+# never added twice.
 if ! grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
   . /etc/os-release
-  case "$ID" in
-    debian) line="deb-src http://deb.debian.org/debian $VERSION_CODENAME main" ;;
-    ubuntu) line="deb-src http://archive.ubuntu.com/ubuntu $VERSION_CODENAME main universe" ;;
-    *) mixdown_die "no apt source lines, and no known mirror for $ID" ;;
-  esac
-  mixdown_info "adding apt source lines: $line"
-  echo "$line" | mixdown_as_root tee /etc/apt/sources.list.d/mixdown-src.list >/dev/null
+  distribution=/etc/apt/sources.list.d/$ID.sources
+  if [ -s "$distribution" ]; then
+    file=/etc/apt/sources.list.d/mixdown-src.sources
+    lines=$(sed 's/^Types:.*/Types: deb-src/' "$distribution")
+  else
+    file=/etc/apt/sources.list.d/mixdown-src.list
+    lines=$(sed -n 's/^deb /deb-src /p' /etc/apt/sources.list 2>/dev/null || true)
+  fi
+  [ -n "$lines" ] || mixdown_die "no apt package lines to derive source lines from"
+  mixdown_info "adding apt source lines in $file"
+  echo "$lines" | mixdown_as_root tee "$file" >/dev/null
   mixdown_as_root apt-get -q update
   MIXDOWN_APT_UPDATED=1
 fi
@@ -59,4 +73,4 @@ mixdown_info "building FFmpeg $(cat VERSION 2>/dev/null || ls ffmpeg_*.dsc) into
 make -j"${CARGO_BUILD_JOBS:-$(nproc)}" >make.log 2>&1 ||
   { tail -30 make.log >&2; mixdown_die "building FFmpeg failed"; }
 make install >/dev/null
-mixdown_info "FFmpeg built: $prefix/lib"
+echo "$prefix/lib" >&3
