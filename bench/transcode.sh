@@ -12,7 +12,9 @@
 #   bench/transcode.sh [INPUT_DIR]
 #
 # INPUT_DIR defaults to ${TMPDIR:-/tmp}/mixdown-transcode-bench (about 2.2 GB); inputs are
-# made once and reused.
+# made once and reused. Mixdown runs on the FFmpeg the image ships (scripts/ffmpeg-lean.sh,
+# built once; MIXDOWN_FFMPEG_LIB=system for the packaged libraries, which the ffmpeg
+# command line always uses).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/setup.sh
@@ -28,6 +30,8 @@ trap 'rm -rf "$work"' EXIT
 # The target directory may be shared with other builds: time a copy none of them replaces.
 bin=$work/mixdown
 cp "$target/release/mixdown" "$bin"
+mixdown_ffmpeg_env
+run_mixdown=("${MIXDOWN_FFMPEG_ENV[@]}" "$bin")
 mkdir -p "$inputs"
 
 make_wav() {
@@ -78,7 +82,7 @@ summary=()
 for ext in wav mp3 flac; do
   input="$inputs/10min.$ext"
   rm -rf "$work/mixdown-out" "$work/ffmpeg-out"
-  read -r m_wall m_cpu m_kib < <(measure "$bin" transcode -i "$input" -o "$work/mixdown-out")
+  read -r m_wall m_cpu m_kib < <(measure "${run_mixdown[@]}" transcode -i "$input" -o "$work/mixdown-out")
   read -r f_wall f_cpu f_kib < <(measure bash -c 'ffmpeg_route "$0" "$1"' "$input" "$work/ffmpeg-out")
   row "10min.$ext" mixdown "$m_wall" "$m_cpu" "$(ratio $seconds "$m_wall")" "$((m_kib / 1024))"
   row "10min.$ext" ffmpeg "$f_wall" "$f_cpu" "$(ratio $seconds "$f_wall")" "$((f_kib / 1024))"
@@ -87,7 +91,7 @@ done
 printf '%s\n' "${summary[@]}"
 
 rm -rf "$work/mixdown-out"
-/usr/bin/time -v -o "$work/time-v" "$bin" transcode -i "$inputs/3h.wav" -o "$work/mixdown-out" >/dev/null
+/usr/bin/time -v -o "$work/time-v" "${run_mixdown[@]}" transcode -i "$inputs/3h.wav" -o "$work/mixdown-out" >/dev/null
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { print $2 }' "$work/time-v")
 rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time-v")
 echo "3h.wav: mixdown transcode wall $wall, peak RSS $((rss / 1024)) MiB"

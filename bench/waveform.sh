@@ -8,8 +8,9 @@
 #   bench/waveform.sh [INPUT_DIR]
 #
 # INPUT_DIR defaults to ${TMPDIR:-/tmp}/mixdown-waveform-bench (about 2.6 GB).
-# MIXDOWN_FFMPEG_LIB=DIR runs mixdown on the FFmpeg libraries in DIR (the lean
-# build the image ships, from scripts/ffmpeg-lean.sh) instead of the system's.
+# Mixdown runs on the FFmpeg the image ships and scripts/run.sh uses (built
+# once by scripts/ffmpeg-lean.sh); MIXDOWN_FFMPEG_LIB=DIR runs it on the
+# libraries in DIR instead, MIXDOWN_FFMPEG_LIB=system on the packaged ones.
 # Prints one row per tool and input: wall seconds, peak RSS, the ratio of each
 # to the decode floor, and audiowaveform's time over the tool's (above 1:
 # faster than audiowaveform). On WAV and FLAC, mixdown's and audiowaveform's
@@ -25,11 +26,8 @@ mixdown_require_cargo
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release -p mixdown >/dev/null
 bin=$target/release/mixdown
-run_mixdown=("$bin")
-if [ -n "${MIXDOWN_FFMPEG_LIB:-}" ]; then
-  run_mixdown=(env "LD_LIBRARY_PATH=$MIXDOWN_FFMPEG_LIB" "$bin")
-  mixdown_info "mixdown runs on the FFmpeg libraries of $MIXDOWN_FFMPEG_LIB"
-fi
+mixdown_ffmpeg_env
+run_mixdown=("${MIXDOWN_FFMPEG_ENV[@]}" "$bin")
 mkdir -p "$inputs"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

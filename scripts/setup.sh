@@ -7,18 +7,19 @@
 #   mixdown_as_root CMD...           run CMD as root (directly or via sudo)
 #   mixdown_require_cargo            fail fast unless cargo >= MIXDOWN_MIN_RUST
 #   mixdown_install_packages PKG...  apt-get install only the missing PKGs
+#   mixdown_ffmpeg_env               MIXDOWN_FFMPEG_ENV: runs Mixdown on the lean FFmpeg
 #   MIXDOWN_BUILD_PACKAGES           apt packages needed to build and run
 #   MIXDOWN_TEST_PACKAGES            extra apt packages needed by the tests
 
 MIXDOWN_MIN_RUST="1.94"
 
 # Debian/Ubuntu packages needed to compile and run Mixdown (FFmpeg bindings
-# are generated with bindgen, hence clang/libclang).
+# are generated with bindgen, hence clang/libclang; only the four FFmpeg
+# libraries Mixdown calls).
 # shellcheck disable=SC2034 # used by the scripts that source this file
 MIXDOWN_BUILD_PACKAGES=(
   build-essential pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libswresample-dev
-  libavfilter-dev libavdevice-dev libswscale-dev
   ca-certificates python3 curl
 )
 
@@ -113,4 +114,23 @@ mixdown_install_packages() {
   fi
   mixdown_as_root "${apt[@]}" install --no-install-recommends "${missing[@]}" ||
     mixdown_die "apt-get install failed for: ${missing[*]}"
+}
+
+# Sets MIXDOWN_FFMPEG_ENV to the `env` prefix that runs Mixdown on the FFmpeg
+# the image ships (scripts/ffmpeg-lean.sh, built once, ~5-10 min): the
+# packaged libraries' sonames without their ~130 dependencies, so each
+# process starts some 25 MiB smaller. MIXDOWN_FFMPEG_LIB=DIR names other
+# libraries, MIXDOWN_FFMPEG_LIB=system the packaged ones, which also serve
+# when the lean ones cannot be built (no apt source lines reachable).
+mixdown_ffmpeg_env() {
+  local lib=${MIXDOWN_FFMPEG_LIB:-}
+  if [ -z "$lib" ] && ! lib=$(scripts/ffmpeg-lean.sh); then
+    mixdown_info "the lean FFmpeg could not be built"
+    lib=system
+  fi
+  MIXDOWN_FFMPEG_ENV=(env)
+  if [ "$lib" != system ]; then
+    MIXDOWN_FFMPEG_ENV+=("LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+  fi
+  mixdown_info "Mixdown runs on the FFmpeg libraries of $lib"
 }
