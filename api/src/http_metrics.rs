@@ -1,7 +1,7 @@
 //! HTTP metrics of every request, under labels from fixed sets only: a
 //! client choosing methods or paths cannot grow the number of series.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use mixdown_jobs::metrics::Metrics;
 use poem::{
@@ -73,18 +73,17 @@ fn status_label(status: StatusCode) -> &'static str {
 pub(crate) async fn record<E: Endpoint>(
     ep: E,
     req: Request,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     routes: Methods,
 ) -> poem::Result<Response> {
     let method = method_label(req.method());
+    let route = route_label(req.uri().path(), &routes);
     let started = Instant::now();
-    let path = req.uri().path().to_owned();
     let resp = ep.call(req).await.map(IntoResponse::into_response);
     let status = match &resp {
         Ok(r) => r.status(),
         Err(e) => e.status(),
     };
-    let route = route_label(&path, &routes);
     metrics
         .http_requests
         .with_label_values(&[method, route, status_label(status)])

@@ -31,6 +31,8 @@ mod views;
 mod voice;
 mod workers;
 
+use std::sync::Arc;
+
 use poem::{Endpoint, EndpointExt, IntoResponse, error::ResponseError, web::Html};
 use poem_openapi::OpenApiService;
 
@@ -73,12 +75,11 @@ pub fn app(state: AppState) -> impl Endpoint {
     let routes = openapi::Methods::of(&document);
     // The docs page embeds the document as it is written out.
     let docs = api.swagger_ui_html().replace(&spec, &document);
-    let stores = state.stores.clone();
-    let metrics = stores.metrics.clone();
+    // Every request takes a copy of each: shared, not cloned.
+    let stores = Arc::new(state.stores.clone());
+    let metrics = Arc::new(stores.metrics.clone());
     let draining = Draining(state.draining.clone());
-    // Shared, not cloned: every request passes the gate, and the state holds
-    // the settings and stores by value.
-    let gate_state = std::sync::Arc::new(state.clone());
+    let gate_state = state.clone();
     let (gate_routes, allow_routes) = (routes.clone(), routes.clone());
     ops::public_routes()
         .nest("/files", files::routes())
@@ -128,7 +129,7 @@ async fn allow_header<E: Endpoint>(
 /// `draining` fires.
 pub fn ops_app(stores: mixdown_jobs::Stores, draining: CancellationToken) -> impl Endpoint {
     ops_routes()
-        .data(stores)
+        .data(Arc::new(stores))
         .data(Draining(draining))
         .catch_all_error(|err| async move { error::to_api_error(err).as_response() })
 }

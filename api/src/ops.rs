@@ -2,7 +2,7 @@
 //! readiness with details, metrics; and the public listener's liveness and
 //! bare readiness.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use mixdown_jobs::{Stores, kind::JobKind};
 use poem::{
@@ -51,7 +51,7 @@ pub(crate) struct Draining(pub CancellationToken);
 /// Ready when the job store, the queue and the object store all answer and
 /// the process is not stopping.
 #[handler]
-async fn readyz(stores: Data<&Stores>, draining: Data<&Draining>) -> Response {
+async fn readyz(stores: Data<&Arc<Stores>>, draining: Data<&Draining>) -> Response {
     if draining.0.0.is_cancelled() {
         let body = json!({"status": "draining"});
         return Json(body)
@@ -101,7 +101,7 @@ async fn readyz(stores: Data<&Stores>, draining: Data<&Draining>) -> Response {
 }
 
 #[handler]
-async fn metrics(stores: Data<&Stores>) -> Response {
+async fn metrics(stores: Data<&Arc<Stores>>) -> Response {
     for kind in JobKind::ALL {
         let queue = kind.queue();
         if let Ok(depth) = stores.queue.depth(queue).await {

@@ -24,9 +24,14 @@ use crate::{
 /// message between replicas to lose.
 const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
 
-/// Shared state of the API; cheap to clone.
+/// Shared state of the API; cheap to clone: one reference count, since a
+/// copy goes with every request.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What every copy of an [`AppState`] shares.
+#[derive(Debug, Clone)]
+pub struct Shared {
     /// The stores behind the API.
     pub stores: Stores,
     /// The API's own settings.
@@ -42,6 +47,14 @@ pub struct AppState {
     pub(crate) edge: Edge,
     /// Records single jobs of concurrent requests together.
     pub(crate) intake: Intake,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// A key known to the API: its caller, when that was read from the database,
@@ -81,7 +94,7 @@ impl AppState {
             None => default_presets().into(),
         };
         let edge = Edge::new(&stores.queue, &settings);
-        Self {
+        Self(Arc::new(Shared {
             intake: Intake::new(stores.clone()),
             stores,
             settings,
@@ -91,15 +104,15 @@ impl AppState {
             keys: Arc::default(),
             signer: Arc::default(),
             edge,
-        }
+        }))
     }
 
     /// The same state, draining once `token` fires.
     pub fn draining_on(self, token: CancellationToken) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             draining: token,
-            ..self
-        }
+            ..Arc::unwrap_or_clone(self.0)
+        }))
     }
 
     /// The presets a track may ask for; all of them when it names none.

@@ -3,10 +3,7 @@
 //! (its `RateLimit-*` headers on every answer) with failed keys limited per
 //! client address before the database is asked.
 
-use std::{
-    sync::{Arc, atomic::Ordering},
-    time::Duration,
-};
+use std::{sync::atomic::Ordering, time::Duration};
 
 use mixdown_jobs::codes::ErrorCode;
 use poem::{
@@ -37,7 +34,7 @@ const UPLOADS: &[(Method, &str)] = &[
 pub(crate) async fn gate<E: Endpoint>(
     ep: E,
     mut req: Request,
-    state: Arc<AppState>,
+    state: AppState,
     routes: Methods,
 ) -> poem::Result<Response> {
     let edge = &state.edge;
