@@ -24,7 +24,7 @@ use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use mixdown_settings::Secret;
 use sqlx::{
-    AnyPool, Executor, Row, SqlSafeStr,
+    AnyPool, Connection, Executor, Row, SqlSafeStr,
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::{Migration, Migrator},
 };
@@ -278,8 +278,25 @@ fn postgres_migrator() -> Migrator {
     Migrator::with_migrations(migrations)
 }
 
+/// A pooled connection idle for longer than this is pinged before it is
+/// handed out again.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 fn pool_options(engine: Engine) -> AnyPoolOptions {
-    let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+    // The pool pings each connection as it comes back, so a ping on the way
+    // out as well (sqlx's default) only costs another round trip for every
+    // transaction; after a second idle, the server may have gone meanwhile.
+    let options = AnyPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        });
     match engine {
         Engine::Postgres => options.max_connections(16),
         // One writer at a time in SQLite: more connections only add lock waits.
