@@ -221,6 +221,25 @@ async fn jobs_of_unrelated_requests_recorded_together_are_answered_each_on_its_o
     };
     assert_eq!(db.jobs.list(a, &filter).await.unwrap().len(), 3);
     assert_eq!(db.jobs.list(b, &filter).await.unwrap().len(), 1);
+
+    // A group without keys is one statement on its own.
+    let answers = db
+        .jobs
+        .insert_each(&[noop(a, 0), noop(b, 0)])
+        .await
+        .unwrap();
+    let inserted: Vec<_> = answers.into_iter().map(Result::unwrap).collect();
+    assert!(inserted.iter().all(|i| i.created));
+    assert_eq!(
+        (inserted[0].job.tenant_id, inserted[1].job.tenant_id),
+        (a, b)
+    );
+    for (tenant, jobs) in [(a, 4), (b, 2)] {
+        let listed = db.jobs.list(tenant, &filter).await.unwrap();
+        assert_eq!(listed.len(), jobs);
+        let read = db.jobs.get(tenant, listed[0].id).await.unwrap();
+        assert_eq!(read.map(|j| j.state), Some(JobState::Queued));
+    }
 }
 
 async fn a_job_is_claimed_once_per_attempt(db: &Database, _clock: &ManualClock) {
