@@ -49,10 +49,21 @@ bootstrap() {
   mixdown_info "debootstrap $release into $dir $*"
   debootstrap --variant=minbase "$@" "$release" "$dir" "$mirror" >"$dir.log" 2>&1 ||
     { tail -n 20 "$dir.log" >&2; mixdown_die "debootstrap failed (log: $dir.log)"; }
-  cat >"$dir/etc/apt/sources.list" <<EOF
-deb $mirror $release main
-deb $mirror $release-updates main
-deb ${mirror%/debian}/debian-security $release-security main
+  # In deb822 form with the archive key named, as the official images
+  # write them (a one-line entry beside them must name the same key).
+  rm -f "$dir/etc/apt/sources.list"
+  cat >"$dir/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $mirror
+Suites: $release $release-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: ${mirror%/debian}/debian-security
+Suites: $release-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
   slim "$dir"
   trust_host_roots "$dir"
