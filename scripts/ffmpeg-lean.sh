@@ -5,8 +5,8 @@
 # Mixdown uses (AAC, LAME, Opus) and none of the external libraries,
 # devices, filters or scalers it never calls. Debian's packaged FFmpeg links
 # some 130 libraries (x265, codec2, librsvg, gnutls, ICU, …) that every
-# Mixdown process would map at start: a waveform peaks at 41-43 MiB with
-# them and 17-20 MiB with these.
+# Mixdown process would map at start: a waveform peaks at 37-45 MiB with
+# them and 13-20 MiB with these.
 #
 #   scripts/ffmpeg-lean.sh [PREFIX]
 #

@@ -332,11 +332,8 @@ impl JobRepo {
     /// tenant. A key that names an earlier, different request refuses them
     /// all ([`StoreError::KeyReused`]), and none is recorded.
     pub async fn insert_many(&self, news: &[NewJob]) -> Result<Vec<Inserted>, StoreError> {
-        let mut tx = self.db.begin().await?;
-        let answers = insert_answering_each(&mut tx, news, self.db.clock.now()).await?;
-        let answers = answers.into_iter().collect::<Result<Vec<_>, _>>()?;
-        tx.commit().await?;
-        Ok(answers)
+        let answers = self.record(news, true).await?;
+        answers.into_iter().collect()
     }
 
     /// Records new queued jobs of unrelated requests together, in one
@@ -348,17 +345,29 @@ impl JobRepo {
         &self,
         news: &[NewJob],
     ) -> Result<Vec<Result<Inserted, StoreError>>, StoreError> {
+        self.record(news, false).await
+    }
+
+    /// Records `news` in one transaction and answers each; when
+    /// `all_or_nothing`, a refused job leaves every job unrecorded.
+    async fn record(
+        &self,
+        news: &[NewJob],
+        all_or_nothing: bool,
+    ) -> Result<Vec<Result<Inserted, StoreError>>, StoreError> {
         let now = self.db.clock.now();
-        // Without keys, nothing conflicts and one statement is the whole
-        // write: it is its own transaction, and BEGIN and COMMIT would only
-        // add two round trips to every group.
+        // Without keys nothing conflicts, nothing is refused, and one
+        // statement is the whole write: it is its own transaction, and BEGIN
+        // and COMMIT would only add two round trips to it.
         if news.len() <= ROWS_PER_INSERT && news.iter().all(|n| n.idempotency_key.is_none()) {
             let mut conn = self.db.pool.acquire().await?;
             return insert_answering_each(&mut conn, news, now).await;
         }
         let mut tx = self.db.begin().await?;
         let answers = insert_answering_each(&mut tx, news, now).await?;
-        tx.commit().await?;
+        if !(all_or_nothing && answers.iter().any(Result::is_err)) {
+            tx.commit().await?;
+        }
         Ok(answers)
     }
 
