@@ -13,6 +13,7 @@ use mixdown_jobs::{
     model::{JobError, JobState, NewJob, Outcome},
     noop::NoopResult,
     payload::JobPayload,
+    queue::QueueEntry,
     tracks::{NewTrack, TrackOutcome, TrackPresets, TrackState},
     workflow::{Child, Weight, track},
 };
@@ -78,6 +79,13 @@ async fn parent_of(db: &Database, t: TenantId, children: Vec<Child>) -> (JobId, 
     db.jobs.claim(&[parent], &worker()).await.unwrap();
     let awaiting = [end(parent, 1, Outcome::Awaiting(children))];
     let pushed = db.jobs.finish(&awaiting).await.unwrap();
+    // The entries pushed are made from the children as answered by their
+    // insert, which must be the children as stored.
+    for entry in &pushed {
+        let stored = db.jobs.get(t, entry.id).await.unwrap().unwrap();
+        assert_eq!(*entry, QueueEntry::for_job(&stored));
+        assert_eq!(stored.parent_id, Some(parent));
+    }
     let ids = pushed.iter().map(|e| e.id).collect();
     (parent, ids)
 }

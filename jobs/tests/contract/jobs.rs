@@ -107,8 +107,20 @@ async fn a_job_is_recorded_queued_and_only_its_tenant_sees_it(db: &Database, _cl
     new.callback_url = Some("https://example.test/hook".into());
     let inserted = db.jobs.insert(&new).await.unwrap();
     assert!(inserted.created);
+    // An insert reads back only which rows it made: the job it answers
+    // must be the row as stored, every option set or not.
     let job = db.jobs.get(a, inserted.job.id).await.unwrap().unwrap();
     assert_eq!(job, inserted.job);
+    let later = inserted.job.created_at.plus(Duration::from_secs(60));
+    let mut optioned = noop(a, 1);
+    optioned.run_at = Some(later);
+    optioned.parent_id = Some(job.id);
+    optioned.idempotency_key = Some("stored-as-answered".into());
+    optioned.request_digest = Some(RequestDigest::of(&json!({"kind": "noop"})));
+    let answered = db.jobs.insert(&optioned).await.unwrap().job;
+    let stored = db.jobs.get(a, answered.id).await.unwrap().unwrap();
+    assert_eq!(stored, answered);
+    assert_eq!((stored.run_at, stored.parent_id), (later, Some(job.id)));
     assert_eq!(job.state, JobState::Queued);
     assert_eq!(
         (job.attempts, job.max_attempts, job.priority.get()),
