@@ -56,11 +56,18 @@ use crate::{
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// Migrations whose Postgres form differs from the shared one, by version:
-/// what only Postgres can say (declarative partitioning).
-const POSTGRES_FORMS: [(i64, &str); 1] = [(
-    9,
-    include_str!("../../../migrations/postgres/0009_feeds.sql"),
-)];
+/// what only Postgres can say (declarative partitioning) or needs (no
+/// foreign key locks on the hottest insert).
+const POSTGRES_FORMS: [(i64, &str); 2] = [
+    (
+        9,
+        include_str!("../../../migrations/postgres/0009_feeds.sql"),
+    ),
+    (
+        23,
+        include_str!("../../../migrations/postgres/0023_jobs_tenant_check.sql"),
+    ),
+];
 
 /// A failure of the database.
 #[derive(Debug, thiserror::Error)]
