@@ -22,8 +22,10 @@ use crate::{
     settings::{LogFormat, Settings},
 };
 
-// glibc's malloc and free were a sixth of the API's CPU under load (many
-// small, short-lived allocations per request, freed on other threads).
+// glibc's malloc, free and realloc were over a quarter of the API's
+// instructions per enqueued job (about 170 small allocations a request, many
+// freed on another thread). Built without transparent huge pages: with them
+// a waveform's peak RSS grew by 7-9 MiB, touched 2 MiB at a time.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
