@@ -70,6 +70,8 @@ end
 /// leases up to `ARGV[4]` ready ids until `ARGV[5]`, tenant by tenant in
 /// virtual-time order. A turn costs `ARGV[6]`, or the cost paired with the
 /// tenant in `ARGV[7…]`. Each pass of the loop leases or retires a tenant.
+/// Leases enter `held` a thousand per ZADD: a call per lease was a sixth of
+/// the script's time.
 const POP_SCRIPT: &str = r"
 local max, until_ = tonumber(ARGV[4]), ARGV[5]
 local steps = {}
@@ -96,10 +98,16 @@ while #leases < max do
   if two[3] then turns = math.max(1, math.min(turns, math.floor((tonumber(two[4]) - time) / step))) end
   local ready = queue .. 'ready:' .. tenant
   local popped = redis.call('ZPOPMIN', ready, turns)
+  local held = {}
   for i = 1, #popped, 2 do
     local member = popped[i + 1] .. ':' .. tenant .. ':' .. popped[i]
-    redis.call('ZADD', queue .. 'held', until_, member)
+    held[#held + 1] = until_
+    held[#held + 1] = member
     leases[#leases + 1] = member
+    if #held == 2000 or i + 1 == #popped then
+      redis.call('ZADD', queue .. 'held', unpack(held))
+      held = {}
+    end
   end
   if #popped > 0 then redis.call('DECRBY', queue .. 'ready_count', #popped / 2) end
   redis.call('SET', queue .. 'clock', int(time))

@@ -53,6 +53,7 @@ contract!(
     an_unacknowledged_lease_returns_its_id,
     the_redrive_mark_and_lead_are_kept,
     a_million_due_jobs_come_out_in_slices,
+    every_lease_of_a_big_pop_returns_unacknowledged,
     a_tenants_backlog_does_not_hold_another_tenants_job_behind_it,
     a_tenant_back_from_idling_has_earned_no_turns,
     a_returned_lease_waits_for_its_tenants_turn,
@@ -200,6 +201,29 @@ async fn a_million_due_jobs_come_out_in_slices(q: &Queue, clock: &ManualClock) {
     }
     assert_eq!(total, JOBS);
     assert_eq!(q.depth("noop").await.unwrap(), Default::default());
+}
+
+/// A pop larger than one write of leases (the Redis script records them a
+/// thousand at a time) records every one: all come back once they expire.
+async fn every_lease_of_a_big_pop_returns_unacknowledged(q: &Queue, clock: &ManualClock) {
+    let entries: Vec<QueueEntry> = (0..2500).map(|_| entry(0, clock.now())).collect();
+    q.push(&entries).await.unwrap();
+    let short = Duration::from_millis(200);
+    assert_eq!(q.pop("noop", 5000, short).await.unwrap().len(), 2500);
+    assert!(q.pop("noop", 5000, short).await.unwrap().is_empty());
+    clock.advance(Duration::from_millis(250));
+    let mut back = Vec::new();
+    loop {
+        let leases = q.pop("noop", 5000, LEASE).await.unwrap();
+        if leases.is_empty() {
+            break;
+        }
+        back.extend(leases.iter().map(|l| l.id));
+    }
+    back.sort();
+    let mut ids: Vec<JobId> = entries.iter().map(|e| e.id).collect();
+    ids.sort();
+    assert_eq!(back, ids);
 }
 
 /// Pushes `count` due jobs of `tenant`, oldest first; their ids.
