@@ -2,14 +2,15 @@
 # Queue benchmark: single-job enqueue (rate and p99 latency) and batch
 # enqueue through the HTTP API, then the no-op processing rate of one worker,
 # against Redis, Postgres and S3, each printed beside the raw ceiling of the
-# same Redis measured in the same run.
+# same Redis and beside BullMQ (bench/bullmq.cjs: the same three measures,
+# same callers and concurrency, same Redis), all measured in the same run.
 #
 #   bench/queue.sh [SECONDS] [CONCURRENCY]
 #
 # SECONDS (default 10) is how long each enqueue run lasts; CONCURRENCY
 # (default 50) is the worker's concurrency. Needs the services of
-# scripts/test.sh (started here if they are not running) and wrk (installed
-# if missing). REDIS_URL may name a cluster (redis+cluster://…): the raw
+# scripts/test.sh (started here if they are not running), wrk, and Node.js
+# with BullMQ (installed if missing; BullMQ under target/bench-node). REDIS_URL may name a cluster (redis+cluster://…): the raw
 # ceiling is then measured on its first node.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +26,10 @@ case $REDIS_URL in
 redis+cluster://*) raw_url=redis://$(echo "${REDIS_URL#redis+cluster://}" | cut -d, -f1) ;;
 esac
 sql() { psql -tA "$DATABASE_URL" -c "$1"; }
+command -v node >/dev/null && command -v npm >/dev/null || mixdown_install_packages nodejs npm
+peer=target/bench-node
+[ -d "$peer/node_modules/bullmq" ] ||
+  npm install --prefix "$peer" --no-audit --no-fund --silent bullmq@6.7.6 ioredis@5.11.1
 
 # The bench measures the queue, not the tenant rate limit.
 MIXDOWN_BENCH_KEY=$("$bin" keys create --tenant bench --rate "1000000/s" | tail -1 | awk '{print $NF}')
@@ -59,7 +64,8 @@ total=$(sql "SELECT count(*) FROM jobs")
 
 echo "== one worker drains $total no-op jobs (concurrency $concurrency)"
 "$bin" worker --queues noop --concurrency "$concurrency" --listen 127.0.0.1:0 >"$work/worker.log" 2>&1 &
-bench_pids+=($!)
+worker=$!
+bench_pids+=("$worker")
 # Polled once a second with an index-only count: the rate itself is read from
 # the rows afterwards (first claim to last recorded end), so polling more
 # often would only compete with the worker for the database.
@@ -69,15 +75,30 @@ done
 span_ms=$(sql "SELECT max(finished_at) - min(started_at) FROM jobs")
 process=$(echo "$total * 1000 / $span_ms" | bc -l)
 failed=$(sql "SELECT count(*) FROM jobs WHERE state <> 'succeeded' OR attempts <> 1")
+kill "$worker"
 
-printf '\n%-40s %12s %10s\n' "measure" "per second" "ratio"
-printf '%-40s %12.0f %10s\n' "Redis LPUSH (ceiling, unpipelined)" "$lpush" "1"
-printf '%-40s %12.0f %10s\n' "Redis RPOP (ceiling, unpipelined)" "$rpop" "1"
-printf '%-40s %12.0f %10s\n' "Redis LPUSH (ceiling, pipelined)" "$piped" "1"
-printf '%-40s %12.0f %10.3f  p99 %s\n' "single enqueue (durable, HTTP) / LPUSH" "$enqueue" \
-  "$(echo "$enqueue / $lpush" | bc -l)" "$p99"
-printf '%-40s %12.0f %10.3f\n' "batch enqueue (durable, HTTP) / LPUSH" "$batch" "$(echo "$batch / $lpush" | bc -l)"
-printf '%-40s %12.0f %10.3f\n' "worker no-op processing / RPOP" "$process" "$(echo "$process / $rpop" | bc -l)"
+echo "== BullMQ on the same Redis: the same three measures"
+bullmq=$(NODE_PATH=$peer/node_modules node bench/bullmq.cjs "$seconds" "$concurrency")
+peer_single=$(echo "$bullmq" | awk '$1 == "single" {print $2}')
+peer_p99=$(echo "$bullmq" | awk '$1 == "single" {print $3}')
+peer_batch=$(echo "$bullmq" | awk '$1 == "batch" {print $2}')
+peer_worker=$(echo "$bullmq" | awk '$1 == "worker" {print $2}')
+peer_jobs=$(echo "$bullmq" | awk '$1 == "worker" {print $3}')
+
+ratio() { echo "$1 / $2" | bc -l; }
+printf '\n%-40s %12s %10s %10s\n' "measure" "per second" "/ Redis" "/ BullMQ"
+printf '%-40s %12.0f\n' "Redis LPUSH (ceiling, unpipelined)" "$lpush"
+printf '%-40s %12.0f\n' "Redis RPOP (ceiling, unpipelined)" "$rpop"
+printf '%-40s %12.0f\n' "Redis LPUSH (ceiling, pipelined)" "$piped"
+printf '%-40s %12.0f %10.3f %10.2f  p99 %s (BullMQ %s ms)\n' "single enqueue (durable, HTTP)" "$enqueue" \
+  "$(ratio "$enqueue" "$lpush")" "$(ratio "$enqueue" "$peer_single")" "$p99" "$peer_p99"
+printf '%-40s %12.0f %10.3f %10.2f\n' "batch enqueue (durable, HTTP)" "$batch" \
+  "$(ratio "$batch" "$lpush")" "$(ratio "$batch" "$peer_batch")"
+printf '%-40s %12.0f %10.3f %10.2f\n' "worker no-op processing" "$process" \
+  "$(ratio "$process" "$rpop")" "$(ratio "$process" "$peer_worker")"
+printf '%-40s %12.0f\n' "BullMQ add (64 callers)" "$peer_single"
+printf '%-40s %12.0f\n' "BullMQ addBulk of $BATCH_SIZE (4 callers)" "$peer_batch"
+printf '%-40s %12.0f  over %s jobs\n' "BullMQ worker (concurrency $concurrency)" "$peer_worker" "$peer_jobs"
 echo "jobs not succeeded exactly once: $failed of $total"
 # The machine may be shared: figures of runs under different loads do not compare.
 echo "load average (1, 5, 15 min) before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
