@@ -59,8 +59,8 @@ async function drain(queue) {
   let done = 0;
   const finished = new Promise((resolve) => {
     const worker = new Worker(name, async () => {}, { connection, concurrency });
-    worker.on('active', () => {
-      first ??= performance.now();
+    worker.once('active', () => {
+      first = performance.now();
     });
     worker.on('completed', () => {
       done += 1;

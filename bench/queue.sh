@@ -10,8 +10,9 @@
 # SECONDS (default 10) is how long each enqueue run lasts; CONCURRENCY
 # (default 50) is the worker's concurrency. Needs the services of
 # scripts/test.sh (started here if they are not running), wrk, and Node.js
-# with BullMQ (installed if missing; BullMQ under target/bench-node). REDIS_URL may name a cluster (redis+cluster://…): the raw
-# ceiling is then measured on its first node.
+# with BullMQ (installed if missing; BullMQ under target/bench-node).
+# REDIS_URL may name a cluster (redis+cluster://…): the raw ceiling is then
+# measured on its first node.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=bench/fleet.sh
@@ -75,7 +76,8 @@ done
 span_ms=$(sql "SELECT max(finished_at) - min(started_at) FROM jobs")
 process=$(echo "$total * 1000 / $span_ms" | bc -l)
 failed=$(sql "SELECT count(*) FROM jobs WHERE state <> 'succeeded' OR attempts <> 1")
-kill "$worker"
+# BullMQ's phases come next: nothing of Mixdown's may compete with them.
+kill "$worker" 2>/dev/null || true
 
 echo "== BullMQ on the same Redis: the same three measures"
 bullmq=$(NODE_PATH=$peer/node_modules node bench/bullmq.cjs "$seconds" "$concurrency")
