@@ -6,12 +6,13 @@
 //! round trip to the queue and one to the store, whose commit waits for the
 //! database to flush its log, so a worker that fetched only once its slots
 //! were free would idle for that time after every batch of short jobs. It
-//! claims ahead of its free slots as many jobs as ended while its last
-//! fetch was in flight (at most its concurrency): short jobs find the next
-//! batch waiting, while long ones, of which none ended meanwhile, are not
-//! held back from other workers. While the queue hands out full batches, a
-//! second fetch goes out before the first is back, so the two commits can
-//! share one flush and the claims do not wait on each other.
+//! claims ahead of its free slots [`AHEAD`] times as many jobs as ended
+//! while its last fetch was in flight (at most that many times its
+//! concurrency): short jobs find the next batch waiting, while long ones,
+//! of which none ended meanwhile, are not held back from other workers.
+//! While the queue hands out full batches, a second fetch goes out before
+//! the first is back, so the two commits can share one flush and the claims
+//! do not wait on each other.
 
 use std::{
     convert::Infallible,
@@ -124,6 +125,14 @@ const BATCH_WAIT: Duration = Duration::from_millis(10);
 /// Most fetches of one queue in flight at once.
 const FETCHES_IN_FLIGHT: usize = 2;
 
+/// Round trips of work claimed ahead, and the most one fetch takes, in
+/// concurrencies. Room for one round trip was not enough with two fetches in
+/// flight: the first took it all and the second a sliver, so a worker at
+/// concurrency 50 drained no-op jobs in claims of 40 on average, with a log
+/// flush per 24 jobs. At three, a flush serves 40-48 jobs, and seven paired
+/// drains of 200,000 jobs ran -1 to +33 % faster (median +8 %).
+const AHEAD: usize = 3;
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FetchError {
     #[error(transparent)]
@@ -180,8 +189,8 @@ impl Fetcher {
         self,
         exhausted: CancellationToken,
     ) -> BoxStream<'static, Result<Assignment, Infallible>> {
-        // Never full: at most twice the capacity is claimed at once.
-        let (claimed, rx) = mpsc::channel(2 * self.settings.capacity + 1);
+        // Never full: at most the capacity and the claim ahead are held.
+        let (claimed, rx) = mpsc::channel((1 + AHEAD) * self.settings.capacity + 1);
         tokio::spawn(self.run(claimed));
         futures::stream::unfold(rx, move |mut rx| {
             let exhausted = exhausted.clone();
@@ -212,7 +221,7 @@ impl Fetcher {
                 tokio::select! {
                     done = fetches.join_next(), if !fetches.is_empty() => done,
                     ready = self.gather_room() => {
-                        let room = self.slots.reserve(self.limit(), self.settings.capacity);
+                        let room = self.slots.reserve(self.limit(), AHEAD * self.settings.capacity);
                         if ready && room.count > 0 {
                             fetches.spawn(self.clone().fetch(room, claimed.clone()));
                         }
@@ -290,8 +299,8 @@ impl Fetcher {
     }
 
     /// One fetch into the `room` set aside for it: one round trip each to
-    /// queue and store. Claims ahead next time as many as ended during this
-    /// one.
+    /// queue and store. Claims ahead next time [`AHEAD`] times as many as
+    /// ended during this one.
     async fn fetch(
         self,
         room: Reservation,
@@ -310,7 +319,9 @@ impl Fetcher {
         .await;
         let ended = self.slots.ended() - ended_before;
         let ahead = self.slots.ahead.load(Ordering::Acquire);
-        let ahead = ended.max(ahead / 2).min(settings.capacity);
+        let ahead = (AHEAD * ended)
+            .max(ahead / 2)
+            .min(AHEAD * settings.capacity);
         self.slots.ahead.store(ahead, Ordering::Release);
         let Claimed { jobs, leased } = batch?;
         for job in jobs {
