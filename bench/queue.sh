@@ -38,6 +38,19 @@ export MIXDOWN_BENCH_KEY
 "$bin" api --listen 127.0.0.1:18080 >"$work/api.log" 2>&1 &
 bench_pids+=($!)
 for _ in $(seq 100); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
+# A deployed fleet always has a reconciler at work. Without one, the measured
+# worker's own first pass finds no redrive mark and pushes every queued job
+# again (the last grace period's twice) while it drains them: 12-17 % of its
+# rate in drains of 200,000 jobs. This member serves only callbacks, so it
+# runs no no-op job; it leads the reconciler from before the first enqueue.
+"$bin" worker --queues callback --concurrency 1 --listen 127.0.0.1:0 >"$work/fleet.log" 2>&1 &
+fleet=$!
+bench_pids+=("$fleet")
+mark="{$MIXDOWN_REDIS_PREFIX:noop}:redrive_from"
+for _ in $(seq 100); do
+  [ "$(redis-cli -c -u "$raw_url" exists "$mark")" = 1 ] && break
+  sleep 0.1
+done
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== raw Redis ceiling (redis-benchmark, 50 clients unpipelined; LPUSH pipelined by $BATCH_SIZE)"
@@ -77,7 +90,7 @@ span_ms=$(sql "SELECT max(finished_at) - min(started_at) FROM jobs")
 process=$(echo "$total * 1000 / $span_ms" | bc -l)
 failed=$(sql "SELECT count(*) FROM jobs WHERE state <> 'succeeded' OR attempts <> 1")
 # BullMQ's phases come next: nothing of Mixdown's may compete with them.
-kill "$worker" 2>/dev/null || true
+kill "$worker" "$fleet" 2>/dev/null || true
 
 echo "== BullMQ on the same Redis: the same three measures"
 bullmq=$(NODE_PATH=$peer/node_modules node bench/bullmq.cjs "$seconds" "$concurrency")
