@@ -167,6 +167,13 @@ impl AppState {
         self.keys.read().ok()?.get(key)?.caller()
     }
 
+    /// Whether `key` proved a caller when last read, however long ago: it is
+    /// read again whatever its address's failed keys, so that a client
+    /// sharing an address with a guesser keeps working.
+    pub(crate) fn knows(&self, key: &str) -> bool {
+        self.keys.read().is_ok_and(|map| map.contains_key(key))
+    }
+
     /// The caller `key` proves. Known keys are cached briefly, so the hot
     /// path of a busy client does not cost a query per request, and read
     /// again by one request at a time; unknown keys are not cached, so a

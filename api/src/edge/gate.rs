@@ -74,7 +74,8 @@ async fn limited<E: Endpoint>(
     let caller = match state.cached_caller(&key) {
         Some(caller) => caller,
         None => {
-            if let Some(told) = take(edge, &address, &edge.auth_failures, 0).await
+            if !state.knows(&key)
+                && let Some(told) = take(edge, &address, &edge.auth_failures, 0).await
                 && !told.allowed()
             {
                 return refusal(told);

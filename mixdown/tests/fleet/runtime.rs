@@ -23,8 +23,14 @@ fn at(v: &Value) -> OffsetDateTime {
     OffsetDateTime::parse(v.as_str().expect("a timestamp"), &Rfc3339).unwrap()
 }
 
+/// A time `d` from now, in the whole milliseconds the API keeps: a finer
+/// one would compare later than a start in the same millisecond.
 fn in_future(d: Duration) -> String {
-    (OffsetDateTime::now_utc() + d).format(&Rfc3339).unwrap()
+    let at = OffsetDateTime::now_utc() + d;
+    let at = at
+        .replace_nanosecond(u32::from(at.millisecond()) * 1_000_000)
+        .unwrap();
+    at.format(&Rfc3339).unwrap()
 }
 
 pub(crate) fn noop(payload: Value) -> Value {
